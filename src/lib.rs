@@ -1,0 +1,9 @@
+//! mxtriage: guided, evidence-backed diagnosis of SMTP STARTTLS failures.
+//!
+//! Data flows one way: target → dns → probe (smtp → tls → cert) → evidence → report.
+//! Nothing here touches a terminal; the binary and (later) the TUI sit on top.
+
+pub mod cert;
+pub mod lab;
+pub mod model;
+pub mod text;

@@ -1,0 +1,306 @@
+//! Shared, serialisable types: what the engine found, as typed values.
+//!
+//! Everything the probe learns ends up here, so that the text output, the JSON
+//! report and (later) the diagnosis read the same facts and never re-parse strings.
+
+use std::net::{IpAddr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::text::SafeText;
+
+/// Bumped whenever a JSON consumer would need to change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How the MX set was obtained: the first split the operator needs to see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MxOutcome {
+    /// MX records found; hosts are in preference order.
+    Mx,
+    /// No MX RRset, so the domain's own A/AAAA are used (RFC 5321 §5.1).
+    ImplicitMx,
+    /// `MX 0 .`: the domain says it accepts no mail (RFC 7505).
+    NullMx,
+    /// The domain does not exist.
+    NxDomain,
+    /// The domain exists but has neither MX nor address records.
+    NoData,
+    /// The lookup itself failed (timeout, SERVFAIL, refused).
+    Error { message: String },
+    /// The target named a host or address, so no MX lookup was made.
+    Direct,
+}
+
+/// Result of one address lookup (A or AAAA) for one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LookupStatus {
+    Found,
+    NoData,
+    NxDomain,
+    Error { message: String },
+    /// Not asked, e.g. because of `-4`/`-6`.
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressRecord {
+    pub ip: IpAddr,
+    pub ttl: u32,
+}
+
+/// One mail exchanger with everything DNS said about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MxHost {
+    pub name: String,
+    /// `None` for implicit MX and direct targets.
+    pub preference: Option<u16>,
+    pub ttl: Option<u32>,
+    /// CNAMEs followed while resolving the host, in order (an MX target should not be one).
+    pub cname_chain: Vec<String>,
+    pub addresses: Vec<AddressRecord>,
+    pub a_lookup: LookupStatus,
+    pub aaaa_lookup: LookupStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    /// The name asked for (domain or host).
+    pub query: String,
+    pub outcome: MxOutcome,
+    pub hosts: Vec<MxHost>,
+    pub elapsed_ms: u64,
+}
+
+/// The steps of a STARTTLS session, in order. A probe records the last one it entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Connect,
+    Greeting,
+    Ehlo,
+    StartTls,
+    TlsHandshake,
+    TlsEhlo,
+    Quit,
+    /// The whole dialogue completed.
+    Done,
+}
+
+impl Stage {
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Connect => "connect",
+            Stage::Greeting => "greeting",
+            Stage::Ehlo => "EHLO",
+            Stage::StartTls => "STARTTLS",
+            Stage::TlsHandshake => "TLS handshake",
+            Stage::TlsEhlo => "EHLO inside TLS",
+            Stage::Quit => "QUIT",
+            Stage::Done => "done",
+        }
+    }
+}
+
+/// One SMTP reply, parsed per RFC 5321 §4.2 (all lines share one code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    pub code: u16,
+    /// Text of each line, without the code and separator.
+    pub lines: Vec<SafeText>,
+}
+
+impl Reply {
+    /// Enhanced status code (RFC 3463) from the first line, when present.
+    pub fn enhanced_status(&self) -> Option<&str> {
+        let first = self.lines.first()?.as_str().split_whitespace().next()?;
+        let mut parts = first.split('.');
+        let class = parts.next()?;
+        let ok = matches!(class, "2" | "4" | "5")
+            && parts.clone().count() == 2
+            && parts.all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
+        ok.then_some(first)
+    }
+
+    pub fn is_positive(&self) -> bool {
+        (200..400).contains(&self.code)
+    }
+
+    /// The reply as it looked on the wire, one string (for messages).
+    pub fn one_line(&self) -> String {
+        let text: Vec<&str> = self.lines.iter().map(SafeText::as_str).collect();
+        format!("{} {}", self.code, text.join(" / ")).trim_end().to_string()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Sent by us.
+    Client,
+    /// Received from the peer.
+    Server,
+    /// Something that happened on the connection (connect, TLS established, close).
+    Event,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptLine {
+    /// Milliseconds since the TCP connect started.
+    pub at_ms: u64,
+    pub direction: Direction,
+    /// True once the line travelled inside TLS.
+    pub encrypted: bool,
+    pub text: SafeText,
+}
+
+/// EHLO keywords and their parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// The domain on the first line of the EHLO reply.
+    pub server_name: SafeText,
+    /// Upper-cased keywords with their parameters, in the order advertised.
+    pub keywords: Vec<(String, String)>,
+}
+
+impl Capabilities {
+    pub fn has(&self, keyword: &str) -> bool {
+        self.keywords.iter().any(|(k, _)| k.eq_ignore_ascii_case(keyword))
+    }
+}
+
+/// What the TLS layer negotiated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsSession {
+    pub version: String,
+    pub cipher_suite: String,
+    pub key_exchange_group: Option<String>,
+    /// The SNI we sent; `None` when the name was an IP address (no SNI).
+    pub sni: Option<String>,
+}
+
+/// A TLS alert as received from the peer (RFC 8446 §6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub code: u8,
+    pub name: String,
+}
+
+/// Where and how a session failed, with the raw evidence kept.
+///
+/// Each variant's doc says what it usually means on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Failure {
+    /// RST to our SYN: nothing listens, or a firewall rejects actively.
+    ConnectRefused { errno: Option<i32>, message: String },
+    /// No answer to our SYN: a filter drops packets (often outbound port 25 blocked).
+    ConnectTimeout { after_ms: u64 },
+    /// No route, network down, or the address family is unusable from here.
+    ConnectUnreachable { errno: Option<i32>, message: String },
+    /// Any other socket error while connecting (e.g. cannot bind `--source`).
+    ConnectError { errno: Option<i32>, message: String },
+    /// Connected, but no complete greeting in time: a tarpit, an overloaded server or a dead proxy.
+    GreetingTimeout { after_ms: u64, partial: Option<SafeText> },
+    /// The server refused us at the door: 421 is throttling or overload, 554 a policy block.
+    GreetingRejected { reply: Reply },
+    /// The server rejected our EHLO (bad EHLO name, policy, or an ancient server).
+    EhloRejected { reply: Reply },
+    /// EHLO succeeded but STARTTLS is not among the extensions.
+    StartTlsNotOffered { keywords: Vec<String> },
+    /// A keyword such as `XXXXXXXA` stands where STARTTLS should: an ESMTP-inspecting firewall masked it.
+    StartTlsMasked { keyword: SafeText },
+    /// STARTTLS was advertised but refused (454 temporary, 5xx permanent or a middlebox).
+    StartTlsRejected { reply: Reply },
+    /// The server said `220` to STARTTLS and closed before sending any TLS bytes: its TLS layer died.
+    ClosedAfterStartTls,
+    /// TCP reset in the middle of the handshake: typically a firewall or IPS, sometimes an old stack.
+    HandshakeReset { bytes_received: u64 },
+    /// The peer closed during the handshake after sending some TLS bytes.
+    HandshakeClosed { bytes_received: u64 },
+    /// The server sent a TLS alert; the alert says why (70 version, 40 no common suite …).
+    TlsAlert { alert: Alert, bytes_received: u64 },
+    /// The handshake did not finish in time: a filtering path or a PMTU black hole.
+    HandshakeTimeout { after_ms: u64, bytes_received: u64 },
+    /// The peer answered our ClientHello with cleartext: it (or a proxy) never switched to TLS.
+    PlaintextInsteadOfTls { first_bytes: SafeText },
+    /// TLS failed for another reason rustls reports (e.g. no common version with this client).
+    TlsError { message: String },
+    /// The EHLO inside TLS was refused (RFC 3207 §4.2 requires it to work).
+    TlsEhloRejected { reply: Reply },
+    /// The peer closed the connection outside the handshake.
+    ConnectionClosed { stage: Stage },
+    /// The peer reset the connection outside the handshake.
+    ConnectionReset { stage: Stage },
+    /// A command got no complete reply in time.
+    ReplyTimeout { stage: Stage, after_ms: u64 },
+    /// The reply broke RFC 5321 syntax (or mixed codes in one reply).
+    MalformedReply { stage: Stage, detail: String },
+    /// The peer exceeded a size bound (line, reply, transcript, chain); we stopped reading.
+    LimitExceeded { stage: Stage, limit: String },
+    /// A local I/O error on an established connection.
+    Io { stage: Stage, message: String },
+}
+
+/// Something worth telling the operator that did not stop the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Finding {
+    /// The greeting took long enough to look like a tarpit or postscreen delay.
+    SlowGreeting { ms: u64 },
+    /// Bytes arrived after the `220` to STARTTLS and before our ClientHello (injection or a pipelining server).
+    BytesAfterStartTlsReply { bytes: u64 },
+    /// STARTTLS advertised again inside TLS (RFC 3207 §4.2 forbids it; maybe a double proxy).
+    StartTlsAdvertisedInTls,
+    /// The first EHLO line looks like a keyword rather than a domain.
+    KeywordOnEhloFirstLine { line: SafeText },
+    /// A reply line over RFC 5321's 512-octet limit.
+    LongReplyLine { octets: usize },
+    /// A line ended with a bare LF instead of CRLF.
+    BareLineFeed,
+    /// EHLO failed and HELO had to be used.
+    HeloFallback,
+    /// QUIT got no proper reply; harmless, but noted.
+    QuitUnanswered,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timings {
+    pub connect_ms: Option<u64>,
+    /// From connect to the final greeting line.
+    pub greeting_ms: Option<u64>,
+    /// TLS handshake duration.
+    pub tls_ms: Option<u64>,
+    pub total_ms: u64,
+}
+
+/// Everything one probe of one address produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    pub mx: String,
+    pub address: SocketAddr,
+    /// The local address the connection used.
+    pub local_address: Option<SocketAddr>,
+    pub ehlo_name: String,
+    /// Last stage entered; `Done` when the session completed.
+    pub stage: Stage,
+    pub failure: Option<Failure>,
+    pub findings: Vec<Finding>,
+    pub greeting: Option<Reply>,
+    pub capabilities: Option<Capabilities>,
+    pub capabilities_tls: Option<Capabilities>,
+    pub tls: Option<TlsSession>,
+    pub chain: Option<crate::cert::ChainReport>,
+    pub timings: Timings,
+    pub transcript: Vec<TranscriptLine>,
+}
+
+impl ProbeResult {
+    /// TLS was negotiated and the chain is trusted and covers the MX name.
+    pub fn is_secure(&self) -> bool {
+        self.failure.is_none()
+            && self.tls.is_some()
+            && self.chain.as_ref().is_some_and(|c| c.is_trusted() && c.name_matches())
+    }
+}
