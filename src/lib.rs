@@ -1,9 +1,15 @@
 //! mxtriage: guided, evidence-backed diagnosis of SMTP STARTTLS failures.
 //!
 //! Data flows one way: target → dns → probe (smtp → tls → cert) → evidence → report.
-//! Nothing here touches a terminal; the binary and (later) the TUI sit on top.
+//! Nothing here touches a terminal; the binary (and later the TUI) sits on top.
 
 pub mod cert;
+pub mod check;
+pub mod dns;
+pub mod host;
 pub mod lab;
 pub mod model;
+pub mod probe;
+pub mod report;
+pub mod target;
 pub mod text;

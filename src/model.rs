@@ -259,8 +259,6 @@ pub enum Finding {
     LongReplyLine { octets: usize },
     /// A line ended with a bare LF instead of CRLF.
     BareLineFeed,
-    /// EHLO failed and HELO had to be used.
-    HeloFallback,
     /// QUIT got no proper reply; harmless, but noted.
     QuitUnanswered,
 }
@@ -302,5 +300,39 @@ impl ProbeResult {
         self.failure.is_none()
             && self.tls.is_some()
             && self.chain.as_ref().is_some_and(|c| c.is_trusted() && c.name_matches())
+    }
+}
+
+impl Failure {
+    /// One line describing a failure, for the transcript and text output.
+    pub fn summary(&self) -> String {
+            match self {
+            Self::ConnectRefused { message, .. } => format!("connection refused ({message})"),
+            Self::ConnectTimeout { after_ms } => format!("connect timed out after {after_ms} ms"),
+            Self::ConnectUnreachable { message, .. } => format!("unreachable ({message})"),
+            Self::ConnectError { message, .. } => format!("connect error ({message})"),
+            Self::GreetingTimeout { after_ms, .. } => format!("no greeting within {after_ms} ms"),
+            Self::GreetingRejected { reply } => format!("greeting rejected: {}", reply.one_line()),
+            Self::EhloRejected { reply } => format!("EHLO rejected: {}", reply.one_line()),
+            Self::StartTlsNotOffered { .. } => "STARTTLS not offered".to_string(),
+            Self::StartTlsMasked { keyword } => format!("STARTTLS masked as {keyword} (ESMTP inspection)"),
+            Self::StartTlsRejected { reply } => format!("STARTTLS refused: {}", reply.one_line()),
+            Self::ClosedAfterStartTls => "closed after 220, before any TLS bytes".to_string(),
+            Self::HandshakeReset { bytes_received } => format!("reset during TLS handshake ({bytes_received} bytes received)"),
+            Self::HandshakeClosed { bytes_received } => format!("closed during TLS handshake ({bytes_received} bytes received)"),
+            Self::TlsAlert { alert, .. } => format!("TLS alert {} ({})", alert.name, alert.code),
+            Self::HandshakeTimeout { after_ms, bytes_received } => {
+                format!("TLS handshake timed out after {after_ms} ms ({bytes_received} bytes received)")
+            }
+            Self::PlaintextInsteadOfTls { first_bytes } => format!("cleartext instead of TLS: {first_bytes}"),
+            Self::TlsError { message } => format!("TLS error: {message}"),
+            Self::TlsEhloRejected { reply } => format!("EHLO inside TLS rejected: {}", reply.one_line()),
+            Self::ConnectionClosed { stage } => format!("connection closed during {}", stage.label()),
+            Self::ConnectionReset { stage } => format!("connection reset during {}", stage.label()),
+            Self::ReplyTimeout { stage, after_ms } => format!("no reply during {} within {after_ms} ms", stage.label()),
+            Self::MalformedReply { stage, detail } => format!("malformed reply during {}: {detail}", stage.label()),
+            Self::LimitExceeded { stage, limit } => format!("peer exceeded a limit during {}: {limit}", stage.label()),
+            Self::Io { stage, message } => format!("I/O error during {}: {message}", stage.label()),
+        }
     }
 }

@@ -1,2 +1,289 @@
 //! The lab: a fault-injection range on loopback (DNS, SMTP) that is the test
 //! harness and the offline demo at once.
+//!
+//! Every scenario server listens on its own 127.77.0.x address, all on one port,
+//! and the lab's DNS server publishes `<scenario>.lab.test` pointing at them.
+
+pub mod bench;
+pub mod demo;
+pub mod dns;
+pub mod pki;
+pub mod scenarios;
+pub mod smtp;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rustls::pki_types::CertificateDer;
+use serde::Deserialize;
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use self::dns::{DnsServer, ZoneSpec};
+use self::pki::Pki;
+use self::scenarios::{LabTimings, ServerSpec, Shape};
+use self::smtp::Script;
+
+/// The zone every scenario domain lives under.
+pub const ZONE: &str = "lab.test";
+
+#[derive(Debug, Error)]
+pub enum LabError {
+    #[error("cannot generate lab certificates: {0}")]
+    Certificate(#[from] rcgen::Error),
+    #[error("cannot configure lab TLS: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("cannot bind lab SMTP listener on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("no free port on 127.77.0.x after {0} attempts")]
+    NoPort(usize),
+    #[error("lab DNS server: {0}")]
+    Dns(#[from] dns::LabDnsError),
+    #[error("lab I/O: {0}")]
+    Io(#[source] std::io::Error),
+    #[error("assets/lab_scenarios.toml is invalid: {0}")]
+    Assets(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    /// Delay before every SMTP reply, to model a distant server.
+    pub latency: Duration,
+    /// How long the `tarpit` scenario holds its greeting.
+    pub tarpit: Duration,
+}
+
+impl Default for LabOptions {
+    fn default() -> Self {
+        Self {
+            latency: Duration::ZERO,
+            tarpit: Duration::from_secs(4),
+        }
+    }
+}
+
+/// What the operator is told about a scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub domain: String,
+    pub summary: String,
+}
+
+#[derive(Deserialize)]
+struct ScenarioAssets {
+    scenario: Vec<ScenarioText>,
+}
+
+#[derive(Deserialize)]
+struct ScenarioText {
+    name: String,
+    summary: String,
+}
+
+const SCENARIO_TEXT: &str = include_str!("../../assets/lab_scenarios.toml");
+
+/// A running lab. Dropping it stops every server.
+pub struct Lab {
+    pub dns: SocketAddr,
+    pub port: u16,
+    pki: Pki,
+    scenarios: Vec<ScenarioInfo>,
+    connections: BTreeMap<IpAddr, Arc<AtomicUsize>>,
+    tasks: Vec<JoinHandle<()>>,
+    _dns_server: DnsServer,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// One server to start: its address, host name and script.
+struct Planned {
+    ip: Ipv4Addr,
+    script: Script,
+}
+
+impl Lab {
+    pub async fn start(options: LabOptions) -> Result<Lab, LabError> {
+        let pki = Pki::new()?;
+        let texts: ScenarioAssets = toml::from_str(SCENARIO_TEXT).map_err(|e| LabError::Assets(e.to_string()))?;
+        let timings = LabTimings { tarpit: options.tarpit };
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut zone = ZoneSpec::new(ZONE);
+        let mut planned = Vec::new();
+        let mut scenarios = Vec::new();
+        let mut next_ip = 10u8;
+        let mut plan = |host: &str, spec: ServerSpec| -> Result<Ipv4Addr, LabError> {
+            let identity = pki.identity(host, spec.cert)?;
+            let tls = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+                .with_safe_default_protocol_versions()?
+                .with_no_client_auth()
+                .with_single_cert(identity.chain, identity.key)?;
+            let mut script = Script::healthy(host, Arc::new(tls));
+            script.latency = options.latency;
+            (spec.tweak)(&mut script, &timings);
+            let ip = Ipv4Addr::new(127, 77, 0, next_ip);
+            next_ip += 1;
+            planned.push(Planned { ip, script });
+            Ok(ip)
+        };
+        for (name, shape) in scenarios::all() {
+            let domain = format!("{name}.{ZONE}");
+            let summary = texts
+                .scenario
+                .iter()
+                .find(|t| t.name == name)
+                .map(|t| t.summary.clone())
+                .ok_or_else(|| LabError::Assets(format!("no summary for scenario {name}")))?;
+            match shape {
+                Shape::Single(spec) => {
+                    let mx = format!("mx.{domain}");
+                    zone.mx(&domain, 10, &mx).a(&mx, plan(&mx, spec)?);
+                }
+                Shape::TwoMx(first, second) => {
+                    let (mx1, mx2) = (format!("mx1.{domain}"), format!("mx2.{domain}"));
+                    zone.mx(&domain, 10, &mx1).a(&mx1, plan(&mx1, first)?);
+                    zone.mx(&domain, 20, &mx2).a(&mx2, plan(&mx2, second)?);
+                }
+                Shape::Pool => {
+                    for (preference, label) in [(10, "mx1"), (20, "mx2")] {
+                        let mx = format!("{label}.{domain}");
+                        let healthy = scenarios::ServerSpec {
+                            cert: pki::CertKind::Valid,
+                            tweak: |_, _| {},
+                        };
+                        let first = plan(&mx, healthy)?;
+                        let second = plan(&mx, healthy)?;
+                        zone.mx(&domain, preference, &mx).a(&mx, first).a(&mx, second);
+                    }
+                }
+                Shape::Ipv6Broken(spec) => {
+                    let mx = format!("mx.{domain}");
+                    zone.mx(&domain, 10, &mx)
+                        .a(&mx, plan(&mx, spec)?)
+                        .aaaa(&mx, scenarios::REFUSING_V6);
+                }
+                Shape::Implicit(spec) => {
+                    zone.a(&domain, plan(&domain, spec)?);
+                }
+                Shape::NullMx => {
+                    zone.mx(&domain, 0, ".");
+                }
+                Shape::NxDomain => {}
+                Shape::NoData => {
+                    zone.txt(&domain, &["v=spf1 -all"]);
+                }
+            }
+            scenarios.push(ScenarioInfo {
+                name: name.to_string(),
+                domain,
+                summary,
+            });
+        }
+        let (port, listeners) = bind_all(&planned).await?;
+        let mut connections = BTreeMap::new();
+        let mut tasks = Vec::new();
+        for (listener, server) in listeners.into_iter().zip(planned) {
+            let counter = Arc::new(AtomicUsize::new(0));
+            connections.insert(IpAddr::V4(server.ip), Arc::clone(&counter));
+            tasks.push(tokio::spawn(smtp::serve(listener, Arc::new(server.script), counter)));
+        }
+        let dns_server = DnsServer::start(&zone, SocketAddr::from((Ipv4Addr::new(127, 77, 0, 1), 0))).await?;
+        Ok(Lab {
+            dns: dns_server.addr(),
+            port,
+            pki,
+            scenarios,
+            connections,
+            tasks,
+            _dns_server: dns_server,
+        })
+    }
+
+    pub fn scenarios(&self) -> &[ScenarioInfo] {
+        &self.scenarios
+    }
+
+    pub fn scenario(&self, name: &str) -> Option<&ScenarioInfo> {
+        self.scenarios.iter().find(|s| s.name == name)
+    }
+
+    /// The lab root CA, the anchor to trust (`--ca-file`).
+    pub fn ca_der(&self) -> CertificateDer<'static> {
+        self.pki.root_der()
+    }
+
+    pub fn ca_pem(&self) -> String {
+        self.pki.root_pem()
+    }
+
+    /// Writes the CA to `dir/lab-ca.pem` for `--ca-file`.
+    pub fn write_ca_file(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("lab-ca.pem");
+        std::fs::write(&path, self.ca_pem())?;
+        Ok(path)
+    }
+
+    /// Connections the lab's SMTP servers accepted so far, in total.
+    pub fn connections(&self) -> usize {
+        self.connections.values().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Connections accepted per address, for the "one connection per address" check.
+    pub fn connections_by_address(&self) -> BTreeMap<IpAddr, usize> {
+        self.connections
+            .iter()
+            .map(|(ip, c)| (*ip, c.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// The `mxtriage check` command line that tests a scenario against this lab.
+    pub fn check_command(&self, domain: &str, ca_file: &Path) -> String {
+        format!(
+            "mxtriage check {domain} --port {} --nameserver {} --ca-file {}",
+            self.port,
+            self.dns,
+            ca_file.display()
+        )
+    }
+}
+
+/// Binds every planned server on one shared port, retrying with a new port on collision.
+async fn bind_all(planned: &[Planned]) -> Result<(u16, Vec<TcpListener>), LabError> {
+    const ATTEMPTS: usize = 20;
+    for _ in 0..ATTEMPTS {
+        let Some(first) = planned.first() else {
+            return Ok((0, Vec::new()));
+        };
+        let addr = SocketAddr::from((first.ip, 0));
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| LabError::Bind { addr, source })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| LabError::Bind { addr, source })?
+            .port();
+        let mut listeners = vec![listener];
+        for server in &planned[1..] {
+            match TcpListener::bind(SocketAddr::from((server.ip, port))).await {
+                Ok(listener) => listeners.push(listener),
+                Err(_) => break,
+            }
+        }
+        if listeners.len() == planned.len() {
+            return Ok((port, listeners));
+        }
+    }
+    Err(LabError::NoPort(ATTEMPTS))
+}

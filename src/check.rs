@@ -1,0 +1,150 @@
+//! `check`: resolve the target, probe every address concurrently, collect the evidence.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+use crate::dns::{Dns, DnsError, Family};
+use crate::model::{MxOutcome, ProbeResult, Resolution, SCHEMA_VERSION};
+use crate::probe::{self, ProbeConfig, ProbeTarget};
+use crate::target::Target;
+
+/// At most this many simultaneous connections to one address, to stay below rate limits.
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 2;
+
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    pub target: Target,
+    /// Port when the target does not name one.
+    pub port: u16,
+    pub family: Family,
+    /// Empty: the system resolver configuration.
+    pub nameservers: Vec<SocketAddr>,
+    pub dns_timeout: Duration,
+    pub probe: ProbeConfig,
+}
+
+/// Everything one check found: the evidence a report or a diagnosis reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckReport {
+    pub schema_version: u32,
+    pub tool_version: String,
+    pub target: Target,
+    /// The host this check ran on (the vantage point).
+    pub vantage_host: String,
+    /// Unix seconds when the check started.
+    pub started_at: u64,
+    pub resolution: Resolution,
+    pub probes: Vec<ProbeResult>,
+    pub elapsed_ms: u64,
+}
+
+/// How the check ended, as the process exit code says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conclusion {
+    /// Every address negotiated TLS with a trusted chain that covers the MX name.
+    AllSecure,
+    /// At least one address showed a problem.
+    ProblemFound,
+    /// Nothing could be tested (no such domain, null MX, DNS failure, no addresses).
+    NothingTested,
+}
+
+impl Conclusion {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Conclusion::AllSecure => 0,
+            Conclusion::ProblemFound => 1,
+            Conclusion::NothingTested => 3,
+        }
+    }
+}
+
+impl CheckReport {
+    pub fn conclusion(&self) -> Conclusion {
+        if self.probes.is_empty() {
+            Conclusion::NothingTested
+        } else if self.probes.iter().all(ProbeResult::is_secure) {
+            Conclusion::AllSecure
+        } else {
+            Conclusion::ProblemFound
+        }
+    }
+}
+
+pub async fn run(options: &CheckOptions) -> Result<CheckReport, DnsError> {
+    let started = Instant::now();
+    let started_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let port = options.target.port().unwrap_or(options.port);
+    let resolution = match &options.target {
+        Target::Domain { name } => dns(options)?.resolve_domain(name).await?,
+        Target::Host { name, .. } => dns(options)?.resolve_direct(name).await?,
+        Target::Address { ip, .. } => Resolution {
+            query: ip.to_string(),
+            outcome: MxOutcome::Direct,
+            hosts: vec![crate::model::MxHost {
+                name: ip.to_string(),
+                preference: None,
+                ttl: None,
+                cname_chain: Vec::new(),
+                addresses: vec![crate::model::AddressRecord { ip: *ip, ttl: 0 }],
+                a_lookup: crate::model::LookupStatus::Skipped,
+                aaaa_lookup: crate::model::LookupStatus::Skipped,
+            }],
+            elapsed_ms: 0,
+        },
+    };
+    let targets: Vec<ProbeTarget> = resolution
+        .hosts
+        .iter()
+        .flat_map(|host| {
+            host.addresses.iter().map(|a| ProbeTarget {
+                mx: host.name.clone(),
+                address: SocketAddr::new(a.ip, port),
+            })
+        })
+        .collect();
+    let probes = probe_all(&options.probe, &targets).await;
+    Ok(CheckReport {
+        schema_version: SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        target: options.target.clone(),
+        vantage_host: crate::host::hostname(),
+        started_at,
+        resolution,
+        probes,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+fn dns(options: &CheckOptions) -> Result<Dns, DnsError> {
+    Dns::new(&options.nameservers, options.family, options.dns_timeout)
+}
+
+/// Probes every target at once, never more than [`MAX_CONNECTIONS_PER_ADDRESS`] per address.
+pub async fn probe_all(config: &ProbeConfig, targets: &[ProbeTarget]) -> Vec<ProbeResult> {
+    let mut limits: HashMap<IpAddr, Arc<Semaphore>> = HashMap::new();
+    for target in targets {
+        limits
+            .entry(target.address.ip())
+            .or_insert_with(|| Arc::new(Semaphore::new(MAX_CONNECTIONS_PER_ADDRESS)));
+    }
+    join_all(targets.iter().map(|target| {
+        let limit = limits.get(&target.address.ip()).cloned();
+        async move {
+            let _permit = match &limit {
+                Some(semaphore) => semaphore.acquire().await.ok(),
+                None => None,
+            };
+            probe::probe(config, target).await
+        }
+    }))
+    .await
+}

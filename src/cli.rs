@@ -1,0 +1,142 @@
+//! Command-line definitions (clap). Dispatch lives in main.rs.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const EXIT_CODES: &str = "\
+Exit codes (stable):
+  0  every address negotiated TLS with a trusted chain that covers the MX name
+  1  a problem was found on at least one address
+  2  usage error (bad arguments or target)
+  3  nothing could be tested (no such domain, null MX, DNS failure, no addresses)";
+
+#[derive(Debug, Parser)]
+#[command(name = "mxtriage", version, about = "Guided, evidence-backed diagnosis of SMTP STARTTLS failures", after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Resolve a destination and probe every MX address over SMTP + STARTTLS + TLS.
+    #[command(after_help = EXIT_CODES)]
+    Check(CheckArgs),
+    /// Run the fault-injection lab on loopback and print how to test each scenario.
+    Lab(LabArgs),
+    /// Start the lab in-process and check every scenario through the real DNS, SMTP and TLS paths.
+    Demo,
+    /// Measure a check of a 2 MX × 2 address lab domain under injected latency.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A domain (MX lookup), host:port, [host], [ip] or [ip]:port (no MX lookup).
+    pub target: String,
+    /// Port when the target does not name one.
+    #[arg(long, default_value_t = 25)]
+    pub port: u16,
+    /// IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// IPv6 only.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+    /// Bind outbound connections to this local address (one of the relay's).
+    #[arg(long, value_name = "IP")]
+    pub source: Option<IpAddr>,
+    /// EHLO name [default: this host's FQDN].
+    #[arg(long, value_name = "NAME")]
+    pub ehlo: Option<String>,
+    /// TLS server name to send [default: the MX host name].
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
+    /// Seconds to wait for the TCP connection.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub timeout_connect: f64,
+    /// Seconds to wait for the greeting and each reply.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub timeout_command: f64,
+    /// Seconds to wait for the TLS handshake.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub timeout_tls: f64,
+    /// Resolver to ask, IP or IP:PORT (repeatable) [default: system configuration].
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_nameserver)]
+    pub nameserver: Vec<SocketAddr>,
+    /// Extra trust anchors (PEM), added to the Mozilla and system stores.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Show the transcript of every address, not only failing ones.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Milliseconds added before every SMTP reply.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Directory for the lab CA file.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Milliseconds the lab adds before every SMTP reply.
+    #[arg(long, default_value_t = 200)]
+    pub latency_ms: u64,
+    /// How many checks to run (figures are printed for each and the median).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+}
+
+fn parse_nameserver(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let ip = s
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .map_err(|_| format!("{s:?} is not an IP address or IP:PORT"))?;
+    Ok(SocketAddr::new(ip, 53))
+}
+
+pub fn seconds(value: f64, name: &str) -> Result<std::time::Duration, String> {
+    std::time::Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("--{name} must be a positive number of seconds"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nameserver_accepts_ip_and_ip_port() {
+        assert_eq!(parse_nameserver("192.0.2.53").unwrap(), "192.0.2.53:53".parse().unwrap());
+        assert_eq!(parse_nameserver("127.0.0.1:5353").unwrap(), "127.0.0.1:5353".parse().unwrap());
+        assert_eq!(parse_nameserver("[::1]:5353").unwrap(), "[::1]:5353".parse().unwrap());
+        assert_eq!(parse_nameserver("::1").unwrap(), "[::1]:53".parse().unwrap());
+        assert!(parse_nameserver("ns.example").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,235 @@
+//! Resolution of a destination: MX set in preference order, then A and AAAA for
+//! every host, all concurrently, with TTLs and CNAME chains kept as evidence.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::xfer::Protocol;
+use hickory_resolver::config::{NameServerConfig, NameServerConfigGroup, ResolveHosts, ResolverConfig};
+use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::proto::ProtoErrorKind;
+use hickory_resolver::{ResolveError, ResolveErrorKind, TokioResolver};
+use thiserror::Error;
+
+use crate::model::{AddressRecord, LookupStatus, MxHost, MxOutcome, Resolution};
+
+#[derive(Debug, Error)]
+pub enum DnsError {
+    #[error("cannot read the system resolver configuration: {0}")]
+    SystemConfig(#[source] ResolveError),
+    #[error("{0:?} is not a valid DNS name: {1}")]
+    BadName(String, String),
+}
+
+/// Which address families to look up and probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Family {
+    #[default]
+    Both,
+    V4Only,
+    V6Only,
+}
+
+/// A resolver for diagnostics: no hosts file, no cache between runs, FQDN queries.
+pub struct Dns {
+    resolver: TokioResolver,
+    family: Family,
+}
+
+/// What one lookup produced, before it is folded into the model.
+enum Answer {
+    Records(Vec<Record>),
+    NxDomain,
+    NoData,
+    Failed(String),
+}
+
+impl Dns {
+    /// `nameservers` empty means the system configuration (`/etc/resolv.conf`).
+    pub fn new(nameservers: &[SocketAddr], family: Family, timeout: Duration) -> Result<Self, DnsError> {
+        let mut builder = if nameservers.is_empty() {
+            TokioResolver::builder_tokio().map_err(DnsError::SystemConfig)?
+        } else {
+            let servers: Vec<NameServerConfig> = nameservers
+                .iter()
+                .flat_map(|&addr| {
+                    [Protocol::Udp, Protocol::Tcp].map(|protocol| {
+                        let mut server = NameServerConfig::new(addr, protocol);
+                        server.trust_negative_responses = true;
+                        server
+                    })
+                })
+                .collect();
+            let config = ResolverConfig::from_parts(None, vec![], NameServerConfigGroup::from(servers));
+            TokioResolver::builder_with_config(config, TokioConnectionProvider::default())
+        };
+        let opts = builder.options_mut();
+        opts.use_hosts_file = ResolveHosts::Never;
+        opts.ndots = 0;
+        opts.timeout = timeout;
+        opts.attempts = 2;
+        // Keep CNAME records in answers: they are evidence.
+        opts.preserve_intermediates = true;
+        opts.cache_size = 0;
+        Ok(Self {
+            resolver: builder.build(),
+            family,
+        })
+    }
+
+    /// MX lookup with RFC 5321 §5.1 implicit MX and RFC 7505 null MX.
+    pub async fn resolve_domain(&self, domain: &str) -> Result<Resolution, DnsError> {
+        let started = Instant::now();
+        let name = fqdn(domain)?;
+        let (outcome, hosts) = match self.query(&name, RecordType::MX).await {
+            Answer::NxDomain => (MxOutcome::NxDomain, vec![]),
+            Answer::Failed(message) => (MxOutcome::Error { message }, vec![]),
+            Answer::NoData => {
+                let host = self.resolve_host(&name, None, None).await;
+                let errored = |s: &LookupStatus| matches!(s, LookupStatus::Error { .. });
+                if host.addresses.is_empty() && !errored(&host.a_lookup) && !errored(&host.aaaa_lookup) {
+                    (MxOutcome::NoData, vec![])
+                } else {
+                    (MxOutcome::ImplicitMx, vec![host])
+                }
+            }
+            Answer::Records(records) => {
+                let mut mxs: Vec<(u16, Name, u32)> = records
+                    .iter()
+                    .filter_map(|r| match r.data() {
+                        RData::MX(mx) => Some((mx.preference(), mx.exchange().clone(), r.ttl())),
+                        _ => None,
+                    })
+                    .collect();
+                if mxs.iter().any(|(_, exchange, _)| exchange.is_root()) {
+                    (MxOutcome::NullMx, vec![])
+                } else {
+                    // Equal preferences keep the server's order; RFC 5321 lets senders shuffle them.
+                    mxs.sort_by_key(|(preference, _, _)| *preference);
+                    mxs.dedup_by(|a, b| a.1 == b.1);
+                    let hosts = join_all(
+                        mxs.iter()
+                            .map(|(preference, exchange, ttl)| self.resolve_host(exchange, Some(*preference), Some(*ttl))),
+                    )
+                    .await;
+                    (MxOutcome::Mx, hosts)
+                }
+            }
+        };
+        Ok(Resolution {
+            query: domain.trim_end_matches('.').to_string(),
+            outcome,
+            hosts,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// A named host without MX lookup (the `[host]` and `host:port` forms).
+    pub async fn resolve_direct(&self, host: &str) -> Result<Resolution, DnsError> {
+        let started = Instant::now();
+        let name = fqdn(host)?;
+        let host = self.resolve_host(&name, None, None).await;
+        Ok(Resolution {
+            query: display(&name),
+            outcome: MxOutcome::Direct,
+            hosts: vec![host],
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// A and AAAA for one host, concurrently.
+    async fn resolve_host(&self, name: &Name, preference: Option<u16>, ttl: Option<u32>) -> MxHost {
+        let want_a = self.family != Family::V6Only;
+        let want_aaaa = self.family != Family::V4Only;
+        let (a, aaaa) = tokio::join!(
+            async { if want_a { Some(self.query(name, RecordType::A).await) } else { None } },
+            async { if want_aaaa { Some(self.query(name, RecordType::AAAA).await) } else { None } },
+        );
+        let mut host = MxHost {
+            name: display(name),
+            preference,
+            ttl,
+            cname_chain: Vec::new(),
+            addresses: Vec::new(),
+            a_lookup: LookupStatus::Skipped,
+            aaaa_lookup: LookupStatus::Skipped,
+        };
+        host.a_lookup = fold_addresses(a, &mut host);
+        host.aaaa_lookup = fold_addresses(aaaa, &mut host);
+        host
+    }
+
+    async fn query(&self, name: &Name, kind: RecordType) -> Answer {
+        match self.resolver.lookup(name.clone(), kind).await {
+            Ok(lookup) => {
+                let records = lookup.records().to_vec();
+                if records.iter().any(|r| r.record_type() == kind) {
+                    Answer::Records(records)
+                } else {
+                    Answer::NoData
+                }
+            }
+            Err(e) => classify_error(&e),
+        }
+    }
+}
+
+/// NXDOMAIN and NODATA arrive as `NoRecordsFound`; SERVFAIL and REFUSED do too in
+/// hickory 0.25, so the response code decides.
+fn classify_error(e: &ResolveError) -> Answer {
+    if let ResolveErrorKind::Proto(proto) = e.kind()
+        && let ProtoErrorKind::NoRecordsFound { response_code, .. } = proto.kind()
+    {
+        return match *response_code {
+            ResponseCode::NXDomain => Answer::NxDomain,
+            ResponseCode::NoError => Answer::NoData,
+            code => Answer::Failed(format!("server answered {code}")),
+        };
+    }
+    Answer::Failed(e.to_string())
+}
+
+fn fold_addresses(answer: Option<Answer>, host: &mut MxHost) -> LookupStatus {
+    let Some(answer) = answer else {
+        return LookupStatus::Skipped;
+    };
+    match answer {
+        Answer::NxDomain => LookupStatus::NxDomain,
+        Answer::NoData => LookupStatus::NoData,
+        Answer::Failed(message) => LookupStatus::Error { message },
+        Answer::Records(records) => {
+            for record in &records {
+                let ip = match record.data() {
+                    RData::A(a) => IpAddr::V4(a.0),
+                    RData::AAAA(aaaa) => IpAddr::V6(aaaa.0),
+                    RData::CNAME(target) => {
+                        let step = format!("{} → {}", display(record.name()), display(&target.0));
+                        if !host.cname_chain.contains(&step) {
+                            host.cname_chain.push(step);
+                        }
+                        continue;
+                    }
+                    _ => continue,
+                };
+                if !host.addresses.iter().any(|a| a.ip == ip) {
+                    host.addresses.push(AddressRecord { ip, ttl: record.ttl() });
+                }
+            }
+            LookupStatus::Found
+        }
+    }
+}
+
+fn fqdn(name: &str) -> Result<Name, DnsError> {
+    let mut parsed = Name::from_utf8(name).map_err(|e| DnsError::BadName(name.to_string(), e.to_string()))?;
+    parsed.set_fqdn(true);
+    Ok(parsed)
+}
+
+/// Lower-case, without the trailing dot: how operators write host names.
+fn display(name: &Name) -> String {
+    name.to_ascii().trim_end_matches('.').to_ascii_lowercase()
+}

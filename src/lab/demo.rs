@@ -1,0 +1,150 @@
+//! `mxtriage lab` and `mxtriage demo`: the lab for a person to look at.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+
+use super::{Lab, LabError, LabOptions};
+use crate::cert::TrustStores;
+use crate::check::{self, CheckOptions, CheckReport};
+use crate::dns::Family;
+use crate::probe::{ProbeConfig, Timeouts};
+use crate::target::Target;
+
+/// Where the lab CA goes unless the operator names a directory.
+fn default_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("mxtriage-lab-{}", std::process::id()))
+}
+
+/// Runs the lab until Ctrl-C, after printing each scenario and the command that tests it.
+pub async fn serve(latency_ms: u64, dir: Option<PathBuf>) -> Result<(), LabError> {
+    let lab = Lab::start(LabOptions {
+        latency: Duration::from_millis(latency_ms),
+        ..LabOptions::default()
+    })
+    .await?;
+    let ca_file = lab.write_ca_file(&dir.unwrap_or_else(default_dir)).map_err(LabError::Io)?;
+    println!("mxtriage lab: DNS on {}, SMTP on port {} of 127.77.0.x", lab.dns, lab.port);
+    println!("lab CA: {}\n", ca_file.display());
+    for scenario in lab.scenarios() {
+        println!("{:<24} {}", scenario.name, scenario.summary);
+        println!("{:<24} {}\n", "", lab.check_command(&scenario.domain, &ca_file));
+    }
+    println!("Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await.map_err(LabError::Io)?;
+    Ok(())
+}
+
+/// Options that check a lab domain through the real resolver, SMTP and TLS paths.
+pub fn lab_check_options(lab: &Lab, domain: &str, stores: Arc<TrustStores>) -> CheckOptions {
+    CheckOptions {
+        target: Target::Domain { name: domain.to_string() },
+        port: lab.port,
+        family: Family::Both,
+        nameservers: vec![lab.dns],
+        dns_timeout: Duration::from_secs(3),
+        probe: ProbeConfig {
+            ehlo_name: "demo.mxtriage.invalid".to_string(),
+            sni: None,
+            source: None,
+            timeouts: Timeouts {
+                connect: Duration::from_secs(3),
+                command: Duration::from_secs(8),
+                tls: Duration::from_secs(8),
+            },
+            slow_greeting: Duration::from_secs(3),
+            stores,
+        },
+    }
+}
+
+/// Checks every scenario at once and prints one line each.
+pub async fn run() -> Result<u8, LabError> {
+    let lab = Lab::start(LabOptions::default()).await?;
+    let dir = default_dir();
+    let ca_file = lab.write_ca_file(&dir).map_err(LabError::Io)?;
+    let stores = Arc::new(TrustStores::load(Some(&ca_file)).map_err(|e| LabError::Io(std::io::Error::other(e)))?);
+    println!(
+        "mxtriage demo: {} lab scenarios, DNS {}, SMTP port {} (this takes about 8 seconds)\n",
+        lab.scenarios().len(),
+        lab.dns,
+        lab.port
+    );
+    let reports = join_all(lab.scenarios().iter().map(|scenario| {
+        let options = lab_check_options(&lab, &scenario.domain, Arc::clone(&stores));
+        async move { check::run(&options).await }
+    }))
+    .await;
+    for (scenario, report) in lab.scenarios().iter().zip(reports) {
+        let line = match report {
+            Ok(report) => summary_line(&report),
+            Err(e) => format!("error: {e}"),
+        };
+        println!("{:<24} {line}", scenario.name);
+    }
+    println!("\nTry one by hand: mxtriage lab (prints the check command for each scenario).");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(0)
+}
+
+/// One line per scenario: the worst outcome per address.
+pub fn summary_line(report: &CheckReport) -> String {
+    use crate::model::MxOutcome;
+    let mut line = String::new();
+    match &report.resolution.outcome {
+        MxOutcome::NullMx => return "null MX: the domain accepts no mail".to_string(),
+        MxOutcome::NxDomain => return "NXDOMAIN: the domain does not exist".to_string(),
+        MxOutcome::NoData => return "NODATA: no MX and no address records".to_string(),
+        MxOutcome::Error { message } => return format!("DNS error: {message}"),
+        _ => {}
+    }
+    for (i, probe) in report.probes.iter().enumerate() {
+        if i > 0 {
+            line.push_str(" | ");
+        }
+        let _ = write!(line, "{} ", probe.address.ip());
+        match (&probe.failure, &probe.chain) {
+            (Some(failure), _) => line.push_str(&failure.summary()),
+            (None, Some(chain)) if probe.is_secure() => {
+                let _ = write!(line, "OK {}", probe.tls.as_ref().map_or("", |t| t.version.as_str()));
+                let _ = chain;
+            }
+            (None, Some(chain)) => line.push_str(&certificate_problem(chain)),
+            (None, None) => line.push_str("TLS without certificate"),
+        }
+    }
+    line
+}
+
+fn certificate_problem(chain: &crate::cert::ChainReport) -> String {
+    use crate::cert::{Completeness, TrustOutcome};
+    let mut problems = Vec::new();
+    if let Completeness::MissingIssuer { .. } = chain.completeness {
+        problems.push("incomplete chain".to_string());
+    }
+    let worst = chain
+        .trust
+        .iter()
+        .map(|t| &t.outcome)
+        .find(|o| !matches!(o, TrustOutcome::StoreEmpty | TrustOutcome::Trusted));
+    if !chain.is_trusted()
+        && let Some(outcome) = worst
+    {
+        problems.push(
+            match outcome {
+                TrustOutcome::Expired => "certificate expired",
+                TrustOutcome::NotYetValid => "certificate not yet valid",
+                TrustOutcome::UnknownIssuer => "untrusted issuer",
+                _ => "certificate invalid",
+            }
+            .to_string(),
+        );
+    }
+    if !chain.name_matches() {
+        problems.push("name mismatch".to_string());
+    }
+    format!("TLS OK but {}", problems.join(", "))
+}

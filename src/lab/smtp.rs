@@ -1,0 +1,207 @@
+//! A scripted SMTP server: healthy by default, broken in exactly one named way.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::probe::lines::LineReader;
+
+/// What the server does at the door.
+#[derive(Debug, Clone)]
+pub enum Greeting {
+    Normal,
+    /// Accept the connection and say nothing.
+    Never,
+    /// Greet after a pause, with a `220-` first line as postscreen does.
+    Slow(Duration),
+    /// Send this reply and close.
+    Reject(&'static str),
+}
+
+/// What happens right after the server said `220` to STARTTLS.
+#[derive(Clone)]
+pub enum AfterReady {
+    Tls(Arc<rustls::ServerConfig>),
+    /// Close without sending a byte.
+    Close,
+    /// Read the ClientHello, then reset the connection.
+    Reset,
+    /// Read the ClientHello, then answer with this fatal alert.
+    Alert(u8),
+    /// Read the ClientHello, then answer in cleartext as a server that never switched.
+    Plaintext,
+}
+
+/// What happens to the EHLO inside TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsEhlo {
+    Answer,
+    Close,
+}
+
+#[derive(Clone)]
+pub struct Script {
+    pub host: String,
+    pub greeting: Greeting,
+    /// EHLO keywords offered before TLS.
+    pub keywords: Vec<&'static str>,
+    /// The reply to STARTTLS; anything but a 220 ends the TLS attempt.
+    pub starttls_reply: &'static str,
+    pub after_ready: AfterReady,
+    pub tls_ehlo: TlsEhlo,
+    /// Added before every reply, to model a distant server.
+    pub latency: Duration,
+}
+
+impl Script {
+    pub fn healthy(host: &str, tls: Arc<rustls::ServerConfig>) -> Self {
+        Self {
+            host: host.to_string(),
+            greeting: Greeting::Normal,
+            keywords: vec!["PIPELINING", "SIZE 10240000", "STARTTLS", "ENHANCEDSTATUSCODES", "8BITMIME"],
+            starttls_reply: "220 2.0.0 Ready to start TLS",
+            after_ready: AfterReady::Tls(tls),
+            tls_ehlo: TlsEhlo::Answer,
+            latency: Duration::ZERO,
+        }
+    }
+}
+
+/// How long the lab waits for a client before dropping it, so tasks never pile up.
+const IDLE: Duration = Duration::from_secs(30);
+
+/// Serves `script` on `listener` until the task is aborted; counts accepted connections.
+pub async fn serve(listener: TcpListener, script: Arc<Script>, connections: Arc<AtomicUsize>) {
+    loop {
+        let Ok((stream, _peer)) = listener.accept().await else {
+            continue;
+        };
+        connections.fetch_add(1, Ordering::Relaxed);
+        let script = Arc::clone(&script);
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(IDLE * 4, session(stream, &script)).await;
+        });
+    }
+}
+
+type Io = std::io::Result<()>;
+
+async fn reply<W: AsyncWrite + Unpin>(w: &mut W, script: &Script, text: &str) -> Io {
+    if !script.latency.is_zero() {
+        tokio::time::sleep(script.latency).await;
+    }
+    w.write_all(text.as_bytes()).await?;
+    w.flush().await
+}
+
+fn ehlo_reply(script: &Script, keywords: &[&str]) -> String {
+    let mut lines = vec![format!("{} at your service", script.host)];
+    lines.extend(keywords.iter().map(|k| k.to_string()));
+    let last = lines.len() - 1;
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("250{}{l}\r\n", if i == last { ' ' } else { '-' }))
+        .collect()
+}
+
+async fn session(stream: TcpStream, script: &Script) -> Io {
+    let mut reader = LineReader::new(stream);
+    match &script.greeting {
+        Greeting::Normal => reply(reader.get_mut(), script, &format!("220 {} ESMTP lab\r\n", script.host)).await?,
+        Greeting::Never => {
+            tokio::time::sleep(IDLE).await;
+            return Ok(());
+        }
+        Greeting::Slow(pause) => {
+            reader.get_mut().write_all(format!("220-{} greeting soon\r\n", script.host).as_bytes()).await?;
+            tokio::time::sleep(*pause).await;
+            reply(reader.get_mut(), script, &format!("220 {} ESMTP lab\r\n", script.host)).await?;
+        }
+        Greeting::Reject(text) => return reply(reader.get_mut(), script, &format!("{text}\r\n")).await,
+    }
+    loop {
+        let Ok(Ok(line)) = tokio::time::timeout(IDLE, reader.read_line()).await else {
+            return Ok(());
+        };
+        let command = String::from_utf8_lossy(&line.bytes).to_ascii_uppercase();
+        let verb = command.split_whitespace().next().unwrap_or("");
+        match verb {
+            "EHLO" => reply(reader.get_mut(), script, &ehlo_reply(script, &script.keywords)).await?,
+            "HELO" => reply(reader.get_mut(), script, &format!("250 {}\r\n", script.host)).await?,
+            "QUIT" => return reply(reader.get_mut(), script, "221 2.0.0 Bye\r\n").await,
+            "NOOP" | "RSET" => reply(reader.get_mut(), script, "250 2.0.0 OK\r\n").await?,
+            "STARTTLS" if script.keywords.contains(&"STARTTLS") => {
+                reply(reader.get_mut(), script, &format!("{}\r\n", script.starttls_reply)).await?;
+                if script.starttls_reply.starts_with("220") {
+                    let (stream, _) = reader.into_parts();
+                    return after_ready(stream, script).await;
+                }
+            }
+            _ => reply(reader.get_mut(), script, "502 5.5.1 Error: command not implemented\r\n").await?,
+        }
+    }
+}
+
+async fn after_ready(mut stream: TcpStream, script: &Script) -> Io {
+    match &script.after_ready {
+        AfterReady::Close => stream.shutdown().await,
+        AfterReady::Reset => {
+            read_client_hello(&mut stream).await;
+            // SO_LINGER 0 turns the close into a RST, as a firewall would send.
+            stream.set_linger(Some(Duration::ZERO))?;
+            drop(stream);
+            Ok(())
+        }
+        AfterReady::Alert(code) => {
+            read_client_hello(&mut stream).await;
+            stream.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, *code]).await?;
+            stream.shutdown().await
+        }
+        AfterReady::Plaintext => {
+            read_client_hello(&mut stream).await;
+            stream.write_all(b"500 5.5.2 Error: bad syntax\r\n").await?;
+            stream.shutdown().await
+        }
+        AfterReady::Tls(config) => {
+            let tls = match tokio::time::timeout(IDLE, TlsAcceptor::from(Arc::clone(config)).accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                _ => return Ok(()),
+            };
+            tls_dialogue(tls, script).await
+        }
+    }
+}
+
+async fn tls_dialogue<S: AsyncRead + AsyncWrite + Unpin>(stream: S, script: &Script) -> Io {
+    let mut reader = LineReader::new(stream);
+    let keywords: Vec<&str> = script.keywords.iter().copied().filter(|k| *k != "STARTTLS").collect();
+    loop {
+        let Ok(Ok(line)) = tokio::time::timeout(IDLE, reader.read_line()).await else {
+            return Ok(());
+        };
+        let command = String::from_utf8_lossy(&line.bytes).to_ascii_uppercase();
+        match command.split_whitespace().next().unwrap_or("") {
+            "EHLO" if script.tls_ehlo == TlsEhlo::Close => return Ok(()),
+            "EHLO" => reply(reader.get_mut(), script, &ehlo_reply(script, &keywords)).await?,
+            "QUIT" => {
+                reply(reader.get_mut(), script, "221 2.0.0 Bye\r\n").await?;
+                return reader.get_mut().shutdown().await;
+            }
+            "STARTTLS" => reply(reader.get_mut(), script, "554 5.5.1 Error: TLS already active\r\n").await?,
+            _ => reply(reader.get_mut(), script, "250 2.0.0 OK\r\n").await?,
+        }
+    }
+}
+
+/// Waits for the first TLS record so the fault happens mid-handshake, as it does in the field.
+async fn read_client_hello(stream: &mut TcpStream) {
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+}
+

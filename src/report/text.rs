@@ -1,0 +1,184 @@
+//! Plain-text rendering of a check, for a terminal or a pager.
+
+use std::fmt::Write;
+
+use crate::cert::{ChainReport, Completeness, TrustOutcome};
+use crate::check::{CheckReport, Conclusion};
+use crate::model::{Direction, Failure, LookupStatus, MxOutcome, ProbeResult};
+
+/// Renders the check; `verbose` adds the transcript of every address, not only failing ones.
+pub fn render_text(report: &CheckReport, verbose: bool) -> String {
+    let mut out = String::new();
+    let r = &report.resolution;
+    let _ = writeln!(out, "mxtriage check {} from {}", report.target, report.vantage_host);
+    let _ = writeln!(out, "{}", resolution_line(&r.outcome, &r.query));
+    for host in &r.hosts {
+        let pref = host.preference.map_or(String::new(), |p| format!("MX {p} "));
+        let ttl = host.ttl.map_or(String::new(), |t| format!(" (TTL {t}s)"));
+        let _ = writeln!(out, "  {pref}{}{ttl}", host.name);
+        for step in &host.cname_chain {
+            let _ = writeln!(out, "    CNAME {step}");
+        }
+        for a in &host.addresses {
+            let _ = writeln!(out, "    {} (TTL {}s)", a.ip, a.ttl);
+        }
+        for (family, status) in [("A", &host.a_lookup), ("AAAA", &host.aaaa_lookup)] {
+            match status {
+                LookupStatus::NxDomain => {
+                    let _ = writeln!(out, "    {family}: no such name");
+                }
+                LookupStatus::Error { message } => {
+                    let _ = writeln!(out, "    {family}: lookup failed: {message}");
+                }
+                _ => {}
+            }
+        }
+    }
+    for probe in &report.probes {
+        out.push('\n');
+        render_probe(&mut out, probe, verbose);
+    }
+    out.push('\n');
+    let secure = report.probes.iter().filter(|p| p.is_secure()).count();
+    let _ = writeln!(
+        out,
+        "{} ({secure} of {} addresses secure, {} ms)",
+        match report.conclusion() {
+            Conclusion::AllSecure => "RESULT: every address negotiated TLS with a trusted certificate for its MX name",
+            Conclusion::ProblemFound => "RESULT: problem found",
+            Conclusion::NothingTested => "RESULT: nothing could be tested",
+        },
+        report.probes.len(),
+        report.elapsed_ms
+    );
+    out
+}
+
+fn resolution_line(outcome: &MxOutcome, query: &str) -> String {
+    match outcome {
+        MxOutcome::Mx => format!("MX records for {query}:"),
+        MxOutcome::ImplicitMx => format!("{query} has no MX record; its own address is used (implicit MX, RFC 5321 §5.1):"),
+        MxOutcome::NullMx => format!("{query} publishes a null MX (MX 0 .): this domain accepts no mail (RFC 7505). Not a TLS problem."),
+        MxOutcome::NxDomain => format!("{query} does not exist (NXDOMAIN)."),
+        MxOutcome::NoData => format!("{query} exists but has no MX and no address records (NODATA)."),
+        MxOutcome::Error { message } => format!("DNS lookup for {query} failed: {message}"),
+        MxOutcome::Direct => format!("{query} (used directly, no MX lookup):"),
+    }
+}
+
+fn render_probe(out: &mut String, p: &ProbeResult, verbose: bool) {
+    let status = match &p.failure {
+        None if p.is_secure() => "OK".to_string(),
+        None => "TLS OK, certificate problem".to_string(),
+        Some(f) => format!("FAILED at {}: {}", p.stage.label(), f.summary()),
+    };
+    let _ = writeln!(out, "{} [{}]  {status}", p.mx, p.address);
+    if let Some(t) = &p.tls {
+        let _ = writeln!(
+            out,
+            "  TLS: {} {} {} SNI={}",
+            t.version,
+            t.cipher_suite,
+            t.key_exchange_group.as_deref().unwrap_or("-"),
+            t.sni.as_deref().unwrap_or("(none)")
+        );
+    }
+    if let Some(chain) = &p.chain {
+        render_chain(out, chain);
+    }
+    for finding in &p.findings {
+        let _ = writeln!(out, "  note: {finding:?}");
+    }
+    let t = &p.timings;
+    let _ = writeln!(
+        out,
+        "  timings: connect {} ms, greeting {} ms, TLS {} ms, total {} ms",
+        ms(t.connect_ms),
+        ms(t.greeting_ms),
+        ms(t.tls_ms),
+        t.total_ms
+    );
+    if verbose || !p.is_secure() {
+        if let Some(Failure::StartTlsNotOffered { keywords }) = &p.failure {
+            let _ = writeln!(out, "  extensions offered: {}", keywords.join(" "));
+        }
+        let _ = writeln!(out, "  transcript:");
+        for line in &p.transcript {
+            let arrow = match line.direction {
+                Direction::Client => "C:",
+                Direction::Server => "S:",
+                Direction::Event => "--",
+            };
+            let lock = if line.encrypted { "tls" } else { "   " };
+            let _ = writeln!(out, "  {:>6} ms {lock} {arrow} {}", line.at_ms, line.text);
+        }
+    }
+}
+
+fn render_chain(out: &mut String, chain: &ChainReport) {
+    for cert in &chain.certificates {
+        let _ = writeln!(out, "  cert[{}]: {}", cert.position, cert.subject);
+        if let Some(e) = &cert.parse_error {
+            let _ = writeln!(out, "    unreadable: {e}");
+            continue;
+        }
+        let sans: Vec<&str> = cert.sans.iter().map(|s| s.as_str()).collect();
+        let _ = writeln!(out, "    issuer: {}", cert.issuer);
+        if !sans.is_empty() {
+            let _ = writeln!(out, "    SANs: {}", sans.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "    valid {} to {} ({} days {}), {} {} bits, {}",
+            cert.not_before,
+            cert.not_after,
+            cert.days_remaining.abs(),
+            if cert.days_remaining < 0 { "ago" } else { "left" },
+            cert.key_algorithm,
+            cert.key_bits.map_or("?".to_string(), |b| b.to_string()),
+            cert.signature_algorithm
+        );
+        let _ = writeln!(out, "    sha256 {}", cert.sha256);
+    }
+    match &chain.completeness {
+        Completeness::Complete => {}
+        Completeness::MissingIssuer { issuer } => {
+            let _ = writeln!(out, "  chain: incomplete, issuer not sent: {issuer}");
+        }
+        Completeness::Disordered => {
+            let _ = writeln!(out, "  chain: certificates out of order");
+        }
+        Completeness::Empty => {
+            let _ = writeln!(out, "  chain: no certificate presented");
+        }
+    }
+    let trust: Vec<String> = chain
+        .trust
+        .iter()
+        .map(|t| {
+            let outcome = match &t.outcome {
+                TrustOutcome::Trusted => "trusted".to_string(),
+                TrustOutcome::UnknownIssuer => "unknown issuer".to_string(),
+                TrustOutcome::Expired => "expired".to_string(),
+                TrustOutcome::NotYetValid => "not yet valid".to_string(),
+                TrustOutcome::Invalid { reason } => format!("invalid ({reason})"),
+                TrustOutcome::StoreEmpty => "no anchors".to_string(),
+            };
+            format!("{:?}: {outcome}", t.store)
+        })
+        .collect();
+    let _ = writeln!(out, "  trust: {}", trust.join("; "));
+    let _ = match &chain.name.matched_by {
+        Some(id) => writeln!(out, "  name: {} matched by {id}", chain.name.reference),
+        None if chain.name.cn_only => writeln!(
+            out,
+            "  name: {} NOT covered (certificate has only a subject CN, no SAN)",
+            chain.name.reference
+        ),
+        None => writeln!(out, "  name: {} NOT covered by the certificate", chain.name.reference),
+    };
+}
+
+fn ms(v: Option<u64>) -> String {
+    v.map_or("-".to_string(), |v| v.to_string())
+}
