@@ -1,6 +1,5 @@
 //! A scripted SMTP server: healthy by default, broken in exactly one named way.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -154,7 +153,7 @@ async fn after_ready(mut stream: TcpStream, script: &Script) -> Io {
         AfterReady::Reset => {
             read_client_hello(&mut stream).await;
             // SO_LINGER 0 turns the close into a RST, as a firewall would send.
-            stream.set_linger(Some(Duration::ZERO))?;
+            stream.set_zero_linger()?;
             drop(stream);
             Ok(())
         }
