@@ -73,6 +73,8 @@ pub struct ScenarioInfo {
     pub name: String,
     pub domain: String,
     pub summary: String,
+    /// The scenario's SMTP servers: MX host name and loopback address (port is the lab's).
+    pub servers: Vec<(String, Ipv4Addr)>,
 }
 
 #[derive(Deserialize)]
@@ -123,6 +125,7 @@ impl Lab {
         let mut planned = Vec::new();
         let mut scenarios = Vec::new();
         let mut next_ip = 10u8;
+        let mut servers = Vec::new();
         let mut plan = |host: &str, spec: ServerSpec| -> Result<Ipv4Addr, LabError> {
             let identity = pki.identity(host, spec.cert)?;
             let tls = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
@@ -135,6 +138,7 @@ impl Lab {
             let ip = Ipv4Addr::new(127, 77, 0, next_ip);
             next_ip += 1;
             planned.push(Planned { ip, script });
+            servers.push((host.to_string(), ip));
             Ok(ip)
         };
         for (name, shape) in scenarios::all() {
@@ -188,7 +192,13 @@ impl Lab {
                 name: name.to_string(),
                 domain,
                 summary,
+                servers: Vec::new(),
             });
+        }
+        for (host, ip) in servers {
+            if let Some(scenario) = scenarios.iter_mut().find(|s| host == s.domain || host.ends_with(&format!(".{}", s.domain))) {
+                scenario.servers.push((host, ip));
+            }
         }
         let (port, listeners) = bind_all(&planned).await?;
         let mut connections = BTreeMap::new();

@@ -1,0 +1,118 @@
+//! The real binary against the lab: target forms, output formats and exit codes.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Fixture, fixture, run};
+
+fn check(f: &Fixture, target: &str, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    command.args(["check", target, "--port", &f.lab.port.to_string(), "--nameserver", &f.lab.dns.to_string()]);
+    command.arg("--ca-file").arg(&f.ca_file);
+    command.args(["--timeout-command", "3", "--ehlo", "cli-test.mxtriage.invalid"]);
+    command.args(extra);
+    command
+}
+
+fn json(output: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).expect("stdout is JSON")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthy_domain_exits_0_with_versioned_json() {
+    let f = fixture("cli-healthy").await;
+    let out = run(check(&f, "healthy.lab.test", &["--format", "json"])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["resolution"]["outcome"]["kind"], "mx");
+    assert_eq!(v["probes"][0]["stage"], "done");
+    assert_eq!(v["probes"][0]["ehlo_name"], "cli-test.mxtriage.invalid");
+    assert_eq!(v["probes"][0]["chain"]["name"]["matched_by"], "mx.healthy.lab.test");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_problem_exits_1_and_text_shows_the_transcript() {
+    let f = fixture("cli-problem").await;
+    let out = run(check(&f, "starttls-454.lab.test", &[])).await;
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FAILED at STARTTLS: STARTTLS refused: 454 4.7.0"), "{text}");
+    assert!(text.contains("C: STARTTLS"), "{text}");
+    assert!(text.contains("RESULT: problem found"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_to_test_exits_3() {
+    let f = fixture("cli-nothing").await;
+    for domain in ["nxdomain.lab.test", "null-mx.lab.test"] {
+        let out = run(check(&f, domain, &["--format", "json"])).await;
+        assert_eq!(out.status.code(), Some(3), "{domain}");
+        assert_eq!(json(&out)["probes"].as_array().map(Vec::len), Some(0));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_errors_exit_2_with_a_specific_message() {
+    let f = fixture("cli-usage").await;
+    let out = run(check(&f, "[192.0.2.1", &[])).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without a closing ']'"));
+    let mut missing = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    missing.args(["check", "example.com", "--ca-file", "/nonexistent/ca.pem"]);
+    let out = run(missing).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/ca.pem"));
+    let mut unknown = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    unknown.args(["check", "example.com", "--bogus"]);
+    assert_eq!(run(unknown).await.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn address_literal_skips_mx_lookup_and_sends_no_sni() {
+    let f = fixture("cli-literal").await;
+    let server = f.server("healthy");
+    let (ip, port) = server.rsplit_once(':').unwrap();
+    let out = run(check(&f, &format!("[{ip}]:{port}"), &["--format", "json"])).await;
+    let v = json(&out);
+    assert_eq!(v["resolution"]["outcome"]["kind"], "direct");
+    assert_eq!(v["probes"][0]["stage"], "done");
+    assert_eq!(v["probes"][0]["tls"]["sni"], serde_json::Value::Null);
+    // The certificate names the MX host, not the address: a name problem, exit 1.
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = run(check(&f, &format!("[{ip}]:{port}"), &["--format", "json", "--sni", "mx.healthy.lab.test"])).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["probes"][0]["tls"]["sni"], "mx.healthy.lab.test");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_port_form_resolves_the_host_without_mx() {
+    let f = fixture("cli-hostport").await;
+    let target = format!("mx.healthy.lab.test:{}", f.lab.port);
+    let out = run(check(&f, &target, &["--format", "json"])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let v = json(&out);
+    assert_eq!(v["resolution"]["outcome"]["kind"], "direct");
+    assert_eq!(v["resolution"]["hosts"][0]["name"], "mx.healthy.lab.test");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ipv4_only_skips_the_broken_ipv6_address() {
+    let f = fixture("cli-v4").await;
+    let out = run(check(&f, "ipv6-broken.lab.test", &["-4", "--format", "json"])).await;
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    assert_eq!(v["probes"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["resolution"]["hosts"][0]["aaaa_lookup"]["kind"], "skipped");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn source_address_is_used_for_the_connection() {
+    let f = fixture("cli-source").await;
+    let out = run(check(&f, "healthy.lab.test", &["--source", "127.0.0.9", "--format", "json"])).await;
+    assert_eq!(out.status.code(), Some(0));
+    let local = json(&out)["probes"][0]["local_address"].as_str().unwrap_or_default().to_string();
+    assert!(local.starts_with("127.0.0.9:"), "{local}");
+}
