@@ -7,6 +7,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::text::SafeText;
 
+mod analyze;
+mod der;
+mod info;
+pub mod names;
+mod signature;
+pub mod stores;
+mod trust;
+
+pub use analyze::analyze;
+pub use stores::{CertError, SystemLoad, TrustStores};
+
 /// One certificate as presented, position 0 being the leaf.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertInfo {
@@ -32,7 +43,9 @@ pub struct CertInfo {
     pub is_ca: bool,
     /// Issuer equals subject and the signature verifies with its own key.
     pub self_signed: bool,
-    /// Set when x509-parser could not read the certificate; other fields are then empty.
+    /// Set when x509-parser could not read the certificate (or found bytes after it); the
+    /// other fields are then empty, except `position` and `sha256`, which still identify
+    /// the bytes that were sent.
     pub parse_error: Option<String>,
 }
 
@@ -83,7 +96,9 @@ pub enum TrustOutcome {
     /// The path exists but a certificate in it is not valid yet (or our clock is wrong).
     NotYetValid,
     /// Another path-building failure, as webpki described it.
-    Invalid { reason: String },
+    Invalid {
+        reason: String,
+    },
     /// The store has no anchors on this host (or `--ca-file` was not given).
     StoreEmpty,
 }
@@ -118,7 +133,9 @@ pub struct ChainReport {
 impl ChainReport {
     /// At least one store that has anchors accepts the chain.
     pub fn is_trusted(&self) -> bool {
-        self.trust.iter().any(|t| t.outcome == TrustOutcome::Trusted)
+        self.trust
+            .iter()
+            .any(|t| t.outcome == TrustOutcome::Trusted)
     }
 
     pub fn name_matches(&self) -> bool {
