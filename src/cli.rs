@@ -127,8 +127,14 @@ mod tests {
 
     #[test]
     fn nameserver_accepts_ip_and_ip_port() {
-        assert_eq!(parse_nameserver("192.0.2.53").unwrap(), "192.0.2.53:53".parse().unwrap());
-        assert_eq!(parse_nameserver("127.0.0.1:5353").unwrap(), "127.0.0.1:5353".parse().unwrap());
+        assert_eq!(
+            parse_nameserver("192.0.2.53").unwrap(),
+            "192.0.2.53:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_nameserver("127.0.0.1:5353").unwrap(),
+            "127.0.0.1:5353".parse().unwrap()
+        );
         assert_eq!(parse_nameserver("[::1]:5353").unwrap(), "[::1]:5353".parse().unwrap());
         assert_eq!(parse_nameserver("::1").unwrap(), "[::1]:53".parse().unwrap());
         assert!(parse_nameserver("ns.example").is_err());

@@ -38,9 +38,15 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Check(args) => check(args).await,
-            Command::Lab(args) => lab::demo::serve(args.latency_ms, args.dir).await.map(|()| 0).map_err(Into::into),
+            Command::Lab(args) => lab::demo::serve(args.latency_ms, args.dir)
+                .await
+                .map(|()| 0)
+                .map_err(Into::into),
             Command::Demo => lab::demo::run().await.map_err(Into::into),
-            Command::Bench(args) => lab::bench::run(args.latency_ms, args.runs).await.map(|()| 0).map_err(Into::into),
+            Command::Bench(args) => lab::bench::run(args.latency_ms, args.runs)
+                .await
+                .map(|()| 0)
+                .map_err(Into::into),
         }
     });
     match outcome {

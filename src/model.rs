@@ -39,7 +39,9 @@ pub enum LookupStatus {
     Found,
     NoData,
     NxDomain,
-    Error { message: String },
+    Error {
+        message: String,
+    },
     /// Not asked, e.g. because of `-4`/`-6`.
     Skipped,
 }
@@ -306,7 +308,7 @@ impl ProbeResult {
 impl Failure {
     /// One line describing a failure, for the transcript and text output.
     pub fn summary(&self) -> String {
-            match self {
+        match self {
             Self::ConnectRefused { message, .. } => format!("connection refused ({message})"),
             Self::ConnectTimeout { after_ms } => format!("connect timed out after {after_ms} ms"),
             Self::ConnectUnreachable { message, .. } => format!("unreachable ({message})"),
@@ -318,10 +320,17 @@ impl Failure {
             Self::StartTlsMasked { keyword } => format!("STARTTLS masked as {keyword} (ESMTP inspection)"),
             Self::StartTlsRejected { reply } => format!("STARTTLS refused: {}", reply.one_line()),
             Self::ClosedAfterStartTls => "closed after 220, before any TLS bytes".to_string(),
-            Self::HandshakeReset { bytes_received } => format!("reset during TLS handshake ({bytes_received} bytes received)"),
-            Self::HandshakeClosed { bytes_received } => format!("closed during TLS handshake ({bytes_received} bytes received)"),
+            Self::HandshakeReset { bytes_received } => {
+                format!("reset during TLS handshake ({bytes_received} bytes received)")
+            }
+            Self::HandshakeClosed { bytes_received } => {
+                format!("closed during TLS handshake ({bytes_received} bytes received)")
+            }
             Self::TlsAlert { alert, .. } => format!("TLS alert {} ({})", alert.name, alert.code),
-            Self::HandshakeTimeout { after_ms, bytes_received } => {
+            Self::HandshakeTimeout {
+                after_ms,
+                bytes_received,
+            } => {
                 format!("TLS handshake timed out after {after_ms} ms ({bytes_received} bytes received)")
             }
             Self::PlaintextInsteadOfTls { first_bytes } => format!("cleartext instead of TLS: {first_bytes}"),

@@ -101,7 +101,9 @@ fn host_name(name: &str) -> Result<String, TargetError> {
         && trimmed.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         });
@@ -118,33 +120,71 @@ mod tests {
 
     #[test]
     fn postfix_forms_are_recognised() {
-        assert_eq!(Target::parse("Example.COM.").unwrap(), Target::Domain { name: "example.com".into() });
+        assert_eq!(
+            Target::parse("Example.COM.").unwrap(),
+            Target::Domain {
+                name: "example.com".into()
+            }
+        );
         assert_eq!(
             Target::parse("mx.example.com:2525").unwrap(),
-            Target::Host { name: "mx.example.com".into(), port: Some(2525) }
+            Target::Host {
+                name: "mx.example.com".into(),
+                port: Some(2525)
+            }
         );
         assert_eq!(
             Target::parse("[mx.example.com]").unwrap(),
-            Target::Host { name: "mx.example.com".into(), port: None }
+            Target::Host {
+                name: "mx.example.com".into(),
+                port: None
+            }
         );
         assert_eq!(
             Target::parse("[192.0.2.1]:25").unwrap(),
-            Target::Address { ip: "192.0.2.1".parse().unwrap(), port: Some(25) }
+            Target::Address {
+                ip: "192.0.2.1".parse().unwrap(),
+                port: Some(25)
+            }
         );
         assert_eq!(
             Target::parse("[IPv6:2001:db8::1]").unwrap(),
-            Target::Address { ip: "2001:db8::1".parse().unwrap(), port: None }
+            Target::Address {
+                ip: "2001:db8::1".parse().unwrap(),
+                port: None
+            }
         );
-        assert_eq!(Target::parse("2001:db8::1").unwrap(), Target::Address { ip: "2001:db8::1".parse().unwrap(), port: None });
+        assert_eq!(
+            Target::parse("2001:db8::1").unwrap(),
+            Target::Address {
+                ip: "2001:db8::1".parse().unwrap(),
+                port: None
+            }
+        );
     }
 
     #[test]
     fn bad_targets_say_what_is_wrong() {
         assert_eq!(Target::parse(" ").unwrap_err(), TargetError::Empty);
-        assert!(matches!(Target::parse("[192.0.2.1").unwrap_err(), TargetError::Unbalanced(_)));
-        assert!(matches!(Target::parse("mx.example.com:0").unwrap_err(), TargetError::BadPort(_)));
-        assert!(matches!(Target::parse("[::1]:99999").unwrap_err(), TargetError::BadPort(_)));
-        assert!(matches!(Target::parse("exa mple.com").unwrap_err(), TargetError::BadName(_)));
-        assert!(matches!(Target::parse("-bad.example").unwrap_err(), TargetError::BadName(_)));
+        assert!(matches!(
+            Target::parse("[192.0.2.1").unwrap_err(),
+            TargetError::Unbalanced(_)
+        ));
+        assert!(matches!(
+            Target::parse("mx.example.com:0").unwrap_err(),
+            TargetError::BadPort(_)
+        ));
+        assert!(matches!(
+            Target::parse("[::1]:99999").unwrap_err(),
+            TargetError::BadPort(_)
+        ));
+        assert!(matches!(
+            Target::parse("exa mple.com").unwrap_err(),
+            TargetError::BadName(_)
+        ));
+        assert!(matches!(
+            Target::parse("-bad.example").unwrap_err(),
+            TargetError::BadName(_)
+        ));
     }
 }

@@ -8,7 +8,14 @@ use common::{Fixture, fixture, run};
 
 fn check(f: &Fixture, target: &str, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
-    command.args(["check", target, "--port", &f.lab.port.to_string(), "--nameserver", &f.lab.dns.to_string()]);
+    command.args([
+        "check",
+        target,
+        "--port",
+        &f.lab.port.to_string(),
+        "--nameserver",
+        &f.lab.dns.to_string(),
+    ]);
     command.arg("--ca-file").arg(&f.ca_file);
     command.args(["--timeout-command", "3", "--ehlo", "cli-test.mxtriage.invalid"]);
     command.args(extra);
@@ -38,7 +45,10 @@ async fn a_problem_exits_1_and_text_shows_the_transcript() {
     let out = run(check(&f, "starttls-454.lab.test", &[])).await;
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("FAILED at STARTTLS: STARTTLS refused: 454 4.7.0"), "{text}");
+    assert!(
+        text.contains("FAILED at STARTTLS: STARTTLS refused: 454 4.7.0"),
+        "{text}"
+    );
     assert!(text.contains("C: STARTTLS"), "{text}");
     assert!(text.contains("RESULT: problem found"), "{text}");
 }
@@ -82,7 +92,12 @@ async fn address_literal_skips_mx_lookup_and_sends_no_sni() {
     // The certificate names the MX host, not the address: a name problem, exit 1.
     assert_eq!(out.status.code(), Some(1));
 
-    let out = run(check(&f, &format!("[{ip}]:{port}"), &["--format", "json", "--sni", "mx.healthy.lab.test"])).await;
+    let out = run(check(
+        &f,
+        &format!("[{ip}]:{port}"),
+        &["--format", "json", "--sni", "mx.healthy.lab.test"],
+    ))
+    .await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(json(&out)["probes"][0]["tls"]["sni"], "mx.healthy.lab.test");
 }
@@ -111,8 +126,16 @@ async fn ipv4_only_skips_the_broken_ipv6_address() {
 #[tokio::test(flavor = "multi_thread")]
 async fn source_address_is_used_for_the_connection() {
     let f = fixture("cli-source").await;
-    let out = run(check(&f, "healthy.lab.test", &["--source", "127.0.0.9", "--format", "json"])).await;
+    let out = run(check(
+        &f,
+        "healthy.lab.test",
+        &["--source", "127.0.0.9", "--format", "json"],
+    ))
+    .await;
     assert_eq!(out.status.code(), Some(0));
-    let local = json(&out)["probes"][0]["local_address"].as_str().unwrap_or_default().to_string();
+    let local = json(&out)["probes"][0]["local_address"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(local.starts_with("127.0.0.9:"), "{local}");
 }

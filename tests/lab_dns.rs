@@ -10,9 +10,7 @@ use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::xfer::Protocol;
 use hickory_proto::{ProtoError, ProtoErrorKind};
-use hickory_resolver::config::{
-    NameServerConfig, NameServerConfigGroup, ResolveHosts, ResolverConfig, ResolverOpts,
-};
+use hickory_resolver::config::{NameServerConfig, NameServerConfigGroup, ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::{ResolveError, Resolver, TokioResolver};
 use mxtriage::lab::dns::{DnsServer, LabDnsError, ZoneSpec};
@@ -128,17 +126,11 @@ async fn rfc5321_mx_set_with_preferences_and_exchanges() {
             .mx_lookup("healthy.lab.test.")
             .await
             .unwrap_or_else(|e| panic!("{protocol}: mx lookup: {e}"));
-        let mut set: Vec<(u16, Name)> = mx
-            .iter()
-            .map(|mx| (mx.preference(), mx.exchange().clone()))
-            .collect();
+        let mut set: Vec<(u16, Name)> = mx.iter().map(|mx| (mx.preference(), mx.exchange().clone())).collect();
         set.sort();
         assert_eq!(
             set,
-            [
-                (10, name("mx1.healthy.lab.test.")),
-                (20, name("mx2.healthy.lab.test."))
-            ],
+            [(10, name("mx1.healthy.lab.test.")), (20, name("mx2.healthy.lab.test."))],
             "{protocol}"
         );
     }
@@ -240,11 +232,7 @@ async fn rfc2308_nxdomain_and_nodata_are_told_apart() {
             .expect_err("missing.lab.test does not exist");
         assert_eq!(classify(&err), Failure::NxDomain, "{protocol}: {err}");
         assert!(err.is_nx_domain(), "{protocol}");
-        assert_eq!(
-            negative_soa(&err),
-            Some((name("lab.test."), Some(60))),
-            "{protocol}"
-        );
+        assert_eq!(negative_soa(&err), Some((name("lab.test."), Some(60))), "{protocol}");
 
         // The name exists with a TXT record only.
         let err = resolver
@@ -253,11 +241,7 @@ async fn rfc2308_nxdomain_and_nodata_are_told_apart() {
             .expect_err("txtonly.lab.test has no MX");
         assert_eq!(classify(&err), Failure::NoData, "{protocol}: {err}");
         assert!(!err.is_nx_domain() && err.is_no_records_found());
-        assert_eq!(
-            negative_soa(&err),
-            Some((name("lab.test."), Some(60))),
-            "{protocol}"
-        );
+        assert_eq!(negative_soa(&err), Some((name("lab.test."), Some(60))), "{protocol}");
         let txt = resolver
             .txt_lookup("txtonly.lab.test.")
             .await
@@ -369,9 +353,7 @@ async fn cname_chain_is_visible_in_lookup_records() {
 /// Sends one query straight to the server, bypassing the resolver's own
 /// CNAME following, to see which section each record lands in.
 async fn raw_query(server: SocketAddr, qname: &str, qtype: RecordType) -> Message {
-    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("client socket");
+    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("client socket");
     let mut query = Message::new();
     query
         .set_id(0x4d58)
@@ -421,11 +403,7 @@ async fn rfc2308_negative_answers_carry_the_soa_in_authority() {
             .iter()
             .map(|r| (r.name().to_string(), r.record_type()))
             .collect();
-        assert_eq!(
-            authority,
-            [("lab.test.".to_owned(), RecordType::SOA)],
-            "{qname}"
-        );
+        assert_eq!(authority, [("lab.test.".to_owned(), RecordType::SOA)], "{qname}");
     }
 }
 
@@ -433,33 +411,22 @@ async fn rfc2308_negative_answers_carry_the_soa_in_authority() {
 async fn apex_has_soa_and_ns_with_glue() {
     let lab = start_lab().await;
     let resolver = resolver(lab.addr(), Protocol::Udp);
-    let ns = resolver
-        .ns_lookup("lab.test.")
-        .await
-        .expect("apex NS exists");
+    let ns = resolver.ns_lookup("lab.test.").await.expect("apex NS exists");
     let targets: Vec<String> = ns.iter().map(|ns| ns.0.to_string()).collect();
     assert_eq!(targets, ["ns.lab.test."]);
     let glue = resolver
         .ipv4_lookup("ns.lab.test.")
         .await
         .expect("NS name has an address");
-    assert_eq!(
-        glue.iter().map(|a| a.0).collect::<Vec<_>>(),
-        [Ipv4Addr::LOCALHOST]
-    );
-    let soa = resolver
-        .soa_lookup("lab.test.")
-        .await
-        .expect("apex SOA exists");
+    assert_eq!(glue.iter().map(|a| a.0).collect::<Vec<_>>(), [Ipv4Addr::LOCALHOST]);
+    let soa = resolver.soa_lookup("lab.test.").await.expect("apex SOA exists");
     let minimums: Vec<u32> = soa.iter().map(|soa| soa.minimum()).collect();
     assert_eq!(minimums, [60]);
 }
 
 #[tokio::test]
 async fn start_reports_a_busy_fixed_port() {
-    let holder = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("holder socket");
+    let holder = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("holder socket");
     let busy = holder.local_addr().expect("holder address");
     let err = DnsServer::start(&lab_zone(), busy)
         .await

@@ -10,8 +10,20 @@ use common::{Fixture, fixture, have, run};
 
 fn swaks(f: &Fixture, scenario: &str) -> Command {
     let mut command = Command::new("swaks");
-    command.args(["--to", &format!("postmaster@{scenario}.lab.test"), "--server", &f.server(scenario)]);
-    command.args(["--ehlo", "swaks.mxtriage.invalid", "--tls", "--quit-after", "TLS", "--tls-verify"]);
+    command.args([
+        "--to",
+        &format!("postmaster@{scenario}.lab.test"),
+        "--server",
+        &f.server(scenario),
+    ]);
+    command.args([
+        "--ehlo",
+        "swaks.mxtriage.invalid",
+        "--tls",
+        "--quit-after",
+        "TLS",
+        "--tls-verify",
+    ]);
     command.args(["--tls-sni", &format!("mx.{scenario}.lab.test")]);
     command.arg("--tls-ca-path").arg(&f.ca_file);
     command.args(["--timeout", "5"]);
@@ -21,15 +33,34 @@ fn swaks(f: &Fixture, scenario: &str) -> Command {
 fn s_client(f: &Fixture, scenario: &str) -> Command {
     let name = format!("mx.{scenario}.lab.test");
     let mut command = Command::new("openssl");
-    command.args(["s_client", "-starttls", "smtp", "-connect", &f.server(scenario), "-servername", &name]);
-    command.args(["-name", "s-client.mxtriage.invalid", "-verify_hostname", &name, "-verify_return_error", "-brief"]);
+    command.args([
+        "s_client",
+        "-starttls",
+        "smtp",
+        "-connect",
+        &f.server(scenario),
+        "-servername",
+        &name,
+    ]);
+    command.args([
+        "-name",
+        "s-client.mxtriage.invalid",
+        "-verify_hostname",
+        &name,
+        "-verify_return_error",
+        "-brief",
+    ]);
     command.arg("-CAfile").arg(&f.ca_file);
     command.stdin(std::process::Stdio::null());
     command
 }
 
 fn text(out: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -39,7 +39,13 @@ async fn probe(lab: &Lab, scenario: &str) -> ProbeResult {
 
 fn trust(p: &ProbeResult, store: TrustStore) -> TrustOutcome {
     let chain = p.chain.as_ref().expect("chain captured");
-    chain.trust.iter().find(|t| t.store == store).expect("store reported").outcome.clone()
+    chain
+        .trust
+        .iter()
+        .find(|t| t.store == store)
+        .expect("store reported")
+        .outcome
+        .clone()
 }
 
 #[tokio::test]
@@ -63,7 +69,11 @@ async fn healthy_completes_with_trusted_matching_chain() {
     assert_eq!(trust(p, TrustStore::Mozilla), TrustOutcome::UnknownIssuer);
     assert_eq!(chain.name.matched_by.as_ref().unwrap().as_str(), "mx.healthy.lab.test");
     assert!(chain.certificates[0].days_remaining > 80);
-    assert!(p.transcript.iter().any(|l| l.encrypted && l.text.as_str().starts_with("EHLO")));
+    assert!(
+        p.transcript
+            .iter()
+            .any(|l| l.encrypted && l.text.as_str().starts_with("EHLO"))
+    );
     assert_eq!(lab.connections(), 1, "one connection for one address");
 }
 
@@ -156,7 +166,10 @@ async fn starttls_454_keeps_the_reply() {
 async fn close_after_220_before_any_tls_bytes() {
     let lab = lab().await;
     let p = probe(&lab, "close-after-220").await;
-    assert_eq!((p.stage, p.failure), (Stage::TlsHandshake, Some(Failure::ClosedAfterStartTls)));
+    assert_eq!(
+        (p.stage, p.failure),
+        (Stage::TlsHandshake, Some(Failure::ClosedAfterStartTls))
+    );
 }
 
 #[tokio::test]
@@ -222,7 +235,10 @@ async fn greeting_421_and_554_are_told_apart() {
     for (scenario, code) in [("greeting-421", 421), ("greeting-554", 554)] {
         let p = probe(&lab, scenario).await;
         assert_eq!(p.stage, Stage::Greeting);
-        assert!(matches!(&p.failure, Some(Failure::GreetingRejected { reply }) if reply.code == code), "{scenario}");
+        assert!(
+            matches!(&p.failure, Some(Failure::GreetingRejected { reply }) if reply.code == code),
+            "{scenario}"
+        );
     }
 }
 
@@ -231,8 +247,16 @@ async fn tarpit_greeting_is_waited_for_and_noted() {
     let lab = lab().await;
     let p = probe(&lab, "tarpit").await;
     assert_eq!(p.stage, Stage::Done);
-    assert!(p.findings.iter().any(|f| matches!(f, Finding::SlowGreeting { ms } if *ms >= 3400)));
-    assert_eq!(p.greeting.as_ref().unwrap().lines.len(), 2, "multiline 220- greeting parsed");
+    assert!(
+        p.findings
+            .iter()
+            .any(|f| matches!(f, Finding::SlowGreeting { ms } if *ms >= 3400))
+    );
+    assert_eq!(
+        p.greeting.as_ref().unwrap().lines.len(),
+        2,
+        "multiline 220- greeting parsed"
+    );
 }
 
 #[tokio::test]
@@ -244,17 +268,32 @@ async fn tarpit_greeting_past_the_timeout_keeps_the_partial_line() {
     options.probe.timeouts.command = Duration::from_millis(800);
     let report = check::run(&options).await.unwrap();
     // The first line of a multiline greeting is complete; the reply is not.
-    assert!(matches!(&report.probes[0].failure, Some(Failure::GreetingTimeout { .. })));
-    assert!(report.probes[0].transcript.iter().any(|l| l.text.as_str().starts_with("220-")));
+    assert!(matches!(
+        &report.probes[0].failure,
+        Some(Failure::GreetingTimeout { .. })
+    ));
+    assert!(
+        report.probes[0]
+            .transcript
+            .iter()
+            .any(|l| l.text.as_str().starts_with("220-"))
+    );
 }
 
 #[tokio::test]
 async fn two_mx_one_broken_in_preference_order() {
     let lab = lab().await;
     let report = check(&lab, "two-mx").await;
-    let hosts: Vec<(Option<u16>, &str)> =
-        report.resolution.hosts.iter().map(|h| (h.preference, h.name.as_str())).collect();
-    assert_eq!(hosts, [(Some(10), "mx1.two-mx.lab.test"), (Some(20), "mx2.two-mx.lab.test")]);
+    let hosts: Vec<(Option<u16>, &str)> = report
+        .resolution
+        .hosts
+        .iter()
+        .map(|h| (h.preference, h.name.as_str()))
+        .collect();
+    assert_eq!(
+        hosts,
+        [(Some(10), "mx1.two-mx.lab.test"), (Some(20), "mx2.two-mx.lab.test")]
+    );
     assert!(report.probes[0].is_secure());
     assert_eq!(report.probes[1].failure, Some(Failure::ClosedAfterStartTls));
     assert_eq!(report.conclusion(), Conclusion::ProblemFound);

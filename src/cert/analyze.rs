@@ -23,12 +23,7 @@ type Parsed<'a> = Result<X509Certificate<'a>, String>;
 /// Never panics: unparseable certificates get a `parse_error` and break the links
 /// around them, and the trust verdicts come from webpki, which has its own work budget.
 /// The caller bounds the chain length (rustls already caps the message at 64 KiB).
-pub fn analyze(
-    chain: &[CertificateDer<'_>],
-    reference: &str,
-    stores: &TrustStores,
-    now: UnixTime,
-) -> ChainReport {
+pub fn analyze(chain: &[CertificateDer<'_>], reference: &str, stores: &TrustStores, now: UnixTime) -> ChainReport {
     let algs = webpki_algorithms();
     let now_secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
     let parsed: Vec<Parsed<'_>> = chain.iter().map(|der| parse(der.as_ref())).collect();
@@ -43,12 +38,7 @@ pub fn analyze(
     let windows: Vec<(i64, i64)> = parsed
         .iter()
         .flatten()
-        .map(|c| {
-            (
-                c.validity().not_before.timestamp(),
-                c.validity().not_after.timestamp(),
-            )
-        })
+        .map(|c| (c.validity().not_before.timestamp(), c.validity().not_after.timestamp()))
         .collect();
     let trust = judge(chain, stores, now, &windows, algs);
     let name = name_check(reference, parsed.first().and_then(|p| p.as_ref().ok()));
@@ -140,9 +130,7 @@ fn name_check(reference: &str, leaf: Option<&X509Certificate<'_>>) -> NameCheck 
     check.cn_only = !has_dns_san && leaf.subject().iter_common_name().next().is_some();
     let reference_ip = reference.parse::<IpAddr>().ok();
     check.matched_by = names.iter().find_map(|n| match (n, reference_ip) {
-        (GeneralName::DNSName(dns), None) if dns_id_matches(reference, dns) => {
-            Some(SafeText::from_peer_str(dns))
-        }
+        (GeneralName::DNSName(dns), None) if dns_id_matches(reference, dns) => Some(SafeText::from_peer_str(dns)),
         (GeneralName::IPAddress(octets), Some(ip)) if ip_id_matches(ip, octets) => {
             Some(SafeText::from_peer_str(&ip_text(octets)))
         }
@@ -153,9 +141,7 @@ fn name_check(reference: &str, leaf: Option<&X509Certificate<'_>>) -> NameCheck 
 
 #[cfg(test)]
 mod tests {
-    use rcgen::{
-        BasicConstraints, Certificate, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair,
-    };
+    use rcgen::{BasicConstraints, Certificate, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair};
     use time::{Duration, OffsetDateTime};
 
     use super::*;
@@ -175,13 +161,7 @@ mod tests {
         }
     }
 
-    fn params(
-        cn: &str,
-        sans: &[&str],
-        ca: bool,
-        valid_from_days: i64,
-        valid_to_days: i64,
-    ) -> CertificateParams {
+    fn params(cn: &str, sans: &[&str], ca: bool, valid_from_days: i64, valid_to_days: i64) -> CertificateParams {
         let sans: Vec<String> = sans.iter().map(|s| (*s).to_owned()).collect();
         let mut p = CertificateParams::new(sans).unwrap();
         p.distinguished_name = DistinguishedName::new();
@@ -220,16 +200,9 @@ mod tests {
 
     fn pki() -> Pki {
         let root = self_signed(params("mxtriage test root", &[], true, -30, 3650));
-        let inter = issue(
-            params("mxtriage test intermediate", &[], true, -30, 1825),
-            &root,
-        );
+        let inter = issue(params("mxtriage test intermediate", &[], true, -30, 1825), &root);
         let stores = TrustStores::from_parts(Vec::new(), vec![root.der()]);
-        Pki {
-            root,
-            inter,
-            stores,
-        }
+        Pki { root, inter, stores }
     }
 
     fn leaf(pki: &Pki, sans: &[&str], from: i64, to: i64) -> Issued {
@@ -241,12 +214,7 @@ mod tests {
     }
 
     fn outcome(report: &ChainReport, store: TrustStore) -> &TrustOutcome {
-        &report
-            .trust
-            .iter()
-            .find(|t| t.store == store)
-            .unwrap()
-            .outcome
+        &report.trust.iter().find(|t| t.store == store).unwrap().outcome
     }
 
     fn sha256(data: &[u8]) -> String {
@@ -263,10 +231,7 @@ mod tests {
         let leaf = leaf(&pki, &[MX], -1, 90);
         let r = run(&[leaf.der(), pki.inter.der()], MX, &pki.stores);
         assert_eq!(outcome(&r, TrustStore::CaFile), &TrustOutcome::Trusted);
-        assert_eq!(
-            outcome(&r, TrustStore::Mozilla),
-            &TrustOutcome::UnknownIssuer
-        );
+        assert_eq!(outcome(&r, TrustStore::Mozilla), &TrustOutcome::UnknownIssuer);
         assert_eq!(outcome(&r, TrustStore::System), &TrustOutcome::StoreEmpty);
         assert!(r.is_trusted());
         assert_eq!(r.completeness, Completeness::Complete);
@@ -297,11 +262,7 @@ mod tests {
         assert_eq!(info.key_algorithm, "EC P-256");
         assert_eq!(info.key_bits, Some(256));
         assert_eq!(info.signature_algorithm, "ecdsa-with-SHA256");
-        assert!(
-            (88..=90).contains(&info.days_remaining),
-            "{}",
-            info.days_remaining
-        );
+        assert!((88..=90).contains(&info.days_remaining), "{}", info.days_remaining);
         assert!(
             info.not_after.ends_with('Z') && info.not_after.len() == 20,
             "{}",
@@ -318,15 +279,9 @@ mod tests {
         let leaf = leaf(&pki, &[MX], -1, 90);
         let r = run(&[leaf.der(), pki.inter.der()], MX, &pki.stores);
         assert_eq!(r.certificates[0].sha256, sha256(leaf.der().as_ref()));
-        assert_eq!(
-            r.certificates[0].spki_sha256,
-            sha256(&leaf.key.public_key_der())
-        );
+        assert_eq!(r.certificates[0].spki_sha256, sha256(&leaf.key.public_key_der()));
         assert_eq!(r.certificates[1].sha256, sha256(pki.inter.der().as_ref()));
-        assert_eq!(
-            r.certificates[1].spki_sha256,
-            sha256(&pki.inter.key.public_key_der())
-        );
+        assert_eq!(r.certificates[1].spki_sha256, sha256(&pki.inter.key.public_key_der()));
     }
 
     #[test]
@@ -362,14 +317,8 @@ mod tests {
         let pki = pki();
         let stray = self_signed(params(MX, &[MX], false, -100, -10));
         let r = run(&[stray.der()], MX, &pki.stores);
-        assert_eq!(
-            outcome(&r, TrustStore::CaFile),
-            &TrustOutcome::UnknownIssuer
-        );
-        assert_eq!(
-            outcome(&r, TrustStore::Mozilla),
-            &TrustOutcome::UnknownIssuer
-        );
+        assert_eq!(outcome(&r, TrustStore::CaFile), &TrustOutcome::UnknownIssuer);
+        assert_eq!(outcome(&r, TrustStore::Mozilla), &TrustOutcome::UnknownIssuer);
     }
 
     #[test]
@@ -388,15 +337,9 @@ mod tests {
         let leaf = leaf(&pki, &["example.test", "*.example.test"], -1, 90);
         let chain = [leaf.der(), pki.inter.der()];
         let r = run(&chain, MX, &pki.stores);
-        assert_eq!(
-            r.name.matched_by.as_ref().map(SafeText::as_str),
-            Some("*.example.test")
-        );
+        assert_eq!(r.name.matched_by.as_ref().map(SafeText::as_str), Some("*.example.test"));
         let r = run(&chain, "example.test", &pki.stores);
-        assert_eq!(
-            r.name.matched_by.as_ref().map(SafeText::as_str),
-            Some("example.test")
-        );
+        assert_eq!(r.name.matched_by.as_ref().map(SafeText::as_str), Some("example.test"));
         let r = run(&chain, "a.mx.example.test", &pki.stores);
         assert!(!r.name_matches());
     }
@@ -408,10 +351,7 @@ mod tests {
         let r = run(&[leaf.der()], MX, &pki.stores);
         assert!(r.leaf().unwrap().self_signed);
         assert_eq!(r.completeness, Completeness::Complete);
-        assert_eq!(
-            outcome(&r, TrustStore::CaFile),
-            &TrustOutcome::UnknownIssuer
-        );
+        assert_eq!(outcome(&r, TrustStore::CaFile), &TrustOutcome::UnknownIssuer);
         assert!(!r.is_trusted());
         assert!(r.name_matches());
     }
@@ -421,10 +361,7 @@ mod tests {
         let pki = pki();
         let leaf = leaf(&pki, &[MX], -1, 90);
         let r = run(&[leaf.der()], MX, &pki.stores);
-        assert_eq!(
-            outcome(&r, TrustStore::CaFile),
-            &TrustOutcome::UnknownIssuer
-        );
+        assert_eq!(outcome(&r, TrustStore::CaFile), &TrustOutcome::UnknownIssuer);
         assert_eq!(
             r.completeness,
             Completeness::MissingIssuer {
@@ -438,11 +375,7 @@ mod tests {
     fn chain_with_root_included_is_complete_and_trusted() {
         let pki = pki();
         let leaf = leaf(&pki, &[MX], -1, 90);
-        let r = run(
-            &[leaf.der(), pki.inter.der(), pki.root.der()],
-            MX,
-            &pki.stores,
-        );
+        let r = run(&[leaf.der(), pki.inter.der(), pki.root.der()], MX, &pki.stores);
         assert_eq!(r.completeness, Completeness::Complete);
         assert!(r.certificates[2].self_signed);
         assert!(r.links.iter().all(|l| l.names_match && l.signature_valid));
@@ -457,11 +390,7 @@ mod tests {
         let cross = params("mxtriage test root", &[], true, -30, 365)
             .signed_by(&pki.root.key, &old_root.cert, &old_root.key)
             .unwrap();
-        let r = run(
-            &[leaf.der(), pki.inter.der(), cross.der().clone()],
-            MX,
-            &pki.stores,
-        );
+        let r = run(&[leaf.der(), pki.inter.der(), cross.der().clone()], MX, &pki.stores);
         assert!(r.links.iter().all(|l| l.names_match && l.signature_valid));
         assert_eq!(r.completeness, Completeness::Complete);
         assert_eq!(outcome(&r, TrustStore::CaFile), &TrustOutcome::Trusted);
@@ -481,10 +410,7 @@ mod tests {
         let pki = pki();
         let leaf = leaf(&pki, &[MX], -1, 90);
         // Same subject name as the real intermediate, different key.
-        let impostor = issue(
-            params("mxtriage test intermediate", &[], true, -30, 1825),
-            &pki.root,
-        );
+        let impostor = issue(params("mxtriage test intermediate", &[], true, -30, 1825), &pki.root);
         let r = run(&[leaf.der(), impostor.der()], MX, &pki.stores);
         assert_eq!(
             r.links,
@@ -513,10 +439,7 @@ mod tests {
         let leaf = leaf(&pki, &["192.0.2.25", MX], -1, 90);
         let chain = [leaf.der(), pki.inter.der()];
         let r = run(&chain, "192.0.2.25", &pki.stores);
-        assert_eq!(
-            r.name.matched_by.as_ref().map(SafeText::as_str),
-            Some("192.0.2.25")
-        );
+        assert_eq!(r.name.matched_by.as_ref().map(SafeText::as_str), Some("192.0.2.25"));
         assert!(!run(&chain, "192.0.2.26", &pki.stores).name_matches());
     }
 
@@ -529,9 +452,7 @@ mod tests {
             .unwrap();
         let p384_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
         let p384 = Issued {
-            cert: params("p384 ca", &[], true, -1, 90)
-                .self_signed(&p384_key)
-                .unwrap(),
+            cert: params("p384 ca", &[], true, -1, 90).self_signed(&p384_key).unwrap(),
             key: p384_key,
         };
         let r = run(&[ed.der().clone(), p384.der()], MX, &pki.stores);
@@ -552,10 +473,7 @@ mod tests {
         assert!(info.parse_error.is_some());
         assert_eq!(info.sha256, sha256(garbage.as_ref()));
         assert_eq!(r.completeness, Completeness::Disordered);
-        assert!(matches!(
-            outcome(&r, TrustStore::CaFile),
-            TrustOutcome::Invalid { .. }
-        ));
+        assert!(matches!(outcome(&r, TrustStore::CaFile), TrustOutcome::Invalid { .. }));
         assert!(!r.name_matches() && !r.name.cn_only);
     }
 
@@ -564,19 +482,8 @@ mod tests {
         let pki = pki();
         let mut bytes = leaf(&pki, &[MX], -1, 90).der().to_vec();
         bytes.push(0);
-        let r = run(
-            &[CertificateDer::from(bytes), pki.inter.der()],
-            MX,
-            &pki.stores,
-        );
-        assert!(
-            r.leaf()
-                .unwrap()
-                .parse_error
-                .as_deref()
-                .unwrap()
-                .contains("trailing")
-        );
+        let r = run(&[CertificateDer::from(bytes), pki.inter.der()], MX, &pki.stores);
+        assert!(r.leaf().unwrap().parse_error.as_deref().unwrap().contains("trailing"));
         assert!(!r.is_trusted());
     }
 
@@ -598,11 +505,7 @@ mod tests {
             for flip in [0x01u8, 0x80, 0xff] {
                 let mut bytes = leaf.clone();
                 bytes[i] ^= flip;
-                let _ = run(
-                    &[CertificateDer::from(bytes), inter.clone()],
-                    MX,
-                    &pki.stores,
-                );
+                let _ = run(&[CertificateDer::from(bytes), inter.clone()], MX, &pki.stores);
             }
             let _ = run(&[CertificateDer::from(leaf[..i].to_vec())], MX, &pki.stores);
         }

@@ -57,10 +57,7 @@ pub(crate) fn signed_parts(cert_der: &[u8]) -> Option<SignedParts<'_>> {
     let (tbs, tbs_any, rest) = tlv(body)?;
     let (_, alg, rest) = tlv(rest)?;
     let (_, sig, rest) = tlv(rest)?;
-    if tbs_any.header.tag() != Tag::Sequence
-        || alg.header.tag() != Tag::Sequence
-        || !rest.is_empty()
-    {
+    if tbs_any.header.tag() != Tag::Sequence || alg.header.tag() != Tag::Sequence || !rest.is_empty() {
         return None;
     }
     Some(SignedParts {
@@ -90,20 +87,9 @@ mod tests {
 
     #[test]
     fn sequence_contents_strips_the_header() {
-        assert_eq!(
-            sequence_contents(&[0x30, 0x02, 0x05, 0x00]),
-            Some(&[0x05, 0x00][..])
-        );
-        assert_eq!(
-            sequence_contents(&[0x31, 0x00]),
-            None,
-            "a SET is not a SEQUENCE"
-        );
-        assert_eq!(
-            sequence_contents(&[0x30, 0x00, 0x00]),
-            None,
-            "trailing bytes"
-        );
+        assert_eq!(sequence_contents(&[0x30, 0x02, 0x05, 0x00]), Some(&[0x05, 0x00][..]));
+        assert_eq!(sequence_contents(&[0x31, 0x00]), None, "a SET is not a SEQUENCE");
+        assert_eq!(sequence_contents(&[0x30, 0x00, 0x00]), None, "trailing bytes");
         assert_eq!(sequence_contents(&[0x30, 0x05, 0x00]), None, "truncated");
         assert_eq!(sequence_contents(&[]), None);
     }

@@ -9,8 +9,8 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 use x509_parser::objects::{oid_registry, oid2sn};
 use x509_parser::oid_registry::{
-    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_NIST_EC_P521,
-    OID_PKCS1_RSAENCRYPTION, OID_SIG_ED448, OID_SIG_ED25519,
+    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_NIST_EC_P521, OID_PKCS1_RSAENCRYPTION,
+    OID_SIG_ED448, OID_SIG_ED25519,
 };
 use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
@@ -25,10 +25,7 @@ use crate::text::SafeText;
 pub(crate) fn parse(der: &[u8]) -> Result<X509Certificate<'_>, String> {
     match X509Certificate::from_der(der) {
         Ok(([], cert)) => Ok(cert),
-        Ok((rest, _)) => Err(format!(
-            "{} trailing bytes after the certificate",
-            rest.len()
-        )),
+        Ok((rest, _)) => Err(format!("{} trailing bytes after the certificate", rest.len())),
         Err(e) => Err(SafeText::from_peer_str(&e.to_string()).as_str().to_owned()),
     }
 }
@@ -56,11 +53,7 @@ pub(crate) fn describe(
         sans: sans(cert),
         not_before: rfc3339(&validity.not_before),
         not_after: rfc3339(&validity.not_after),
-        days_remaining: validity
-            .not_after
-            .timestamp()
-            .saturating_sub(now)
-            .div_euclid(86_400),
+        days_remaining: validity.not_after.timestamp().saturating_sub(now).div_euclid(86_400),
         key_algorithm,
         key_bits,
         signature_algorithm: oid_name(&cert.signature_algorithm.algorithm),
@@ -74,8 +67,7 @@ pub(crate) fn describe(
 
 /// Issuer equals subject byte for byte and the certificate verifies under its own key.
 pub(crate) fn is_self_signed(cert: &X509Certificate<'_>, der: &[u8], algs: Algorithms) -> bool {
-    cert.issuer().as_raw() == cert.subject().as_raw()
-        && is_signed_by(cert, der, cert.public_key(), algs)
+    cert.issuer().as_raw() == cert.subject().as_raw() && is_signed_by(cert, der, cert.public_key(), algs)
 }
 
 /// The fingerprint is still given: it identifies the bytes even when they are not a certificate.
@@ -137,11 +129,7 @@ fn key_description(spki: &SubjectPublicKeyInfo<'_>) -> (String, Option<u32>) {
         };
         ("RSA".to_owned(), bits)
     } else if *oid == OID_KEY_TYPE_EC_PUBLIC_KEY {
-        let curve = spki
-            .algorithm
-            .parameters
-            .as_ref()
-            .and_then(|p| p.as_oid().ok());
+        let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok());
         match curve {
             Some(c) if c == OID_EC_P256 => ("EC P-256".to_owned(), Some(256)),
             Some(c) if c == OID_NIST_EC_P384 => ("EC P-384".to_owned(), Some(384)),
@@ -189,10 +177,7 @@ fn rfc3339(t: &ASN1Time) -> String {
 
 /// Serial as hex, without DER's sign-padding zeros (but at least one octet).
 fn serial_hex(raw: &[u8]) -> String {
-    let start = raw
-        .iter()
-        .position(|b| *b != 0)
-        .unwrap_or(raw.len().saturating_sub(1));
+    let start = raw.iter().position(|b| *b != 0).unwrap_or(raw.len().saturating_sub(1));
     hex(raw.get(start..).unwrap_or_default())
 }
 
@@ -203,12 +188,10 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
 
 /// Lower-case hex without separators.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 #[cfg(test)]

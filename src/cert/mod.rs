@@ -133,9 +133,7 @@ pub struct ChainReport {
 impl ChainReport {
     /// At least one store that has anchors accepts the chain.
     pub fn is_trusted(&self) -> bool {
-        self.trust
-            .iter()
-            .any(|t| t.outcome == TrustOutcome::Trusted)
+        self.trust.iter().any(|t| t.outcome == TrustOutcome::Trusted)
     }
 
     pub fn name_matches(&self) -> bool {
@@ -146,5 +144,3 @@ impl ChainReport {
         self.certificates.first()
     }
 }
-mod standin;
-pub use standin::*;

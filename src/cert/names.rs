@@ -24,10 +24,7 @@ pub fn dns_id_matches(reference: &str, presented: &str) -> bool {
     }
     let ref_labels: Vec<&str> = reference.split('.').collect();
     let pres_labels: Vec<&str> = presented.split('.').collect();
-    if ref_labels.len() != pres_labels.len()
-        || has_empty_label(&ref_labels)
-        || has_empty_label(&pres_labels)
-    {
+    if ref_labels.len() != pres_labels.len() || has_empty_label(&ref_labels) || has_empty_label(&pres_labels) {
         return false;
     }
     let (pres_first, pres_rest) = match pres_labels.split_first() {
@@ -115,10 +112,7 @@ mod tests {
         assert!(!dns_id_matches("mx1.example.com", "mx*.example.com"));
         assert!(!dns_id_matches("mx1.example.com", "*1.example.com"));
         assert!(!dns_id_matches("mx1.example.com", "m*1.example.com"));
-        assert!(!dns_id_matches(
-            "xn--bcher-kva.example.com",
-            "xn--*.example.com"
-        ));
+        assert!(!dns_id_matches("xn--bcher-kva.example.com", "xn--*.example.com"));
     }
 
     #[test]
@@ -164,17 +158,11 @@ mod tests {
         assert!(!ip_id_matches(v4, &[192, 0, 2, 2]));
         assert!(ip_id_matches(
             v6,
-            &"2001:db8::1"
-                .parse::<std::net::Ipv6Addr>()
-                .unwrap()
-                .octets()
+            &"2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().octets()
         ));
         assert!(!ip_id_matches(
             v4,
-            &"::ffff:192.0.2.1"
-                .parse::<std::net::Ipv6Addr>()
-                .unwrap()
-                .octets()
+            &"::ffff:192.0.2.1".parse::<std::net::Ipv6Addr>().unwrap().octets()
         ));
         assert!(!ip_id_matches(v4, &[]));
     }

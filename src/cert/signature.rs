@@ -8,8 +8,8 @@
 use rustls::pki_types::SignatureVerificationAlgorithm;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::oid_registry::{
-    OID_PKCS1_RSAENCRYPTION, OID_PKCS1_SHA1WITHRSA, OID_PKCS1_SHA256WITHRSA,
-    OID_PKCS1_SHA384WITHRSA, OID_PKCS1_SHA512WITHRSA,
+    OID_PKCS1_RSAENCRYPTION, OID_PKCS1_SHA1WITHRSA, OID_PKCS1_SHA256WITHRSA, OID_PKCS1_SHA384WITHRSA,
+    OID_PKCS1_SHA512WITHRSA,
 };
 use x509_parser::x509::SubjectPublicKeyInfo;
 
@@ -39,10 +39,7 @@ pub(crate) fn is_signed_by(
         .iter()
         .filter(|a| a.signature_alg_id().as_ref() == signed.algorithm)
         .filter(|a| a.public_key_alg_id().as_ref() == spki.algorithm)
-        .any(|a| {
-            a.verify_signature(spki.key, signed.tbs, signed.signature)
-                .is_ok()
-        });
+        .any(|a| a.verify_signature(spki.key, signed.tbs, signed.signature).is_ok());
     webpki_ok || legacy_rsa_verifies(child, issuer_key, spki, signed.tbs, signed.signature)
 }
 

@@ -88,10 +88,7 @@ impl TrustStores {
     ///
     /// Mozilla's roots are always compiled in. Certificates that are not usable as
     /// anchors are skipped and counted in [`SystemLoad::skipped`] for the system store.
-    pub fn from_parts(
-        system: Vec<CertificateDer<'static>>,
-        ca_file: Vec<CertificateDer<'static>>,
-    ) -> TrustStores {
+    pub fn from_parts(system: Vec<CertificateDer<'static>>, ca_file: Vec<CertificateDer<'static>>) -> TrustStores {
         let mozilla = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         let mut system_store = RootCertStore::empty();
         let (loaded, skipped) = system_store.add_parsable_certificates(system);
@@ -114,9 +111,9 @@ impl TrustStores {
     ///
     /// The lab uses this to trust its own freshly generated CA.
     pub fn add_ca_anchor(&mut self, der: CertificateDer<'_>) -> Result<(), CertError> {
-        self.ca_file.add(der).map_err(|e| CertError::BadAnchor {
-            reason: e.to_string(),
-        })
+        self.ca_file
+            .add(der)
+            .map_err(|e| CertError::BadAnchor { reason: e.to_string() })
     }
 
     /// The anchors of one store.
@@ -161,9 +158,7 @@ fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, CertError
         .collect::<Result<Vec<_>, _>>()
         .map_err(read_err)?;
     if certs.is_empty() {
-        return Err(CertError::CaFileEmpty {
-            path: path.to_owned(),
-        });
+        return Err(CertError::CaFileEmpty { path: path.to_owned() });
     }
     Ok(certs)
 }
@@ -228,11 +223,7 @@ mod tests {
         let mut stores = TrustStores::from_parts(Vec::new(), Vec::new());
         stores.add_ca_anchor(ca_der()).unwrap();
         assert_eq!(stores.store(TrustStore::CaFile).len(), 1);
-        assert!(
-            stores
-                .add_ca_anchor(CertificateDer::from(vec![0x30, 0x00]))
-                .is_err()
-        );
+        assert!(stores.add_ca_anchor(CertificateDer::from(vec![0x30, 0x00])).is_err());
     }
 
     #[test]
@@ -269,17 +260,10 @@ mod tests {
     #[test]
     fn ca_file_with_only_unusable_certificates_is_an_error() {
         let path = temp_path("bad.pem");
-        std::fs::write(
-            &path,
-            "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n",
-        )
-        .unwrap();
+        std::fs::write(&path, "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n").unwrap();
         let mut stores = TrustStores::from_parts(Vec::new(), Vec::new());
         let err = stores.load_ca_file(&path).unwrap_err();
         std::fs::remove_file(&path).unwrap();
-        assert!(
-            matches!(err, CertError::CaFileUnusable { found: 1, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, CertError::CaFileUnusable { found: 1, .. }), "{err}");
     }
 }

@@ -66,9 +66,7 @@ fn outcome(
         Ok(leaf) => leaf,
         Err(e) => return invalid(&e),
     };
-    let check = |at: UnixTime| {
-        verify_server_cert_signed_by_trust_anchor(&leaf, roots, intermediates, at, algs)
-    };
+    let check = |at: UnixTime| verify_server_cert_signed_by_trust_anchor(&leaf, roots, intermediates, at, algs);
     let at_now = match check(now) {
         Ok(()) => return TrustOutcome::Trusted,
         Err(e) => classify(&e),
@@ -117,12 +115,8 @@ fn is_time_error(outcome: &TrustOutcome) -> bool {
 fn classify(error: &rustls::Error) -> TrustOutcome {
     match error {
         rustls::Error::InvalidCertificate(ce) => match ce {
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                TrustOutcome::Expired
-            }
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                TrustOutcome::NotYetValid
-            }
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => TrustOutcome::Expired,
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => TrustOutcome::NotYetValid,
             CertificateError::UnknownIssuer => TrustOutcome::UnknownIssuer,
             _ => invalid(error),
         },
@@ -133,9 +127,7 @@ fn classify(error: &rustls::Error) -> TrustOutcome {
 /// webpki's own wording, sanitised because some variants echo certificate contents.
 fn invalid(error: &rustls::Error) -> TrustOutcome {
     TrustOutcome::Invalid {
-        reason: SafeText::from_peer_str(&error.to_string())
-            .as_str()
-            .to_owned(),
+        reason: SafeText::from_peer_str(&error.to_string()).as_str().to_owned(),
     }
 }
 

@@ -110,11 +110,11 @@ impl Dns {
                     // Equal preferences keep the server's order; RFC 5321 lets senders shuffle them.
                     mxs.sort_by_key(|(preference, _, _)| *preference);
                     mxs.dedup_by(|a, b| a.1 == b.1);
-                    let hosts = join_all(
-                        mxs.iter()
-                            .map(|(preference, exchange, ttl)| self.resolve_host(exchange, Some(*preference), Some(*ttl))),
-                    )
-                    .await;
+                    let hosts =
+                        join_all(mxs.iter().map(|(preference, exchange, ttl)| {
+                            self.resolve_host(exchange, Some(*preference), Some(*ttl))
+                        }))
+                        .await;
                     (MxOutcome::Mx, hosts)
                 }
             }
@@ -145,8 +145,20 @@ impl Dns {
         let want_a = self.family != Family::V6Only;
         let want_aaaa = self.family != Family::V4Only;
         let (a, aaaa) = tokio::join!(
-            async { if want_a { Some(self.query(name, RecordType::A).await) } else { None } },
-            async { if want_aaaa { Some(self.query(name, RecordType::AAAA).await) } else { None } },
+            async {
+                if want_a {
+                    Some(self.query(name, RecordType::A).await)
+                } else {
+                    None
+                }
+            },
+            async {
+                if want_aaaa {
+                    Some(self.query(name, RecordType::AAAA).await)
+                } else {
+                    None
+                }
+            },
         );
         let mut host = MxHost {
             name: display(name),

@@ -22,8 +22,14 @@ pub async fn run(latency_ms: u64, runs: usize) -> Result<(), LabError> {
     let domain = lab.scenario("pool").map(|s| s.domain.clone()).unwrap_or_default();
     let bound = latency * DELAYED_REPLIES;
     println!("bench: check {domain} (2 MX x 2 addresses), {latency_ms} ms before every SMTP reply");
-    println!("critical-path lower bound: {DELAYED_REPLIES} replies x {latency_ms} ms = {} ms\n", bound.as_millis());
-    println!("{:>4} {:>10} {:>7} {:>12} {:>14} {:>6}", "run", "wall ms", "ratio", "connections", "max per addr", "exit");
+    println!(
+        "critical-path lower bound: {DELAYED_REPLIES} replies x {latency_ms} ms = {} ms\n",
+        bound.as_millis()
+    );
+    println!(
+        "{:>4} {:>10} {:>7} {:>12} {:>14} {:>6}",
+        "run", "wall ms", "ratio", "connections", "max per addr", "exit"
+    );
     let mut walls = Vec::new();
     for run in 1..=runs.max(1) {
         let before = lab.connections_by_address();
@@ -39,7 +45,10 @@ pub async fn run(latency_ms: u64, runs: usize) -> Result<(), LabError> {
             .map_err(LabError::Io)?;
         let wall = started.elapsed();
         let after = lab.connections_by_address();
-        let per_address: Vec<usize> = after.iter().map(|(ip, n)| n - before.get(ip).copied().unwrap_or(0)).collect();
+        let per_address: Vec<usize> = after
+            .iter()
+            .map(|(ip, n)| n - before.get(ip).copied().unwrap_or(0))
+            .collect();
         let total: usize = per_address.iter().sum();
         let max = per_address.iter().copied().max().unwrap_or(0);
         println!(

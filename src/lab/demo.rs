@@ -26,8 +26,13 @@ pub async fn serve(latency_ms: u64, dir: Option<PathBuf>) -> Result<(), LabError
         ..LabOptions::default()
     })
     .await?;
-    let ca_file = lab.write_ca_file(&dir.unwrap_or_else(default_dir)).map_err(LabError::Io)?;
-    println!("mxtriage lab: DNS on {}, SMTP on port {} of 127.77.0.x", lab.dns, lab.port);
+    let ca_file = lab
+        .write_ca_file(&dir.unwrap_or_else(default_dir))
+        .map_err(LabError::Io)?;
+    println!(
+        "mxtriage lab: DNS on {}, SMTP on port {} of 127.77.0.x",
+        lab.dns, lab.port
+    );
     println!("lab CA: {}\n", ca_file.display());
     for scenario in lab.scenarios() {
         println!("{:<24} {}", scenario.name, scenario.summary);
@@ -41,7 +46,9 @@ pub async fn serve(latency_ms: u64, dir: Option<PathBuf>) -> Result<(), LabError
 /// Options that check a lab domain through the real resolver, SMTP and TLS paths.
 pub fn lab_check_options(lab: &Lab, domain: &str, stores: Arc<TrustStores>) -> CheckOptions {
     CheckOptions {
-        target: Target::Domain { name: domain.to_string() },
+        target: Target::Domain {
+            name: domain.to_string(),
+        },
         port: lab.port,
         family: Family::Both,
         nameservers: vec![lab.dns],

@@ -28,8 +28,8 @@ use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, SOA, TLSA, TXT};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordSet, RecordType, RrKey};
 use hickory_server::ServerFuture;
 use hickory_server::authority::{
-    AuthLookup, Authority, Catalog, LookupControlFlow, LookupOptions, LookupRecords,
-    MessageRequest, UpdateResult, ZoneType,
+    AuthLookup, Authority, Catalog, LookupControlFlow, LookupOptions, LookupRecords, MessageRequest, UpdateResult,
+    ZoneType,
 };
 use hickory_server::server::RequestInfo;
 use hickory_server::store::in_memory::InMemoryAuthority;
@@ -73,9 +73,7 @@ pub enum LabDnsError {
     #[error("record owner {owner} is outside the lab zone {origin}")]
     OutsideZone { owner: String, origin: String },
     /// RFC 1034 §3.6.2: a CNAME must be the only record at its name.
-    #[error(
-        "cannot add {record_type} at {owner} in the lab zone: a cname must be the only record at its name"
-    )]
+    #[error("cannot add {record_type} at {owner} in the lab zone: a cname must be the only record at its name")]
     CnameConflict { owner: String, record_type: String },
     /// The same record was added twice; hickory would drop the copy silently,
     /// which hides a scenario typo.
@@ -183,14 +181,7 @@ impl ZoneSpec {
 
     /// Adds a DANE TLSA record (RFC 6698), e.g. at `"_25._tcp.mx.lab.test"`;
     /// the three fields are the raw numbers (`3 1 1` for DANE-EE SPKI SHA-256).
-    pub fn tlsa(
-        &mut self,
-        owner: &str,
-        usage: u8,
-        selector: u8,
-        matching: u8,
-        data: &[u8],
-    ) -> &mut Self {
+    pub fn tlsa(&mut self, owner: &str, usage: u8, selector: u8, matching: u8, data: &[u8]) -> &mut Self {
         self.push(
             owner,
             PendingData::Tlsa {
@@ -225,15 +216,7 @@ impl ZoneSpec {
         let ns_name = prefixed(&origin, "ns")?;
         let hostmaster = prefixed(&origin, "hostmaster")?;
 
-        let soa = SOA::new(
-            ns_name.clone(),
-            hostmaster,
-            SOA_SERIAL,
-            3600,
-            600,
-            86400,
-            NEGATIVE_TTL,
-        );
+        let soa = SOA::new(ns_name.clone(), hostmaster, SOA_SERIAL, 3600, 600, 86400, NEGATIVE_TTL);
         let mut records = vec![
             Record::from_rdata(origin.clone(), DEFAULT_TTL, RData::SOA(soa)),
             Record::from_rdata(origin.clone(), DEFAULT_TTL, RData::NS(NS(ns_name.clone()))),
@@ -246,11 +229,7 @@ impl ZoneSpec {
                     origin: origin.to_string(),
                 });
             }
-            records.push(Record::from_rdata(
-                owner,
-                pending.ttl,
-                pending.data.to_rdata()?,
-            ));
+            records.push(Record::from_rdata(owner, pending.ttl, pending.data.to_rdata()?));
         }
 
         // Glue for the NS name, unless the scenario defines that name itself
@@ -271,10 +250,7 @@ impl ZoneSpec {
 impl PendingData {
     fn to_rdata(&self) -> Result<RData, LabDnsError> {
         Ok(match self {
-            Self::Mx {
-                preference,
-                exchange,
-            } => RData::MX(MX::new(*preference, parse_name(exchange)?)),
+            Self::Mx { preference, exchange } => RData::MX(MX::new(*preference, parse_name(exchange)?)),
             Self::A(ip) => RData::A(A(*ip)),
             Self::Aaaa(ip) => RData::AAAA(AAAA(*ip)),
             Self::Cname(target) => RData::CNAME(CNAME(parse_name(target)?)),
@@ -369,9 +345,7 @@ impl ZoneAuthority {
     }
 
     fn rrset(&self, name: &LowerName, record_type: RecordType) -> Option<Arc<RecordSet>> {
-        self.records
-            .get(&RrKey::new(name.clone(), record_type))
-            .cloned()
+        self.records.get(&RrKey::new(name.clone(), record_type)).cloned()
     }
 
     /// The CNAME rrsets starting at `first`, followed while the target is in
@@ -402,11 +376,10 @@ impl ZoneAuthority {
 }
 
 fn cname_target(set: &RecordSet) -> Option<LowerName> {
-    set.records_without_rrsigs()
-        .find_map(|record| match record.data() {
-            RData::CNAME(CNAME(target)) => Some(LowerName::new(target)),
-            _ => None,
-        })
+    set.records_without_rrsigs().find_map(|record| match record.data() {
+        RData::CNAME(CNAME(target)) => Some(LowerName::new(target)),
+        _ => None,
+    })
 }
 
 #[async_trait::async_trait]
@@ -437,10 +410,7 @@ impl Authority for ZoneAuthority {
     ) -> LookupControlFlow<Self::Lookup> {
         // A query for the CNAME itself (or for everything) gets the plain
         // record; any other type at an alias is a chain to follow.
-        let follows_cname = !matches!(
-            rtype,
-            RecordType::CNAME | RecordType::ANY | RecordType::AXFR
-        );
+        let follows_cname = !matches!(rtype, RecordType::CNAME | RecordType::ANY | RecordType::AXFR);
         let alias = if follows_cname {
             self.rrset(name, RecordType::CNAME)
         } else {
@@ -458,11 +428,7 @@ impl Authority for ZoneAuthority {
         }
     }
 
-    async fn search(
-        &self,
-        request: RequestInfo<'_>,
-        lookup_options: LookupOptions,
-    ) -> LookupControlFlow<Self::Lookup> {
+    async fn search(&self, request: RequestInfo<'_>, lookup_options: LookupOptions) -> LookupControlFlow<Self::Lookup> {
         let query = request.query;
         // The stock `search` answers an SOA query for *any* name with the
         // apex SOA; a real server gives NODATA/NXDOMAIN below the apex, so
@@ -470,8 +436,7 @@ impl Authority for ZoneAuthority {
         if query.query_type() == RecordType::AXFR {
             return self.inner.search(request, lookup_options).await;
         }
-        self.lookup(query.name(), query.query_type(), lookup_options)
-            .await
+        self.lookup(query.name(), query.query_type(), lookup_options).await
     }
 
     async fn get_nsec_records(
@@ -543,17 +508,13 @@ impl Drop for DnsServer {
 
 /// Binds UDP first, then TCP on the port UDP got; with port 0, retries when
 /// that TCP port is already taken.
-async fn bind_udp_and_tcp(
-    bind: SocketAddr,
-) -> Result<(UdpSocket, TcpListener, SocketAddr), LabDnsError> {
+async fn bind_udp_and_tcp(bind: SocketAddr) -> Result<(UdpSocket, TcpListener, SocketAddr), LabDnsError> {
     for _ in 0..BIND_ATTEMPTS {
-        let udp = UdpSocket::bind(bind)
-            .await
-            .map_err(|source| LabDnsError::Bind {
-                protocol: "udp",
-                addr: bind,
-                source,
-            })?;
+        let udp = UdpSocket::bind(bind).await.map_err(|source| LabDnsError::Bind {
+            protocol: "udp",
+            addr: bind,
+            source,
+        })?;
         let addr = udp.local_addr().map_err(|source| LabDnsError::Bind {
             protocol: "udp",
             addr: bind,
@@ -596,10 +557,7 @@ mod tests {
         let mut zone = ZoneSpec::new("lab.test");
         zone.a("mx.example.com", Ipv4Addr::LOCALHOST);
         let err = zone.build(IpAddr::V4(Ipv4Addr::LOCALHOST)).err();
-        assert!(
-            matches!(err, Some(LabDnsError::OutsideZone { .. })),
-            "{err:?}"
-        );
+        assert!(matches!(err, Some(LabDnsError::OutsideZone { .. })), "{err:?}");
     }
 
     #[test]
@@ -608,18 +566,12 @@ mod tests {
         zone.a("www.lab.test", Ipv4Addr::LOCALHOST)
             .cname("www.lab.test", "other.lab.test");
         let err = zone.build(IpAddr::V4(Ipv4Addr::LOCALHOST)).err();
-        assert!(
-            matches!(err, Some(LabDnsError::CnameConflict { .. })),
-            "{err:?}"
-        );
+        assert!(matches!(err, Some(LabDnsError::CnameConflict { .. })), "{err:?}");
 
         let mut apex = ZoneSpec::new("lab.test");
         apex.cname("lab.test", "elsewhere.example");
         let err = apex.build(IpAddr::V4(Ipv4Addr::LOCALHOST)).err();
-        assert!(
-            matches!(err, Some(LabDnsError::CnameConflict { .. })),
-            "{err:?}"
-        );
+        assert!(matches!(err, Some(LabDnsError::CnameConflict { .. })), "{err:?}");
     }
 
     #[test]
@@ -628,10 +580,7 @@ mod tests {
         zone.a("a.lab.test", Ipv4Addr::LOCALHOST)
             .a("a.lab.test", Ipv4Addr::LOCALHOST);
         let err = zone.build(IpAddr::V4(Ipv4Addr::LOCALHOST)).err();
-        assert!(
-            matches!(err, Some(LabDnsError::DuplicateRecord { .. })),
-            "{err:?}"
-        );
+        assert!(matches!(err, Some(LabDnsError::DuplicateRecord { .. })), "{err:?}");
     }
 
     #[test]

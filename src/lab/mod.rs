@@ -196,7 +196,10 @@ impl Lab {
             });
         }
         for (host, ip) in servers {
-            if let Some(scenario) = scenarios.iter_mut().find(|s| host == s.domain || host.ends_with(&format!(".{}", s.domain))) {
+            if let Some(scenario) = scenarios
+                .iter_mut()
+                .find(|s| host == s.domain || host.ends_with(&format!(".{}", s.domain)))
+            {
                 scenario.servers.push((host, ip));
             }
         }

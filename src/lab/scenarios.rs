@@ -61,7 +61,10 @@ pub fn all() -> Vec<(&'static str, Shape)> {
         ("name-mismatch", Shape::Single(server(CertKind::WrongName, none))),
         ("incomplete-chain", Shape::Single(server(CertKind::LeafOnly, none))),
         ("self-signed", Shape::Single(server(CertKind::SelfSigned, none))),
-        ("no-starttls", Shape::Single(valid(|s, _| s.keywords.retain(|k| *k != "STARTTLS")))),
+        (
+            "no-starttls",
+            Shape::Single(valid(|s, _| s.keywords.retain(|k| *k != "STARTTLS"))),
+        ),
         (
             "starttls-masked",
             Shape::Single(valid(|s, _| {
@@ -70,14 +73,34 @@ pub fn all() -> Vec<(&'static str, Shape)> {
         ),
         (
             "starttls-454",
-            Shape::Single(valid(|s, _| s.starttls_reply = "454 4.7.0 TLS not available due to local problem")),
+            Shape::Single(valid(|s, _| {
+                s.starttls_reply = "454 4.7.0 TLS not available due to local problem"
+            })),
         ),
-        ("close-after-220", Shape::Single(valid(|s, _| s.after_ready = AfterReady::Close))),
-        ("reset-in-handshake", Shape::Single(valid(|s, _| s.after_ready = AfterReady::Reset))),
-        ("alert-handshake-failure", Shape::Single(valid(|s, _| s.after_ready = AfterReady::Alert(40)))),
-        ("alert-protocol-version", Shape::Single(valid(|s, _| s.after_ready = AfterReady::Alert(70)))),
-        ("plaintext-after-220", Shape::Single(valid(|s, _| s.after_ready = AfterReady::Plaintext))),
-        ("close-on-tls-ehlo", Shape::Single(valid(|s, _| s.tls_ehlo = TlsEhlo::Close))),
+        (
+            "close-after-220",
+            Shape::Single(valid(|s, _| s.after_ready = AfterReady::Close)),
+        ),
+        (
+            "reset-in-handshake",
+            Shape::Single(valid(|s, _| s.after_ready = AfterReady::Reset)),
+        ),
+        (
+            "alert-handshake-failure",
+            Shape::Single(valid(|s, _| s.after_ready = AfterReady::Alert(40))),
+        ),
+        (
+            "alert-protocol-version",
+            Shape::Single(valid(|s, _| s.after_ready = AfterReady::Alert(70))),
+        ),
+        (
+            "plaintext-after-220",
+            Shape::Single(valid(|s, _| s.after_ready = AfterReady::Plaintext)),
+        ),
+        (
+            "close-on-tls-ehlo",
+            Shape::Single(valid(|s, _| s.tls_ehlo = TlsEhlo::Close)),
+        ),
         ("no-greeting", Shape::Single(valid(|s, _| s.greeting = Greeting::Never))),
         (
             "greeting-421",
@@ -91,7 +114,10 @@ pub fn all() -> Vec<(&'static str, Shape)> {
                 s.greeting = Greeting::Reject("554 5.7.1 Service unavailable; client host blocked");
             })),
         ),
-        ("tarpit", Shape::Single(valid(|s, t| s.greeting = Greeting::Slow(t.tarpit)))),
+        (
+            "tarpit",
+            Shape::Single(valid(|s, t| s.greeting = Greeting::Slow(t.tarpit))),
+        ),
         (
             "two-mx",
             Shape::TwoMx(valid(none), valid(|s, _| s.after_ready = AfterReady::Close)),

@@ -62,7 +62,13 @@ impl Script {
         Self {
             host: host.to_string(),
             greeting: Greeting::Normal,
-            keywords: vec!["PIPELINING", "SIZE 10240000", "STARTTLS", "ENHANCEDSTATUSCODES", "8BITMIME"],
+            keywords: vec![
+                "PIPELINING",
+                "SIZE 10240000",
+                "STARTTLS",
+                "ENHANCEDSTATUSCODES",
+                "8BITMIME",
+            ],
             starttls_reply: "220 2.0.0 Ready to start TLS",
             after_ready: AfterReady::Tls(tls),
             tls_ehlo: TlsEhlo::Answer,
@@ -118,7 +124,10 @@ async fn session(stream: TcpStream, script: &Script) -> Io {
             return Ok(());
         }
         Greeting::Slow(pause) => {
-            reader.get_mut().write_all(format!("220-{} greeting soon\r\n", script.host).as_bytes()).await?;
+            reader
+                .get_mut()
+                .write_all(format!("220-{} greeting soon\r\n", script.host).as_bytes())
+                .await?;
             tokio::time::sleep(*pause).await;
             reply(reader.get_mut(), script, &format!("220 {} ESMTP lab\r\n", script.host)).await?;
         }
@@ -203,4 +212,3 @@ async fn read_client_hello(stream: &mut TcpStream) {
     let mut buf = [0u8; 4096];
     let _ = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
 }
-

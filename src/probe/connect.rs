@@ -39,9 +39,10 @@ fn classify(e: io::Error) -> Failure {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => Failure::ConnectRefused { errno, message },
         io::ErrorKind::TimedOut => Failure::ConnectTimeout { after_ms: 0 },
-        io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable | io::ErrorKind::AddrNotAvailable | io::ErrorKind::NetworkDown => {
-            Failure::ConnectUnreachable { errno, message }
-        }
+        io::ErrorKind::NetworkUnreachable
+        | io::ErrorKind::HostUnreachable
+        | io::ErrorKind::AddrNotAvailable
+        | io::ErrorKind::NetworkDown => Failure::ConnectUnreachable { errno, message },
         _ if errno == Some(libc::EAFNOSUPPORT) => Failure::ConnectUnreachable { errno, message },
         _ => Failure::ConnectError { errno, message },
     }

@@ -67,9 +67,7 @@ fn parse_code(line: &[u8]) -> Result<u16, ReplyError> {
         .get(..3)
         .filter(|d| d.iter().all(u8::is_ascii_digit))
         .ok_or_else(|| ReplyError::NoCode(SafeText::from_peer(&line[..line.len().min(40)])))?;
-    let code = digits
-        .iter()
-        .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
+    let code = digits.iter().fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
     if !(200..600).contains(&code) {
         return Err(ReplyError::CodeOutOfRange(code));
     }
@@ -103,20 +101,13 @@ pub fn parse_capabilities(reply: &Reply) -> (Capabilities, Option<SafeText>) {
         })
         .collect();
     let server_name = SafeText::from_peer_str(first_word);
-    (
-        Capabilities {
-            server_name,
-            keywords,
-        },
-        suspicious,
-    )
+    (Capabilities { server_name, keywords }, suspicious)
 }
 
 /// `ehlo-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")`.
 fn looks_like_keyword(word: &str) -> bool {
     let mut chars = word.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 /// A keyword that stands where STARTTLS should, masked by an ESMTP-inspecting firewall.
@@ -125,9 +116,7 @@ fn looks_like_keyword(word: &str) -> bool {
 /// other boxes use runs of `X` or `*` of the same length.
 pub fn masked_starttls(caps: &Capabilities) -> Option<&str> {
     caps.keywords.iter().map(|(k, _)| k.as_str()).find(|k| {
-        k.len() == "STARTTLS".len()
-            && k.starts_with("XXXX")
-            && k.chars().all(|c| c == 'X' || c.is_ascii_uppercase())
+        k.len() == "STARTTLS".len() && k.starts_with("XXXX") && k.chars().all(|c| c == 'X' || c.is_ascii_uppercase())
     })
 }
 
@@ -193,7 +182,9 @@ mod tests {
 
     #[test]
     fn enhanced_status_code_is_read_from_the_text() {
-        let reply = feed(&[b"454 4.7.0 TLS not available due to local problem"]).unwrap().remove(0);
+        let reply = feed(&[b"454 4.7.0 TLS not available due to local problem"])
+            .unwrap()
+            .remove(0);
         assert_eq!(reply.enhanced_status(), Some("4.7.0"));
         let reply = feed(&[b"220 mx.example.com ESMTP"]).unwrap().remove(0);
         assert_eq!(reply.enhanced_status(), None);
@@ -201,9 +192,14 @@ mod tests {
 
     #[test]
     fn capabilities_skip_the_greeting_line_and_keep_parameters() {
-        let reply = feed(&[b"250-mx.example.com", b"250-SIZE 10240000", b"250-starttls", b"250 8BITMIME"])
-            .unwrap()
-            .remove(0);
+        let reply = feed(&[
+            b"250-mx.example.com",
+            b"250-SIZE 10240000",
+            b"250-starttls",
+            b"250 8BITMIME",
+        ])
+        .unwrap()
+        .remove(0);
         let (caps, suspicious) = parse_capabilities(&reply);
         assert_eq!(caps.server_name.as_str(), "mx.example.com");
         assert!(caps.has("STARTTLS"));
@@ -221,7 +217,9 @@ mod tests {
 
     #[test]
     fn cisco_masked_starttls_is_recognised() {
-        let reply = feed(&[b"250-mx.example.com", b"250-XXXXXXXA", b"250 8BITMIME"]).unwrap().remove(0);
+        let reply = feed(&[b"250-mx.example.com", b"250-XXXXXXXA", b"250 8BITMIME"])
+            .unwrap()
+            .remove(0);
         let (caps, _) = parse_capabilities(&reply);
         assert_eq!(masked_starttls(&caps), Some("XXXXXXXA"));
         let reply = feed(&[b"250-mx", b"250 XXXXXXXX"]).unwrap().remove(0);

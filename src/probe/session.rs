@@ -13,9 +13,7 @@ use super::reply::{RFC_REPLY_LINE_LIMIT, ReplyParser, masked_starttls, parse_cap
 use super::tls::{self, CapturingVerifier, Recording, WireRecord};
 use super::{ProbeConfig, ProbeTarget};
 use crate::cert;
-use crate::model::{
-    Direction, Failure, Finding, ProbeResult, Reply, Stage, Timings, TlsSession, TranscriptLine,
-};
+use crate::model::{Direction, Failure, Finding, ProbeResult, Reply, Stage, Timings, TlsSession, TranscriptLine};
 use crate::text::SafeText;
 
 /// Most transcript lines kept for one session; a peer that talks more is cut off.
@@ -185,7 +183,8 @@ impl Session {
         config: &ProbeConfig,
     ) -> Result<Reply, Failure> {
         let limit = config.timeouts.command;
-        self.send(reader.get_mut(), &format!("EHLO {}", config.ehlo_name), limit).await?;
+        self.send(reader.get_mut(), &format!("EHLO {}", config.ehlo_name), limit)
+            .await?;
         self.read_reply(reader, limit).await
     }
 
@@ -275,11 +274,18 @@ impl Session {
         self.result.tls = Some(session);
         self.encrypted = true;
         let chain = verifier.chain();
-        self.result.chain = Some(cert::analyze(&chain, &target.mx, &config.stores, UnixTime::now()));
+        // The name a verifying sender checks: the MX host, or the name the operator chose to send.
+        let reference = config.sni.as_deref().unwrap_or(&target.mx);
+        self.result.chain = Some(cert::analyze(&chain, reference, &config.stores, UnixTime::now()));
         Ok(stream)
     }
 
-    async fn send<W: AsyncWrite + Unpin>(&mut self, writer: &mut W, line: &str, limit: Duration) -> Result<(), Failure> {
+    async fn send<W: AsyncWrite + Unpin>(
+        &mut self,
+        writer: &mut W,
+        line: &str,
+        limit: Duration,
+    ) -> Result<(), Failure> {
         self.record(Direction::Client, SafeText::from_peer_str(line));
         let stage = self.result.stage;
         let mut bytes = line.as_bytes().to_vec();
@@ -298,7 +304,11 @@ impl Session {
         }
     }
 
-    async fn read_reply<S: AsyncRead + Unpin>(&mut self, reader: &mut LineReader<S>, limit: Duration) -> Result<Reply, Failure> {
+    async fn read_reply<S: AsyncRead + Unpin>(
+        &mut self,
+        reader: &mut LineReader<S>,
+        limit: Duration,
+    ) -> Result<Reply, Failure> {
         let stage = self.result.stage;
         let start = Instant::now();
         let mut parser = ReplyParser::default();
@@ -383,7 +393,9 @@ fn classify_handshake_error(e: &std::io::Error, wire: &WireRecord) -> Failure {
         };
     }
     match tls::rustls_error(e) {
-        Some(err) => Failure::TlsError { message: err.to_string() },
+        Some(err) => Failure::TlsError {
+            message: err.to_string(),
+        },
         None => classify_io(Stage::TlsHandshake, e),
     }
 }
@@ -398,7 +410,9 @@ fn classify_io(stage: Stage, e: &std::io::Error) -> Failure {
     }
     match e.kind() {
         ErrorKind::ConnectionReset => Failure::ConnectionReset { stage },
-        ErrorKind::UnexpectedEof | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted => Failure::ConnectionClosed { stage },
+        ErrorKind::UnexpectedEof | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted => {
+            Failure::ConnectionClosed { stage }
+        }
         _ => Failure::Io {
             stage,
             message: e.to_string(),

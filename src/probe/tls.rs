@@ -78,15 +78,16 @@ impl ServerCertVerifier for CapturingVerifier {
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 
 /// A fresh client configuration for one probe: full handshake (no resumption),
 /// chain captured by `verifier`.
-pub fn client_config(verifier: Arc<CapturingVerifier>, provider: Arc<CryptoProvider>) -> Result<ClientConfig, rustls::Error> {
+pub fn client_config(
+    verifier: Arc<CapturingVerifier>,
+    provider: Arc<CryptoProvider>,
+) -> Result<ClientConfig, rustls::Error> {
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .dangerous()
@@ -214,7 +215,11 @@ pub fn alert_name(code: u8) -> Option<&'static str> {
 /// or at least printable text, rather than a TLS record.
 pub fn looks_like_plaintext(first: &[u8]) -> bool {
     match first {
-        [a, b, c, d, ..] if (b'2'..=b'5').contains(a) && b.is_ascii_digit() && c.is_ascii_digit() && matches!(d, b' ' | b'-') => true,
+        [a, b, c, d, ..]
+            if (b'2'..=b'5').contains(a) && b.is_ascii_digit() && c.is_ascii_digit() && matches!(d, b' ' | b'-') =>
+        {
+            true
+        }
         [] => false,
         bytes => bytes
             .iter()
@@ -238,7 +243,10 @@ mod tests {
 
     #[test]
     fn alert_names_follow_rfc8446() {
-        assert_eq!(alert(rustls::AlertDescription::ProtocolVersion).name, "protocol_version");
+        assert_eq!(
+            alert(rustls::AlertDescription::ProtocolVersion).name,
+            "protocol_version"
+        );
         assert_eq!(alert(rustls::AlertDescription::HandshakeFailure).code, 40);
         assert_eq!(alert_name(200), None);
     }

@@ -57,8 +57,12 @@ pub fn render_text(report: &CheckReport, verbose: bool) -> String {
 fn resolution_line(outcome: &MxOutcome, query: &str) -> String {
     match outcome {
         MxOutcome::Mx => format!("MX records for {query}:"),
-        MxOutcome::ImplicitMx => format!("{query} has no MX record; its own address is used (implicit MX, RFC 5321 §5.1):"),
-        MxOutcome::NullMx => format!("{query} publishes a null MX (MX 0 .): this domain accepts no mail (RFC 7505). Not a TLS problem."),
+        MxOutcome::ImplicitMx => {
+            format!("{query} has no MX record; its own address is used (implicit MX, RFC 5321 §5.1):")
+        }
+        MxOutcome::NullMx => {
+            format!("{query} publishes a null MX (MX 0 .): this domain accepts no mail (RFC 7505). Not a TLS problem.")
+        }
         MxOutcome::NxDomain => format!("{query} does not exist (NXDOMAIN)."),
         MxOutcome::NoData => format!("{query} exists but has no MX and no address records (NODATA)."),
         MxOutcome::Error { message } => format!("DNS lookup for {query} failed: {message}"),

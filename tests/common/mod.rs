@@ -40,6 +40,7 @@ pub async fn run(mut command: Command) -> Output {
         .expect("program runs")
 }
 
+#[allow(dead_code, reason = "each test binary uses a different part of this module")]
 /// Whether a real peer program is installed; in CI (`CI` set) its absence fails the test.
 pub fn have(program: &str) -> bool {
     let found = Command::new("sh")
@@ -47,7 +48,10 @@ pub fn have(program: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        assert!(std::env::var_os("CI").is_none(), "{program} is not installed; .ci/run installs it");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{program} is not installed; .ci/run installs it"
+        );
         eprintln!("SKIPPED: {program} is not installed (apt-get install {program})");
     }
     found
