@@ -305,6 +305,25 @@ impl ProbeResult {
     }
 }
 
+impl Finding {
+    /// One line for the operator.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::SlowGreeting { ms } => format!("greeting took {ms} ms (tarpit or postscreen-style delay)"),
+            Self::BytesAfterStartTlsReply { bytes } => {
+                format!("{bytes} bytes arrived after the 220 to STARTTLS and were discarded (injection or pipelining)")
+            }
+            Self::StartTlsAdvertisedInTls => "STARTTLS advertised again inside TLS (RFC 3207 §4.2 forbids it)".into(),
+            Self::KeywordOnEhloFirstLine { line } => {
+                format!("EHLO reply starts with {line:?} where the server name belongs; some clients miss it")
+            }
+            Self::LongReplyLine { octets } => format!("a reply line of {octets} octets exceeds RFC 5321's 512"),
+            Self::BareLineFeed => "lines end with a bare LF instead of CRLF".into(),
+            Self::QuitUnanswered => "QUIT got no 221 reply".into(),
+        }
+    }
+}
+
 impl Failure {
     /// One line describing a failure, for the transcript and text output.
     pub fn summary(&self) -> String {

@@ -324,6 +324,17 @@ async fn rfc5321_implicit_mx_uses_the_domain_address() {
 }
 
 #[tokio::test]
+async fn cname_chain_of_the_mx_target_is_recorded() {
+    let lab = lab().await;
+    let report = check(&lab, "mx-cname").await;
+    let host = &report.resolution.hosts[0];
+    assert_eq!(host.name, "alias.mx-cname.lab.test");
+    assert_eq!(host.cname_chain, ["alias.mx-cname.lab.test → mx.mx-cname.lab.test"]);
+    assert_eq!(host.addresses.len(), 1);
+    assert!(report.probes[0].is_secure());
+}
+
+#[tokio::test]
 async fn dns_outcomes_are_distinct_and_nothing_is_probed() {
     let lab = lab().await;
     for (scenario, outcome) in [

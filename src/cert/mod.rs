@@ -85,6 +85,16 @@ pub enum TrustStore {
     CaFile,
 }
 
+impl TrustStore {
+    pub fn label(self) -> &'static str {
+        match self {
+            TrustStore::Mozilla => "Mozilla roots",
+            TrustStore::System => "system store",
+            TrustStore::CaFile => "--ca-file",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TrustOutcome {

@@ -177,6 +177,12 @@ impl Lab {
                         .a(&mx, plan(&mx, spec)?)
                         .aaaa(&mx, scenarios::REFUSING_V6);
                 }
+                Shape::CnameMx(spec) => {
+                    let (alias, mx) = (format!("alias.{domain}"), format!("mx.{domain}"));
+                    zone.mx(&domain, 10, &alias)
+                        .cname(&alias, &mx)
+                        .a(&mx, plan(&alias, spec)?);
+                }
                 Shape::Implicit(spec) => {
                     zone.a(&domain, plan(&domain, spec)?);
                 }

@@ -30,6 +30,8 @@ pub enum Shape {
     Pool,
     /// `MX 10 mx.<domain>` with a working A and an AAAA where nothing listens.
     Ipv6Broken(ServerSpec),
+    /// `MX 10 alias.<domain>`, where `alias` is a CNAME to `mx.<domain>` (RFC 2181 §10.3 says it should not be).
+    CnameMx(ServerSpec),
     /// No MX; the domain's own A record points at the server.
     Implicit(ServerSpec),
     NullMx,
@@ -124,6 +126,7 @@ pub fn all() -> Vec<(&'static str, Shape)> {
         ),
         ("ipv6-broken", Shape::Ipv6Broken(valid(none))),
         ("implicit-mx", Shape::Implicit(valid(none))),
+        ("mx-cname", Shape::CnameMx(valid(none))),
         ("null-mx", Shape::NullMx),
         ("nxdomain", Shape::NxDomain),
         ("nodata", Shape::NoData),

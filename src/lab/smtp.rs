@@ -87,6 +87,8 @@ pub async fn serve(listener: TcpListener, script: Arc<Script>, connections: Arc<
             continue;
         };
         connections.fetch_add(1, Ordering::Relaxed);
+        // Replies are small; Nagle plus delayed ACKs would add 40 ms to each.
+        let _ = stream.set_nodelay(true);
         let script = Arc::clone(&script);
         tokio::spawn(async move {
             let _ = tokio::time::timeout(IDLE * 4, session(stream, &script)).await;

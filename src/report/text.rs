@@ -91,7 +91,7 @@ fn render_probe(out: &mut String, p: &ProbeResult, verbose: bool) {
         render_chain(out, chain);
     }
     for finding in &p.findings {
-        let _ = writeln!(out, "  note: {finding:?}");
+        let _ = writeln!(out, "  note: {}", finding.describe());
     }
     let t = &p.timings;
     let _ = writeln!(
@@ -168,7 +168,7 @@ fn render_chain(out: &mut String, chain: &ChainReport) {
                 TrustOutcome::Invalid { reason } => format!("invalid ({reason})"),
                 TrustOutcome::StoreEmpty => "no anchors".to_string(),
             };
-            format!("{:?}: {outcome}", t.store)
+            format!("{}: {outcome}", t.store.label())
         })
         .collect();
     let _ = writeln!(out, "  trust: {}", trust.join("; "));
