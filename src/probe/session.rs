@@ -9,7 +9,7 @@ use tokio_rustls::TlsConnector;
 
 use super::connect::connect;
 use super::lines::{LineError, LineReader, MAX_LINE};
-use super::reply::{RFC_REPLY_LINE_LIMIT, ReplyParser, masked_starttls, parse_capabilities};
+use super::reply::{RFC_REPLY_LINE_LIMIT, ReplyError, ReplyParser, masked_starttls, parse_capabilities};
 use super::tls::{self, CapturingVerifier, Recording, WireRecord};
 use super::{ProbeConfig, ProbeTarget};
 use crate::cert;
@@ -340,6 +340,12 @@ impl Session {
                 match parser.push_line(&line.bytes) {
                     Ok(Some(reply)) => return Ok(reply),
                     Ok(None) => {}
+                    Err(e @ ReplyError::TooManyLines) => {
+                        return Err(Failure::LimitExceeded {
+                            stage,
+                            limit: e.to_string(),
+                        });
+                    }
                     Err(e) => {
                         return Err(Failure::MalformedReply {
                             stage,

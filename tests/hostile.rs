@@ -1,0 +1,214 @@
+//! Hostile and broken peers: the probe stays bounded, keeps the evidence and never
+//! lets escape sequences through.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mxtriage::cert::TrustStores;
+use mxtriage::model::{Failure, Finding, ProbeResult, Stage};
+use mxtriage::probe::{self, ProbeConfig, ProbeTarget, Timeouts};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+fn config() -> ProbeConfig {
+    ProbeConfig {
+        ehlo_name: "hostile-test.mxtriage.invalid".into(),
+        sni: None,
+        source: None,
+        timeouts: Timeouts {
+            connect: Duration::from_millis(500),
+            command: Duration::from_secs(2),
+            tls: Duration::from_secs(2),
+        },
+        slow_greeting: Duration::from_secs(3),
+        stores: Arc::new(TrustStores::from_parts(vec![], vec![])),
+    }
+}
+
+/// Serves one connection with `script`, then probes it.
+async fn probe_against<F, Fut>(script: F) -> ProbeResult
+where
+    F: FnOnce(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        if let Ok((stream, _)) = listener.accept().await {
+            script(stream).await;
+        }
+    });
+    probe::probe(
+        &config(),
+        &ProbeTarget {
+            mx: "mx.hostile.test".into(),
+            address,
+        },
+    )
+    .await
+}
+
+async fn read_some(stream: &mut TcpStream) {
+    let mut buf = [0u8; 1024];
+    let _ = stream.read(&mut buf).await;
+}
+
+#[tokio::test]
+async fn endless_greeting_line_is_cut_off() {
+    let p = probe_against(|mut s| async move {
+        let chunk = vec![b'A'; 4096];
+        for _ in 0..64 {
+            if s.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert_eq!(p.stage, Stage::Greeting);
+    assert!(
+        matches!(
+            p.failure,
+            Some(Failure::LimitExceeded {
+                stage: Stage::Greeting,
+                ..
+            })
+        ),
+        "{:?}",
+        p.failure
+    );
+}
+
+#[tokio::test]
+async fn endless_multiline_reply_is_bounded() {
+    let p = probe_against(|mut s| async move {
+        let _ = s.write_all(b"220 hostile ESMTP\r\n").await;
+        read_some(&mut s).await;
+        for _ in 0..5000 {
+            if s.write_all(b"250-PADDING\r\n").await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert_eq!(p.stage, Stage::Ehlo);
+    assert!(
+        matches!(&p.failure, Some(Failure::LimitExceeded { stage: Stage::Ehlo, limit }) if limit.contains("more than 200 lines")),
+        "{:?}",
+        p.failure
+    );
+    assert!(p.transcript.len() <= 1000);
+}
+
+#[tokio::test]
+async fn escape_sequences_from_the_peer_are_neutralised() {
+    let p = probe_against(|mut s| async move {
+        let _ = s.write_all(b"554 \x1b]0;pwned\x07\x1b[2J blocked\r\n").await;
+    })
+    .await;
+    let Some(Failure::GreetingRejected { reply }) = &p.failure else {
+        panic!("{:?}", p.failure);
+    };
+    assert_eq!(reply.code, 554);
+    let text = reply.lines[0].as_str();
+    assert!(!text.chars().any(char::is_control), "{text:?}");
+    assert!(text.contains("\\x1b]0;pwned\\x07"));
+    let json = serde_json::to_string(&p).unwrap();
+    assert!(!json.contains("\\u001b"), "no raw ESC in JSON either");
+}
+
+#[tokio::test]
+async fn garbage_instead_of_a_reply_is_a_malformed_reply() {
+    let p = probe_against(|mut s| async move {
+        let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2\r\n").await;
+    })
+    .await;
+    assert!(
+        matches!(&p.failure, Some(Failure::MalformedReply { stage: Stage::Greeting, detail }) if detail.contains("SSH-2.0"))
+    );
+}
+
+#[tokio::test]
+async fn bytes_after_the_starttls_220_are_flagged_and_not_fed_to_tls() {
+    let p = probe_against(|mut s| async move {
+        let _ = s.write_all(b"220 hostile ESMTP\r\n").await;
+        read_some(&mut s).await;
+        let _ = s.write_all(b"250-hostile\r\n250 STARTTLS\r\n").await;
+        read_some(&mut s).await;
+        let _ = s.write_all(b"220 go ahead\r\n250 injected\r\n").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    })
+    .await;
+    assert!(
+        p.findings.contains(&Finding::BytesAfterStartTlsReply { bytes: 14 }),
+        "{:?}",
+        p.findings
+    );
+    assert_eq!(p.stage, Stage::TlsHandshake);
+}
+
+#[tokio::test]
+async fn silent_tls_peer_is_a_handshake_timeout() {
+    let p = probe_against(|mut s| async move {
+        let _ = s.write_all(b"220 hostile ESMTP\r\n").await;
+        read_some(&mut s).await;
+        let _ = s.write_all(b"250-hostile\r\n250 STARTTLS\r\n").await;
+        read_some(&mut s).await;
+        let _ = s.write_all(b"220 go ahead\r\n").await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    assert!(
+        matches!(p.failure, Some(Failure::HandshakeTimeout { bytes_received: 0, .. })),
+        "{:?}",
+        p.failure
+    );
+}
+
+#[tokio::test]
+async fn full_accept_queue_is_a_connect_timeout() {
+    // A listener that never accepts, with its queue filled, drops further SYNs:
+    // what a filtering firewall looks like from the client.
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let address: SocketAddr = listener.local_addr().unwrap();
+    let mut result = None;
+    for _ in 0..8 {
+        let p = probe::probe(
+            &config(),
+            &ProbeTarget {
+                mx: "mx.filtered.test".into(),
+                address,
+            },
+        )
+        .await;
+        if matches!(p.failure, Some(Failure::ConnectTimeout { .. })) {
+            result = Some(p);
+            break;
+        }
+    }
+    let p = result.expect("a connect eventually times out");
+    assert_eq!(p.stage, Stage::Connect);
+    assert!(matches!(p.failure, Some(Failure::ConnectTimeout { after_ms: 500 })));
+}
+
+#[tokio::test]
+async fn refused_connection_keeps_the_errno() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let p = probe::probe(
+        &config(),
+        &ProbeTarget {
+            mx: "mx.closed.test".into(),
+            address,
+        },
+    )
+    .await;
+    assert!(
+        matches!(p.failure, Some(Failure::ConnectRefused { errno: Some(111), .. })),
+        "{:?}",
+        p.failure
+    );
+}
