@@ -27,6 +27,8 @@ pub struct CheckOptions {
     pub nameservers: Vec<SocketAddr>,
     pub dns_timeout: Duration,
     pub probe: ProbeConfig,
+    /// Sessions per address, one after the other; more than one shows an unstable pool member.
+    pub attempts: usize,
 }
 
 /// Everything one check found: the evidence a report or a diagnosis reads.
@@ -111,7 +113,7 @@ pub async fn run(options: &CheckOptions) -> Result<CheckReport, DnsError> {
             })
         })
         .collect();
-    let probes = probe_all(&options.probe, &targets).await;
+    let probes = probe_all(&options.probe, &targets, options.attempts).await;
     Ok(CheckReport {
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -128,8 +130,9 @@ fn dns(options: &CheckOptions) -> Result<Dns, DnsError> {
     Dns::new(&options.nameservers, options.family, options.dns_timeout)
 }
 
-/// Probes every target at once, never more than [`MAX_CONNECTIONS_PER_ADDRESS`] per address.
-pub async fn probe_all(config: &ProbeConfig, targets: &[ProbeTarget]) -> Vec<ProbeResult> {
+/// Probes every target at once, never more than [`MAX_CONNECTIONS_PER_ADDRESS`] per address;
+/// repeated attempts to one target run one after the other.
+pub async fn probe_all(config: &ProbeConfig, targets: &[ProbeTarget], attempts: usize) -> Vec<ProbeResult> {
     let mut limits: HashMap<IpAddr, Arc<Semaphore>> = HashMap::new();
     for target in targets {
         limits
@@ -139,12 +142,19 @@ pub async fn probe_all(config: &ProbeConfig, targets: &[ProbeTarget]) -> Vec<Pro
     join_all(targets.iter().map(|target| {
         let limit = limits.get(&target.address.ip()).cloned();
         async move {
-            let _permit = match &limit {
-                Some(semaphore) => semaphore.acquire().await.ok(),
-                None => None,
-            };
-            probe::probe(config, target).await
+            let mut results = Vec::new();
+            for _ in 0..attempts.max(1) {
+                let _permit = match &limit {
+                    Some(semaphore) => semaphore.acquire().await.ok(),
+                    None => None,
+                };
+                results.push(probe::probe(config, target).await);
+            }
+            results
         }
     }))
     .await
+    .into_iter()
+    .flatten()
+    .collect()
 }

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub const EXIT_CODES: &str = "\
-Exit codes (stable):
-  0  every address negotiated TLS with a trusted chain that covers the MX name
-  1  a problem was found on at least one address
-  2  usage error (bad arguments or target)
-  3  nothing could be tested (no such domain, null MX, DNS failure, no addresses)";
+Exit codes (stable; they follow the verdict):
+  0  healthy: mail is deliverable over TLS (possibly with warnings)
+  1  a problem with a root-cause family and an owner
+  2  usage error (bad arguments, target, answer or file)
+  3  inconclusive, or nothing could be tested (no such domain, null MX, DNS failure)";
 
 #[derive(Debug, Parser)]
 #[command(name = "mxtriage", version, about = "Guided, evidence-backed diagnosis of SMTP STARTTLS failures", after_help = EXIT_CODES)]
@@ -30,12 +30,28 @@ pub enum Command {
     Demo,
     /// Measure a check of a 2 MX × 2 address lab domain under injected latency.
     Bench(BenchArgs),
+    /// Show or compare saved JSON reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Render a saved JSON report again.
+    Show {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Compare two reports (usually from two vantage points) and say what the difference means.
+    Diff { a: PathBuf, b: PathBuf },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
     Json,
+    Markdown,
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +96,21 @@ pub struct CheckArgs {
     /// Show the transcript of every address, not only failing ones.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Answer a question of the decision tree, e.g. vantage=same or sender-policy=verify (repeatable).
+    #[arg(long, value_name = "ID=KEY")]
+    pub answer: Vec<String>,
+    /// Sessions per address, one after another (2 or 3 reveal an unstable pool member).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub attempts: u8,
+    /// A report from another vantage point: answers the vantage question by comparison.
+    #[arg(long, value_name = "JSON")]
+    pub compare: Option<PathBuf>,
+    /// Also save the JSON and Markdown reports under the user data directory.
+    #[arg(long)]
+    pub save: bool,
+    /// Write the report in --format to this file instead of standard output (never overwrites).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 
 pub mod cert;
 pub mod check;
+pub mod diagnose;
 pub mod dns;
 pub mod host;
 pub mod lab;

@@ -9,13 +9,15 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 
-use cli::{Cli, Command, Format};
+use cli::{Cli, Command, Format, ReportCommand};
 use mxtriage::cert::TrustStores;
 use mxtriage::check::{self, CheckOptions};
+use mxtriage::diagnose::{self, Tree};
 use mxtriage::dns::Family;
+use mxtriage::lab;
 use mxtriage::probe::{ProbeConfig, Timeouts};
+use mxtriage::report::{self, Session, diff, store};
 use mxtriage::target::Target;
-use mxtriage::{lab, report};
 
 const USAGE: u8 = 2;
 const NOTHING_TESTED: u8 = 3;
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
                 .await
                 .map(|()| 0)
                 .map_err(Into::into),
+            Command::Report(command) => report_command(command),
         }
     });
     match outcome {
@@ -76,6 +79,17 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
         (_, true) => Family::V6Only,
         _ => Family::Both,
     };
+    let tree = Tree::embedded();
+    let answers = args
+        .answer
+        .iter()
+        .map(|a| diagnose::parse_answer(tree, a))
+        .collect::<Result<_, _>>()
+        .map_err(|e| Usage(e.to_string()))?;
+    let compare = match &args.compare {
+        Some(path) => Some(Session::load(path).map_err(|e| Usage(e.to_string()))?),
+        None => None,
+    };
     let options = CheckOptions {
         target,
         port: args.port,
@@ -90,11 +104,62 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
             slow_greeting: Duration::from_secs(3),
             stores: Arc::new(stores),
         },
+        attempts: usize::from(args.attempts),
     };
     let report = check::run(&options).await.context("cannot resolve the target")?;
-    match args.format {
-        Format::Text => print!("{}", report::render_text(&report, args.verbose)),
-        Format::Json => println!("{}", report::render_json(&report)),
+    let mut session = Session::new(report, answers).map_err(|e| Usage(e.to_string()))?;
+    if let Some(other) = &compare
+        && !session.answers.contains_key("vantage")
+        && let Some(answer) = diff::vantage_answer(&session, other)
+    {
+        let mut answers = session.answers.clone();
+        answers.insert("vantage".to_string(), answer.to_string());
+        session = Session::new(session.check, answers).map_err(|e| Usage(e.to_string()))?;
     }
-    Ok(report.conclusion().exit_code())
+    let rendered = render(&session, args.format, args.verbose);
+    match &args.output {
+        Some(path) => {
+            store::write_new(path, &rendered)?;
+            eprintln!("report written to {}", path.display());
+        }
+        None => print!("{rendered}"),
+    }
+    if args.save {
+        let dir = store::default_dir()?;
+        for (format, extension) in [(Format::Json, "json"), (Format::Markdown, "md")] {
+            let path = dir.join(store::file_name(
+                &session.check.target.to_string(),
+                session.check.started_at,
+                extension,
+            ));
+            store::write_new(&path, &render(&session, format, false))?;
+            eprintln!("saved {}", path.display());
+        }
+    }
+    Ok(session.exit_code())
+}
+
+fn render(session: &Session, format: Format, verbose: bool) -> String {
+    match format {
+        Format::Text => report::render_text(session, verbose),
+        Format::Json => format!("{}\n", session.to_json()),
+        Format::Markdown => report::render_markdown(session),
+    }
+}
+
+fn report_command(command: ReportCommand) -> anyhow::Result<u8> {
+    match command {
+        ReportCommand::Show { file, format } => {
+            let session = Session::load(&file).map_err(|e| Usage(e.to_string()))?;
+            print!("{}", render(&session, format, true));
+            Ok(session.exit_code())
+        }
+        ReportCommand::Diff { a, b } => {
+            let a = Session::load(&a).map_err(|e| Usage(e.to_string()))?;
+            let b = Session::load(&b).map_err(|e| Usage(e.to_string()))?;
+            let d = diff::diff(&a, &b);
+            print!("{}", diff::render_diff(&a, &b, &d));
+            Ok(u8::from(!d.differences.is_empty()))
+        }
+    }
 }

@@ -113,6 +113,19 @@ pub enum TrustOutcome {
     StoreEmpty,
 }
 
+impl TrustOutcome {
+    pub fn describe(&self) -> String {
+        match self {
+            TrustOutcome::Trusted => "trusted".to_string(),
+            TrustOutcome::UnknownIssuer => "unknown issuer".to_string(),
+            TrustOutcome::Expired => "expired".to_string(),
+            TrustOutcome::NotYetValid => "not yet valid".to_string(),
+            TrustOutcome::Invalid { reason } => format!("invalid ({reason})"),
+            TrustOutcome::StoreEmpty => "no anchors".to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustResult {
     pub store: TrustStore,

@@ -127,6 +127,14 @@ pub fn all() -> Vec<(&'static str, Shape)> {
         ("ipv6-broken", Shape::Ipv6Broken(valid(none))),
         ("implicit-mx", Shape::Implicit(valid(none))),
         ("mx-cname", Shape::CnameMx(valid(none))),
+        (
+            "flaky",
+            Shape::Single(valid(|s, _| {
+                if let AfterReady::Tls(config) = &s.after_ready {
+                    s.after_ready = AfterReady::Flaky(config.clone());
+                }
+            })),
+        ),
         ("null-mx", Shape::NullMx),
         ("nxdomain", Shape::NxDomain),
         ("nodata", Shape::NoData),

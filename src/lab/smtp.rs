@@ -34,6 +34,8 @@ pub enum AfterReady {
     Alert(u8),
     /// Read the ClientHello, then answer in cleartext as a server that never switched.
     Plaintext,
+    /// Every second connection closes after 220; the others get TLS: a pool with a bad member.
+    Flaky(Arc<rustls::ServerConfig>),
 }
 
 /// What happens to the EHLO inside TLS.
@@ -86,12 +88,12 @@ pub async fn serve(listener: TcpListener, script: Arc<Script>, connections: Arc<
         let Ok((stream, _peer)) = listener.accept().await else {
             continue;
         };
-        connections.fetch_add(1, Ordering::Relaxed);
+        let number = connections.fetch_add(1, Ordering::Relaxed);
         // Replies are small; Nagle plus delayed ACKs would add 40 ms to each.
         let _ = stream.set_nodelay(true);
         let script = Arc::clone(&script);
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(IDLE * 4, session(stream, &script)).await;
+            let _ = tokio::time::timeout(IDLE * 4, session(stream, &script, number)).await;
         });
     }
 }
@@ -117,7 +119,7 @@ fn ehlo_reply(script: &Script, keywords: &[&str]) -> String {
         .collect()
 }
 
-async fn session(stream: TcpStream, script: &Script) -> Io {
+async fn session(stream: TcpStream, script: &Script, number: usize) -> Io {
     let mut reader = LineReader::new(stream);
     match &script.greeting {
         Greeting::Normal => reply(reader.get_mut(), script, &format!("220 {} ESMTP lab\r\n", script.host)).await?,
@@ -150,7 +152,7 @@ async fn session(stream: TcpStream, script: &Script) -> Io {
                 reply(reader.get_mut(), script, &format!("{}\r\n", script.starttls_reply)).await?;
                 if script.starttls_reply.starts_with("220") {
                     let (stream, _) = reader.into_parts();
-                    return after_ready(stream, script).await;
+                    return after_ready(stream, script, number).await;
                 }
             }
             _ => reply(reader.get_mut(), script, "502 5.5.1 Error: command not implemented\r\n").await?,
@@ -158,9 +160,10 @@ async fn session(stream: TcpStream, script: &Script) -> Io {
     }
 }
 
-async fn after_ready(mut stream: TcpStream, script: &Script) -> Io {
+async fn after_ready(mut stream: TcpStream, script: &Script, number: usize) -> Io {
     match &script.after_ready {
         AfterReady::Close => stream.shutdown().await,
+        AfterReady::Flaky(_) if number % 2 == 1 => stream.shutdown().await,
         AfterReady::Reset => {
             read_client_hello(&mut stream).await;
             // SO_LINGER 0 turns the close into a RST, as a firewall would send.
@@ -178,7 +181,7 @@ async fn after_ready(mut stream: TcpStream, script: &Script) -> Io {
             stream.write_all(b"500 5.5.2 Error: bad syntax\r\n").await?;
             stream.shutdown().await
         }
-        AfterReady::Tls(config) => {
+        AfterReady::Tls(config) | AfterReady::Flaky(config) => {
             let tls = match tokio::time::timeout(IDLE, TlsAcceptor::from(Arc::clone(config)).accept(stream)).await {
                 Ok(Ok(tls)) => tls,
                 _ => return Ok(()),

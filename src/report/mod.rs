@@ -1,12 +1,12 @@
-//! Rendering a check for people (text) and programs (JSON).
+//! Reports: the session (evidence + answers + verdict) as text, Markdown and JSON,
+//! saved safely, shown again and compared across vantage points.
 
+pub mod diff;
+mod markdown;
+pub mod session;
+pub mod store;
 mod text;
 
+pub use markdown::render_markdown;
+pub use session::{Session, SessionError};
 pub use text::render_text;
-
-use crate::check::CheckReport;
-
-/// The whole check as JSON, with `schema_version` at the top level.
-pub fn render_json(report: &CheckReport) -> String {
-    serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise report: {e}\"}}"))
-}

@@ -2,12 +2,14 @@
 
 use std::fmt::Write;
 
-use crate::cert::{ChainReport, Completeness, TrustOutcome};
-use crate::check::{CheckReport, Conclusion};
+use super::session::Session;
+use crate::cert::{ChainReport, Completeness};
+use crate::diagnose::{CheckStatus, Scope, Verdict};
 use crate::model::{Direction, Failure, LookupStatus, MxOutcome, ProbeResult};
 
-/// Renders the check; `verbose` adds the transcript of every address, not only failing ones.
-pub fn render_text(report: &CheckReport, verbose: bool) -> String {
+/// Renders the session; `verbose` adds the transcript of every address, not only failing ones.
+pub fn render_text(session: &Session, verbose: bool) -> String {
+    let report = &session.check;
     let mut out = String::new();
     let r = &report.resolution;
     let _ = writeln!(out, "mxtriage check {} from {}", report.target, report.vantage_host);
@@ -39,19 +41,81 @@ pub fn render_text(report: &CheckReport, verbose: bool) -> String {
         render_probe(&mut out, probe, verbose);
     }
     out.push('\n');
-    let secure = report.probes.iter().filter(|p| p.is_secure()).count();
+    render_verdict(&mut out, &session.verdict);
+    out
+}
+
+fn render_verdict(out: &mut String, v: &Verdict) {
+    let _ = writeln!(out, "VERDICT: {}", v.title);
     let _ = writeln!(
         out,
-        "{} ({secure} of {} addresses secure, {} ms)",
-        match report.conclusion() {
-            Conclusion::AllSecure => "RESULT: every address negotiated TLS with a trusted certificate for its MX name",
-            Conclusion::ProblemFound => "RESULT: problem found",
-            Conclusion::NothingTested => "RESULT: nothing could be tested",
-        },
-        report.probes.len(),
-        report.elapsed_ms
+        "  family: {} | owner: {} | confidence: {} ({})",
+        v.family.label(),
+        v.owner.label(),
+        v.confidence.label(),
+        v.confidence_reason
     );
-    out
+    if let Scope::SomeAddresses { failing, working } = &v.scope {
+        let _ = writeln!(
+            out,
+            "  host-specific: failing {}; working {}",
+            failing.join(", "),
+            working.join(", ")
+        );
+    }
+    if let Some(t) = &v.tlsrpt {
+        let _ = writeln!(out, "  TLS-RPT result type: {t}");
+    }
+    let _ = writeln!(out, "  why: {}", v.explanation);
+    let _ = writeln!(out, "  fix: {}", v.fix);
+    if let Some(next) = &v.next_check {
+        let _ = writeln!(out, "  next check: {next}");
+    }
+    for e in &v.evidence {
+        let _ = writeln!(out, "  evidence: {}", e.detail);
+    }
+    let open: Vec<&str> = v
+        .steps
+        .iter()
+        .filter(|s| s.unanswered)
+        .map(|s| s.title.as_str())
+        .collect();
+    if !open.is_empty() {
+        let _ = writeln!(
+            out,
+            "  open questions (answer with --answer ID=KEY): {}",
+            open.join("; ")
+        );
+    }
+    if let Some(w) = &v.workaround {
+        let _ = writeln!(out, "\nTEMPORARY WORKAROUND (until {}): {}", w.expires, w.warning);
+        let _ = writeln!(out, "{}", w.postfix.trim_end());
+        let _ = writeln!(out, "{}", w.exim.trim_end());
+    }
+    if !v.reproduce.is_empty() {
+        let _ = writeln!(out, "\nREPRODUCE BY HAND:");
+        for r in &v.reproduce {
+            let _ = writeln!(out, "  {}\n  {}", r.swaks, r.openssl);
+        }
+    }
+    let _ = writeln!(out, "\nBEFORE YOU RETRY THE QUEUE:");
+    for item in &v.checklist {
+        let mark = match item.status {
+            CheckStatus::Pass => "ok  ",
+            CheckStatus::Fail => "FAIL",
+            CheckStatus::Ask => "ask ",
+        };
+        let _ = writeln!(
+            out,
+            "  [{mark}] {} {}",
+            item.text,
+            if item.detail.is_empty() {
+                String::new()
+            } else {
+                format!("({})", item.detail)
+            }
+        );
+    }
 }
 
 fn resolution_line(outcome: &MxOutcome, query: &str) -> String {
@@ -159,17 +223,7 @@ fn render_chain(out: &mut String, chain: &ChainReport) {
     let trust: Vec<String> = chain
         .trust
         .iter()
-        .map(|t| {
-            let outcome = match &t.outcome {
-                TrustOutcome::Trusted => "trusted".to_string(),
-                TrustOutcome::UnknownIssuer => "unknown issuer".to_string(),
-                TrustOutcome::Expired => "expired".to_string(),
-                TrustOutcome::NotYetValid => "not yet valid".to_string(),
-                TrustOutcome::Invalid { reason } => format!("invalid ({reason})"),
-                TrustOutcome::StoreEmpty => "no anchors".to_string(),
-            };
-            format!("{}: {outcome}", t.store.label())
-        })
+        .map(|t| format!("{}: {}", t.store.label(), t.outcome.describe()))
         .collect();
     let _ = writeln!(out, "  trust: {}", trust.join("; "));
     let _ = match &chain.name.matched_by {

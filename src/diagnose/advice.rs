@@ -1,0 +1,529 @@
+//! Everything around a verdict that helps the operator act: scope, evidence,
+//! confidence, a narrow dated workaround, reproduce commands and the checklist.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use super::tree::VerdictSpec;
+use super::verdict::*;
+use super::{Answers, domain_level, telling_line};
+use crate::cert::Completeness;
+use crate::check::CheckReport;
+use crate::model::{MxOutcome, ProbeResult};
+use crate::target::Target;
+
+const ADVICE_TOML: &str = include_str!("../../assets/advice.toml");
+
+/// How long a workaround may live before it must be removed.
+const WORKAROUND_DAYS: i64 = 14;
+/// Evidence lines kept per verdict; the rest are in the per-address table.
+const MAX_EVIDENCE: usize = 12;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advice {
+    workaround: BTreeMap<String, Template>,
+    checklist: Vec<ChecklistText>,
+    postmaster: Postmaster,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Postmaster {
+    note: String,
+}
+
+/// The template of the note for the recipient's postmaster (placeholders in braces).
+pub fn postmaster_template() -> &'static str {
+    &advice().postmaster.note
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Template {
+    reason: String,
+    postfix: String,
+    exim: String,
+    warning: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChecklistText {
+    id: String,
+    text: String,
+}
+
+fn advice() -> &'static Advice {
+    static ADVICE: OnceLock<Advice> = OnceLock::new();
+    ADVICE.get_or_init(|| {
+        #[expect(clippy::expect_used, reason = "the embedded asset is parsed by a test")]
+        toml::from_str(ADVICE_TOML).expect("assets/advice.toml parses")
+    })
+}
+
+pub(super) fn complete(
+    spec: &VerdictSpec,
+    report: &CheckReport,
+    answers: &Answers,
+    steps: Vec<Step>,
+    supporting: Vec<usize>,
+) -> Verdict {
+    let scope = scope(report, &supporting);
+    let (confidence, confidence_reason) = confidence(spec, &steps, &scope);
+    let mut evidence = evidence(spec, report, &supporting);
+    for step in steps
+        .iter()
+        .filter(|s| !s.unanswered && !matches!(s.outcome.as_str(), "yes" | "no"))
+    {
+        evidence.push(EvidenceRef {
+            address: None,
+            mx: None,
+            at: EvidenceAt::Answer {
+                question: step.node.clone(),
+            },
+            detail: format!("{} → {}", step.title, step.outcome),
+        });
+    }
+    Verdict {
+        id: spec.id.clone(),
+        family: spec.family,
+        owner: spec.owner,
+        confidence,
+        confidence_reason,
+        title: spec.title.clone(),
+        explanation: spec.explain.clone(),
+        fix: spec.fix.clone(),
+        next_check: spec.next_check.clone(),
+        tlsrpt: spec.tlsrpt.clone(),
+        scope,
+        evidence,
+        workaround: workaround(spec, report, answers, &supporting),
+        reproduce: reproduce(spec, report),
+        checklist: checklist(report, answers),
+        steps,
+    }
+}
+
+fn label(p: &ProbeResult) -> String {
+    format!("{} [{}]", p.mx, p.address.ip())
+}
+
+fn scope(report: &CheckReport, supporting: &[usize]) -> Scope {
+    if domain_level(report) {
+        return Scope::Domain;
+    }
+    let mut failing: Vec<String> = supporting
+        .iter()
+        .filter_map(|&i| report.probes.get(i))
+        .map(label)
+        .collect();
+    failing.dedup();
+    let mut working: Vec<String> = report
+        .probes
+        .iter()
+        .map(label)
+        .filter(|l| !failing.contains(l))
+        .collect();
+    working.dedup();
+    if failing.is_empty() || working.is_empty() {
+        Scope::AllAddresses {
+            count: report.probes.len(),
+        }
+    } else {
+        Scope::SomeAddresses { failing, working }
+    }
+}
+
+/// The leaf's confidence, one level lower for each question left unanswered on the way.
+fn confidence(spec: &VerdictSpec, steps: &[Step], scope: &Scope) -> (Confidence, String) {
+    let unanswered: Vec<&str> = steps
+        .iter()
+        .filter(|s| s.unanswered)
+        .map(|s| s.title.as_str())
+        .collect();
+    let confidence = unanswered.iter().fold(spec.confidence, |c, _| c.lowered());
+    let mut reason = if unanswered.is_empty() {
+        "decided from the evidence on the wire".to_string()
+    } else {
+        format!(
+            "lowered from {} because this is seen from one vantage point and these questions are open: {}",
+            spec.confidence.label(),
+            unanswered.join("; ")
+        )
+    };
+    if let Scope::SomeAddresses { failing, .. } = scope {
+        reason.push_str(&format!(
+            "; host-specific: only {} of the addresses fail",
+            failing.len()
+        ));
+    }
+    if steps
+        .iter()
+        .any(|s| s.node.starts_with("ask-vantage") && s.outcome == "same")
+    {
+        reason.push_str("; confirmed from a second network");
+    }
+    (confidence, reason)
+}
+
+fn evidence(spec: &VerdictSpec, report: &CheckReport, supporting: &[usize]) -> Vec<EvidenceRef> {
+    let mut refs = Vec::new();
+    if domain_level(report) {
+        let r = &report.resolution;
+        let detail = match &r.outcome {
+            MxOutcome::NxDomain => "NXDOMAIN: the name does not exist".to_string(),
+            MxOutcome::NullMx => "MX 0 . (null MX)".to_string(),
+            MxOutcome::NoData => "no MX and no A/AAAA records (NODATA)".to_string(),
+            MxOutcome::Error { message } => format!("lookup failed: {message}"),
+            _ => {
+                let hosts: Vec<&str> = r.hosts.iter().map(|h| h.name.as_str()).collect();
+                format!("MX hosts without addresses: {}", hosts.join(", "))
+            }
+        };
+        refs.push(EvidenceRef {
+            address: None,
+            mx: None,
+            at: EvidenceAt::Dns { name: r.query.clone() },
+            detail,
+        });
+        return refs;
+    }
+    for p in supporting
+        .iter()
+        .filter_map(|&i| report.probes.get(i))
+        .take(MAX_EVIDENCE)
+    {
+        match &p.failure {
+            Some(failure) => {
+                let line = telling_line(p);
+                let said = line
+                    .and_then(|i| p.transcript.get(i))
+                    .filter(|l| l.direction == crate::model::Direction::Server)
+                    .map(|l| format!(" (server's last words: {})", l.text))
+                    .unwrap_or_default();
+                refs.push(EvidenceRef {
+                    address: Some(p.address),
+                    mx: Some(p.mx.clone()),
+                    at: EvidenceAt::Transcript {
+                        line: line.unwrap_or(0),
+                    },
+                    detail: format!("{}{said}", failure.summary()),
+                });
+            }
+            None => refs.extend(certificate_evidence(spec, p)),
+        }
+    }
+    refs
+}
+
+/// Points at the certificate field behind a certificate verdict.
+fn certificate_evidence(spec: &VerdictSpec, p: &ProbeResult) -> Vec<EvidenceRef> {
+    let Some(chain) = &p.chain else {
+        return Vec::new();
+    };
+    let at = |position: usize, field: &str, detail: String| EvidenceRef {
+        address: Some(p.address),
+        mx: Some(p.mx.clone()),
+        at: EvidenceAt::Certificate {
+            position,
+            field: field.to_string(),
+        },
+        detail,
+    };
+    let mut refs = Vec::new();
+    for cert in chain.certificates.iter().filter(|c| c.parse_error.is_none()) {
+        if cert.days_remaining < 0 && spec.family == Family::Certificate {
+            refs.push(at(
+                cert.position,
+                "not_after",
+                format!(
+                    "{} expired {} ({} days ago)",
+                    cert.subject, cert.not_after, -cert.days_remaining
+                ),
+            ));
+        }
+    }
+    if let Some(leaf) = chain.leaf() {
+        match spec.family {
+            Family::NameMismatch => {
+                let sans: Vec<&str> = leaf.sans.iter().map(|s| s.as_str()).collect();
+                refs.push(at(
+                    0,
+                    "subjectAltName",
+                    format!(
+                        "{} is not among the certificate names: {}",
+                        chain.name.reference,
+                        sans.join(", ")
+                    ),
+                ));
+            }
+            Family::Certificate if refs.is_empty() => {
+                let detail = match &chain.completeness {
+                    Completeness::MissingIssuer { issuer } => {
+                        format!("issuer not sent and not a trusted root: {issuer}")
+                    }
+                    _ if leaf.self_signed => format!("self-signed: {}", leaf.subject),
+                    _ => format!(
+                        "valid from {} to {}, issued by {}",
+                        leaf.not_before, leaf.not_after, leaf.issuer
+                    ),
+                };
+                refs.push(at(0, "issuer", detail));
+            }
+            _ => {}
+        }
+    }
+    refs
+}
+
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    values.iter().fold(template.to_string(), |text, (key, value)| {
+        text.replace(&format!("{{{key}}}"), value)
+    })
+}
+
+fn date(unix: u64, plus_days: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix as i64)
+        .map(|t| (t + time::Duration::days(plus_days)).date().to_string())
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
+fn workaround(spec: &VerdictSpec, report: &CheckReport, answers: &Answers, supporting: &[usize]) -> Option<Workaround> {
+    let kind = spec.workaround?;
+    let policy = answers.get("sender-policy").map_or("unknown", String::as_str);
+    let needed = match kind {
+        WorkaroundKind::RelaxVerification => matches!(policy, "verify" | "unknown"),
+        WorkaroundKind::AllowOpportunistic => policy != "opportunistic",
+    };
+    if !needed || spec.family == Family::RecipientPolicy {
+        return None;
+    }
+    let template = advice().workaround.get(match kind {
+        WorkaroundKind::RelaxVerification => "relax_verification",
+        WorkaroundKind::AllowOpportunistic => "allow_opportunistic",
+    })?;
+    let destination = report.target.to_string();
+    let domain = match &report.target {
+        Target::Domain { name } | Target::Host { name, .. } => name.clone(),
+        Target::Address { ip, .. } => ip.to_string(),
+    };
+    // Exim host lists can be narrower than Postfix's per-domain entry: only the failing hosts.
+    let failing: Vec<&ProbeResult> = supporting.iter().filter_map(|&i| report.probes.get(i)).collect();
+    let affected = if failing.is_empty() {
+        report.probes.iter().collect()
+    } else {
+        failing
+    };
+    let mut hosts: Vec<String> = affected.iter().map(|p| format!("! {}", p.mx)).collect();
+    hosts.dedup();
+    let excluded_hosts = hosts.join(" : ");
+    let today = date(report.started_at, 0);
+    let expires = date(report.started_at, WORKAROUND_DAYS);
+    let owner = format!("the postmaster of {}", report.vantage_host);
+    let reason = fill(
+        &template.reason,
+        &[("destination", &destination), ("title", &spec.title)],
+    );
+    let values = [
+        ("destination", destination.as_str()),
+        ("domain", domain.as_str()),
+        ("reason", reason.as_str()),
+        ("today", today.as_str()),
+        ("expires", expires.as_str()),
+        ("owner", owner.as_str()),
+        ("excluded_hosts", excluded_hosts.as_str()),
+    ];
+    Some(Workaround {
+        kind,
+        destination: destination.clone(),
+        expires: expires.clone(),
+        owner: owner.clone(),
+        postfix: fill(&template.postfix, &values),
+        exim: fill(&template.exim, &values),
+        warning: fill(&template.warning, &values),
+    })
+}
+
+/// Quotes a shell word when it holds anything but safe characters.
+fn shell(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-:@[]/".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+fn reproduce(spec: &VerdictSpec, report: &CheckReport) -> Vec<Reproduce> {
+    let version_matters = spec.family == Family::NoSharedVersion;
+    let mailbox = match &report.target {
+        Target::Domain { name } => format!("postmaster@{name}"),
+        _ => String::new(),
+    };
+    let mut seen = Vec::new();
+    report
+        .probes
+        .iter()
+        .filter(|p| {
+            let fresh = !seen.contains(&p.address);
+            seen.push(p.address);
+            fresh
+        })
+        .map(|p| {
+            let sni = p
+                .tls
+                .as_ref()
+                .and_then(|t| t.sni.clone())
+                .unwrap_or_else(|| p.mx.clone());
+            let ip_target = p.mx.parse::<std::net::IpAddr>().is_ok();
+            let to = if mailbox.is_empty() {
+                format!("postmaster@{}", p.mx)
+            } else {
+                mailbox.clone()
+            };
+            let mut swaks = format!(
+                "swaks --to {} --server {} --port {} --ehlo {} --tls --quit-after TLS",
+                shell(&to),
+                p.address.ip(),
+                p.address.port(),
+                shell(&p.ehlo_name)
+            );
+            if !ip_target {
+                swaks.push_str(&format!(" --tls-sni {}", shell(&sni)));
+            }
+            let mut openssl = format!(
+                "openssl s_client -starttls smtp -connect {} -name {} -brief",
+                p.address,
+                shell(&p.ehlo_name)
+            );
+            if ip_target {
+                openssl.push_str(&format!(" -verify_ip {}", p.mx));
+            } else {
+                openssl.push_str(&format!(
+                    " -servername {} -verify_hostname {}",
+                    shell(&sni),
+                    shell(&p.mx)
+                ));
+            }
+            openssl.push_str(" -verify_return_error");
+            if version_matters {
+                swaks.push_str(" --tls-protocol tlsv1_2");
+                openssl.push_str(" -tls1_2");
+            }
+            Reproduce {
+                address: p.address,
+                mx: p.mx.clone(),
+                swaks,
+                openssl,
+            }
+        })
+        .collect()
+}
+
+fn checklist(report: &CheckReport, answers: &Answers) -> Vec<ChecklistItem> {
+    let probes = &report.probes;
+    let failing =
+        |test: fn(&ProbeResult) -> bool| -> Vec<String> { probes.iter().filter(|p| !test(p)).map(label).collect() };
+    let handshake_failing = failing(|p| p.failure.is_none() && p.tls.is_some());
+    let cert_failing = failing(ProbeResult::is_secure);
+    let verdict_of = |failing: Vec<String>| -> (CheckStatus, String) {
+        if probes.is_empty() {
+            (CheckStatus::Fail, "no address could be probed".to_string())
+        } else if failing.is_empty() {
+            (CheckStatus::Pass, format!("all {} addresses", probes.len()))
+        } else {
+            (CheckStatus::Fail, format!("failing: {}", failing.join(", ")))
+        }
+    };
+    advice()
+        .checklist
+        .iter()
+        .map(|item| {
+            let (status, detail) = match item.id.as_str() {
+                "mx-set" => {
+                    let hosts: Vec<String> = report
+                        .resolution
+                        .hosts
+                        .iter()
+                        .map(|h| match h.preference {
+                            Some(p) => format!("{p} {}", h.name),
+                            None => h.name.clone(),
+                        })
+                        .collect();
+                    (
+                        CheckStatus::Ask,
+                        format!(
+                            "seen: {}",
+                            if hosts.is_empty() {
+                                "none".to_string()
+                            } else {
+                                hosts.join(", ")
+                            }
+                        ),
+                    )
+                }
+                "handshake" => verdict_of(handshake_failing.clone()),
+                "certificate" => verdict_of(cert_failing.clone()),
+                "sender-policy" => match answers.get("sender-policy").map(String::as_str) {
+                    Some("opportunistic") => (
+                        CheckStatus::Pass,
+                        "opportunistic TLS accepts any certificate".to_string(),
+                    ),
+                    Some("encrypt") if handshake_failing.is_empty() && !probes.is_empty() => (
+                        CheckStatus::Pass,
+                        "TLS is required and every handshake completes".to_string(),
+                    ),
+                    Some("verify") if cert_failing.is_empty() && !probes.is_empty() => {
+                        (CheckStatus::Pass, "certificates verify on every address".to_string())
+                    }
+                    Some("encrypt" | "verify") => (
+                        CheckStatus::Fail,
+                        "the server does not meet this relay's policy".to_string(),
+                    ),
+                    _ => (CheckStatus::Ask, "answer the sender-policy question".to_string()),
+                },
+                "recipient-policy" => (
+                    CheckStatus::Ask,
+                    "not checked yet: look for _mta-sts and TLSA records".to_string(),
+                ),
+                _ => (CheckStatus::Ask, String::new()),
+            };
+            ChecklistItem {
+                id: item.id.clone(),
+                text: item.text.clone(),
+                status,
+                detail,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advice_asset_parses_and_has_both_workarounds() {
+        let advice: Advice = toml::from_str(ADVICE_TOML).unwrap();
+        assert!(advice.workaround.contains_key("relax_verification"));
+        assert!(advice.workaround.contains_key("allow_opportunistic"));
+        assert_eq!(advice.checklist.len(), 6);
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell("mx.example.com"), "mx.example.com");
+        assert_eq!(shell("it's here"), r"'it'\''s here'");
+    }
+
+    #[test]
+    fn dates_are_calendar_days() {
+        assert_eq!(date(0, 14), "1970-01-15");
+    }
+}

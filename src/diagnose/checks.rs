@@ -1,0 +1,241 @@
+//! The evidence checks the tree names. Each looks at the whole check report and
+//! says yes or no, with the probes that made it say yes.
+
+use std::collections::BTreeMap;
+
+use crate::cert::{Completeness, TrustOutcome};
+use crate::check::CheckReport;
+use crate::model::{Failure, MxOutcome, ProbeResult, Stage};
+
+/// A check's answer: `probes` are indexes into `report.probes` that support a yes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hit {
+    pub yes: bool,
+    pub probes: Vec<usize>,
+}
+
+impl Hit {
+    fn from(yes: bool) -> Self {
+        Hit {
+            yes,
+            probes: Vec::new(),
+        }
+    }
+}
+
+pub type Check = fn(&CheckReport) -> Hit;
+
+/// Every check by the name the tree uses.
+const CHECKS: &[(&str, Check)] = &[
+    ("dns_nxdomain", |r| {
+        Hit::from(r.resolution.outcome == MxOutcome::NxDomain)
+    }),
+    ("dns_null_mx", |r| Hit::from(r.resolution.outcome == MxOutcome::NullMx)),
+    ("dns_lookup_failed", |r| {
+        Hit::from(matches!(r.resolution.outcome, MxOutcome::Error { .. }))
+    }),
+    ("dns_no_mail_host", |r| {
+        Hit::from(r.resolution.outcome == MxOutcome::NoData)
+    }),
+    ("dns_mx_without_addresses", |r| Hit::from(r.probes.is_empty())),
+    ("all_connects_timed_out", all_connects_timed_out),
+    ("only_ipv6_connect_fails", only_ipv6_connect_fails),
+    ("ipv6_connect_refused", ipv6_connect_refused),
+    ("all_connects_refused", all_connects_refused),
+    ("some_connects_failed", |r| {
+        any(r, |p| p.failure.is_some() && p.stage == Stage::Connect)
+    }),
+    ("greeting_421", |r| {
+        any_failure(
+            r,
+            |f| matches!(f, Failure::GreetingRejected { reply } if reply.code == 421),
+        )
+    }),
+    ("greeting_5xx", |r| {
+        any_failure(r, |f| matches!(f, Failure::GreetingRejected { .. }))
+    }),
+    ("greeting_timed_out", |r| {
+        any_failure(r, |f| matches!(f, Failure::GreetingTimeout { .. }))
+    }),
+    ("ehlo_rejected", |r| {
+        any_failure(r, |f| matches!(f, Failure::EhloRejected { .. }))
+    }),
+    ("starttls_masked", |r| {
+        any_failure(r, |f| matches!(f, Failure::StartTlsMasked { .. }))
+    }),
+    ("starttls_not_offered", |r| {
+        any_failure(r, |f| matches!(f, Failure::StartTlsNotOffered { .. }))
+    }),
+    ("starttls_rejected_temporarily", |r| {
+        any_failure(
+            r,
+            |f| matches!(f, Failure::StartTlsRejected { reply } if reply.code < 500),
+        )
+    }),
+    ("starttls_rejected_permanently", |r| {
+        any_failure(r, |f| matches!(f, Failure::StartTlsRejected { .. }))
+    }),
+    ("closed_after_starttls", |r| {
+        any_failure(r, |f| *f == Failure::ClosedAfterStartTls)
+    }),
+    ("reset_during_handshake", |r| {
+        any_failure(r, |f| matches!(f, Failure::HandshakeReset { .. }))
+    }),
+    // Plug-in point for the capability scan; no scan evidence exists yet.
+    ("capability_scan_available", |_| Hit::from(false)),
+    ("alert_protocol_version", |r| alert(r, |code| code == 70)),
+    ("alert_no_common_cipher", |r| alert(r, |code| code == 40 || code == 71)),
+    ("alert_other", |r| alert(r, |_| true)),
+    ("plaintext_after_starttls", |r| {
+        any_failure(r, |f| matches!(f, Failure::PlaintextInsteadOfTls { .. }))
+    }),
+    ("handshake_timed_out", |r| {
+        any_failure(r, |f| matches!(f, Failure::HandshakeTimeout { .. }))
+    }),
+    ("handshake_failed_otherwise", |r| {
+        any_failure(r, |f| {
+            matches!(f, Failure::HandshakeClosed { .. } | Failure::TlsError { .. })
+        })
+    }),
+    ("tls_ehlo_failed", |r| {
+        any(r, |p| p.failure.is_some() && p.stage == Stage::TlsEhlo)
+    }),
+    ("any_other_failure", |r| any(r, |p| p.failure.is_some())),
+    ("mixed_results_on_one_address", mixed_results_on_one_address),
+    // Plug-in point for MTA-STS / DANE evidence; not measured yet.
+    ("recipient_policy_violated", |_| Hit::from(false)),
+    ("any_certificate_problem", |r| completed(r, |p| !p.is_secure())),
+    ("certificate_expired", |r| {
+        completed(r, |p| {
+            p.chain.as_ref().is_some_and(|c| {
+                !c.is_trusted()
+                    && (c.trust.iter().any(|t| t.outcome == TrustOutcome::Expired)
+                        || c.certificates
+                            .iter()
+                            .any(|cert| cert.parse_error.is_none() && cert.days_remaining < 0))
+            })
+        })
+    }),
+    ("certificate_not_yet_valid", |r| {
+        completed(r, |p| {
+            p.chain
+                .as_ref()
+                .is_some_and(|c| !c.is_trusted() && c.trust.iter().any(|t| t.outcome == TrustOutcome::NotYetValid))
+        })
+    }),
+    ("chain_incomplete", |r| {
+        completed(r, |p| {
+            p.chain
+                .as_ref()
+                .is_some_and(|c| !c.is_trusted() && matches!(c.completeness, Completeness::MissingIssuer { .. }))
+        })
+    }),
+    ("certificate_untrusted", |r| {
+        completed(r, |p| p.chain.as_ref().is_none_or(|c| !c.is_trusted()))
+    }),
+    ("certificate_name_mismatch", |r| {
+        completed(r, |p| p.chain.as_ref().is_none_or(|c| !c.name_matches()))
+    }),
+];
+
+pub fn lookup(name: &str) -> Option<Check> {
+    CHECKS.iter().find(|(n, _)| *n == name).map(|(_, check)| *check)
+}
+
+pub fn names() -> impl Iterator<Item = &'static str> {
+    CHECKS.iter().map(|(name, _)| *name)
+}
+
+fn any(report: &CheckReport, test: impl Fn(&ProbeResult) -> bool) -> Hit {
+    let probes: Vec<usize> = report
+        .probes
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| test(p))
+        .map(|(i, _)| i)
+        .collect();
+    Hit {
+        yes: !probes.is_empty(),
+        probes,
+    }
+}
+
+fn any_failure(report: &CheckReport, test: impl Fn(&Failure) -> bool) -> Hit {
+    any(report, |p| p.failure.as_ref().is_some_and(&test))
+}
+
+/// Among sessions that completed without a failure.
+fn completed(report: &CheckReport, test: impl Fn(&ProbeResult) -> bool) -> Hit {
+    any(report, |p| p.failure.is_none() && test(p))
+}
+
+fn alert(report: &CheckReport, code: impl Fn(u8) -> bool) -> Hit {
+    any_failure(
+        report,
+        |f| matches!(f, Failure::TlsAlert { alert, .. } if code(alert.code)),
+    )
+}
+
+fn connect_failed(p: &ProbeResult) -> bool {
+    p.failure.is_some() && p.stage == Stage::Connect
+}
+
+fn all_connects_timed_out(report: &CheckReport) -> Hit {
+    let hit = any_failure(report, |f| matches!(f, Failure::ConnectTimeout { .. }));
+    Hit {
+        yes: !report.probes.is_empty() && hit.probes.len() == report.probes.len(),
+        ..hit
+    }
+}
+
+fn all_connects_refused(report: &CheckReport) -> Hit {
+    let hit = any_failure(report, |f| matches!(f, Failure::ConnectRefused { .. }));
+    Hit {
+        yes: !report.probes.is_empty() && hit.probes.len() == report.probes.len(),
+        ..hit
+    }
+}
+
+/// IPv4 gets past connect everywhere, IPv6 fails to connect everywhere.
+fn only_ipv6_connect_fails(report: &CheckReport) -> Hit {
+    let (v6, v4): (Vec<_>, Vec<_>) = report.probes.iter().partition(|p| p.address.is_ipv6());
+    let yes = !v4.is_empty()
+        && !v6.is_empty()
+        && v4.iter().all(|p| !connect_failed(p))
+        && v6.iter().all(|p| connect_failed(p));
+    Hit {
+        yes,
+        probes: if yes {
+            any(report, |p| p.address.is_ipv6()).probes
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+fn ipv6_connect_refused(report: &CheckReport) -> Hit {
+    let v6 = any(report, |p| p.address.is_ipv6());
+    let refused = any(report, |p| {
+        p.address.is_ipv6() && matches!(p.failure, Some(Failure::ConnectRefused { .. }))
+    });
+    Hit {
+        yes: !v6.probes.is_empty() && v6.probes == refused.probes,
+        probes: refused.probes,
+    }
+}
+
+/// The same address both completed and failed (repeated attempts, `--attempts`).
+fn mixed_results_on_one_address(report: &CheckReport) -> Hit {
+    let mut by_address: BTreeMap<_, (bool, bool)> = BTreeMap::new();
+    for p in &report.probes {
+        let entry = by_address.entry(p.address).or_default();
+        if p.failure.is_some() {
+            entry.1 = true;
+        } else {
+            entry.0 = true;
+        }
+    }
+    any(report, |p| {
+        by_address.get(&p.address).is_some_and(|(ok, failed)| *ok && *failed)
+    })
+}

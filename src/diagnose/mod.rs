@@ -1,0 +1,134 @@
+//! From evidence to a verdict: walk the decision tree (assets/tree.toml) over a
+//! check report and the operator's answers, then attach scope, evidence, fix,
+//! workaround, reproduce commands and the retry checklist.
+
+mod advice;
+pub use advice::postmaster_template;
+pub mod checks;
+pub mod tree;
+pub mod verdict;
+
+use std::collections::BTreeMap;
+
+use thiserror::Error;
+
+use crate::check::CheckReport;
+use crate::model::{Direction, MxOutcome};
+pub use tree::Tree;
+use tree::{Target, UNKNOWN};
+pub use verdict::*;
+
+/// The operator's answers: question id → answer key.
+pub type Answers = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DiagnoseError {
+    #[error("no question {0:?}; questions are: {1}")]
+    UnknownQuestion(String, String),
+    #[error("question {question:?} has no answer {answer:?}; answers are: {choices}")]
+    UnknownAnswer {
+        question: String,
+        answer: String,
+        choices: String,
+    },
+    #[error("{0:?} is not ID=ANSWER")]
+    Malformed(String),
+    #[error("the decision tree is broken at {0}")]
+    BrokenTree(String),
+}
+
+/// Parses `ID=ANSWER` and checks both against the tree.
+pub fn parse_answer(tree: &Tree, text: &str) -> Result<(String, String), DiagnoseError> {
+    let (id, key) = text
+        .split_once('=')
+        .ok_or_else(|| DiagnoseError::Malformed(text.to_string()))?;
+    let (id, key) = (id.trim(), key.trim());
+    let question = tree.question(id).ok_or_else(|| {
+        let ids: Vec<&str> = tree.questions.iter().map(|q| q.id.as_str()).collect();
+        DiagnoseError::UnknownQuestion(id.to_string(), ids.join(", "))
+    })?;
+    if !question.answers.iter().any(|a| a.key == key) {
+        let keys: Vec<&str> = question.answers.iter().map(|a| a.key.as_str()).collect();
+        return Err(DiagnoseError::UnknownAnswer {
+            question: id.to_string(),
+            answer: key.to_string(),
+            choices: keys.join(", "),
+        });
+    }
+    Ok((id.to_string(), key.to_string()))
+}
+
+/// Walks the tree and builds the verdict.
+pub fn diagnose(tree: &Tree, report: &CheckReport, answers: &Answers) -> Result<Verdict, DiagnoseError> {
+    let mut steps = Vec::new();
+    let mut supporting: Vec<usize> = Vec::new();
+    let mut current = tree.start.as_str();
+    // Validation proves the tree acyclic; the bound keeps a broken asset from hanging us.
+    for _ in 0..=tree.nodes.len() {
+        let node = match tree.target(current) {
+            Some(Target::Node(node)) => node,
+            Some(Target::Verdict(spec)) => {
+                return Ok(advice::complete(spec, report, answers, steps, supporting));
+            }
+            None => return Err(DiagnoseError::BrokenTree(current.to_string())),
+        };
+        let (outcome, next, unanswered) = if let Some(name) = &node.check {
+            let check = checks::lookup(name).ok_or_else(|| DiagnoseError::BrokenTree(node.id.clone()))?;
+            let hit = check(report);
+            if hit.yes && !hit.probes.is_empty() {
+                supporting = hit.probes;
+            }
+            let next = if hit.yes { &node.yes } else { &node.no };
+            (if hit.yes { "yes" } else { "no" }.to_string(), next.as_deref(), false)
+        } else {
+            let question = node.question.as_deref().unwrap_or_default();
+            let answer = answers.get(question).map_or(UNKNOWN, String::as_str);
+            let next = node.next.as_ref().and_then(|n| n.get(answer)).map(String::as_str);
+            (answer.to_string(), next, answer == UNKNOWN)
+        };
+        steps.push(Step {
+            node: node.id.clone(),
+            title: node.title.clone(),
+            outcome,
+            unanswered,
+        });
+        current = next.ok_or_else(|| DiagnoseError::BrokenTree(node.id.clone()))?;
+    }
+    Err(DiagnoseError::BrokenTree(current.to_string()))
+}
+
+/// How the process exit code follows the verdict.
+pub fn exit_code(report: &CheckReport, verdict: &Verdict) -> u8 {
+    if report.probes.is_empty() {
+        return 3;
+    }
+    match verdict.family {
+        Family::Healthy => 0,
+        Family::Inconclusive => 3,
+        _ => 1,
+    }
+}
+
+/// The transcript line that best shows a probe's failure: the server's last line before
+/// our closing QUIT (the refusal, or what it said before it went silent or dropped us),
+/// or the final event when the server never spoke (connect failures).
+pub(crate) fn telling_line(probe: &crate::model::ProbeResult) -> Option<usize> {
+    let end = probe
+        .transcript
+        .iter()
+        .position(|l| l.direction == Direction::Client && l.text.as_str() == "QUIT")
+        .unwrap_or(probe.transcript.len());
+    probe.transcript[..end]
+        .iter()
+        .rposition(|l| l.direction == Direction::Server)
+        .or_else(|| probe.transcript.len().checked_sub(1))
+}
+
+/// True when the check reached DNS only.
+pub(crate) fn domain_level(report: &CheckReport) -> bool {
+    report.probes.is_empty()
+        || !matches!(
+            report.resolution.outcome,
+            MxOutcome::Mx | MxOutcome::ImplicitMx | MxOutcome::Direct
+        )
+}

@@ -1,0 +1,214 @@
+//! What the diagnosis concludes, as serialisable values.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// Root-cause families (DESIGN §1) plus healthy and inconclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    RemoteMxBroken,
+    SenderPolicy,
+    NoSharedVersion,
+    NoSharedCipher,
+    Certificate,
+    NameMismatch,
+    Middlebox,
+    Dns,
+    RecipientPolicy,
+    LocalPath,
+    Healthy,
+    Inconclusive,
+}
+
+impl Family {
+    pub fn label(self) -> &'static str {
+        match self {
+            Family::RemoteMxBroken => "remote MX broken",
+            Family::SenderPolicy => "sender TLS policy too strict",
+            Family::NoSharedVersion => "no shared protocol version",
+            Family::NoSharedCipher => "no shared cipher",
+            Family::Certificate => "certificate problem",
+            Family::NameMismatch => "name mismatch",
+            Family::Middlebox => "middlebox",
+            Family::Dns => "DNS",
+            Family::RecipientPolicy => "policy published by recipient",
+            Family::LocalPath => "local / path",
+            Family::Healthy => "healthy",
+            Family::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// Who has to act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Owner {
+    Sender,
+    Recipient,
+    Network,
+    DnsOwner,
+    Either,
+    None,
+}
+
+impl Owner {
+    pub fn label(self) -> &'static str {
+        match self {
+            Owner::Sender => "sender (this relay's side)",
+            Owner::Recipient => "recipient",
+            Owner::Network => "network",
+            Owner::DnsOwner => "DNS owner",
+            Owner::Either => "either side",
+            Owner::None => "nobody",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub fn lowered(self) -> Self {
+        match self {
+            Confidence::High => Confidence::Medium,
+            _ => Confidence::Low,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+/// Which narrow exception a verdict allows, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkaroundKind {
+    /// Keep TLS mandatory but stop checking the certificate for this destination.
+    RelaxVerification,
+    /// Let this destination fall back to plaintext when TLS fails.
+    AllowOpportunistic,
+}
+
+/// One step of the walk through the tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub node: String,
+    pub title: String,
+    /// `yes`/`no` for checks, the answer key for questions (`unknown` when unanswered).
+    pub outcome: String,
+    /// True when the step was a question the operator has not answered.
+    pub unanswered: bool,
+}
+
+/// Which addresses the verdict is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Scope {
+    /// About the domain (DNS), not a particular address.
+    Domain,
+    /// Every probed address shows it: the recipient's service as a whole.
+    AllAddresses { count: usize },
+    /// Only some addresses show it: host-specific.
+    SomeAddresses { failing: Vec<String>, working: Vec<String> },
+}
+
+/// A pointer into the evidence that supports the verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRef {
+    pub address: Option<SocketAddr>,
+    pub mx: Option<String>,
+    pub at: EvidenceAt,
+    /// What it shows, in one line.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EvidenceAt {
+    /// Index into that probe's transcript.
+    Transcript {
+        line: usize,
+    },
+    Certificate {
+        position: usize,
+        field: String,
+    },
+    Dns {
+        name: String,
+    },
+    Answer {
+        question: String,
+    },
+}
+
+/// A narrow, dated exception for one destination, ready to paste.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workaround {
+    pub kind: WorkaroundKind,
+    pub destination: String,
+    /// YYYY-MM-DD after which the exception must be removed.
+    pub expires: String,
+    pub owner: String,
+    pub postfix: String,
+    pub exim: String,
+    pub warning: String,
+}
+
+/// A command to reproduce the probe of one address by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reproduce {
+    pub address: SocketAddr,
+    pub mx: String,
+    pub swaks: String,
+    pub openssl: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    /// The evidence cannot say; the operator has to.
+    Ask,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecklistItem {
+    pub id: String,
+    pub text: String,
+    pub status: CheckStatus,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The tree leaf reached.
+    pub id: String,
+    pub family: Family,
+    pub owner: Owner,
+    pub confidence: Confidence,
+    pub confidence_reason: String,
+    pub title: String,
+    pub explanation: String,
+    pub fix: String,
+    pub next_check: Option<String>,
+    pub tlsrpt: Option<String>,
+    pub scope: Scope,
+    pub evidence: Vec<EvidenceRef>,
+    pub steps: Vec<Step>,
+    pub workaround: Option<Workaround>,
+    pub reproduce: Vec<Reproduce>,
+    pub checklist: Vec<ChecklistItem>,
+}

@@ -1,0 +1,350 @@
+//! The ticket-ready Markdown report.
+
+use std::fmt::Write;
+
+use super::session::Session;
+use crate::cert::{ChainReport, Completeness};
+use crate::diagnose::{CheckStatus, EvidenceAt, Owner, Scope};
+use crate::model::{Direction, ProbeResult};
+
+/// Escapes text for a table cell: pipes and line breaks would break the table.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// A code fence longer than any backtick run in `body`, so peer text cannot close it.
+fn fenced(lang: &str, body: &str) -> String {
+    let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}{lang}\n{}\n{fence}\n", body.trim_end())
+}
+
+pub fn utc(unix: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix as i64)
+        .map(|t| format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute()))
+        .unwrap_or_else(|_| unix.to_string())
+}
+
+fn source_address(session: &Session) -> Option<String> {
+    session
+        .check
+        .probes
+        .iter()
+        .find_map(|p| p.local_address)
+        .map(|a| a.ip().to_string())
+}
+
+pub fn render_markdown(session: &Session) -> String {
+    let check = &session.check;
+    let v = &session.verdict;
+    let mut out = String::new();
+    let source = source_address(session)
+        .map(|s| format!(" (source {s})"))
+        .unwrap_or_default();
+    let _ = writeln!(out, "# STARTTLS triage: {} — {}\n", check.target, v.title);
+    let _ = writeln!(
+        out,
+        "**{}** · family: {} · owner: {} · confidence: {} · checked {} from `{}`{source}\n",
+        v.title,
+        v.family.label(),
+        v.owner.label(),
+        v.confidence.label(),
+        utc(check.started_at),
+        check.vantage_host
+    );
+    let _ = writeln!(out, "Confidence: {}.\n", v.confidence_reason);
+    if let Some(tlsrpt) = &v.tlsrpt {
+        let _ = writeln!(
+            out,
+            "A sender that files TLS reports (RFC 8460) would log this as `{tlsrpt}`.\n"
+        );
+    }
+
+    let _ = writeln!(out, "## What happened\n\n{}\n", v.explanation);
+    match &v.scope {
+        Scope::Domain => {}
+        Scope::AllAddresses { count } => {
+            let _ = writeln!(out, "Seen on all {count} probed addresses.\n");
+        }
+        Scope::SomeAddresses { failing, working } => {
+            let _ = writeln!(
+                out,
+                "Host-specific: seen on {}; working: {}. Mail can still be delivered through the working hosts; senders that pick a failing one defer.\n",
+                failing.join(", "),
+                working.join(", ")
+            );
+        }
+    }
+    let _ = writeln!(out, "## Fix\n\n{}\n", v.fix);
+    if let Some(next) = &v.next_check {
+        let _ = writeln!(out, "**Next check:** {next}\n");
+    }
+
+    if !v.evidence.is_empty() {
+        let _ = writeln!(out, "## Evidence\n");
+        for e in &v.evidence {
+            let place = match &e.at {
+                EvidenceAt::Transcript { line } => format!("transcript line {line}"),
+                EvidenceAt::Certificate { position, field } => format!("certificate [{position}] {field}"),
+                EvidenceAt::Dns { name } => format!("DNS {name}"),
+                EvidenceAt::Answer { question } => format!("answer to {question}"),
+            };
+            let who = match (&e.mx, e.address) {
+                (Some(mx), Some(addr)) => format!("`{mx}` [{}] ", addr.ip()),
+                _ => String::new(),
+            };
+            let _ = writeln!(out, "- {who}{place}: {}", e.detail);
+        }
+        out.push('\n');
+    }
+
+    render_dns(&mut out, session);
+    if !check.probes.is_empty() {
+        let _ = writeln!(out, "## Addresses\n");
+        let _ = writeln!(
+            out,
+            "| MX | address | stage reached | failure | TLS | certificate | timings (ms) |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+        for p in &check.probes {
+            let failure = p.failure.as_ref().map_or("—".to_string(), |f| f.summary());
+            let tls = p
+                .tls
+                .as_ref()
+                .map_or("—".to_string(), |t| format!("{} {}", t.version, t.cipher_suite));
+            let t = &p.timings;
+            let timings = format!(
+                "connect {} / greeting {} / TLS {} / total {}",
+                opt(t.connect_ms),
+                opt(t.greeting_ms),
+                opt(t.tls_ms),
+                t.total_ms
+            );
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                cell(&p.mx),
+                p.address,
+                p.stage.label(),
+                cell(&failure),
+                cell(&tls),
+                cell(&certificate_status(p)),
+                timings
+            );
+        }
+        out.push('\n');
+    }
+
+    let focus = check
+        .probes
+        .iter()
+        .find(|p| p.failure.is_some())
+        .or_else(|| check.probes.iter().find(|p| !p.is_secure()))
+        .or_else(|| check.probes.first());
+    if let Some(p) = focus {
+        let _ = writeln!(out, "## Transcript: {} [{}]\n", p.mx, p.address);
+        out.push_str(&fenced("text", &transcript(p)));
+        out.push('\n');
+        if let Some(chain) = &p.chain {
+            let _ = writeln!(out, "## Certificate chain: {} [{}]\n", p.mx, p.address);
+            render_chain(&mut out, chain);
+        }
+    }
+
+    if let Some(w) = &v.workaround {
+        let _ = writeln!(
+            out,
+            "## Temporary workaround (this destination only, until {})\n",
+            w.expires
+        );
+        let _ = writeln!(out, "> **Warning:** {}\n", w.warning);
+        let _ = writeln!(out, "Postfix:\n");
+        out.push_str(&fenced("", &w.postfix));
+        let _ = writeln!(out, "\nExim:\n");
+        out.push_str(&fenced("", &w.exim));
+        out.push('\n');
+    }
+
+    if !v.reproduce.is_empty() {
+        let _ = writeln!(out, "## Reproduce by hand\n");
+        let commands: Vec<String> = v
+            .reproduce
+            .iter()
+            .map(|r| format!("# {} [{}]\n{}\n{}", r.mx, r.address, r.swaks, r.openssl))
+            .collect();
+        out.push_str(&fenced("sh", &commands.join("\n\n")));
+        out.push('\n');
+    }
+
+    let _ = writeln!(out, "## Before you retry the queue\n");
+    for item in &v.checklist {
+        let mark = match item.status {
+            CheckStatus::Pass => "[x]",
+            CheckStatus::Fail => "[ ] **fails:**",
+            CheckStatus::Ask => "[ ] ask:",
+        };
+        let detail = if item.detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", item.detail)
+        };
+        let _ = writeln!(out, "- {mark} {}{detail}", item.text);
+    }
+    out.push('\n');
+
+    let _ = writeln!(out, "## Decision path\n");
+    for (i, step) in v.steps.iter().enumerate() {
+        let open = if step.unanswered { " (not answered)" } else { "" };
+        let _ = writeln!(out, "{}. {} → {}{open}", i + 1, step.title, step.outcome);
+    }
+    out.push('\n');
+
+    if v.owner == Owner::Recipient {
+        let _ = writeln!(out, "## Note for the recipient's postmaster\n");
+        let note = postmaster_note(session, source_address(session));
+        for line in note.trim().lines() {
+            let _ = writeln!(out, "> {line}");
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "---\nmxtriage {} · report schema {}",
+        check.tool_version, check.schema_version
+    );
+    out
+}
+
+fn postmaster_note(session: &Session, source: Option<String>) -> String {
+    let check = &session.check;
+    let v = &session.verdict;
+    let evidence: Vec<String> = v.evidence.iter().take(4).map(|e| format!("- {}", e.detail)).collect();
+    let domain = check.resolution.query.clone();
+    let source = source.map(|s| format!(" (source address {s})")).unwrap_or_default();
+    let date = utc(check.started_at);
+    [
+        ("{vantage}", check.vantage_host.as_str()),
+        ("{domain}", domain.as_str()),
+        ("{source}", source.as_str()),
+        ("{date}", date.as_str()),
+        ("{title}", v.title.as_str()),
+        ("{evidence}", evidence.join("\n").as_str()),
+        ("{fix}", v.fix.as_str()),
+    ]
+    .iter()
+    .fold(
+        crate::diagnose::postmaster_template().to_string(),
+        |text, (key, value)| text.replace(key, value),
+    )
+}
+
+fn render_dns(out: &mut String, session: &Session) {
+    let r = &session.check.resolution;
+    if r.hosts.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## DNS\n");
+    for h in &r.hosts {
+        let pref = h.preference.map_or(String::new(), |p| format!("MX {p} "));
+        let addrs: Vec<String> = h
+            .addresses
+            .iter()
+            .map(|a| format!("{} (TTL {})", a.ip, a.ttl))
+            .collect();
+        let _ = writeln!(
+            out,
+            "- {pref}`{}`: {}",
+            h.name,
+            if addrs.is_empty() {
+                "no address".into()
+            } else {
+                addrs.join(", ")
+            }
+        );
+        for step in &h.cname_chain {
+            let _ = writeln!(out, "  - CNAME {step}");
+        }
+    }
+    out.push('\n');
+}
+
+fn transcript(p: &ProbeResult) -> String {
+    p.transcript
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let arrow = match l.direction {
+                Direction::Client => "C:",
+                Direction::Server => "S:",
+                Direction::Event => "--",
+            };
+            let lock = if l.encrypted { "tls" } else { "   " };
+            format!("{i:>3} {:>6}ms {lock} {arrow} {}", l.at_ms, l.text)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn certificate_status(p: &ProbeResult) -> String {
+    let Some(chain) = &p.chain else {
+        return "—".to_string();
+    };
+    let mut parts = Vec::new();
+    parts.push(if chain.is_trusted() { "trusted" } else { "untrusted" }.to_string());
+    if !chain.name_matches() {
+        parts.push("name mismatch".to_string());
+    }
+    if let Some(leaf) = chain.leaf() {
+        if leaf.days_remaining < 0 {
+            parts.push(format!("expired {} days ago", -leaf.days_remaining));
+        } else {
+            parts.push(format!("{} days left", leaf.days_remaining));
+        }
+    }
+    if let Completeness::MissingIssuer { .. } = chain.completeness {
+        parts.push("chain incomplete".to_string());
+    }
+    parts.join(", ")
+}
+
+fn render_chain(out: &mut String, chain: &ChainReport) {
+    for c in &chain.certificates {
+        if let Some(e) = &c.parse_error {
+            let _ = writeln!(out, "- [{}] unreadable: {e}", c.position);
+            continue;
+        }
+        let sans: Vec<&str> = c.sans.iter().map(|s| s.as_str()).collect();
+        let _ = writeln!(out, "- [{}] subject `{}`", c.position, c.subject);
+        let _ = writeln!(out, "  - issuer `{}`", c.issuer);
+        if !sans.is_empty() {
+            let _ = writeln!(out, "  - SANs: {}", sans.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "  - valid {} to {} ({} days {}); {} {}; {}",
+            c.not_before,
+            c.not_after,
+            c.days_remaining.abs(),
+            if c.days_remaining < 0 { "ago" } else { "left" },
+            c.key_algorithm,
+            c.key_bits.map_or("?".into(), |b| format!("{b} bits")),
+            c.signature_algorithm
+        );
+        let _ = writeln!(out, "  - SHA-256 `{}`; SPKI SHA-256 `{}`", c.sha256, c.spki_sha256);
+    }
+    let trust: Vec<String> = chain
+        .trust
+        .iter()
+        .map(|t| format!("{}: {}", t.store.label(), t.outcome.describe()))
+        .collect();
+    let _ = writeln!(out, "- trust: {}", trust.join("; "));
+    let name = match &chain.name.matched_by {
+        Some(id) => format!("`{}` matched by `{id}`", chain.name.reference),
+        None => format!("`{}` is NOT covered", chain.name.reference),
+    };
+    let _ = writeln!(out, "- name: {name}\n");
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map_or("—".to_string(), |v| v.to_string())
+}

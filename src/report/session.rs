@@ -1,0 +1,70 @@
+//! A session: the evidence, the operator's answers and the verdict, as one
+//! document that can be saved, shown again and compared.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::check::CheckReport;
+use crate::diagnose::{self, Answers, DiagnoseError, Tree, Verdict};
+use crate::model::SCHEMA_VERSION;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// The evidence, flattened so `schema_version`, `target` and `probes` sit at the top.
+    #[serde(flatten)]
+    pub check: CheckReport,
+    pub answers: Answers,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Error)]
+pub enum SessionError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path} is not an mxtriage JSON report: {source}")]
+    Parse { path: String, source: serde_json::Error },
+    #[error("{path} has schema_version {found}; this mxtriage reads {SCHEMA_VERSION}")]
+    Version { path: String, found: u64 },
+    #[error(transparent)]
+    Diagnose(#[from] DiagnoseError),
+}
+
+impl Session {
+    pub fn new(check: CheckReport, answers: Answers) -> Result<Self, DiagnoseError> {
+        let verdict = diagnose::diagnose(Tree::embedded(), &check, &answers)?;
+        Ok(Session {
+            check,
+            answers,
+            verdict,
+        })
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        diagnose::exit_code(&self.check, &self.verdict)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise: {e}\"}}"))
+    }
+
+    /// Reads a saved JSON report, refusing other schema versions with a clear message.
+    pub fn load(path: &std::path::Path) -> Result<Self, SessionError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| SessionError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|source| SessionError::Parse {
+            path: shown.clone(),
+            source,
+        })?;
+        let found = value
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        if found != u64::from(SCHEMA_VERSION) {
+            return Err(SessionError::Version { path: shown, found });
+        }
+        serde_json::from_value(value).map_err(|source| SessionError::Parse { path: shown, source })
+    }
+}

@@ -1,0 +1,136 @@
+//! Writing reports safely: atomically, mode 0600, never over an existing file.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{0} already exists; choose another path (nothing was overwritten)")]
+    Exists(PathBuf),
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("no user data directory is known (is HOME set?); pass an explicit path")]
+    NoDataDir,
+}
+
+/// Where reports go by default: `$XDG_DATA_HOME/mxtriage/reports` or the platform's equivalent.
+pub fn default_dir() -> Result<PathBuf, StoreError> {
+    directories::ProjectDirs::from("", "", "mxtriage")
+        .map(|dirs| dirs.data_dir().join("reports"))
+        .ok_or(StoreError::NoDataDir)
+}
+
+/// A file name for a report: target and time, safe on any filesystem.
+pub fn file_name(target: &str, started_at: u64, extension: &str) -> String {
+    let clean: String = target
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stamp = time::OffsetDateTime::from_unix_timestamp(started_at as i64)
+        .map(|t| {
+            format!(
+                "{}{:02}{:02}T{:02}{:02}{:02}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        })
+        .unwrap_or_else(|_| started_at.to_string());
+    format!("{clean}-{stamp}.{extension}")
+}
+
+/// Writes `contents` to `path`: into a private temporary file in the same directory,
+/// flushed to disk, then linked into place so a crash or a full disk never leaves a
+/// half-written report and an existing file is never replaced.
+pub fn write_new(path: &Path, contents: &str) -> Result<(), StoreError> {
+    let err = |source| StoreError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path.exists() {
+        return Err(StoreError::Exists(path.to_path_buf()));
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    let temp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("report"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&temp);
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(err(e));
+    }
+    // hard_link fails if the destination exists: no silent overwrite, even in a race.
+    let linked = std::fs::hard_link(&temp, path);
+    let _ = std::fs::remove_file(&temp);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StoreError::Exists(path.to_path_buf())),
+        Err(e) => Err(err(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("mxtriage-store-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn report_is_private_and_never_overwritten() {
+        let dir = scratch("private");
+        let path = dir.join("r.json");
+        write_new(&path, "first").unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(matches!(write_new(&path, "second"), Err(StoreError::Exists(_))));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "first");
+        let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unwritable_place_is_a_clear_error() {
+        let err = write_new(Path::new("/proc/mxtriage-cannot-write/r.json"), "x").unwrap_err();
+        assert!(err.to_string().contains("/proc/mxtriage-cannot-write/r.json"), "{err}");
+    }
+
+    #[test]
+    fn file_names_are_safe() {
+        assert_eq!(
+            file_name("[192.0.2.1]:25", 0, "json"),
+            "_192.0.2.1__25-19700101T000000Z.json"
+        );
+    }
+}

@@ -1,0 +1,319 @@
+//! Every lab scenario through the real probe path to a verdict: family, owner and
+//! leaf; then aggregation across addresses, operator answers and exit codes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mxtriage::cert::TrustStores;
+use mxtriage::check::{self, CheckReport};
+use mxtriage::diagnose::{Answers, Confidence, Family, Owner, Scope, WorkaroundKind};
+use mxtriage::lab::demo::lab_check_options;
+use mxtriage::lab::{Lab, LabOptions};
+use mxtriage::report::Session;
+
+async fn lab() -> Lab {
+    Lab::start(LabOptions {
+        tarpit: Duration::from_millis(3200),
+        ..LabOptions::default()
+    })
+    .await
+    .expect("lab starts")
+}
+
+async fn run(lab: &Lab, scenario: &str, attempts: usize) -> CheckReport {
+    let domain = &lab.scenario(scenario).expect("scenario exists").domain;
+    let stores = Arc::new(TrustStores::from_parts(vec![], vec![lab.ca_der()]));
+    let mut options = lab_check_options(lab, domain, stores);
+    options.probe.timeouts.command = if scenario == "tarpit" {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_secs(2)
+    };
+    options.attempts = attempts;
+    check::run(&options).await.expect("check runs")
+}
+
+fn answers(pairs: &[(&str, &str)]) -> Answers {
+    pairs.iter().map(|(q, a)| (q.to_string(), a.to_string())).collect()
+}
+
+/// (scenario, verdict id, family, owner, exit code) with no operator answers.
+const TABLE: &[(&str, &str, Family, Owner, u8)] = &[
+    ("healthy", "healthy", Family::Healthy, Owner::None, 0),
+    (
+        "expired",
+        "cert-expired-verdict",
+        Family::Certificate,
+        Owner::Recipient,
+        1,
+    ),
+    (
+        "not-yet-valid",
+        "cert-not-yet-valid-verdict",
+        Family::Certificate,
+        Owner::Recipient,
+        1,
+    ),
+    (
+        "name-mismatch",
+        "name-mismatch",
+        Family::NameMismatch,
+        Owner::Recipient,
+        1,
+    ),
+    (
+        "incomplete-chain",
+        "chain-incomplete",
+        Family::Certificate,
+        Owner::Recipient,
+        1,
+    ),
+    (
+        "self-signed",
+        "cert-untrusted-verdict",
+        Family::Certificate,
+        Owner::Recipient,
+        1,
+    ),
+    (
+        "no-starttls",
+        "starttls-not-offered",
+        Family::RemoteMxBroken,
+        Owner::Recipient,
+        1,
+    ),
+    (
+        "starttls-masked",
+        "middlebox-masked",
+        Family::Middlebox,
+        Owner::Network,
+        1,
+    ),
+    (
+        "starttls-454",
+        "starttls-454",
+        Family::RemoteMxBroken,
+        Owner::Recipient,
+        1,
+    ),
+    (
+        "close-after-220",
+        "remote-tls-broken",
+        Family::RemoteMxBroken,
+        Owner::Recipient,
+        1,
+    ),
+    (
+        "reset-in-handshake",
+        "middlebox-reset",
+        Family::Middlebox,
+        Owner::Network,
+        1,
+    ),
+    (
+        "alert-handshake-failure",
+        "no-shared-cipher",
+        Family::NoSharedCipher,
+        Owner::Either,
+        1,
+    ),
+    (
+        "alert-protocol-version",
+        "no-shared-version",
+        Family::NoSharedVersion,
+        Owner::Either,
+        1,
+    ),
+    (
+        "plaintext-after-220",
+        "plaintext-remote",
+        Family::RemoteMxBroken,
+        Owner::Recipient,
+        1,
+    ),
+    (
+        "close-on-tls-ehlo",
+        "second-ehlo-broken",
+        Family::RemoteMxBroken,
+        Owner::Recipient,
+        1,
+    ),
+    (
+        "no-greeting",
+        "greeting-dead",
+        Family::RemoteMxBroken,
+        Owner::Recipient,
+        1,
+    ),
+    ("greeting-421", "throttled", Family::LocalPath, Owner::Sender, 1),
+    ("greeting-554", "blocked", Family::LocalPath, Owner::Sender, 1),
+    ("tarpit", "healthy", Family::Healthy, Owner::None, 0),
+    (
+        "two-mx",
+        "remote-tls-broken",
+        Family::RemoteMxBroken,
+        Owner::Recipient,
+        1,
+    ),
+    ("ipv6-broken", "ipv6-refused", Family::Dns, Owner::DnsOwner, 1),
+    ("implicit-mx", "healthy", Family::Healthy, Owner::None, 0),
+    ("mx-cname", "healthy", Family::Healthy, Owner::None, 0),
+    ("null-mx", "dns-null-mx-verdict", Family::Dns, Owner::None, 3),
+    ("nxdomain", "dns-nxdomain", Family::Dns, Owner::DnsOwner, 3),
+    ("nodata", "dns-no-mail-host", Family::Dns, Owner::DnsOwner, 3),
+    ("pool", "healthy", Family::Healthy, Owner::None, 0),
+];
+
+#[tokio::test]
+async fn every_scenario_reaches_its_verdict() {
+    let lab = lab().await;
+    let reports = futures_util::future::join_all(TABLE.iter().map(|row| run(&lab, row.0, 1))).await;
+    let mut wrong = Vec::new();
+    for (&(scenario, id, family, owner, exit), report) in TABLE.iter().zip(reports) {
+        let session = Session::new(report, Answers::new()).expect("diagnosis");
+        let v = &session.verdict;
+        let got = (v.id.as_str(), v.family, v.owner, session.exit_code());
+        if got != (id, family, owner, exit) {
+            wrong.push(format!(
+                "{scenario}: expected {:?}, got {got:?}",
+                (id, family, owner, exit)
+            ));
+        }
+        assert!(!v.fix.is_empty() && !v.steps.is_empty(), "{scenario}");
+    }
+    let covered: Vec<&str> = TABLE.iter().map(|r| r.0).collect();
+    let missing: Vec<&str> = lab
+        .scenarios()
+        .iter()
+        .map(|s| s.name.as_str())
+        .filter(|n| !covered.contains(n) && *n != "flaky")
+        .collect();
+    assert!(missing.is_empty(), "scenarios without an expected verdict: {missing:?}");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[tokio::test]
+async fn one_broken_mx_is_named_as_host_specific() {
+    let lab = lab().await;
+    let session = Session::new(run(&lab, "two-mx", 1).await, Answers::new()).unwrap();
+    let v = &session.verdict;
+    match &v.scope {
+        Scope::SomeAddresses { failing, working } => {
+            assert_eq!(failing.len(), 1);
+            assert!(failing[0].starts_with("mx2.two-mx.lab.test"));
+            assert!(working[0].starts_with("mx1.two-mx.lab.test"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(v.confidence_reason.contains("host-specific"));
+    let exim = &v.workaround.as_ref().expect("workaround").exim;
+    assert!(
+        exim.contains("! mx2.two-mx.lab.test") && !exim.contains("mx1"),
+        "{exim}"
+    );
+}
+
+#[tokio::test]
+async fn ipv6_only_failure_is_not_blamed_on_the_server() {
+    let lab = lab().await;
+    let session = Session::new(run(&lab, "ipv6-broken", 1).await, Answers::new()).unwrap();
+    assert_eq!(session.verdict.id, "ipv6-refused");
+    assert!(matches!(&session.verdict.scope, Scope::SomeAddresses { failing, .. } if failing[0].contains("::1")));
+}
+
+#[tokio::test]
+async fn mixed_results_on_one_address_is_an_unstable_pool_member() {
+    let lab = lab().await;
+    let report = run(&lab, "flaky", 2).await;
+    assert_eq!(report.probes.len(), 2, "two sessions to the same address");
+    assert_eq!(report.probes[0].address, report.probes[1].address);
+    assert!(report.probes[0].failure.is_none() && report.probes[1].failure.is_some());
+    let session = Session::new(report, Answers::new()).unwrap();
+    assert_eq!(session.verdict.id, "unstable-pool-member");
+    assert_eq!(
+        (session.verdict.family, session.verdict.owner),
+        (Family::RemoteMxBroken, Owner::Recipient)
+    );
+}
+
+#[tokio::test]
+async fn answers_move_the_verdict_and_confidence() {
+    let lab = lab().await;
+    let expired = run(&lab, "expired", 1).await;
+    let unsure = Session::new(expired.clone(), Answers::new()).unwrap();
+    assert_eq!(unsure.verdict.confidence, Confidence::Medium);
+    assert_eq!(
+        unsure.verdict.workaround.as_ref().unwrap().kind,
+        WorkaroundKind::RelaxVerification
+    );
+    let verify = Session::new(expired.clone(), answers(&[("sender-policy", "verify")])).unwrap();
+    assert_eq!(
+        (verify.verdict.id.as_str(), verify.verdict.confidence),
+        ("cert-expired-verdict", Confidence::High)
+    );
+    assert_eq!(verify.verdict.tlsrpt.as_deref(), Some("certificate-expired"));
+    let opportunistic = Session::new(expired, answers(&[("sender-policy", "opportunistic")])).unwrap();
+    assert_eq!(opportunistic.verdict.id, "cert-not-blocking");
+    assert!(
+        opportunistic.verdict.workaround.is_none(),
+        "no exception needed for a sender that does not verify"
+    );
+
+    let closed = run(&lab, "close-after-220", 1).await;
+    let elsewhere_ok = Session::new(closed, answers(&[("vantage", "works")])).unwrap();
+    assert_eq!(
+        (elsewhere_ok.verdict.family, elsewhere_ok.verdict.owner),
+        (Family::Middlebox, Owner::Network)
+    );
+
+    let healthy = run(&lab, "healthy", 1).await;
+    let strict = Session::new(
+        healthy,
+        answers(&[("still-failing", "yes"), ("sender-policy", "verify")]),
+    )
+    .unwrap();
+    assert_eq!(
+        (strict.verdict.family, strict.verdict.owner),
+        (Family::SenderPolicy, Owner::Sender)
+    );
+}
+
+#[tokio::test]
+async fn certificate_verdicts_cite_the_field() {
+    let lab = lab().await;
+    let session = Session::new(run(&lab, "expired", 1).await, Answers::new()).unwrap();
+    let cites_not_after = session.verdict.evidence.iter().any(
+        |e| matches!(&e.at, mxtriage::diagnose::EvidenceAt::Certificate { position: 0, field } if field == "not_after"),
+    );
+    assert!(cites_not_after, "{:?}", session.verdict.evidence);
+    let session = Session::new(run(&lab, "name-mismatch", 1).await, Answers::new()).unwrap();
+    assert!(session.verdict.evidence[0].detail.contains("www.unrelated.example"));
+}
+
+#[tokio::test]
+async fn failures_cite_the_transcript_line() {
+    let lab = lab().await;
+    let session = Session::new(run(&lab, "starttls-454", 1).await, Answers::new()).unwrap();
+    let e = &session.verdict.evidence[0];
+    let mxtriage::diagnose::EvidenceAt::Transcript { line } = e.at else {
+        panic!("{e:?}");
+    };
+    let probe = &session.check.probes[0];
+    assert!(probe.transcript[line].text.as_str().starts_with("454 4.7.0"));
+}
+
+#[tokio::test]
+async fn reproduce_commands_name_the_address_and_sni() {
+    let lab = lab().await;
+    let session = Session::new(run(&lab, "alert-protocol-version", 1).await, Answers::new()).unwrap();
+    let r = &session.verdict.reproduce[0];
+    let port = lab.port;
+    assert!(
+        r.openssl.contains(&format!("-connect {}:{port}", r.address.ip())),
+        "{}",
+        r.openssl
+    );
+    assert!(r.openssl.contains("-servername mx.alert-protocol-version.lab.test"));
+    assert!(r.openssl.contains("-tls1_2"), "version matters for this verdict");
+    assert!(r.swaks.contains("--ehlo demo.mxtriage.invalid"));
+}
