@@ -82,6 +82,7 @@ pub enum Stage {
     Connect,
     Greeting,
     Ehlo,
+    #[serde(rename = "starttls")]
     StartTls,
     TlsHandshake,
     TlsEhlo,
@@ -210,12 +211,16 @@ pub enum Failure {
     /// The server rejected our EHLO (bad EHLO name, policy, or an ancient server).
     EhloRejected { reply: Reply },
     /// EHLO succeeded but STARTTLS is not among the extensions.
+    #[serde(rename = "starttls_not_offered")]
     StartTlsNotOffered { keywords: Vec<String> },
     /// A keyword such as `XXXXXXXA` stands where STARTTLS should: an ESMTP-inspecting firewall masked it.
+    #[serde(rename = "starttls_masked")]
     StartTlsMasked { keyword: SafeText },
     /// STARTTLS was advertised but refused (454 temporary, 5xx permanent or a middlebox).
+    #[serde(rename = "starttls_rejected")]
     StartTlsRejected { reply: Reply },
     /// The server said `220` to STARTTLS and closed before sending any TLS bytes: its TLS layer died.
+    #[serde(rename = "closed_after_starttls")]
     ClosedAfterStartTls,
     /// TCP reset in the middle of the handshake: typically a firewall or IPS, sometimes an old stack.
     HandshakeReset { bytes_received: u64 },
@@ -252,8 +257,10 @@ pub enum Finding {
     /// The greeting took long enough to look like a tarpit or postscreen delay.
     SlowGreeting { ms: u64 },
     /// Bytes arrived after the `220` to STARTTLS and before our ClientHello (injection or a pipelining server).
+    #[serde(rename = "bytes_after_starttls_reply")]
     BytesAfterStartTlsReply { bytes: u64 },
     /// STARTTLS advertised again inside TLS (RFC 3207 §4.2 forbids it; maybe a double proxy).
+    #[serde(rename = "starttls_advertised_in_tls")]
     StartTlsAdvertisedInTls,
     /// The first EHLO line looks like a keyword rather than a domain.
     KeywordOnEhloFirstLine { line: SafeText },

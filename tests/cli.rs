@@ -50,7 +50,11 @@ async fn a_problem_exits_1_and_text_shows_the_transcript() {
         "{text}"
     );
     assert!(text.contains("C: STARTTLS"), "{text}");
-    assert!(text.contains("RESULT: problem found"), "{text}");
+    assert!(
+        text.contains("VERDICT: The server refuses STARTTLS for now (454)"),
+        "{text}"
+    );
+    assert!(text.contains("owner: recipient"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -77,6 +81,32 @@ async fn usage_errors_exit_2_with_a_specific_message() {
     let mut unknown = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
     unknown.args(["check", "example.com", "--bogus"]);
     assert_eq!(run(unknown).await.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_are_checked_and_move_the_verdict() {
+    let f = fixture("cli-answers").await;
+    let out = run(check(
+        &f,
+        "close-after-220.lab.test",
+        &["--answer", "vantage=works", "--format", "json"],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["verdict"]["id"], "middlebox-drop");
+    assert_eq!(v["verdict"]["owner"], "network");
+    assert_eq!(v["answers"]["vantage"], "works");
+
+    let out = run(check(&f, "healthy.lab.test", &["--answer", "vantage=maybe"])).await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no answer \"maybe\"") && err.contains("same, works, unknown"),
+        "{err}"
+    );
+    let out = run(check(&f, "healthy.lab.test", &["--answer", "colour=blue"])).await;
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[tokio::test(flavor = "multi_thread")]

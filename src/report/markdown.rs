@@ -52,7 +52,12 @@ pub fn render_markdown(session: &Session) -> String {
         utc(check.started_at),
         check.vantage_host
     );
-    let _ = writeln!(out, "Confidence: {}.\n", v.confidence_reason);
+    let stop = if v.confidence_reason.ends_with(['?', '.']) {
+        ""
+    } else {
+        "."
+    };
+    let _ = writeln!(out, "Confidence: {}{stop}\n", v.confidence_reason);
     if let Some(tlsrpt) = &v.tlsrpt {
         let _ = writeln!(
             out,
@@ -63,6 +68,9 @@ pub fn render_markdown(session: &Session) -> String {
     let _ = writeln!(out, "## What happened\n\n{}\n", v.explanation);
     match &v.scope {
         Scope::Domain => {}
+        Scope::AllAddresses { count: 1 } => {
+            let _ = writeln!(out, "Seen on the only address probed.\n");
+        }
         Scope::AllAddresses { count } => {
             let _ = writeln!(out, "Seen on all {count} probed addresses.\n");
         }

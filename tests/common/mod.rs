@@ -25,6 +25,7 @@ pub async fn fixture(name: &str) -> Fixture {
 }
 
 impl Fixture {
+    #[allow(dead_code, reason = "each test binary uses a different part of this module")]
     /// The scenario's first server as `ip:port`.
     pub fn server(&self, scenario: &str) -> String {
         let scenario = self.lab.scenario(scenario).expect("scenario");

@@ -1,0 +1,205 @@
+//! Reports: Markdown snapshots for several verdicts, JSON round trip through
+//! `report show`, `report diff` across two runs, `--compare`, and safe saving.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Fixture, fixture, run};
+use mxtriage::diagnose::Answers;
+use mxtriage::report::{Session, render_markdown};
+
+/// Makes a live session reproducible: fixed host, time, ports and timings.
+fn normalise(session: &mut Session) {
+    let check = &mut session.check;
+    check.vantage_host = "relay.example.test".into();
+    check.started_at = 1_795_900_000;
+    check.elapsed_ms = 0;
+    check.resolution.elapsed_ms = 0;
+    for p in &mut check.probes {
+        p.address.set_port(25);
+        if let Some(local) = &mut p.local_address {
+            local.set_port(40000);
+        }
+        p.timings = Default::default();
+        for line in &mut p.transcript {
+            line.at_ms = 0;
+        }
+    }
+}
+
+async fn session(f: &Fixture, scenario: &str) -> Session {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    command.args([
+        "check",
+        &format!("{scenario}.lab.test"),
+        "--format",
+        "json",
+        "--timeout-command",
+        "3",
+    ]);
+    command.args([
+        "--port",
+        &f.lab.port.to_string(),
+        "--nameserver",
+        &f.lab.dns.to_string(),
+        "--ehlo",
+        "relay.example.test",
+    ]);
+    command.arg("--ca-file").arg(&f.ca_file);
+    let out = run(command).await;
+    let mut session: Session = serde_json::from_slice(&out.stdout).expect("JSON session");
+    normalise(&mut session);
+    // Rebuild the verdict over the normalised evidence (dates, ports).
+    Session::new(session.check, Answers::new()).expect("diagnosis")
+}
+
+fn snapshot(name: &str, markdown: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"[0-9a-f]{64}", "[sha256]");
+    settings.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", "[time]");
+    settings.add_filter(r"\(\d+ days (left|ago)\)", "(N days $1)");
+    settings.add_filter(r"\d+ days left", "N days left");
+    settings.add_filter(r"expired \d+ days ago", "expired N days ago");
+    settings.add_filter(r"127\.77\.0\.\d+", "127.77.0.x");
+    settings.add_filter(r"(127\.[0-9.x]+):\d+", "$1:[port]");
+    settings.add_filter(r"mxtriage \d+\.\d+\.\d+", "mxtriage [version]");
+    settings.bind(|| insta::assert_snapshot!(name, markdown));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn markdown_reports_for_three_verdicts() {
+    let f = fixture("md-snapshots").await;
+    for scenario in ["expired", "two-mx", "nxdomain", "starttls-masked"] {
+        let s = session(&f, scenario).await;
+        snapshot(&format!("markdown_{scenario}"), &render_markdown(&s));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_round_trips_through_report_show() {
+    let f = fixture("round-trip").await;
+    let original = session(&f, "expired").await;
+    let path = f.dir.join("expired.json");
+    std::fs::write(&path, original.to_json()).unwrap();
+    let loaded = Session::load(&path).unwrap();
+    assert_eq!(loaded, original);
+
+    let mut show = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    show.args(["report", "show"]).arg(&path).args(["--format", "markdown"]);
+    let out = run(show).await;
+    assert_eq!(out.status.code(), Some(1), "exit code follows the saved verdict");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), render_markdown(&original));
+
+    let bad = f.dir.join("bad.json");
+    std::fs::write(&bad, "{\"schema_version\": 99}").unwrap();
+    let mut show = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    show.args(["report", "show"]).arg(&bad);
+    let out = run(show).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("schema_version 99"));
+}
+
+fn check_to_file(f: &Fixture, scenario: &str, file: &std::path::Path, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    command.args(["check", &format!("{scenario}.lab.test"), "-o"]).arg(file);
+    if !extra.contains(&"--format") {
+        command.args(["--format", "json"]);
+    }
+    command.args([
+        "--port",
+        &f.lab.port.to_string(),
+        "--nameserver",
+        &f.lab.dns.to_string(),
+    ]);
+    command.arg("--ca-file").arg(&f.ca_file);
+    command.args(extra);
+    command
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn diff_explains_a_real_difference_and_compare_answers_vantage() {
+    let f = fixture("diff").await;
+    // The flaky server alternates: the first check succeeds, the second fails.
+    let (good, bad) = (f.dir.join("good.json"), f.dir.join("bad.json"));
+    assert_eq!(run(check_to_file(&f, "flaky", &good, &[])).await.status.code(), Some(0));
+    assert_eq!(run(check_to_file(&f, "flaky", &bad, &[])).await.status.code(), Some(1));
+
+    let mut diff = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    diff.args(["report", "diff"]).arg(&bad).arg(&good);
+    let out = run(diff).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "differences found");
+    assert!(
+        text.contains("(closed_after_starttls)") && text.contains("(ok)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("works from one vantage point and fails from the other"),
+        "{text}"
+    );
+
+    // The third connection works, the fourth fails again; compared with the good report,
+    // the tree hears "works from elsewhere".
+    assert_eq!(
+        run(check_to_file(&f, "flaky", &f.dir.join("ok.json"), &[]))
+            .await
+            .status
+            .code(),
+        Some(0)
+    );
+    let third = f.dir.join("third.json");
+    let mut command = check_to_file(&f, "flaky", &third, &["--compare"]);
+    command.arg(&good);
+    assert_eq!(run(command).await.status.code(), Some(1));
+    let session = Session::load(&third).unwrap();
+    assert_eq!(session.answers.get("vantage").map(String::as_str), Some("works"));
+    assert_eq!(session.verdict.id, "middlebox-drop");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn output_file_is_private_and_never_overwritten() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = fixture("output").await;
+    let path = f.dir.join("report.md");
+    let mut first = check_to_file(&f, "healthy", &path, &["--format", "markdown"]);
+    first.env("XDG_DATA_HOME", f.dir.join("data"));
+    assert_eq!(run(first).await.status.code(), Some(0));
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    let before = std::fs::read_to_string(&path).unwrap();
+    assert!(before.starts_with("# STARTTLS triage: healthy.lab.test"));
+    let out = run(check_to_file(&f, "healthy", &path, &[])).await;
+    assert_eq!(out.status.code(), Some(3), "a write failure is reported, not hidden");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        before,
+        "nothing was overwritten"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn save_writes_json_and_markdown_under_the_data_directory() {
+    let f = fixture("save").await;
+    let data = f.dir.join("data");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    command.args(["check", "healthy.lab.test", "--save", "--port", &f.lab.port.to_string()]);
+    command
+        .args(["--nameserver", &f.lab.dns.to_string()])
+        .arg("--ca-file")
+        .arg(&f.ca_file);
+    command.env("XDG_DATA_HOME", &data);
+    let out = run(command).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let saved: Vec<String> = std::fs::read_dir(data.join("mxtriage/reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        saved
+            .iter()
+            .any(|n| n.starts_with("healthy.lab.test-") && n.ends_with(".json")),
+        "{saved:?}"
+    );
+    assert!(saved.iter().any(|n| n.ends_with(".md")), "{saved:?}");
+}
