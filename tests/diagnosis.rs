@@ -317,3 +317,72 @@ async fn reproduce_commands_name_the_address_and_sni() {
     assert!(r.openssl.contains("-tls1_2"), "version matters for this verdict");
     assert!(r.swaks.contains("--ehlo demo.mxtriage.invalid"));
 }
+
+#[tokio::test]
+async fn every_connect_timing_out_suspects_local_egress_first() {
+    use mxtriage::probe::{ProbeConfig, Timeouts};
+    use mxtriage::target::Target;
+    // A listener that never accepts, with its queue full, drops SYNs like a filter.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        if let Ok(Ok(stream)) =
+            tokio::time::timeout(Duration::from_millis(200), tokio::net::TcpStream::connect(address)).await
+        {
+            held.push(stream);
+        }
+    }
+    let options = check::CheckOptions {
+        target: Target::Address {
+            ip: address.ip(),
+            port: Some(address.port()),
+        },
+        port: 25,
+        family: mxtriage::dns::Family::Both,
+        nameservers: vec![],
+        dns_timeout: Duration::from_secs(1),
+        probe: ProbeConfig {
+            ehlo_name: "egress-test.mxtriage.invalid".into(),
+            sni: None,
+            source: None,
+            timeouts: Timeouts {
+                connect: Duration::from_millis(300),
+                command: Duration::from_secs(1),
+                tls: Duration::from_secs(1),
+            },
+            slow_greeting: Duration::from_secs(3),
+            stores: Arc::new(TrustStores::from_parts(vec![], vec![])),
+        },
+        attempts: 1,
+    };
+    let report = check::run(&options).await.unwrap();
+    assert!(matches!(
+        report.probes[0].failure,
+        Some(mxtriage::model::Failure::ConnectTimeout { .. })
+    ));
+    let unsure = Session::new(report.clone(), Answers::new()).unwrap();
+    assert_eq!(
+        (unsure.verdict.id.as_str(), unsure.verdict.family),
+        ("egress-suspected", Family::Inconclusive)
+    );
+    assert!(
+        unsure
+            .verdict
+            .next_check
+            .as_deref()
+            .unwrap_or_default()
+            .contains("swaks")
+    );
+    assert_eq!(unsure.exit_code(), 3, "inconclusive");
+    let blocked = Session::new(report.clone(), answers(&[("egress", "blocked")])).unwrap();
+    assert_eq!(
+        (blocked.verdict.owner, blocked.verdict.confidence),
+        (Owner::Sender, Confidence::High)
+    );
+    let works = Session::new(report, answers(&[("egress", "works")])).unwrap();
+    assert_eq!(works.verdict.id, "remote-filtered");
+    drop(held);
+}

@@ -141,7 +141,7 @@ fn scope(report: &CheckReport, supporting: &[usize]) -> Scope {
 fn confidence(spec: &VerdictSpec, steps: &[Step], scope: &Scope) -> (Confidence, String) {
     let unanswered: Vec<&str> = steps
         .iter()
-        .filter(|s| s.unanswered)
+        .filter(|s| s.lowers_confidence)
         .map(|s| s.title.as_str())
         .collect();
     let confidence = unanswered.iter().fold(spec.confidence, |c, _| c.lowered());

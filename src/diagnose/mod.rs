@@ -86,11 +86,18 @@ pub fn diagnose(tree: &Tree, report: &CheckReport, answers: &Answers) -> Result<
             let next = node.next.as_ref().and_then(|n| n.get(answer)).map(String::as_str);
             (answer.to_string(), next, answer == UNKNOWN)
         };
+        let lowers_confidence = unanswered
+            && node
+                .question
+                .as_deref()
+                .and_then(|q| tree.question(q))
+                .is_none_or(|q| q.lowers_confidence);
         steps.push(Step {
             node: node.id.clone(),
             title: node.title.clone(),
             outcome,
             unanswered,
+            lowers_confidence,
         });
         current = next.ok_or_else(|| DiagnoseError::BrokenTree(node.id.clone()))?;
     }

@@ -29,6 +29,14 @@ pub struct Question {
     pub id: String,
     pub text: String,
     pub answers: Vec<AnswerChoice>,
+    /// Whether leaving it unanswered makes the verdict less certain. A question that
+    /// only decides where to look next (is the relay still failing?) does not.
+    #[serde(default = "yes")]
+    pub lowers_confidence: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]

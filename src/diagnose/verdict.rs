@@ -110,6 +110,8 @@ pub struct Step {
     pub outcome: String,
     /// True when the step was a question the operator has not answered.
     pub unanswered: bool,
+    /// The open question makes the verdict less certain.
+    pub lowers_confidence: bool,
 }
 
 /// Which addresses the verdict is about.

@@ -10,8 +10,10 @@ use futures_util::future::join_all;
 use super::{Lab, LabError, LabOptions};
 use crate::cert::TrustStores;
 use crate::check::{self, CheckOptions, CheckReport};
+use crate::diagnose::Answers;
 use crate::dns::Family;
 use crate::probe::{ProbeConfig, Timeouts};
+use crate::report::Session;
 use crate::target::Target;
 
 /// Where the lab CA goes unless the operator names a directory.
@@ -82,18 +84,35 @@ pub async fn run() -> Result<u8, LabError> {
         lab.port
     );
     let reports = join_all(lab.scenarios().iter().map(|scenario| {
-        let options = lab_check_options(&lab, &scenario.domain, Arc::clone(&stores));
+        let mut options = lab_check_options(&lab, &scenario.domain, Arc::clone(&stores));
+        // Two sessions per address show the flaky pool member for what it is.
+        options.attempts = if scenario.name == "flaky" { 2 } else { 1 };
         async move { check::run(&options).await }
     }))
     .await;
     for (scenario, report) in lab.scenarios().iter().zip(reports) {
-        let line = match report {
-            Ok(report) => summary_line(&report),
-            Err(e) => format!("error: {e}"),
-        };
-        println!("{:<24} {line}", scenario.name);
+        match report
+            .map_err(|e| e.to_string())
+            .and_then(|r| Session::new(r, Answers::new()).map_err(|e| e.to_string()))
+        {
+            Ok(session) => {
+                let v = &session.verdict;
+                println!("{:<24} {}", scenario.name, summary_line(&session.check));
+                println!(
+                    "{:<24} -> {} [{}; owner: {}; confidence: {}; exit {}]\n",
+                    "",
+                    v.title,
+                    v.family.label(),
+                    v.owner.label(),
+                    v.confidence.label(),
+                    session.exit_code()
+                );
+            }
+            Err(e) => println!("{:<24} error: {e}\n", scenario.name),
+        }
     }
-    println!("\nTry one by hand: mxtriage lab (prints the check command for each scenario).");
+    println!("Verdicts above assume no answers to the tree's questions; try one by hand with");
+    println!("`mxtriage lab` (it prints the check command for each scenario) and --answer ID=KEY.");
     let _ = std::fs::remove_dir_all(&dir);
     Ok(0)
 }
@@ -133,20 +152,15 @@ fn certificate_problem(chain: &crate::cert::ChainReport) -> String {
     if let Completeness::MissingIssuer { .. } = chain.completeness {
         problems.push("incomplete chain".to_string());
     }
-    let worst = chain
-        .trust
-        .iter()
-        .map(|t| &t.outcome)
-        .find(|o| !matches!(o, TrustOutcome::StoreEmpty | TrustOutcome::Trusted));
-    if !chain.is_trusted()
-        && let Some(outcome) = worst
-    {
+    let outcome = |wanted: TrustOutcome| chain.trust.iter().any(|t| t.outcome == wanted);
+    if !chain.is_trusted() {
         problems.push(
-            match outcome {
-                TrustOutcome::Expired => "certificate expired",
-                TrustOutcome::NotYetValid => "certificate not yet valid",
-                TrustOutcome::UnknownIssuer => "untrusted issuer",
-                _ => "certificate invalid",
+            if outcome(TrustOutcome::Expired) {
+                "certificate expired"
+            } else if outcome(TrustOutcome::NotYetValid) {
+                "certificate not yet valid"
+            } else {
+                "untrusted issuer"
             }
             .to_string(),
         );

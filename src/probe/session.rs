@@ -387,8 +387,9 @@ fn classify_handshake_error(e: &std::io::Error, wire: &WireRecord) -> Failure {
         return Failure::HandshakeReset { bytes_received };
     }
     if tls::looks_like_plaintext(&wire.first_bytes) {
+        let text = wire.first_bytes.trim_ascii_end();
         return Failure::PlaintextInsteadOfTls {
-            first_bytes: SafeText::from_peer(&wire.first_bytes),
+            first_bytes: SafeText::from_peer(text),
         };
     }
     if e.kind() == std::io::ErrorKind::UnexpectedEof {
