@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::session::Session;
 use crate::cert::{ChainReport, Completeness};
-use crate::diagnose::{CheckStatus, Scope, Verdict};
+use crate::diagnose::{CheckStatus, Scope, Tree, Verdict};
 use crate::model::{Direction, Failure, LookupStatus, MxOutcome, ProbeResult};
 
 /// Renders the session; `verbose` adds the transcript of every address, not only failing ones.
@@ -74,18 +74,15 @@ fn render_verdict(out: &mut String, v: &Verdict) {
     for e in &v.evidence {
         let _ = writeln!(out, "  evidence: {}", e.detail);
     }
-    let open: Vec<&str> = v
-        .steps
-        .iter()
-        .filter(|s| s.unanswered)
-        .map(|s| s.title.as_str())
-        .collect();
-    if !open.is_empty() {
-        let _ = writeln!(
-            out,
-            "  open questions (answer with --answer ID=KEY): {}",
-            open.join("; ")
-        );
+    let tree = Tree::embedded();
+    for step in v.steps.iter().filter(|s| s.unanswered) {
+        let node = tree.node(&step.node);
+        let Some(question) = node.and_then(|n| n.question.as_deref()).and_then(|q| tree.question(q)) else {
+            continue;
+        };
+        let keys: Vec<&str> = question.answers.iter().map(|a| a.key.as_str()).collect();
+        let _ = writeln!(out, "  open question: {}", question.text);
+        let _ = writeln!(out, "    answer with --answer {}={}", question.id, keys.join("|"));
     }
     if let Some(w) = &v.workaround {
         let _ = writeln!(out, "\nTEMPORARY WORKAROUND (until {}): {}", w.expires, w.warning);
