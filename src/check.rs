@@ -57,16 +57,6 @@ pub enum Conclusion {
     NothingTested,
 }
 
-impl Conclusion {
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Conclusion::AllSecure => 0,
-            Conclusion::ProblemFound => 1,
-            Conclusion::NothingTested => 3,
-        }
-    }
-}
-
 impl CheckReport {
     pub fn conclusion(&self) -> Conclusion {
         if self.probes.is_empty() {
@@ -81,11 +71,22 @@ impl CheckReport {
 
 pub async fn run(options: &CheckOptions) -> Result<CheckReport, DnsError> {
     let started = Instant::now();
-    let started_at = std::time::SystemTime::now()
+    let started_at = unix_now();
+    let resolution = resolve(options).await?;
+    let targets = probe_targets(&resolution, options.target.port().unwrap_or(options.port));
+    let probes = probe_all(&options.probe, &targets, options.attempts).await;
+    Ok(assemble(options, started_at, resolution, probes, started.elapsed()))
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let port = options.target.port().unwrap_or(options.port);
-    let resolution = match &options.target {
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The DNS step alone, so a UI can show the MX set before the probes finish.
+pub async fn resolve(options: &CheckOptions) -> Result<Resolution, DnsError> {
+    Ok(match &options.target {
         Target::Domain { name } => dns(options)?.resolve_domain(name).await?,
         Target::Host { name, .. } => dns(options)?.resolve_direct(name).await?,
         Target::Address { ip, .. } => Resolution {
@@ -102,8 +103,12 @@ pub async fn run(options: &CheckOptions) -> Result<CheckReport, DnsError> {
             }],
             elapsed_ms: 0,
         },
-    };
-    let targets: Vec<ProbeTarget> = resolution
+    })
+}
+
+/// Every address of every MX host, in MX preference order.
+pub fn probe_targets(resolution: &Resolution, port: u16) -> Vec<ProbeTarget> {
+    resolution
         .hosts
         .iter()
         .flat_map(|host| {
@@ -112,9 +117,18 @@ pub async fn run(options: &CheckOptions) -> Result<CheckReport, DnsError> {
                 address: SocketAddr::new(a.ip, port),
             })
         })
-        .collect();
-    let probes = probe_all(&options.probe, &targets, options.attempts).await;
-    Ok(CheckReport {
+        .collect()
+}
+
+/// Puts the pieces of a check together once every probe is done.
+pub fn assemble(
+    options: &CheckOptions,
+    started_at: u64,
+    resolution: Resolution,
+    probes: Vec<ProbeResult>,
+    elapsed: Duration,
+) -> CheckReport {
+    CheckReport {
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         target: options.target.clone(),
@@ -122,8 +136,8 @@ pub async fn run(options: &CheckOptions) -> Result<CheckReport, DnsError> {
         started_at,
         resolution,
         probes,
-        elapsed_ms: started.elapsed().as_millis() as u64,
-    })
+        elapsed_ms: elapsed.as_millis() as u64,
+    }
 }
 
 fn dns(options: &CheckOptions) -> Result<Dns, DnsError> {
@@ -133,12 +147,27 @@ fn dns(options: &CheckOptions) -> Result<Dns, DnsError> {
 /// Probes every target at once, never more than [`MAX_CONNECTIONS_PER_ADDRESS`] per address;
 /// repeated attempts to one target run one after the other.
 pub async fn probe_all(config: &ProbeConfig, targets: &[ProbeTarget], attempts: usize) -> Vec<ProbeResult> {
+    probe_all_with(config, targets, attempts, |_| async {}).await
+}
+
+/// Like [`probe_all`], calling `done` with each result as soon as it is ready.
+pub async fn probe_all_with<F, Fut>(
+    config: &ProbeConfig,
+    targets: &[ProbeTarget],
+    attempts: usize,
+    done: F,
+) -> Vec<ProbeResult>
+where
+    F: Fn(ProbeResult) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let mut limits: HashMap<IpAddr, Arc<Semaphore>> = HashMap::new();
     for target in targets {
         limits
             .entry(target.address.ip())
             .or_insert_with(|| Arc::new(Semaphore::new(MAX_CONNECTIONS_PER_ADDRESS)));
     }
+    let done = &done;
     join_all(targets.iter().map(|target| {
         let limit = limits.get(&target.address.ip()).cloned();
         async move {
@@ -148,7 +177,9 @@ pub async fn probe_all(config: &ProbeConfig, targets: &[ProbeTarget], attempts: 
                     Some(semaphore) => semaphore.acquire().await.ok(),
                     None => None,
                 };
-                results.push(probe::probe(config, target).await);
+                let result = probe::probe(config, target).await;
+                done(result.clone()).await;
+                results.push(result);
             }
             results
         }

@@ -12,11 +12,25 @@ Exit codes (stable; they follow the verdict):
   2  usage error (bad arguments, target, answer or file)
   3  inconclusive, or nothing could be tested (no such domain, null MX, DNS failure)";
 
+/// Without a subcommand: the interactive workbench (Intake, or Triage on TARGET).
 #[derive(Debug, Parser)]
-#[command(name = "mxtriage", version, about = "Guided, evidence-backed diagnosis of SMTP STARTTLS failures", after_help = EXIT_CODES)]
+#[command(
+    name = "mxtriage",
+    version,
+    about = "Guided, evidence-backed diagnosis of SMTP STARTTLS failures",
+    after_help = EXIT_CODES,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Open the workbench on this target at once (same forms as `check`).
+    pub target: Option<String>,
+    /// Reopen the last autosaved session.
+    #[arg(long, conflicts_with = "target")]
+    pub resume: bool,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +72,30 @@ pub enum Format {
 pub struct CheckArgs {
     /// A domain (MX lookup), host:port, [host], [ip] or [ip]:port (no MX lookup).
     pub target: String,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Show the transcript of every address, not only failing ones.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Answer a question of the decision tree, e.g. vantage=same or sender-policy=verify (repeatable).
+    #[arg(long, value_name = "ID=KEY")]
+    pub answer: Vec<String>,
+    /// A report from another vantage point: answers the vantage question by comparison.
+    #[arg(long, value_name = "JSON")]
+    pub compare: Option<PathBuf>,
+    /// Also save the JSON and Markdown reports under the user data directory.
+    #[arg(long)]
+    pub save: bool,
+    /// Write the report in --format to this file instead of standard output (never overwrites).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// How to reach and greet the destination; shared by `check` and the workbench.
+#[derive(Debug, Clone, Args)]
+pub struct ProbeArgs {
     /// Port when the target does not name one.
     #[arg(long, default_value_t = 25)]
     pub port: u16,
@@ -91,26 +129,9 @@ pub struct CheckArgs {
     /// Extra trust anchors (PEM), added to the Mozilla and system stores.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Show the transcript of every address, not only failing ones.
-    #[arg(short, long)]
-    pub verbose: bool,
-    /// Answer a question of the decision tree, e.g. vantage=same or sender-policy=verify (repeatable).
-    #[arg(long, value_name = "ID=KEY")]
-    pub answer: Vec<String>,
     /// Sessions per address, one after another (2 or 3 reveal an unstable pool member).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
     pub attempts: u8,
-    /// A report from another vantage point: answers the vantage question by comparison.
-    #[arg(long, value_name = "JSON")]
-    pub compare: Option<PathBuf>,
-    /// Also save the JSON and Markdown reports under the user data directory.
-    #[arg(long)]
-    pub save: bool,
-    /// Write the report in --format to this file instead of standard output (never overwrites).
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

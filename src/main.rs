@@ -2,6 +2,7 @@
 
 mod cli;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,15 +10,16 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 
-use cli::{Cli, Command, Format, ReportCommand};
+use cli::{Cli, Command, Format, ProbeArgs, ReportCommand};
 use mxtriage::cert::TrustStores;
 use mxtriage::check::{self, CheckOptions};
-use mxtriage::diagnose::{self, Tree};
+use mxtriage::diagnose::{self, Answers, Tree};
 use mxtriage::dns::Family;
 use mxtriage::lab;
 use mxtriage::probe::{ProbeConfig, Timeouts};
 use mxtriage::report::{self, Session, diff, store};
 use mxtriage::target::Target;
+use mxtriage::tui::{self, app::App, app::RunSettings};
 
 const USAGE: u8 = 2;
 const NOTHING_TESTED: u8 = 3;
@@ -39,19 +41,22 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Check(args) => check(args).await,
-            Command::Lab(args) => lab::demo::serve(args.latency_ms, args.dir)
+            None => workbench(cli.target, cli.probe, cli.resume).await,
+            Some(Command::Check(args)) => check(args).await,
+            Some(Command::Lab(args)) => lab::demo::serve(args.latency_ms, args.dir)
                 .await
                 .map(|()| 0)
                 .map_err(Into::into),
-            Command::Demo => lab::demo::run().await.map_err(Into::into),
-            Command::Bench(args) => lab::bench::run(args.latency_ms, args.runs)
+            Some(Command::Demo) => demo().await,
+            Some(Command::Bench(args)) => lab::bench::run(args.latency_ms, args.runs)
                 .await
                 .map(|()| 0)
                 .map_err(Into::into),
-            Command::Report(command) => report_command(command),
+            Some(Command::Report(command)) => report_command(command),
         }
     });
+    // The input thread may still block on the terminal; leave without waiting for it.
+    runtime.shutdown_timeout(Duration::from_millis(100));
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -66,21 +71,104 @@ fn main() -> ExitCode {
 #[error("{0}")]
 struct Usage(String);
 
-async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
-    let target = Target::parse(&args.target).map_err(|e| Usage(e.to_string()))?;
-    let timeouts = Timeouts {
+fn interactive() -> bool {
+    std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
+}
+
+fn timeouts(args: &ProbeArgs) -> Result<Timeouts, Usage> {
+    Ok(Timeouts {
         connect: cli::seconds(args.timeout_connect, "timeout-connect").map_err(Usage)?,
         command: cli::seconds(args.timeout_command, "timeout-command").map_err(Usage)?,
         tls: cli::seconds(args.timeout_tls, "timeout-tls").map_err(Usage)?,
-    };
-    let stores = TrustStores::load(args.ca_file.as_deref()).map_err(|e| Usage(e.to_string()))?;
-    let family = match (args.ipv4, args.ipv6) {
+    })
+}
+
+fn family(args: &ProbeArgs) -> Family {
+    match (args.ipv4, args.ipv6) {
         (true, _) => Family::V4Only,
         (_, true) => Family::V6Only,
         _ => Family::Both,
+    }
+}
+
+fn settings(args: &ProbeArgs) -> RunSettings {
+    RunSettings {
+        port: args.port,
+        family: family(args),
+        nameservers: args.nameserver.clone(),
+        ca_file: args.ca_file.clone(),
+        source: args.source,
+        ehlo: args.ehlo.clone(),
+        sni: args.sni.clone(),
+        attempts: usize::from(args.attempts),
+    }
+}
+
+/// The interactive workbench: Intake, Triage on a target, or a resumed session.
+async fn workbench(target: Option<String>, probe: ProbeArgs, resume: bool) -> anyhow::Result<u8> {
+    if !interactive() {
+        eprintln!("mxtriage is an interactive workbench and needs a terminal.");
+        eprintln!("For scripts, pipes and cron use: mxtriage check TARGET [--format text|json|markdown]");
+        eprintln!("See mxtriage --help.");
+        return Ok(USAGE);
+    }
+    let env = tui::Environment {
+        extra_anchors: Vec::new(),
+        timeouts: timeouts(&probe)?,
     };
+    let settings = settings(&probe);
+    if resume {
+        let session = tui::load_autosave().map_err(Usage)?;
+        tui::run(App::resumed(settings, session), env, Vec::new()).await?;
+        return Ok(0);
+    }
+    let mut app = App::new(settings, Vec::new());
+    let first = match target {
+        Some(text) => app.start(Target::parse(&text).map_err(|e| Usage(e.to_string()))?),
+        None => Vec::new(),
+    };
+    tui::run(app, env, first).await?;
+    Ok(0)
+}
+
+/// `mxtriage demo`: the workbench over the built-in lab, or a printed tour without a terminal.
+async fn demo() -> anyhow::Result<u8> {
+    if !interactive() {
+        return Ok(lab::demo::run().await?);
+    }
+    let lab = lab::Lab::start(lab::LabOptions::default()).await?;
+    let offers = lab
+        .scenarios()
+        .iter()
+        .map(|s| tui::app::Offer {
+            name: s.name.clone(),
+            domain: s.domain.clone(),
+            summary: s.summary.clone(),
+        })
+        .collect();
+    let settings = RunSettings {
+        port: lab.port,
+        nameservers: vec![lab.dns],
+        ehlo: Some("demo.mxtriage.invalid".into()),
+        ..RunSettings::default()
+    };
+    let env = tui::Environment {
+        extra_anchors: vec![lab.ca_der()],
+        timeouts: Timeouts {
+            connect: Duration::from_secs(3),
+            command: Duration::from_secs(8),
+            tls: Duration::from_secs(8),
+        },
+    };
+    tui::run(App::new(settings, offers), env, Vec::new()).await?;
+    Ok(0)
+}
+
+async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
+    let target = Target::parse(&args.target).map_err(|e| Usage(e.to_string()))?;
+    let stores = TrustStores::load(args.probe.ca_file.as_deref()).map_err(|e| Usage(e.to_string()))?;
     let tree = Tree::embedded();
-    let answers = args
+    let answers: Answers = args
         .answer
         .iter()
         .map(|a| diagnose::parse_answer(tree, a))
@@ -92,19 +180,20 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
     };
     let options = CheckOptions {
         target,
-        port: args.port,
-        family,
-        nameservers: args.nameserver,
+        port: args.probe.port,
+        family: family(&args.probe),
+        nameservers: args.probe.nameserver.clone(),
         dns_timeout: Duration::from_secs(5),
         probe: ProbeConfig {
-            ehlo_name: args.ehlo.unwrap_or_else(mxtriage::host::ehlo_name),
-            sni: args.sni,
-            source: args.source,
-            timeouts,
+            ehlo_name: args.probe.ehlo.clone().unwrap_or_else(mxtriage::host::ehlo_name),
+            sni: args.probe.sni.clone(),
+            source: args.probe.source,
+            timeouts: timeouts(&args.probe)?,
             slow_greeting: Duration::from_secs(3),
             stores: Arc::new(stores),
+            progress: None,
         },
-        attempts: usize::from(args.attempts),
+        attempts: usize::from(args.probe.attempts),
     };
     let report = check::run(&options).await.context("cannot resolve the target")?;
     let mut session = Session::new(report, answers).map_err(|e| Usage(e.to_string()))?;
@@ -127,11 +216,8 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
     if args.save {
         let dir = store::default_dir()?;
         for (format, extension) in [(Format::Json, "json"), (Format::Markdown, "md")] {
-            let path = dir.join(store::file_name(
-                &session.check.target.to_string(),
-                session.check.started_at,
-                extension,
-            ));
+            let name = store::file_name(&session.check.target.to_string(), session.check.started_at, extension);
+            let path = dir.join(name);
             store::write_new(&path, &render(&session, format, false))?;
             eprintln!("saved {}", path.display());
         }

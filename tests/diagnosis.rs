@@ -355,6 +355,7 @@ async fn every_connect_timing_out_suspects_local_egress_first() {
             },
             slow_greeting: Duration::from_secs(3),
             stores: Arc::new(TrustStores::from_parts(vec![], vec![])),
+            progress: None,
         },
         attempts: 1,
     };

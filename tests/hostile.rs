@@ -23,6 +23,7 @@ fn config() -> ProbeConfig {
         },
         slow_greeting: Duration::from_secs(3),
         stores: Arc::new(TrustStores::from_parts(vec![], vec![])),
+        progress: None,
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cert::TrustStores;
-use crate::model::ProbeResult;
+use crate::model::{ProbeResult, Stage};
 
 pub use session::run;
 
@@ -49,7 +49,18 @@ pub struct ProbeConfig {
     /// A greeting slower than this is reported as a tarpit.
     pub slow_greeting: Duration,
     pub stores: Arc<TrustStores>,
+    /// Where each stage change is reported while the probe runs (the TUI's live matrix).
+    pub progress: Option<ProgressSink>,
 }
+
+/// A probe entered a new stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub target: ProbeTarget,
+    pub stage: Stage,
+}
+
+pub type ProgressSink = tokio::sync::mpsc::UnboundedSender<Progress>;
 
 /// One address to probe, with the MX name it was reached through.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,7 +24,7 @@ const QUIT_WAIT: Duration = Duration::from_secs(5);
 pub async fn run(config: &ProbeConfig, target: &ProbeTarget) -> ProbeResult {
     let mut session = Session::new(config, target);
     match session.dialogue(config, target).await {
-        Ok(()) => session.result.stage = Stage::Done,
+        Ok(()) => session.enter(Stage::Done),
         Err(failure) => {
             let text = format!("failed at {}: {}", session.result.stage.label(), failure.summary());
             session.event(text);
@@ -38,6 +38,7 @@ pub async fn run(config: &ProbeConfig, target: &ProbeTarget) -> ProbeResult {
 
 struct Session {
     started: Instant,
+    progress: Option<(super::ProgressSink, ProbeTarget)>,
     encrypted: bool,
     transcript: Vec<TranscriptLine>,
     result: ProbeResult,
@@ -47,6 +48,7 @@ impl Session {
     fn new(config: &ProbeConfig, target: &ProbeTarget) -> Self {
         Self {
             started: Instant::now(),
+            progress: config.progress.clone().map(|sink| (sink, target.clone())),
             encrypted: false,
             transcript: Vec::new(),
             result: ProbeResult {
@@ -96,6 +98,13 @@ impl Session {
 
     fn enter(&mut self, stage: Stage) {
         self.result.stage = stage;
+        if let Some((sink, target)) = &self.progress {
+            // A closed receiver only means nobody watches any more.
+            let _ = sink.send(super::Progress {
+                target: target.clone(),
+                stage,
+            });
+        }
     }
 
     async fn dialogue(&mut self, config: &ProbeConfig, target: &ProbeTarget) -> Result<(), Failure> {

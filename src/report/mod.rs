@@ -9,4 +9,4 @@ mod text;
 
 pub use markdown::render_markdown;
 pub use session::{Session, SessionError};
-pub use text::render_text;
+pub use text::{describe_resolution, render_text};

@@ -96,6 +96,43 @@ pub fn write_new(path: &Path, contents: &str) -> Result<(), StoreError> {
     }
 }
 
+/// The file the workbench keeps the current session in (`--resume` reads it).
+pub fn autosave_path() -> Result<PathBuf, StoreError> {
+    directories::ProjectDirs::from("", "", "mxtriage")
+        .map(|dirs| dirs.data_dir().join("autosave.json"))
+        .ok_or(StoreError::NoDataDir)
+}
+
+/// Replaces `path` atomically (temporary file, fsync, rename), mode 0600: for the
+/// autosave, which must be overwritten but never left half-written.
+pub fn replace(path: &Path, contents: &str) -> Result<(), StoreError> {
+    let err = |source| StoreError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    let temp = dir.join(format!(".autosave.{}.tmp", std::process::id()));
+    let written = (|| {
+        let _ = std::fs::remove_file(&temp);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.map_err(err)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

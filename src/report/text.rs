@@ -115,6 +115,11 @@ fn render_verdict(out: &mut String, v: &Verdict) {
     }
 }
 
+/// One sentence on what DNS said, for any front end.
+pub fn describe_resolution(r: &crate::model::Resolution) -> String {
+    resolution_line(&r.outcome, &r.query)
+}
+
 fn resolution_line(outcome: &MxOutcome, query: &str) -> String {
     match outcome {
         MxOutcome::Mx => format!("MX records for {query}:"),

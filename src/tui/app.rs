@@ -1,0 +1,1006 @@
+//! The workbench's one model and its one `update`. Nothing here does I/O: side
+//! effects leave as [`Command`]s, results come back as [`Event`]s.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use ratatui::crossterm::event::KeyEvent;
+use ratatui_textarea::TextArea;
+
+use super::keymap::{self, Action, Scope};
+use crate::check::CheckReport;
+use crate::diagnose::{Answers, Tree};
+use crate::dns::Family;
+use crate::intake::{self, Extracted, NotFound};
+use crate::model::{ProbeResult, Resolution, SCHEMA_VERSION, Stage};
+use crate::probe::{ProbeTarget, Progress};
+use crate::report::Session;
+use crate::target::Target;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Intake,
+    Triage,
+    Detail,
+    Verdict,
+    Export,
+}
+
+/// Everything that can happen to the workbench.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Key(KeyEvent),
+    Paste(String),
+    Resize,
+    /// Spinner tick; only sent while something runs.
+    Tick,
+    Resolved {
+        generation: u64,
+        started_at: u64,
+        resolution: Resolution,
+        targets: Vec<ProbeTarget>,
+    },
+    Stage {
+        generation: u64,
+        progress: Progress,
+    },
+    ProbeDone {
+        generation: u64,
+        result: Box<ProbeResult>,
+    },
+    Finished {
+        generation: u64,
+        report: Box<CheckReport>,
+    },
+    RunFailed {
+        generation: u64,
+        message: String,
+    },
+    Exported(Result<Vec<PathBuf>, String>),
+    /// SIGTERM, SIGHUP: leave now, cleanly.
+    Terminate,
+}
+
+/// Side effects `update` asks the runner to perform.
+#[derive(Debug, Clone)]
+pub enum Command {
+    Start {
+        generation: u64,
+        target: Target,
+        settings: RunSettings,
+    },
+    Export {
+        session: Box<Session>,
+        to: Option<PathBuf>,
+    },
+    Autosave(Box<Session>),
+}
+
+/// The options of a run, as the operator set them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSettings {
+    pub port: u16,
+    pub family: Family,
+    pub nameservers: Vec<SocketAddr>,
+    pub ca_file: Option<PathBuf>,
+    pub source: Option<IpAddr>,
+    pub ehlo: Option<String>,
+    pub sni: Option<String>,
+    pub attempts: usize,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        Self {
+            port: 25,
+            family: Family::Both,
+            nameservers: Vec::new(),
+            ca_file: None,
+            source: None,
+            ehlo: None,
+            sni: None,
+            attempts: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntakeFocus {
+    Paste,
+    Target,
+    Options,
+    Scenarios,
+}
+
+/// One editable option in the Intake form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionKey {
+    Nameserver,
+    CaFile,
+    Source,
+    Ehlo,
+    Sni,
+}
+
+impl OptionKey {
+    pub const ALL: [OptionKey; 5] = [
+        OptionKey::Nameserver,
+        OptionKey::CaFile,
+        OptionKey::Source,
+        OptionKey::Ehlo,
+        OptionKey::Sni,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            OptionKey::Nameserver => "resolver",
+            OptionKey::CaFile => "CA file",
+            OptionKey::Source => "source address",
+            OptionKey::Ehlo => "EHLO name",
+            OptionKey::Sni => "SNI",
+        }
+    }
+}
+
+/// A lab scenario offered by `mxtriage demo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub name: String,
+    pub domain: String,
+    pub summary: String,
+}
+
+pub struct Intake {
+    pub paste: TextArea<'static>,
+    pub target: TextArea<'static>,
+    pub focus: IntakeFocus,
+    pub extracted: Result<Extracted, NotFound>,
+    /// The operator typed a target; extraction no longer overwrites it.
+    pub target_typed: bool,
+    pub option_selected: usize,
+    pub editing: Option<(OptionKey, TextArea<'static>)>,
+    pub offers: Vec<Offer>,
+    pub offer_selected: usize,
+    pub error: Option<String>,
+}
+
+/// One row of the MX × address matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    pub target: ProbeTarget,
+    pub stage: Option<Stage>,
+    pub results: Vec<ProbeResult>,
+}
+
+/// The check in progress (or done).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub generation: u64,
+    pub target: Target,
+    pub started_at: u64,
+    pub resolution: Option<Resolution>,
+    pub live: Vec<Live>,
+    pub report: Option<CheckReport>,
+    pub error: Option<String>,
+}
+
+impl Run {
+    pub fn finished(&self) -> bool {
+        self.report.is_some() || self.error.is_some()
+    }
+
+    /// The evidence so far, as a report the tree can walk.
+    fn evidence(&self) -> Option<CheckReport> {
+        if let Some(report) = &self.report {
+            return Some(report.clone());
+        }
+        let resolution = self.resolution.clone()?;
+        Some(CheckReport {
+            schema_version: SCHEMA_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            target: self.target.clone(),
+            vantage_host: crate::host::hostname(),
+            started_at: self.started_at,
+            resolution,
+            probes: self.live.iter().flat_map(|l| l.results.iter().cloned()).collect(),
+            elapsed_ms: 0,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriagePane {
+    Steps,
+    Matrix,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetailPane {
+    Transcript,
+    Chain,
+}
+
+pub struct App {
+    pub screen: Screen,
+    pub help: bool,
+    pub confirm_quit: bool,
+    pub quit: bool,
+    pub status: Option<String>,
+    pub spinner: usize,
+    pub intake: Intake,
+    pub settings: RunSettings,
+    pub run: Option<Run>,
+    pub answers: Answers,
+    pub session: Option<Session>,
+    pub triage_pane: TriagePane,
+    pub step_selected: usize,
+    pub address_selected: usize,
+    pub detail_focus: DetailPane,
+    pub detail_wide: DetailPane,
+    pub transcript_scroll: u16,
+    pub chain_scroll: u16,
+    pub evidence_selected: usize,
+    pub verdict_scroll: u16,
+    pub export_path: Option<TextArea<'static>>,
+    pub export_messages: Vec<String>,
+    /// NO_COLOR is set: every state is shown by words and symbols alone.
+    pub no_color: bool,
+    /// Where Esc leads from Detail: the screen it was opened from.
+    detail_return: Screen,
+    next_generation: u64,
+}
+
+fn single_line(placeholder: &str) -> TextArea<'static> {
+    let mut area = TextArea::default();
+    area.set_placeholder_text(placeholder.to_string());
+    area
+}
+
+impl App {
+    pub fn new(settings: RunSettings, offers: Vec<Offer>) -> Self {
+        let mut paste = TextArea::default();
+        paste.set_placeholder_text("Paste a bounce, a DSN or MTA log lines here");
+        let focus = if offers.is_empty() {
+            IntakeFocus::Paste
+        } else {
+            IntakeFocus::Scenarios
+        };
+        App {
+            screen: Screen::Intake,
+            help: false,
+            confirm_quit: false,
+            quit: false,
+            status: None,
+            spinner: 0,
+            intake: Intake {
+                paste,
+                target: single_line("domain, host:port or [ip]:port"),
+                focus,
+                extracted: intake::extract(""),
+                target_typed: false,
+                option_selected: 0,
+                editing: None,
+                offers,
+                offer_selected: 0,
+                error: None,
+            },
+            settings,
+            run: None,
+            answers: Answers::new(),
+            session: None,
+            triage_pane: TriagePane::Matrix,
+            step_selected: 0,
+            address_selected: 0,
+            detail_focus: DetailPane::Transcript,
+            detail_wide: DetailPane::Transcript,
+            transcript_scroll: 0,
+            chain_scroll: 0,
+            evidence_selected: 0,
+            verdict_scroll: 0,
+            export_path: None,
+            export_messages: Vec::new(),
+            no_color: false,
+            detail_return: Screen::Triage,
+            next_generation: 1,
+        }
+    }
+
+    /// Opens a saved session as if its check had just finished.
+    pub fn resumed(settings: RunSettings, session: Session) -> Self {
+        let mut app = App::new(settings, Vec::new());
+        let report = session.check.clone();
+        app.answers = session.answers.clone();
+        let live = report
+            .probes
+            .iter()
+            .map(|p| Live {
+                target: ProbeTarget {
+                    mx: p.mx.clone(),
+                    address: p.address,
+                },
+                stage: Some(p.stage),
+                results: vec![p.clone()],
+            })
+            .collect();
+        app.run = Some(Run {
+            generation: 0,
+            target: report.target.clone(),
+            started_at: report.started_at,
+            resolution: Some(report.resolution.clone()),
+            live,
+            report: Some(report),
+            error: None,
+        });
+        app.session = Some(session);
+        app.screen = Screen::Verdict;
+        app.status = Some("resumed the last autosaved session; r re-runs the probes".into());
+        app
+    }
+
+    /// True while probes run: the runner ticks the spinner only then.
+    pub fn busy(&self) -> bool {
+        self.run.as_ref().is_some_and(|r| !r.finished())
+    }
+
+    /// Which keymap scopes apply right now, most specific first.
+    pub fn scopes(&self) -> Vec<Scope> {
+        let mut scopes = vec![Scope::Always];
+        match self.screen {
+            Screen::Intake => {
+                let typing = self.intake.editing.is_some()
+                    || matches!(self.intake.focus, IntakeFocus::Paste | IntakeFocus::Target);
+                if typing {
+                    scopes.push(Scope::IntakeTyping);
+                    return scopes;
+                }
+                scopes.push(Scope::IntakeList);
+            }
+            Screen::Triage => {
+                if self.focused_question().is_some() {
+                    scopes.push(Scope::Question);
+                }
+                scopes.push(Scope::Triage);
+            }
+            Screen::Detail => scopes.push(Scope::Detail),
+            Screen::Verdict => scopes.push(Scope::Verdict),
+            Screen::Export => {
+                if self.export_path.is_some() {
+                    scopes.push(Scope::ExportTyping);
+                    return scopes;
+                }
+                scopes.push(Scope::Export);
+            }
+        }
+        scopes.push(Scope::NotTyping);
+        scopes
+    }
+
+    /// The question on the focused tree step, if it is one: (question id, choices).
+    pub fn focused_question(&self) -> Option<&crate::diagnose::tree::Question> {
+        if self.triage_pane != TriagePane::Steps || !self.run.as_ref().is_some_and(Run::finished) {
+            return None;
+        }
+        let step = self.session.as_ref()?.verdict.steps.get(self.step_selected)?;
+        let tree = Tree::embedded();
+        tree.node(&step.node)?
+            .question
+            .as_deref()
+            .and_then(|q| tree.question(q))
+    }
+
+    pub fn update(&mut self, event: Event) -> Vec<Command> {
+        match event {
+            Event::Key(key) => self.on_key(key),
+            Event::Paste(text) => {
+                self.on_paste(&text);
+                Vec::new()
+            }
+            Event::Resize => Vec::new(),
+            Event::Tick => {
+                self.spinner = self.spinner.wrapping_add(1);
+                Vec::new()
+            }
+            Event::Terminate => {
+                self.quit = true;
+                self.autosave()
+            }
+            Event::Exported(result) => {
+                match result {
+                    Ok(paths) => {
+                        self.export_messages = paths.iter().map(|p| format!("written: {}", p.display())).collect();
+                    }
+                    Err(e) => self.export_messages = vec![format!("export failed: {e} (the session is intact)")],
+                }
+                Vec::new()
+            }
+            Event::Resolved {
+                generation,
+                started_at,
+                resolution,
+                targets,
+            } => self.with_run(generation, |run| {
+                run.started_at = started_at;
+                run.resolution = Some(resolution);
+                run.live = targets
+                    .into_iter()
+                    .map(|target| Live {
+                        target,
+                        stage: None,
+                        results: Vec::new(),
+                    })
+                    .collect();
+            }),
+            Event::Stage { generation, progress } => {
+                let run = self.run.as_mut().filter(|r| r.generation == generation);
+                if let Some(live) = run.and_then(|r| r.live.iter_mut().find(|l| l.target == progress.target)) {
+                    live.stage = Some(progress.stage);
+                }
+                Vec::new()
+            }
+            Event::ProbeDone { generation, result } => self.with_run(generation, |run| {
+                if let Some(live) = run
+                    .live
+                    .iter_mut()
+                    .find(|l| l.target.address == result.address && l.target.mx == result.mx)
+                {
+                    live.stage = Some(result.stage);
+                    live.results.push(*result);
+                }
+            }),
+            Event::Finished { generation, report } => {
+                let commands = self.with_run(generation, |run| run.report = Some(*report));
+                if self.run.as_ref().is_some_and(|r| r.generation == generation) {
+                    self.focus_first_question();
+                }
+                commands
+            }
+            Event::RunFailed { generation, message } => {
+                self.with_run(generation, |run| run.error = Some(message));
+                Vec::new()
+            }
+        }
+    }
+
+    /// Applies `change` to the current run if `generation` is current (stale events are
+    /// dropped), then re-diagnoses and autosaves.
+    fn with_run(&mut self, generation: u64, change: impl FnOnce(&mut Run)) -> Vec<Command> {
+        match self.run.as_mut() {
+            Some(run) if run.generation == generation => change(run),
+            _ => return Vec::new(),
+        }
+        self.rediagnose();
+        self.autosave()
+    }
+
+    fn rediagnose(&mut self) {
+        self.session = self
+            .run
+            .as_ref()
+            .and_then(Run::evidence)
+            .and_then(|report| Session::new(report, self.answers.clone()).ok());
+    }
+
+    fn autosave(&self) -> Vec<Command> {
+        self.session
+            .as_ref()
+            .map(|s| vec![Command::Autosave(Box::new(s.clone()))])
+            .unwrap_or_default()
+    }
+
+    fn focus_first_question(&mut self) {
+        let Some(session) = &self.session else {
+            return;
+        };
+        match session.verdict.steps.iter().position(|s| s.unanswered) {
+            Some(index) => {
+                self.step_selected = index;
+                self.triage_pane = TriagePane::Steps;
+            }
+            None => self.step_selected = session.verdict.steps.len().saturating_sub(1),
+        }
+    }
+
+    fn on_paste(&mut self, text: &str) {
+        match self.screen {
+            Screen::Intake => {
+                if let Some((_, field)) = &mut self.intake.editing {
+                    field.insert_str(text.lines().next().unwrap_or(""));
+                } else if self.intake.focus == IntakeFocus::Target {
+                    self.intake.target.insert_str(text.lines().next().unwrap_or(""));
+                    self.intake.target_typed = true;
+                } else {
+                    self.intake.focus = IntakeFocus::Paste;
+                    self.intake.paste.insert_str(text);
+                    self.reextract();
+                }
+            }
+            Screen::Export => {
+                if let Some(path) = &mut self.export_path {
+                    path.insert_str(text.lines().next().unwrap_or(""));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn reextract(&mut self) {
+        let text = self.intake.paste.lines().join("\n");
+        self.intake.extracted = intake::extract(&text);
+        if !self.intake.target_typed {
+            let suggestion = self
+                .intake
+                .extracted
+                .as_ref()
+                .ok()
+                .and_then(Extracted::target)
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            self.intake.target = single_line("domain, host:port or [ip]:port");
+            self.intake.target.insert_str(suggestion);
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if self.help {
+            // Any key closes help; it never reaches the screen below.
+            self.help = false;
+            return Vec::new();
+        }
+        if self.confirm_quit {
+            self.confirm_quit = false;
+            if matches!(key.code, ratatui::crossterm::event::KeyCode::Char('y' | 'Y' | 'q')) {
+                self.quit = true;
+                return self.autosave();
+            }
+            self.status = Some("still here".into());
+            return Vec::new();
+        }
+        let scopes = self.scopes();
+        let Some(action) = keymap::lookup(&scopes, &key) else {
+            self.type_key(key);
+            return Vec::new();
+        };
+        self.status = None;
+        self.act(action)
+    }
+
+    /// A key no binding claimed: text for whichever field has focus.
+    fn type_key(&mut self, key: KeyEvent) {
+        if self.screen == Screen::Export {
+            if let Some(path) = &mut self.export_path {
+                path.input(key);
+            }
+            return;
+        }
+        if self.screen != Screen::Intake {
+            return;
+        }
+        if let Some((_, field)) = &mut self.intake.editing {
+            if key.code == ratatui::crossterm::event::KeyCode::Enter {
+                self.commit_option();
+            } else {
+                field.input(key);
+            }
+            return;
+        }
+        match self.intake.focus {
+            IntakeFocus::Paste if self.intake.paste.input(key) => self.reextract(),
+            IntakeFocus::Target => {
+                if key.code == ratatui::crossterm::event::KeyCode::Enter {
+                    let _ = self.start_from_intake();
+                } else if self.intake.target.input(key) {
+                    self.intake.target_typed = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn act(&mut self, action: Action) -> Vec<Command> {
+        match action {
+            Action::Quit => {
+                if self.busy() {
+                    self.confirm_quit = true;
+                    Vec::new()
+                } else {
+                    self.quit = true;
+                    self.autosave()
+                }
+            }
+            Action::Help => {
+                self.help = true;
+                Vec::new()
+            }
+            Action::Back => {
+                self.back();
+                Vec::new()
+            }
+            Action::NextPane | Action::PrevPane => {
+                self.cycle(action == Action::NextPane);
+                Vec::new()
+            }
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
+                self.move_selection(action);
+                Vec::new()
+            }
+            Action::Run => self.start_from_intake(),
+            Action::Select => self.select(),
+            Action::Rerun => self.rerun(),
+            Action::OpenDetail => {
+                if self.triage_pane == TriagePane::Matrix && self.selected_probe().is_some() {
+                    self.screen = Screen::Detail;
+                    self.detail_return = Screen::Triage;
+                    self.transcript_scroll = 0;
+                    self.chain_scroll = 0;
+                }
+                Vec::new()
+            }
+            Action::OpenVerdict => {
+                if self.run.as_ref().is_some_and(Run::finished) && self.session.is_some() {
+                    self.screen = Screen::Verdict;
+                } else {
+                    self.status = Some("the verdict is ready when every probe has finished".into());
+                }
+                Vec::new()
+            }
+            Action::Export => match &self.session {
+                Some(session) => {
+                    self.screen = Screen::Export;
+                    self.export_messages = vec!["writing …".into()];
+                    vec![Command::Export {
+                        session: Box::new(session.clone()),
+                        to: None,
+                    }]
+                }
+                None => Vec::new(),
+            },
+            Action::ExportPath => {
+                self.export_path = Some(single_line("path ending in .md or .json"));
+                Vec::new()
+            }
+            Action::ToggleWide => {
+                self.detail_wide = match self.detail_wide {
+                    DetailPane::Transcript => DetailPane::Chain,
+                    DetailPane::Chain => DetailPane::Transcript,
+                };
+                self.detail_focus = self.detail_wide;
+                Vec::new()
+            }
+            Action::Scan => {
+                self.status = Some("the capability scan is not available in this version".into());
+                Vec::new()
+            }
+            Action::Answer(n) => self.answer(n),
+        }
+    }
+
+    fn answer(&mut self, n: u8) -> Vec<Command> {
+        let Some(question) = self.focused_question() else {
+            return Vec::new();
+        };
+        let Some(choice) = question.answers.get(usize::from(n).saturating_sub(1)) else {
+            return Vec::new();
+        };
+        let (id, key) = (question.id.clone(), choice.key.clone());
+        self.answers.insert(id, key);
+        self.rediagnose();
+        self.focus_first_question();
+        self.autosave()
+    }
+
+    fn back(&mut self) {
+        self.screen = match self.screen {
+            Screen::Intake => {
+                if self.intake.editing.take().is_none() && self.run.is_some() {
+                    Screen::Triage
+                } else {
+                    Screen::Intake
+                }
+            }
+            Screen::Triage => Screen::Intake,
+            Screen::Detail => self.detail_return,
+            Screen::Verdict => Screen::Triage,
+            Screen::Export => {
+                if self.export_path.take().is_some() {
+                    Screen::Export
+                } else {
+                    Screen::Verdict
+                }
+            }
+        };
+    }
+
+    fn cycle(&mut self, forward: bool) {
+        match self.screen {
+            Screen::Intake => {
+                let mut order = vec![IntakeFocus::Paste, IntakeFocus::Target, IntakeFocus::Options];
+                if !self.intake.offers.is_empty() {
+                    order.insert(0, IntakeFocus::Scenarios);
+                }
+                let at = order.iter().position(|f| *f == self.intake.focus).unwrap_or(0);
+                let next = if forward { at + 1 } else { at + order.len() - 1 };
+                self.intake.focus = order[next % order.len()];
+            }
+            Screen::Triage => {
+                self.triage_pane = match self.triage_pane {
+                    TriagePane::Steps => TriagePane::Matrix,
+                    TriagePane::Matrix => TriagePane::Steps,
+                };
+            }
+            Screen::Detail => {
+                self.detail_focus = match self.detail_focus {
+                    DetailPane::Transcript => DetailPane::Chain,
+                    DetailPane::Chain => DetailPane::Transcript,
+                };
+            }
+            Screen::Verdict | Screen::Export => {}
+        }
+    }
+
+    fn move_selection(&mut self, action: Action) {
+        let delta: i32 = match action {
+            Action::Up => -1,
+            Action::Down => 1,
+            Action::PageUp => -10,
+            _ => 10,
+        };
+        let step = |value: usize, len: usize| -> usize {
+            if len == 0 {
+                0
+            } else {
+                (value as i64 + i64::from(delta)).clamp(0, len as i64 - 1) as usize
+            }
+        };
+        let scroll = |value: u16| -> u16 { (i32::from(value) + delta).clamp(0, 10_000) as u16 };
+        match self.screen {
+            Screen::Intake => match self.intake.focus {
+                IntakeFocus::Options => {
+                    self.intake.option_selected = step(self.intake.option_selected, OptionKey::ALL.len());
+                }
+                IntakeFocus::Scenarios => {
+                    self.intake.offer_selected = step(self.intake.offer_selected, self.intake.offers.len());
+                }
+                _ => {}
+            },
+            Screen::Triage => match self.triage_pane {
+                TriagePane::Steps => {
+                    let len = self.session.as_ref().map_or(0, |s| s.verdict.steps.len());
+                    self.step_selected = step(self.step_selected, len);
+                }
+                TriagePane::Matrix => {
+                    let len = self.run.as_ref().map_or(0, |r| r.live.len());
+                    self.address_selected = step(self.address_selected, len);
+                }
+            },
+            Screen::Detail => match self.detail_focus {
+                DetailPane::Transcript => self.transcript_scroll = scroll(self.transcript_scroll),
+                DetailPane::Chain => self.chain_scroll = scroll(self.chain_scroll),
+            },
+            Screen::Verdict => {
+                let len = self.session.as_ref().map_or(0, |s| s.verdict.evidence.len());
+                if matches!(action, Action::PageUp | Action::PageDown) {
+                    self.verdict_scroll = scroll(self.verdict_scroll);
+                } else {
+                    self.evidence_selected = step(self.evidence_selected, len);
+                }
+            }
+            Screen::Export => {}
+        }
+    }
+
+    fn select(&mut self) -> Vec<Command> {
+        match self.screen {
+            Screen::Intake => match self.intake.focus {
+                IntakeFocus::Options => {
+                    let key = OptionKey::ALL[self.intake.option_selected.min(OptionKey::ALL.len() - 1)];
+                    let mut field = single_line(key.label());
+                    field.insert_str(self.option_value(key));
+                    self.intake.editing = Some((key, field));
+                    Vec::new()
+                }
+                IntakeFocus::Scenarios => {
+                    if let Some(offer) = self.intake.offers.get(self.intake.offer_selected) {
+                        self.intake.target = single_line("domain, host:port or [ip]:port");
+                        self.intake.target.insert_str(offer.domain.clone());
+                        self.intake.target_typed = true;
+                        // The flaky pool member shows itself only over repeated sessions.
+                        self.settings.attempts = if offer.name == "flaky" { 2 } else { 1 };
+                    }
+                    self.start_from_intake()
+                }
+                _ => self.start_from_intake(),
+            },
+            Screen::Verdict => {
+                self.jump_to_evidence();
+                Vec::new()
+            }
+            Screen::Export => {
+                let Some(field) = self.export_path.take() else {
+                    return Vec::new();
+                };
+                let path = field.lines().join("").trim().to_string();
+                match (&self.session, path.is_empty()) {
+                    (_, true) => {
+                        self.export_messages = vec!["type a path first".into()];
+                        self.export_path = Some(field);
+                        Vec::new()
+                    }
+                    (Some(session), false) => vec![Command::Export {
+                        session: Box::new(session.clone()),
+                        to: Some(PathBuf::from(path)),
+                    }],
+                    (None, false) => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Shows the address and transcript line (or certificate) a piece of evidence cites.
+    fn jump_to_evidence(&mut self) {
+        let Some(session) = &self.session else {
+            return;
+        };
+        let Some(evidence) = session.verdict.evidence.get(self.evidence_selected) else {
+            return;
+        };
+        let Some(address) = evidence.address else {
+            self.status = Some("this evidence is about DNS or an answer, not an address".into());
+            return;
+        };
+        let Some(index) = self
+            .run
+            .as_ref()
+            .and_then(|r| r.live.iter().position(|l| l.target.address == address))
+        else {
+            return;
+        };
+        self.address_selected = index;
+        self.screen = Screen::Detail;
+        self.detail_return = Screen::Verdict;
+        match &evidence.at {
+            crate::diagnose::EvidenceAt::Transcript { line } => {
+                self.detail_focus = DetailPane::Transcript;
+                self.detail_wide = DetailPane::Transcript;
+                self.transcript_scroll = u16::try_from(line.saturating_sub(2)).unwrap_or(0);
+            }
+            crate::diagnose::EvidenceAt::Certificate { .. } => {
+                self.detail_focus = DetailPane::Chain;
+                self.detail_wide = DetailPane::Chain;
+                self.chain_scroll = 0;
+            }
+            _ => {}
+        }
+    }
+
+    fn option_value(&self, key: OptionKey) -> String {
+        let s = &self.settings;
+        match key {
+            OptionKey::Nameserver => s
+                .nameservers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+            OptionKey::CaFile => s.ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            OptionKey::Source => s.source.map(|ip| ip.to_string()).unwrap_or_default(),
+            OptionKey::Ehlo => s.ehlo.clone().unwrap_or_default(),
+            OptionKey::Sni => s.sni.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The option value shown in the form.
+    pub fn option_display(&self, key: OptionKey) -> String {
+        let value = self.option_value(key);
+        if value.is_empty() {
+            match key {
+                OptionKey::Nameserver => "system resolver".into(),
+                OptionKey::CaFile => "none (Mozilla and system roots)".into(),
+                OptionKey::Source => "any".into(),
+                OptionKey::Ehlo => "this host's name".into(),
+                OptionKey::Sni => "the MX host name".into(),
+            }
+        } else {
+            value
+        }
+    }
+
+    fn commit_option(&mut self) {
+        let Some((key, field)) = self.intake.editing.take() else {
+            return;
+        };
+        let value = field.lines().join("").trim().to_string();
+        let result: Result<(), String> = match key {
+            OptionKey::Nameserver => value
+                .split_whitespace()
+                .map(|s| {
+                    s.parse::<SocketAddr>()
+                        .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                        .map_err(|_| format!("{s:?} is not an IP address or IP:PORT"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(|list| self.settings.nameservers = list),
+            OptionKey::CaFile => {
+                self.settings.ca_file = (!value.is_empty()).then(|| PathBuf::from(&value));
+                Ok(())
+            }
+            OptionKey::Source => {
+                if value.is_empty() {
+                    self.settings.source = None;
+                    Ok(())
+                } else {
+                    value
+                        .parse::<IpAddr>()
+                        .map(|ip| self.settings.source = Some(ip))
+                        .map_err(|_| format!("{value:?} is not an IP address"))
+                }
+            }
+            OptionKey::Ehlo => {
+                self.settings.ehlo = (!value.is_empty()).then_some(value);
+                Ok(())
+            }
+            OptionKey::Sni => {
+                self.settings.sni = (!value.is_empty()).then_some(value);
+                Ok(())
+            }
+        };
+        self.intake.error = result.err();
+    }
+
+    fn start_from_intake(&mut self) -> Vec<Command> {
+        let text = self.intake.target.lines().join("").trim().to_string();
+        match Target::parse(&text) {
+            Ok(target) => self.start(target),
+            Err(e) => {
+                self.intake.error = Some(match &self.intake.extracted {
+                    Err(not_found) if text.is_empty() => not_found.to_string(),
+                    _ => format!("cannot check {text:?}: {e}"),
+                });
+                Vec::new()
+            }
+        }
+    }
+
+    /// Starts a fresh run; events from older runs are ignored from now on.
+    pub fn start(&mut self, target: Target) -> Vec<Command> {
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        self.intake.error = None;
+        self.run = Some(Run {
+            generation,
+            target: target.clone(),
+            started_at: 0,
+            resolution: None,
+            live: Vec::new(),
+            report: None,
+            error: None,
+        });
+        self.session = None;
+        self.screen = Screen::Triage;
+        self.triage_pane = TriagePane::Matrix;
+        self.step_selected = 0;
+        self.address_selected = 0;
+        self.evidence_selected = 0;
+        vec![Command::Start {
+            generation,
+            target,
+            settings: self.settings.clone(),
+        }]
+    }
+
+    fn rerun(&mut self) -> Vec<Command> {
+        match self.run.as_ref().map(|r| r.target.clone()) {
+            Some(target) if !self.busy() => self.start(target),
+            Some(_) => {
+                self.status = Some("probes are still running".into());
+                Vec::new()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// The latest result of the selected matrix row.
+    pub fn selected_probe(&self) -> Option<&ProbeResult> {
+        self.run.as_ref()?.live.get(self.address_selected)?.results.last()
+    }
+}

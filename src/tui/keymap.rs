@@ -1,0 +1,202 @@
+//! The one keymap: it dispatches keys, and the footer and the help screen are
+//! generated from it, so what is shown is always what works.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everywhere, even while typing.
+    Always,
+    /// Everywhere except while typing in a text field.
+    NotTyping,
+    /// Typing in an Intake text field.
+    IntakeTyping,
+    /// Intake with a list (options, scenarios) focused.
+    IntakeList,
+    Triage,
+    Detail,
+    Verdict,
+    Export,
+    /// Typing a path on the Export screen.
+    ExportTyping,
+    /// A question waits for an answer on the focused tree step.
+    Question,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    Help,
+    Back,
+    NextPane,
+    PrevPane,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Select,
+    Run,
+    Rerun,
+    OpenDetail,
+    OpenVerdict,
+    Export,
+    ExportPath,
+    ToggleWide,
+    Scan,
+    Answer(u8),
+}
+
+pub struct Binding {
+    pub scope: Scope,
+    pub code: KeyCode,
+    pub modifiers: KeyModifiers,
+    pub action: Action,
+    /// Shown in the footer and the help screen.
+    pub keys: &'static str,
+    pub label: &'static str,
+}
+
+const fn bind(scope: Scope, code: KeyCode, action: Action, keys: &'static str, label: &'static str) -> Binding {
+    Binding {
+        scope,
+        code,
+        modifiers: KeyModifiers::NONE,
+        action,
+        keys,
+        label,
+    }
+}
+
+const fn ctrl(scope: Scope, c: char, action: Action, keys: &'static str, label: &'static str) -> Binding {
+    Binding {
+        scope,
+        code: KeyCode::Char(c),
+        modifiers: KeyModifiers::CONTROL,
+        action,
+        keys,
+        label,
+    }
+}
+
+use Action as A;
+use KeyCode as K;
+use Scope as S;
+
+/// Every binding. Order matters: the first match wins, and the footer lists them in order.
+pub const KEYMAP: &[Binding] = &[
+    ctrl(S::Always, 'c', A::Quit, "C-c", "quit"),
+    bind(S::Question, K::Char('1'), A::Answer(1), "1-4", "answer"),
+    bind(S::Question, K::Char('2'), A::Answer(2), "", ""),
+    bind(S::Question, K::Char('3'), A::Answer(3), "", ""),
+    bind(S::Question, K::Char('4'), A::Answer(4), "", ""),
+    ctrl(S::IntakeTyping, 'r', A::Run, "C-r", "run"),
+    bind(S::IntakeTyping, K::Tab, A::NextPane, "Tab", "next field"),
+    bind(S::IntakeTyping, K::BackTab, A::PrevPane, "S-Tab", "previous"),
+    bind(S::IntakeTyping, K::F(1), A::Help, "F1", "help"),
+    bind(S::IntakeTyping, K::Esc, A::NextPane, "", ""),
+    bind(S::IntakeList, K::Enter, A::Select, "Enter", "run / edit"),
+    ctrl(S::IntakeList, 'r', A::Run, "C-r", "run"),
+    bind(S::ExportTyping, K::Enter, A::Select, "Enter", "write"),
+    bind(S::ExportTyping, K::Esc, A::Back, "Esc", "cancel"),
+    bind(S::Triage, K::Enter, A::OpenDetail, "Enter", "detail"),
+    bind(S::Triage, K::Char('v'), A::OpenVerdict, "v", "verdict"),
+    bind(S::Triage, K::Char('r'), A::Rerun, "r", "re-run"),
+    bind(S::Detail, K::Char('w'), A::ToggleWide, "w", "wide pane"),
+    bind(S::Detail, K::Char('v'), A::OpenVerdict, "v", "verdict"),
+    bind(S::Verdict, K::Enter, A::Select, "Enter", "show evidence"),
+    bind(S::Verdict, K::Char('r'), A::Rerun, "r", "re-run"),
+    bind(S::Verdict, K::Char('e'), A::Export, "e", "export"),
+    bind(S::Verdict, K::Char('s'), A::Scan, "s", "scan"),
+    bind(S::Export, K::Char('p'), A::ExportPath, "p", "write to path"),
+    bind(S::Export, K::Char('e'), A::Export, "e", "export again"),
+    bind(S::NotTyping, K::Char('?'), A::Help, "?", "help"),
+    bind(S::NotTyping, K::Esc, A::Back, "Esc", "back"),
+    bind(S::NotTyping, K::Char('q'), A::Quit, "q", "quit"),
+    bind(S::NotTyping, K::Tab, A::NextPane, "Tab", "pane"),
+    bind(S::NotTyping, K::BackTab, A::PrevPane, "", ""),
+    bind(S::NotTyping, K::Up, A::Up, "j/k", "move"),
+    bind(S::NotTyping, K::Char('k'), A::Up, "", ""),
+    bind(S::NotTyping, K::Down, A::Down, "", ""),
+    bind(S::NotTyping, K::Char('j'), A::Down, "", ""),
+    bind(S::NotTyping, K::PageUp, A::PageUp, "PgUp/Dn", "scroll"),
+    bind(S::NotTyping, K::PageDown, A::PageDown, "", ""),
+];
+
+impl Binding {
+    fn matches(&self, key: &KeyEvent) -> bool {
+        // Some terminals report Shift-Tab as Tab with SHIFT; shift is part of the character otherwise.
+        let code = match key.code {
+            KeyCode::Tab if key.modifiers.contains(KeyModifiers::SHIFT) => KeyCode::BackTab,
+            code => code,
+        };
+        self.code == code && key.modifiers - KeyModifiers::SHIFT == self.modifiers
+    }
+}
+
+/// The action bound to `key` in the first of `scopes` that has one.
+pub fn lookup(scopes: &[Scope], key: &KeyEvent) -> Option<Action> {
+    KEYMAP
+        .iter()
+        .find(|b| scopes.contains(&b.scope) && b.matches(key))
+        .map(|b| b.action)
+}
+
+/// The labelled bindings of `scopes`, for the footer.
+pub fn footer(scopes: &[Scope]) -> Vec<(&'static str, &'static str)> {
+    let mut seen: Vec<&str> = Vec::new();
+    KEYMAP
+        .iter()
+        .filter(|b| scopes.contains(&b.scope) && !b.keys.is_empty())
+        .filter(|b| {
+            let fresh = !seen.contains(&b.label);
+            seen.push(b.label);
+            fresh
+        })
+        .map(|b| (b.keys, b.label))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn typing_scopes_do_not_steal_letters() {
+        assert_eq!(
+            lookup(&[Scope::Always, Scope::IntakeTyping], &key(KeyCode::Char('q'))),
+            None
+        );
+        assert_eq!(
+            lookup(&[Scope::Always, Scope::NotTyping], &key(KeyCode::Char('q'))),
+            Some(Action::Quit)
+        );
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(
+            lookup(&[Scope::Always, Scope::IntakeTyping], &ctrl_c),
+            Some(Action::Quit)
+        );
+    }
+
+    #[test]
+    fn footer_shows_each_label_once_and_hides_unlabelled() {
+        let footer = footer(&[Scope::Always, Scope::Triage, Scope::NotTyping]);
+        assert!(footer.contains(&("Enter", "detail")));
+        assert_eq!(footer.iter().filter(|(_, l)| *l == "move").count(), 1);
+        assert!(footer.iter().all(|(k, _)| !k.is_empty()));
+    }
+
+    #[test]
+    fn shift_tab_variants_both_go_back() {
+        let shifted = KeyEvent::new(KeyCode::Tab, KeyModifiers::SHIFT);
+        assert_eq!(lookup(&[Scope::NotTyping], &shifted), Some(Action::PrevPane));
+        assert_eq!(
+            lookup(&[Scope::NotTyping], &key(KeyCode::BackTab)),
+            Some(Action::PrevPane)
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! The interactive workbench. The runner here owns the terminal and the tasks;
+//! [`app::App`] owns the state; [`view`] draws it.
+//!
+//! Input arrives from a reader thread, probe results from tokio tasks, signals
+//! from a signal task, all as owned [`app::Event`]s on one bounded channel. The
+//! screen is redrawn after each event only, with a spinner tick while probes run,
+//! so an idle workbench uses no CPU.
+
+pub mod app;
+pub mod keymap;
+pub mod view;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{self as term, DisableBracketedPaste, EnableBracketedPaste, KeyEventKind};
+use ratatui::crossterm::execute;
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+use crate::cert::TrustStores;
+use crate::check::{self, CheckOptions};
+use crate::probe::{ProbeConfig, Timeouts};
+use crate::report::{self, Session, store};
+use app::{App, Command, Event, RunSettings};
+
+#[derive(Debug, Error)]
+pub enum TuiError {
+    #[error("the workbench needs a terminal; for scripts and pipes use `mxtriage check TARGET`")]
+    NotATerminal,
+    #[error("terminal: {0}")]
+    Terminal(#[from] std::io::Error),
+}
+
+/// How long the spinner waits between frames while probes run.
+const TICK: Duration = Duration::from_millis(120);
+/// Events waiting to be handled; probes and keys are far fewer than this.
+const QUEUE: usize = 1024;
+
+/// Things the runner needs that the model must not touch (files, trust anchors).
+#[derive(Default)]
+pub struct Environment {
+    /// Extra anchors that are not in a file (the in-process lab's CA).
+    pub extra_anchors: Vec<rustls::pki_types::CertificateDer<'static>>,
+    pub timeouts: Timeouts,
+}
+
+/// Runs the workbench until the operator quits; always restores the terminal.
+pub async fn run(mut app: App, env: Environment, first: Vec<Command>) -> Result<(), TuiError> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(TuiError::NotATerminal);
+    }
+    app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    // ratatui::init installs a panic hook that restores the terminal first.
+    let mut terminal = ratatui::init();
+    let _ = execute!(std::io::stdout(), EnableBracketedPaste);
+    let result = event_loop(&mut terminal, &mut app, env, first).await;
+    let _ = execute!(std::io::stdout(), DisableBracketedPaste);
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    env: Environment,
+    first: Vec<Command>,
+) -> Result<(), TuiError> {
+    let (tx, mut rx) = mpsc::channel::<Event>(QUEUE);
+    spawn_input(tx.clone());
+    spawn_signals(tx.clone());
+    let env = Arc::new(env);
+    for command in first {
+        execute_command(command, &tx, &env);
+    }
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        terminal.draw(|frame| view::render(frame, app))?;
+        let event = if app.busy() {
+            tokio::select! {
+                event = rx.recv() => event,
+                _ = tick.tick() => Some(Event::Tick),
+            }
+        } else {
+            rx.recv().await
+        };
+        let Some(event) = event else {
+            break;
+        };
+        for command in app.update(event) {
+            execute_command(command, &tx, &env);
+        }
+        if app.quit {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Reads the terminal on a thread of its own: a blocking read costs nothing while idle.
+fn spawn_input(tx: mpsc::Sender<Event>) {
+    std::thread::spawn(move || {
+        while let Ok(event) = term::read() {
+            let event = match event {
+                term::Event::Key(key) if key.kind == KeyEventKind::Press => Event::Key(key),
+                term::Event::Paste(text) => Event::Paste(text),
+                term::Event::Resize(_, _) => Event::Resize,
+                _ => continue,
+            };
+            if tx.blocking_send(event).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// SIGTERM and SIGHUP (a dropped SSH session) end the workbench cleanly.
+fn spawn_signals(tx: mpsc::Sender<Event>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+        let _ = tx.send(Event::Terminate).await;
+    });
+}
+
+fn execute_command(command: Command, tx: &mpsc::Sender<Event>, env: &Arc<Environment>) {
+    match command {
+        Command::Start {
+            generation,
+            target,
+            settings,
+        } => {
+            let (tx, env) = (tx.clone(), Arc::clone(env));
+            tokio::spawn(async move {
+                if let Err(message) = run_check(generation, target, settings, &env, &tx).await {
+                    let _ = tx.send(Event::RunFailed { generation, message }).await;
+                }
+            });
+        }
+        Command::Export { session, to } => {
+            let tx = tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.blocking_send(Event::Exported(export(&session, to)));
+            });
+        }
+        Command::Autosave(session) => {
+            tokio::task::spawn_blocking(move || {
+                // Best effort: an autosave failure must not stop the operator's work.
+                if let Ok(path) = store::autosave_path() {
+                    let _ = store::replace(&path, &session.to_json());
+                }
+            });
+        }
+    }
+}
+
+/// The check, step by step, reporting each step as an event.
+async fn run_check(
+    generation: u64,
+    target: crate::target::Target,
+    settings: RunSettings,
+    env: &Environment,
+    tx: &mpsc::Sender<Event>,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let started_at = check::unix_now();
+    let mut stores = TrustStores::load(settings.ca_file.as_deref()).map_err(|e| e.to_string())?;
+    for anchor in &env.extra_anchors {
+        stores.add_ca_anchor(anchor.clone()).map_err(|e| e.to_string())?;
+    }
+    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
+    let options = CheckOptions {
+        target: target.clone(),
+        port: settings.port,
+        family: settings.family,
+        nameservers: settings.nameservers.clone(),
+        dns_timeout: Duration::from_secs(5),
+        probe: ProbeConfig {
+            ehlo_name: settings.ehlo.clone().unwrap_or_else(crate::host::ehlo_name),
+            sni: settings.sni.clone(),
+            source: settings.source,
+            timeouts: env.timeouts,
+            slow_greeting: Duration::from_secs(3),
+            stores: Arc::new(stores),
+            progress: Some(progress_tx),
+        },
+        attempts: settings.attempts,
+    };
+    let resolution = check::resolve(&options).await.map_err(|e| e.to_string())?;
+    let targets = check::probe_targets(&resolution, target.port().unwrap_or(settings.port));
+    let sent = tx
+        .send(Event::Resolved {
+            generation,
+            started_at,
+            resolution: resolution.clone(),
+            targets: targets.clone(),
+        })
+        .await;
+    if sent.is_err() {
+        return Ok(());
+    }
+    let forward = {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(progress) = progress_rx.recv().await {
+                if tx.send(Event::Stage { generation, progress }).await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let probes = check::probe_all_with(&options.probe, &targets, options.attempts, |result| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx
+                .send(Event::ProbeDone {
+                    generation,
+                    result: Box::new(result),
+                })
+                .await;
+        }
+    })
+    .await;
+    forward.abort();
+    let report = check::assemble(&options, started_at, resolution, probes, started.elapsed());
+    let _ = tx
+        .send(Event::Finished {
+            generation,
+            report: Box::new(report),
+        })
+        .await;
+    Ok(())
+}
+
+/// Writes the reports: both formats to the data directory, or one file to `to`.
+fn export(session: &Session, to: Option<PathBuf>) -> Result<Vec<PathBuf>, String> {
+    let render = |markdown: bool| {
+        if markdown {
+            report::render_markdown(session)
+        } else {
+            format!("{}\n", session.to_json())
+        }
+    };
+    match to {
+        Some(path) => {
+            let markdown = path.extension().is_none_or(|e| e != "json");
+            store::write_new(&path, &render(markdown)).map_err(|e| e.to_string())?;
+            Ok(vec![path])
+        }
+        None => {
+            let dir = store::default_dir().map_err(|e| e.to_string())?;
+            let target = session.check.target.to_string();
+            let mut written = Vec::new();
+            for (extension, markdown) in [("json", false), ("md", true)] {
+                let path = dir.join(store::file_name(&target, session.check.started_at, extension));
+                store::write_new(&path, &render(markdown)).map_err(|e| e.to_string())?;
+                written.push(path);
+            }
+            Ok(written)
+        }
+    }
+}
+
+/// Reads the autosaved session for `--resume`.
+pub fn load_autosave() -> Result<Session, String> {
+    let path = store::autosave_path().map_err(|e| e.to_string())?;
+    Session::load(&path).map_err(|e| format!("{e} (nothing to resume?)"))
+}

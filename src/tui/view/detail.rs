@@ -1,0 +1,182 @@
+//! Detail of one address: transcript beside the certificate chain.
+//!
+//! ```text
+//! +- TLS: TLSv1_3 TLS13_AES_256_GCM_SHA384 X25519, SNI mx.example.com -----+
+//! +- transcript -----------------------+- certificate chain ---------------+
+//! |  0 ms     -- connecting to ...     | [0] CN=mx.example.com              |
+//! |  3 ms     S: 220 mx ESMTP          |     SANs: mx.example.com           |
+//! |  4 ms tls C: EHLO relay            |     expired 3 days ago  <- problem |
+//! +------------------------------------+-----------------------------------+
+//! | swaks ... / openssl s_client ...                                       |
+//! +------------------------------------------------------------------------+
+//! ```
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::{Theme, block};
+use crate::cert::{Completeness, TrustOutcome};
+use crate::model::{Direction, ProbeResult};
+use crate::tui::app::{App, DetailPane};
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let Some(probe) = app.selected_probe() else {
+        frame.render_widget(
+            Paragraph::new("No result for this address yet.").block(block("detail", true)),
+            area,
+        );
+        return;
+    };
+    let [summary, panes, reproduce] = area.layout(&Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(6),
+        Constraint::Length(4),
+    ]));
+    let tls = probe.tls.as_ref().map_or("no TLS session".to_string(), |t| {
+        format!(
+            "{} {} {}, SNI {}",
+            t.version,
+            t.cipher_suite,
+            t.key_exchange_group.as_deref().unwrap_or(""),
+            t.sni.as_deref().unwrap_or("(none)")
+        )
+    });
+    let outcome = match &probe.failure {
+        Some(f) => Span::styled(
+            format!("FAILED at {}: {}", probe.stage.label(), f.summary()),
+            theme.bad(),
+        ),
+        None => Span::styled(format!("completed; TLS: {tls}"), theme.good()),
+    };
+    frame.render_widget(
+        Paragraph::new(vec![
+            Line::from(vec![
+                Span::styled(format!("{} [{}] ", probe.mx, probe.address), theme.title()),
+                outcome,
+            ]),
+            Line::styled(
+                probe
+                    .findings
+                    .iter()
+                    .map(|f| f.describe())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                theme.warn(),
+            ),
+        ]),
+        summary,
+    );
+    let wide = |pane| if app.detail_wide == pane { 62 } else { 38 };
+    let [left, right] = panes.layout(&Layout::horizontal([
+        Constraint::Percentage(wide(DetailPane::Transcript)),
+        Constraint::Percentage(wide(DetailPane::Chain)),
+    ]));
+    frame.render_widget(
+        Paragraph::new(transcript(probe, theme))
+            .block(block("transcript", app.detail_focus == DetailPane::Transcript))
+            .scroll((app.transcript_scroll, 0)),
+        left,
+    );
+    frame.render_widget(
+        Paragraph::new(chain(probe, theme))
+            .block(block("certificate chain", app.detail_focus == DetailPane::Chain))
+            .wrap(Wrap { trim: false })
+            .scroll((app.chain_scroll, 0)),
+        right,
+    );
+    let commands: Vec<Line> = app
+        .session
+        .as_ref()
+        .and_then(|s| s.verdict.reproduce.iter().find(|r| r.address == probe.address))
+        .map(|r| vec![Line::raw(r.swaks.clone()), Line::raw(r.openssl.clone())])
+        .unwrap_or_default();
+    frame.render_widget(
+        Paragraph::new(commands)
+            .block(block("reproduce by hand", false))
+            .wrap(Wrap { trim: false }),
+        reproduce,
+    );
+}
+
+fn transcript(probe: &ProbeResult, theme: &Theme) -> Vec<Line<'static>> {
+    probe
+        .transcript
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let (arrow, style) = match l.direction {
+                Direction::Client => ("C:", theme.fg(ratatui::style::Color::Cyan)),
+                Direction::Server => ("S:", ratatui::style::Style::new()),
+                Direction::Event => ("--", theme.dim()),
+            };
+            let lock = if l.encrypted { "tls" } else { "   " };
+            Line::from(vec![
+                Span::styled(format!("{i:>3} {:>5}ms {lock} ", l.at_ms), theme.dim()),
+                Span::styled(format!("{arrow} {}", l.text), style),
+            ])
+        })
+        .collect()
+}
+
+fn chain(probe: &ProbeResult, theme: &Theme) -> Vec<Line<'static>> {
+    let Some(chain) = &probe.chain else {
+        return vec![Line::raw("No certificate: the handshake did not get that far.")];
+    };
+    let mut lines = Vec::new();
+    for c in &chain.certificates {
+        lines.push(Line::styled(format!("[{}] {}", c.position, c.subject), theme.title()));
+        if let Some(e) = &c.parse_error {
+            lines.push(Line::styled(format!("    unreadable: {e}"), theme.bad()));
+            continue;
+        }
+        if !c.sans.is_empty() {
+            let sans: Vec<&str> = c.sans.iter().map(|s| s.as_str()).collect();
+            lines.push(Line::raw(format!("    SANs: {}", sans.join(", "))));
+        }
+        lines.push(Line::raw(format!("    issuer: {}", c.issuer)));
+        let validity = format!("    valid {} to {}", c.not_before, c.not_after);
+        lines.push(if c.days_remaining < 0 {
+            Line::styled(
+                format!("{validity}  EXPIRED {} days ago", -c.days_remaining),
+                theme.bad(),
+            )
+        } else {
+            Line::raw(format!("{validity} ({} days left)", c.days_remaining))
+        });
+        lines.push(Line::raw(format!(
+            "    key {} {}, {}",
+            c.key_algorithm,
+            c.key_bits.map_or("?".into(), |b| format!("{b} bits")),
+            c.signature_algorithm
+        )));
+        lines.push(Line::styled(format!("    sha256 {}", c.sha256), theme.dim()));
+        lines.push(Line::styled(format!("    spki   {}", c.spki_sha256), theme.dim()));
+    }
+    if let Completeness::MissingIssuer { issuer } = &chain.completeness {
+        lines.push(Line::styled(
+            format!("PROBLEM chain incomplete: {issuer} not sent"),
+            theme.bad(),
+        ));
+    }
+    for t in &chain.trust {
+        let style = match t.outcome {
+            TrustOutcome::Trusted => theme.good(),
+            TrustOutcome::StoreEmpty => theme.dim(),
+            _ => theme.bad(),
+        };
+        lines.push(Line::styled(
+            format!("trust {}: {}", t.store.label(), t.outcome.describe()),
+            style,
+        ));
+    }
+    lines.push(match &chain.name.matched_by {
+        Some(id) => Line::styled(format!("name {} matched by {id}", chain.name.reference), theme.good()),
+        None => Line::styled(
+            format!("PROBLEM name {} not covered", chain.name.reference),
+            theme.bad(),
+        ),
+    });
+    lines
+}

@@ -1,0 +1,159 @@
+//! Intake: paste a bounce or type a destination; what was understood shows live.
+//!
+//! ```text
+//! +- lab scenarios -+- paste a bounce ----------------------------+
+//! | > healthy       | Jun 1 postfix/smtp[1]: ... status=deferred  |
+//! |   expired       +- target -----------------------------------+
+//! |   ...           | example.com                                 |
+//! |                 +- understood ------------+- options ---------+
+//! |                 | domain  example.com     | resolver  system  |
+//! +-----------------+-------------------------+-------------------+
+//! ```
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
+
+use super::{Theme, block};
+use crate::tui::app::{App, IntakeFocus, OptionKey};
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let intake = &app.intake;
+    let main = if intake.offers.is_empty() {
+        area
+    } else {
+        let [list, main] = area.layout(&Layout::horizontal([Constraint::Length(28), Constraint::Min(40)]));
+        render_offers(frame, list, app, theme);
+        main
+    };
+    let [paste, target, bottom] = main.layout(&Layout::vertical([
+        Constraint::Min(4),
+        Constraint::Length(3),
+        Constraint::Length(9),
+    ]));
+    let [understood, options] = bottom.layout(&Layout::horizontal([
+        Constraint::Percentage(55),
+        Constraint::Percentage(45),
+    ]));
+
+    let mut paste_area = intake.paste.clone();
+    paste_area.set_block(block(
+        "paste a bounce, DSN or log lines",
+        intake.focus == IntakeFocus::Paste,
+    ));
+    frame.render_widget(&paste_area, paste);
+
+    let mut target_area = intake.target.clone();
+    target_area.set_block(block(
+        "target (Enter or C-r to run)",
+        intake.focus == IntakeFocus::Target,
+    ));
+    frame.render_widget(&target_area, target);
+
+    render_understood(frame, understood, app, theme);
+    render_options(frame, options, app, theme);
+}
+
+fn render_offers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let intake = &app.intake;
+    let items: Vec<ListItem> = intake.offers.iter().map(|o| ListItem::new(o.name.clone())).collect();
+    let mut state = ListState::default().with_selected(Some(intake.offer_selected));
+    let list = List::new(items)
+        .block(block("lab scenarios", intake.focus == IntakeFocus::Scenarios))
+        .highlight_style(theme.selected())
+        .highlight_symbol("> ");
+    frame.render_stateful_widget(list, area, &mut state);
+    if intake.focus == IntakeFocus::Scenarios
+        && let Some(offer) = intake.offers.get(intake.offer_selected)
+        && area.height > 8
+    {
+        // The summary of the highlighted scenario, at the bottom of the list.
+        let summary = Rect::new(
+            area.x + 1,
+            area.bottom().saturating_sub(5),
+            area.width.saturating_sub(2),
+            4,
+        );
+        frame.render_widget(ratatui::widgets::Clear, summary);
+        frame.render_widget(
+            Paragraph::new(offer.summary.clone())
+                .style(theme.dim())
+                .wrap(Wrap { trim: true }),
+            summary,
+        );
+    }
+}
+
+fn render_understood(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut lines = Vec::new();
+    match &app.intake.extracted {
+        Ok(x) => {
+            let row = |label: &str, value: Option<String>| {
+                value.map(|v| Line::from(vec![Span::styled(format!("{label:<9}"), theme.dim()), Span::raw(v)]))
+            };
+            lines.extend(
+                [
+                    row("domain", x.domain.clone()),
+                    row("MX host", x.mx_host.clone()),
+                    row("address", x.address.map(|a| a.to_string())),
+                    row("port", x.port.map(|p| p.to_string())),
+                    row("error", x.phrase.clone()),
+                    row("MTA", x.mta.as_ref().map(|m| format!("{m:?}"))),
+                    row(
+                        "status",
+                        match (x.smtp_code, &x.enhanced_status) {
+                            (None, None) => None,
+                            (code, enhanced) => Some(
+                                [code.map(|c| c.to_string()), enhanced.clone()]
+                                    .into_iter()
+                                    .flatten()
+                                    .collect::<Vec<_>>()
+                                    .join(" "),
+                            ),
+                        },
+                    ),
+                    row("queued", x.queue_age.clone()),
+                ]
+                .into_iter()
+                .flatten(),
+            );
+        }
+        Err(not_found) => {
+            if !app.intake.paste.is_empty() {
+                lines.push(Line::styled(not_found.to_string(), theme.warn()));
+            } else {
+                lines.push(Line::styled("Paste text to see what it names.", theme.dim()));
+            }
+        }
+    }
+    if let Some(error) = &app.intake.error {
+        lines.push(Line::styled(error.clone(), theme.bad()));
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block("understood", false))
+            .wrap(Wrap { trim: true }),
+        area,
+    );
+}
+
+fn render_options(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let intake = &app.intake;
+    let focused = intake.focus == IntakeFocus::Options;
+    if let Some((key, field)) = &intake.editing {
+        let mut field = field.clone();
+        field.set_block(block(&format!("{} (Enter to keep)", key.label()), true));
+        frame.render_widget(&field, area);
+        return;
+    }
+    let items: Vec<ListItem> = OptionKey::ALL
+        .iter()
+        .map(|key| ListItem::new(format!("{:<8} {}", key.label(), app.option_display(*key))))
+        .collect();
+    let mut state = ListState::default().with_selected(focused.then_some(intake.option_selected));
+    let list = List::new(items)
+        .block(block("options (Enter edits)", focused))
+        .highlight_style(theme.selected());
+    frame.render_stateful_widget(list, area, &mut state);
+}

@@ -1,0 +1,162 @@
+//! Rendering: a pure function of the model, one module per screen.
+//!
+//! ```text
+//! +- mxtriage · <screen> · <target> ------------------------------+
+//! |                                                               |
+//! |                    the screen's own layout                    |
+//! |                                                               |
+//! +---------------------------------------------------------------+
+//!  status line (errors, hints)
+//!  footer: the keys that work here, from the keymap
+//! ```
+
+mod detail;
+mod export;
+mod help;
+mod intake;
+mod triage;
+mod verdict;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::app::{App, Screen};
+use super::keymap;
+
+/// Styles that degrade to plain text under NO_COLOR (meaning is always in the words too).
+pub struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    pub fn of(app: &App) -> Self {
+        Theme { color: !app.no_color }
+    }
+
+    pub fn fg(&self, color: Color) -> Style {
+        if self.color {
+            Style::new().fg(color)
+        } else {
+            Style::new()
+        }
+    }
+
+    pub fn good(&self) -> Style {
+        self.fg(Color::Green)
+    }
+
+    pub fn bad(&self) -> Style {
+        self.fg(Color::Red).add_modifier(Modifier::BOLD)
+    }
+
+    pub fn warn(&self) -> Style {
+        self.fg(Color::Yellow)
+    }
+
+    pub fn dim(&self) -> Style {
+        if self.color {
+            Style::new().fg(Color::DarkGray)
+        } else {
+            Style::new()
+        }
+    }
+
+    /// The selected row: reversed, which survives NO_COLOR.
+    pub fn selected(&self) -> Style {
+        Style::new().add_modifier(Modifier::REVERSED)
+    }
+
+    pub fn title(&self) -> Style {
+        Style::new().add_modifier(Modifier::BOLD)
+    }
+}
+
+pub fn block(title: &str, focused: bool) -> Block<'static> {
+    let title = if focused {
+        format!(" {title} * ")
+    } else {
+        format!(" {title} ")
+    };
+    Block::new().borders(Borders::ALL).title(title)
+}
+
+/// ASCII spinner: works on any terminal.
+pub fn spinner(app: &App) -> &'static str {
+    ["|", "/", "-", "\\"][app.spinner % 4]
+}
+
+pub fn render(frame: &mut Frame, app: &App) {
+    let [header, body, status, footer] = frame.area().layout(&Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(5),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ]));
+    let theme = Theme::of(app);
+    let screen = match app.screen {
+        Screen::Intake => "Intake",
+        Screen::Triage => "Triage",
+        Screen::Detail => "Detail",
+        Screen::Verdict => "Verdict",
+        Screen::Export => "Export",
+    };
+    let target = app.run.as_ref().map(|r| r.target.to_string()).unwrap_or_default();
+    let busy = if app.busy() {
+        format!(" {} probing", spinner(app))
+    } else {
+        String::new()
+    };
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled("mxtriage", theme.title()),
+            Span::raw(format!(" · {screen} · {target}{busy}")),
+        ])),
+        header,
+    );
+    match app.screen {
+        Screen::Intake => intake::render(frame, body, app, &theme),
+        Screen::Triage => triage::render(frame, body, app, &theme),
+        Screen::Detail => detail::render(frame, body, app, &theme),
+        Screen::Verdict => verdict::render(frame, body, app, &theme),
+        Screen::Export => export::render(frame, body, app, &theme),
+    }
+    let status_text = if app.confirm_quit {
+        "Probes are still running. Quit anyway? y = quit, any other key = stay".to_string()
+    } else {
+        app.status.clone().unwrap_or_default()
+    };
+    frame.render_widget(Paragraph::new(status_text).style(theme.warn()), status);
+    let keys: Vec<Span> = keymap::footer(&app.scopes())
+        .into_iter()
+        .flat_map(|(keys, label)| [Span::styled(keys, theme.title()), Span::raw(format!(" {label}  "))])
+        .collect();
+    frame.render_widget(Paragraph::new(Line::from(keys)), footer);
+    if app.help {
+        help::render(frame, centered(frame.area(), 70, 20), &theme);
+    }
+}
+
+/// A rectangle of at most `width` × `height` in the middle of `area`.
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + (area.height - height) / 2,
+        width,
+        height,
+    )
+}
+
+pub fn overlay(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'static>>) {
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block(title, true))
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}

@@ -1,0 +1,192 @@
+//! Triage: the decision tree on the left, the live MX × address matrix on the right.
+//!
+//! ```text
+//! +- steps ----------------------+- MX x address -------------------+
+//! | [ ok ] Does the domain ...   | MX 10 mx1.example.com            |
+//! | [FAIL] Did the server clo... |  192.0.2.1  done     OK  TLSv1_3  |
+//! | [ask ] Seen from elsewhere?  | MX 20 mx2.example.com            |
+//! +- this step ------------------+  192.0.2.2  TLS handshake  closed|
+//! | what it checks and why       |                                  |
+//! | 1) yes  2) no  3) don't know |                                  |
+//! +------------------------------+----------------------------------+
+//! ```
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
+
+use super::{Theme, block, spinner};
+use crate::diagnose::{Step, Tree};
+use crate::tui::app::{App, Live, TriagePane};
+
+/// How a step reads: a word in brackets, so colour is never the only signal.
+pub fn step_state(app: &App, step: &Step, theme: &Theme) -> (String, ratatui::style::Style) {
+    let finished = app.run.as_ref().is_some_and(|r| r.finished());
+    let decided_by_dns = step.node.starts_with("dns-");
+    if !finished && !decided_by_dns {
+        return (format!("[ {} ]", spinner(app)), theme.warn());
+    }
+    match step.outcome.as_str() {
+        "no" => ("[ ok ]".into(), theme.good()),
+        "yes" => ("[FAIL]".into(), theme.bad()),
+        _ if step.unanswered => ("[ask ]".into(), theme.warn()),
+        _ => ("[ ans]".into(), theme.good()),
+    }
+}
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let [left, right] = area.layout(&Layout::horizontal([
+        Constraint::Percentage(48),
+        Constraint::Percentage(52),
+    ]));
+    let [steps, explain] = left.layout(&Layout::vertical([Constraint::Min(5), Constraint::Percentage(45)]));
+    render_steps(frame, steps, app, theme);
+    render_explanation(frame, explain, app, theme);
+    render_matrix(frame, right, app, theme);
+}
+
+fn render_steps(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let focused = app.triage_pane == TriagePane::Steps;
+    let items: Vec<ListItem> = match &app.session {
+        Some(session) => session
+            .verdict
+            .steps
+            .iter()
+            .map(|step| {
+                let (state, style) = step_state(app, step, theme);
+                ListItem::new(Line::from(vec![
+                    Span::styled(state, style),
+                    Span::raw(format!(" {}", step.title)),
+                ]))
+            })
+            .collect(),
+        None => vec![ListItem::new(match app.run.as_ref().and_then(|r| r.error.clone()) {
+            Some(error) => Line::styled(error, theme.bad()),
+            None => Line::styled(format!("[ {} ] resolving …", spinner(app)), theme.warn()),
+        })],
+    };
+    let mut state = ListState::default().with_selected(focused.then_some(app.step_selected));
+    let list = List::new(items)
+        .block(block("decision steps", focused))
+        .highlight_style(theme.selected());
+    frame.render_stateful_widget(list, area, &mut state);
+}
+
+fn render_explanation(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let tree = Tree::embedded();
+    let mut lines = Vec::new();
+    let step = app
+        .session
+        .as_ref()
+        .and_then(|s| s.verdict.steps.get(app.step_selected));
+    if let Some(node) = step.and_then(|s| tree.node(&s.node)) {
+        // A question comes first: it is what the operator has to act on.
+        if let Some(question) = node.question.as_deref().and_then(|q| tree.question(q)) {
+            lines.push(Line::styled(question.text.clone(), theme.title()));
+            let current = app.answers.get(&question.id);
+            for (i, choice) in question.answers.iter().enumerate() {
+                let mark = if current == Some(&choice.key) { "*" } else { " " };
+                lines.push(Line::raw(format!("{mark}{}) {}", i + 1, choice.label)));
+            }
+        }
+        lines.push(Line::styled(node.explain.clone(), theme.dim()));
+    } else if app.run.as_ref().is_some_and(|r| r.finished()) {
+        lines.push(Line::raw("Press v for the verdict."));
+    }
+    let title = if app.run.as_ref().is_some_and(|r| r.finished()) {
+        "this step (v: verdict)"
+    } else {
+        "this step"
+    };
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block(title, false))
+            .wrap(Wrap { trim: true }),
+        area,
+    );
+}
+
+/// One matrix entry: the address and its state, then what happened and how long it took.
+pub fn live_row(app: &App, live: &Live, theme: &Theme) -> Vec<Line<'static>> {
+    let address = live.target.address.ip().to_string();
+    let (state, style, detail) = match live.results.last() {
+        None => {
+            let stage = live.stage.map_or("waiting", |s| s.label());
+            (format!("{} {stage}", spinner(app)), theme.warn(), String::new())
+        }
+        Some(p) => match &p.failure {
+            Some(f) => (format!("FAIL at {}", p.stage.label()), theme.bad(), f.summary()),
+            None if p.is_secure() => (
+                "OK".into(),
+                theme.good(),
+                p.tls
+                    .as_ref()
+                    .map(|t| format!("{} {}", t.version, t.cipher_suite))
+                    .unwrap_or_default(),
+            ),
+            None => (
+                "CERT".into(),
+                theme.warn(),
+                "TLS works, certificate fails verification".into(),
+            ),
+        },
+    };
+    let attempts = if live.results.len() > 1 {
+        let failed = live.results.iter().filter(|p| p.failure.is_some()).count();
+        format!(" ({failed} of {} attempts failed)", live.results.len())
+    } else {
+        String::new()
+    };
+    let timing = live
+        .results
+        .last()
+        .map_or(String::new(), |p| format!(", {} ms", p.timings.total_ms));
+    vec![
+        Line::from(vec![Span::raw(format!(" {address:<16} ")), Span::styled(state, style)]),
+        Line::styled(format!("   {detail}{timing}{attempts}"), theme.dim()),
+    ]
+}
+
+fn render_matrix(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let focused = app.triage_pane == TriagePane::Matrix;
+    let Some(run) = &app.run else {
+        frame.render_widget(Paragraph::new("").block(block("MX x address", focused)), area);
+        return;
+    };
+    let mut items = Vec::new();
+    let mut selected_row = None;
+    let mut last_mx: Option<&str> = None;
+    let hosts = run.resolution.as_ref().map(|r| r.hosts.as_slice()).unwrap_or_default();
+    for (index, live) in run.live.iter().enumerate() {
+        if last_mx != Some(live.target.mx.as_str()) {
+            let preference = hosts
+                .iter()
+                .find(|h| h.name == live.target.mx)
+                .and_then(|h| h.preference)
+                .map_or(String::new(), |p| format!("MX {p} "));
+            items.push(ListItem::new(Line::styled(
+                format!("{preference}{}", live.target.mx),
+                theme.title(),
+            )));
+            last_mx = Some(live.target.mx.as_str());
+        }
+        if index == app.address_selected {
+            selected_row = Some(items.len());
+        }
+        items.push(ListItem::new(live_row(app, live, theme)));
+    }
+    if items.is_empty() {
+        let text = match (&run.resolution, &run.error) {
+            (_, Some(error)) => error.clone(),
+            (Some(r), None) => crate::report::describe_resolution(r),
+            (None, None) => format!("{} looking up {} …", spinner(app), run.target),
+        };
+        items.push(ListItem::new(text));
+    }
+    let mut state = ListState::default().with_selected(if focused { selected_row } else { None });
+    let list = List::new(items)
+        .block(block("MX x address (Enter: detail)", focused))
+        .highlight_style(theme.selected());
+    frame.render_stateful_widget(list, area, &mut state);
+}
