@@ -66,10 +66,16 @@ fn render_steps(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             None => Line::styled(format!("[ {} ] resolving …", spinner(app)), theme.warn()),
         })],
     };
-    let mut state = ListState::default().with_selected(focused.then_some(app.step_selected));
+    // The selection keeps the focused step in view even when this pane is not focused.
+    let mut state = ListState::default().with_selected(Some(app.step_selected));
+    let highlight = if focused {
+        theme.selected()
+    } else {
+        ratatui::style::Style::new()
+    };
     let list = List::new(items)
         .block(block("decision steps", focused))
-        .highlight_style(theme.selected());
+        .highlight_style(highlight);
     frame.render_stateful_widget(list, area, &mut state);
 }
 

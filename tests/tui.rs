@@ -1,0 +1,260 @@
+//! The workbench's model and screens: `update` fed with real probe results from
+//! the lab, and every screen rendered to a test backend at 80×24 and 120×40.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mxtriage::cert::TrustStores;
+use mxtriage::check::{self, CheckReport};
+use mxtriage::lab::demo::lab_check_options;
+use mxtriage::lab::{Lab, LabOptions};
+use mxtriage::model::Stage;
+use mxtriage::probe::{ProbeTarget, Progress};
+use mxtriage::target::Target;
+use mxtriage::tui::app::{App, Command, Event, RunSettings, Screen, TriagePane};
+use mxtriage::tui::view;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::{Color, Modifier};
+
+async fn lab_report(scenario: &str) -> CheckReport {
+    let lab = Lab::start(LabOptions::default()).await.expect("lab");
+    let domain = lab.scenario(scenario).expect("scenario").domain.clone();
+    let stores = Arc::new(TrustStores::from_parts(vec![], vec![lab.ca_der()]));
+    let mut options = lab_check_options(&lab, &domain, stores);
+    options.probe.timeouts.command = Duration::from_secs(2);
+    let mut report = check::run(&options).await.expect("check");
+    // Stable figures for snapshots.
+    report.started_at = 1_795_900_000;
+    report.vantage_host = "relay.example.test".into();
+    for p in &mut report.probes {
+        p.address.set_port(25);
+        p.timings = Default::default();
+        for line in &mut p.transcript {
+            line.at_ms = 0;
+        }
+    }
+    report
+}
+
+fn key(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+/// Starts a run in the app and feeds it the report's results as the runner would.
+fn feed(app: &mut App, report: &CheckReport) -> Vec<Command> {
+    let commands = app.start(report.target.clone());
+    let Some(Command::Start { generation, .. }) = commands.first().cloned() else {
+        panic!("start asks the runner to run: {commands:?}");
+    };
+    let targets: Vec<ProbeTarget> = report
+        .probes
+        .iter()
+        .map(|p| ProbeTarget {
+            mx: p.mx.clone(),
+            address: p.address,
+        })
+        .collect();
+    let mut out = app.update(Event::Resolved {
+        generation,
+        started_at: report.started_at,
+        resolution: report.resolution.clone(),
+        targets: targets.clone(),
+    });
+    for (target, probe) in targets.iter().zip(&report.probes) {
+        app.update(Event::Stage {
+            generation,
+            progress: Progress {
+                target: target.clone(),
+                stage: Stage::TlsHandshake,
+            },
+        });
+        assert!(app.busy(), "still probing");
+        out.extend(app.update(Event::ProbeDone {
+            generation,
+            result: Box::new(probe.clone()),
+        }));
+    }
+    out.extend(app.update(Event::Finished {
+        generation,
+        report: Box::new(report.clone()),
+    }));
+    out
+}
+
+/// The index of the cell where `needle` starts (one character per cell).
+fn find(buffer: &ratatui::buffer::Buffer, needle: &str) -> Option<usize> {
+    let cells: Vec<char> = buffer
+        .content()
+        .iter()
+        .map(|c| c.symbol().chars().next().unwrap_or(' '))
+        .collect();
+    let needle: Vec<char> = needle.chars().collect();
+    cells.windows(needle.len()).position(|w| w == needle.as_slice())
+}
+
+fn draw(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+    terminal.draw(|frame| view::render(frame, app)).expect("draw");
+    terminal
+}
+
+fn snapshot(name: &str, terminal: &Terminal<TestBackend>) {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"[0-9a-f]{16,64}", "[hex]");
+    settings.add_filter(r"\d{4}-\d{2}-\d{2}T[0-9:]*Z?", "[time]");
+    settings.add_filter(r"(127\.[0-9.]+):\d+", "$1:PORT");
+    settings.add_filter(r"--port \d+", "--port NNNNN");
+    settings.bind(|| insta::assert_snapshot!(name, terminal.backend()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn update_follows_a_run_and_stale_events_are_ignored() {
+    let report = lab_report("close-after-220").await;
+    let mut app = App::new(RunSettings::default(), Vec::new());
+    let commands = feed(&mut app, &report);
+    assert!(
+        commands.iter().any(|c| matches!(c, Command::Autosave(_))),
+        "evidence is autosaved"
+    );
+    let run = app.run.clone().unwrap();
+    assert!(run.finished() && !app.busy());
+    assert_eq!(run.live[0].stage, Some(Stage::TlsHandshake));
+    let session = app.session.as_ref().unwrap();
+    assert_eq!(session.verdict.id, "remote-tls-broken");
+    // The open question is focused and answerable inline.
+    assert_eq!(app.triage_pane, TriagePane::Steps);
+    assert_eq!(app.focused_question().map(|q| q.id.as_str()), Some("vantage"));
+    app.update(key(KeyCode::Char('2')));
+    assert_eq!(app.answers.get("vantage").map(String::as_str), Some("works"));
+    assert_eq!(app.session.as_ref().unwrap().verdict.id, "middlebox-drop");
+
+    // A new run makes the old generation's events stale.
+    let old = run.generation;
+    app.update(key(KeyCode::Char('r')));
+    let before = app.run.clone();
+    app.update(Event::ProbeDone {
+        generation: old,
+        result: Box::new(report.probes[0].clone()),
+    });
+    assert_eq!(app.run, before, "stale result dropped");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_move_between_screens_and_back() {
+    let report = lab_report("expired").await;
+    let mut app = App::new(RunSettings::default(), Vec::new());
+    feed(&mut app, &report);
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.triage_pane, TriagePane::Matrix);
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Detail);
+    app.update(key(KeyCode::Char('v')));
+    assert_eq!(app.screen, Screen::Verdict);
+    // Enter on the first evidence jumps to the certificate it cites, Esc comes back.
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Detail);
+    app.update(key(KeyCode::Esc));
+    assert_eq!(app.screen, Screen::Verdict);
+    let commands = app.update(key(KeyCode::Char('e')));
+    assert!(matches!(commands.as_slice(), [Command::Export { to: None, .. }]));
+    assert_eq!(app.screen, Screen::Export);
+    app.update(Event::Exported(Err("No space left on device".into())));
+    assert!(app.export_messages[0].contains("No space left on device"));
+    assert!(app.session.is_some(), "the session survives a failed export");
+    app.update(key(KeyCode::Char('?')));
+    assert!(app.help);
+    app.update(key(KeyCode::Char('x')));
+    assert!(!app.help, "any key closes help");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quitting_while_probes_run_asks_first() {
+    let mut app = App::new(RunSettings::default(), Vec::new());
+    app.start(Target::Domain {
+        name: "example.com".into(),
+    });
+    app.screen = Screen::Triage;
+    app.update(key(KeyCode::Char('q')));
+    assert!(app.confirm_quit && !app.quit);
+    app.update(key(KeyCode::Char('n')));
+    assert!(!app.quit);
+    app.update(key(KeyCode::Char('q')));
+    app.update(key(KeyCode::Char('y')));
+    assert!(app.quit);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typing_a_bad_target_explains_itself() {
+    let mut app = App::new(RunSettings::default(), Vec::new());
+    app.update(key(KeyCode::Tab));
+    for c in "[192.0.2.1".chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    let commands = app.update(key(KeyCode::Enter));
+    assert!(commands.is_empty());
+    assert!(
+        app.intake.error.as_deref().unwrap_or_default().contains("closing ']'"),
+        "{:?}",
+        app.intake.error
+    );
+    assert_eq!(app.screen, Screen::Intake);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn screens_at_80x24_and_120x40() {
+    for scenario in ["healthy", "close-after-220", "expired"] {
+        let report = lab_report(scenario).await;
+        let mut app = App::new(RunSettings::default(), Vec::new());
+        feed(&mut app, &report);
+        for (width, height) in [(80, 24), (120, 40)] {
+            app.screen = Screen::Triage;
+            snapshot(
+                &format!("{scenario}_triage_{width}x{height}"),
+                &draw(&app, width, height),
+            );
+            app.triage_pane = TriagePane::Matrix;
+            app.address_selected = 0;
+            app.screen = Screen::Detail;
+            snapshot(
+                &format!("{scenario}_detail_{width}x{height}"),
+                &draw(&app, width, height),
+            );
+            app.screen = Screen::Verdict;
+            snapshot(
+                &format!("{scenario}_verdict_{width}x{height}"),
+                &draw(&app, width, height),
+            );
+            app.triage_pane = TriagePane::Steps;
+        }
+    }
+    let app = App::new(RunSettings::default(), Vec::new());
+    snapshot("intake_80x24", &draw(&app, 80, 24));
+    let mut help = App::new(RunSettings::default(), Vec::new());
+    help.help = true;
+    help.intake.focus = mxtriage::tui::app::IntakeFocus::Options;
+    snapshot("help_80x24", &draw(&help, 80, 24));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_are_red_and_marked_in_words() {
+    let report = lab_report("close-after-220").await;
+    let mut app = App::new(RunSettings::default(), Vec::new());
+    feed(&mut app, &report);
+    app.triage_pane = TriagePane::Matrix;
+    let terminal = draw(&app, 80, 24);
+    let buffer = terminal.backend().buffer();
+    let at = find(buffer, "FAIL at TLS").expect("failure shown in words");
+    let cell = &buffer.content()[at];
+    assert_eq!(cell.fg, Color::Red);
+    assert!(cell.modifier.contains(Modifier::BOLD));
+
+    // NO_COLOR: the same words, no colour at all.
+    app.no_color = true;
+    let terminal = draw(&app, 80, 24);
+    let buffer = terminal.backend().buffer();
+    assert!(buffer.content().iter().all(|c| c.fg == Color::Reset));
+    let text: String = buffer.content().iter().map(|c| c.symbol()).collect();
+    assert!(text.contains("FAIL at TLS") && text.contains("[FAIL]"), "{text}");
+}
