@@ -258,3 +258,24 @@ async fn failures_are_red_and_marked_in_words() {
     let text: String = buffer.content().iter().map(|c| c.symbol()).collect();
     assert!(text.contains("FAIL at TLS") && text.contains("[FAIL]"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn non_utf8_terminals_get_plain_ascii() {
+    let report = lab_report("two-mx").await;
+    let mut app = App::new(RunSettings::default(), Vec::new());
+    feed(&mut app, &report);
+    app.ascii = true;
+    for screen in [Screen::Triage, Screen::Detail, Screen::Verdict] {
+        app.screen = screen;
+        let terminal = draw(&app, 80, 24);
+        let odd: Vec<String> = terminal
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol().to_string())
+            .filter(|s| !s.is_ascii())
+            .collect();
+        assert!(odd.is_empty(), "{screen:?} draws non-ASCII: {odd:?}");
+    }
+}

@@ -245,6 +245,8 @@ pub struct App {
     pub export_messages: Vec<String>,
     /// NO_COLOR is set: every state is shown by words and symbols alone.
     pub no_color: bool,
+    /// The terminal's locale is not UTF-8: draw with ASCII only.
+    pub ascii: bool,
     /// Where Esc leads from Detail: the screen it was opened from.
     detail_return: Screen,
     next_generation: u64,
@@ -300,6 +302,7 @@ impl App {
             export_path: None,
             export_messages: Vec::new(),
             no_color: false,
+            ascii: false,
             detail_return: Screen::Triage,
             next_generation: 1,
         }
@@ -646,7 +649,7 @@ impl App {
             Action::Export => match &self.session {
                 Some(session) => {
                     self.screen = Screen::Export;
-                    self.export_messages = vec!["writing …".into()];
+                    self.export_messages = vec!["writing ...".into()];
                     vec![Command::Export {
                         session: Box::new(session.clone()),
                         to: None,

@@ -53,6 +53,7 @@ pub async fn run(mut app: App, env: Environment, first: Vec<Command>) -> Result<
         return Err(TuiError::NotATerminal);
     }
     app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    app.ascii = !utf8_locale();
     // ratatui::init installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::init();
     let _ = execute!(std::io::stdout(), EnableBracketedPaste);
@@ -268,6 +269,17 @@ fn export(session: &Session, to: Option<PathBuf>) -> Result<Vec<PathBuf>, String
             Ok(written)
         }
     }
+}
+
+/// The first of LC_ALL, LC_CTYPE, LANG that is set decides, as in C's setlocale.
+fn utf8_locale() -> bool {
+    ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .is_some_and(|v| {
+            let v = v.to_ascii_lowercase();
+            v.contains("utf-8") || v.contains("utf8")
+        })
 }
 
 /// Reads the autosaved session for `--resume`.

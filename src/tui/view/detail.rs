@@ -16,7 +16,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{Theme, block};
+use super::Theme;
 use crate::cert::{Completeness, TrustOutcome};
 use crate::model::{Direction, ProbeResult};
 use crate::tui::app::{App, DetailPane};
@@ -24,7 +24,7 @@ use crate::tui::app::{App, DetailPane};
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(probe) = app.selected_probe() else {
         frame.render_widget(
-            Paragraph::new("No result for this address yet.").block(block("detail", true)),
+            Paragraph::new("No result for this address yet.").block(theme.block("detail", true)),
             area,
         );
         return;
@@ -75,13 +75,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     ]));
     frame.render_widget(
         Paragraph::new(transcript(probe, theme))
-            .block(block("transcript", app.detail_focus == DetailPane::Transcript))
+            .block(theme.block("transcript", app.detail_focus == DetailPane::Transcript))
             .scroll((app.transcript_scroll, 0)),
         left,
     );
     frame.render_widget(
         Paragraph::new(chain(probe, theme))
-            .block(block("certificate chain", app.detail_focus == DetailPane::Chain))
+            .block(theme.block("certificate chain", app.detail_focus == DetailPane::Chain))
             .wrap(Wrap { trim: false })
             .scroll((app.chain_scroll, 0)),
         right,
@@ -94,7 +94,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .unwrap_or_default();
     frame.render_widget(
         Paragraph::new(commands)
-            .block(block("reproduce by hand", false))
+            .block(theme.block("reproduce by hand", false))
             .wrap(Wrap { trim: false }),
         reproduce,
     );

@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{Theme, block};
+use super::Theme;
 use crate::tui::app::App;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -30,18 +30,18 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .collect();
     frame.render_widget(
         Paragraph::new(lines)
-            .block(block("export", false))
+            .block(theme.block("export", false))
             .wrap(Wrap { trim: false }),
         messages,
     );
     match &app.export_path {
         Some(field) => {
             let mut field = field.clone();
-            field.set_block(block("write to (Enter)", true));
+            field.set_block(theme.block("write to (Enter)", true));
             frame.render_widget(&field, path);
         }
         None => frame.render_widget(
-            Paragraph::new("p: write to a path of your choice").block(block("path", false)),
+            Paragraph::new("p: write to a path of your choice").block(theme.block("path", false)),
             path,
         ),
     }

@@ -32,10 +32,10 @@ pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
         }
         lines.push(Line::from(vec![
             Span::styled(format!("{name:<22}"), theme.title()),
-            Span::raw(entries.join(" · ")),
+            Span::raw(entries.join(", ")),
         ]));
     }
     lines.push(Line::raw(""));
     lines.push(Line::raw("Any key closes this help."));
-    overlay(frame, area, "Help", lines);
+    overlay(frame, area, theme, "Help", lines);
 }

@@ -15,7 +15,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 
-use super::{Theme, block};
+use super::Theme;
 use crate::tui::app::{App, IntakeFocus, OptionKey};
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -38,17 +38,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     ]));
 
     let mut paste_area = intake.paste.clone();
-    paste_area.set_block(block(
-        "paste a bounce, DSN or log lines",
-        intake.focus == IntakeFocus::Paste,
-    ));
+    paste_area.set_block(theme.block("paste a bounce, DSN or log lines", intake.focus == IntakeFocus::Paste));
     frame.render_widget(&paste_area, paste);
 
     let mut target_area = intake.target.clone();
-    target_area.set_block(block(
-        "target (Enter or C-r to run)",
-        intake.focus == IntakeFocus::Target,
-    ));
+    target_area.set_block(theme.block("target (Enter or C-r to run)", intake.focus == IntakeFocus::Target));
     frame.render_widget(&target_area, target);
 
     render_understood(frame, understood, app, theme);
@@ -60,7 +54,7 @@ fn render_offers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let items: Vec<ListItem> = intake.offers.iter().map(|o| ListItem::new(o.name.clone())).collect();
     let mut state = ListState::default().with_selected(Some(intake.offer_selected));
     let list = List::new(items)
-        .block(block("lab scenarios", intake.focus == IntakeFocus::Scenarios))
+        .block(theme.block("lab scenarios", intake.focus == IntakeFocus::Scenarios))
         .highlight_style(theme.selected())
         .highlight_symbol("> ");
     frame.render_stateful_widget(list, area, &mut state);
@@ -132,7 +126,7 @@ fn render_understood(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     frame.render_widget(
         Paragraph::new(lines)
-            .block(block("understood", false))
+            .block(theme.block("understood", false))
             .wrap(Wrap { trim: true }),
         area,
     );
@@ -143,7 +137,7 @@ fn render_options(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = intake.focus == IntakeFocus::Options;
     if let Some((key, field)) = &intake.editing {
         let mut field = field.clone();
-        field.set_block(block(&format!("{} (Enter to keep)", key.label()), true));
+        field.set_block(theme.block(&format!("{} (Enter to keep)", key.label()), true));
         frame.render_widget(&field, area);
         return;
     }
@@ -153,7 +147,7 @@ fn render_options(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .collect();
     let mut state = ListState::default().with_selected(focused.then_some(intake.option_selected));
     let list = List::new(items)
-        .block(block("options (Enter edits)", focused))
+        .block(theme.block("options (Enter edits)", focused))
         .highlight_style(theme.selected());
     frame.render_stateful_widget(list, area, &mut state);
 }

@@ -20,6 +20,7 @@ mod verdict;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
+use ratatui::symbols;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
@@ -29,11 +30,41 @@ use super::keymap;
 /// Styles that degrade to plain text under NO_COLOR (meaning is always in the words too).
 pub struct Theme {
     color: bool,
+    ascii: bool,
 }
+
+/// Borders for terminals without UTF-8 (a serial console, an old `screen`).
+const ASCII_BORDER: symbols::border::Set<'static> = symbols::border::Set {
+    top_left: "+",
+    top_right: "+",
+    bottom_left: "+",
+    bottom_right: "+",
+    vertical_left: "|",
+    vertical_right: "|",
+    horizontal_top: "-",
+    horizontal_bottom: "-",
+};
 
 impl Theme {
     pub fn of(app: &App) -> Self {
-        Theme { color: !app.no_color }
+        Theme {
+            color: !app.no_color,
+            ascii: app.ascii,
+        }
+    }
+
+    pub fn block(&self, title: &str, focused: bool) -> Block<'static> {
+        let block = block(title, focused);
+        if self.ascii {
+            block.border_set(ASCII_BORDER)
+        } else {
+            block
+        }
+    }
+
+    /// A separator that survives a non-UTF-8 terminal.
+    pub fn dot(&self) -> &'static str {
+        if self.ascii { "-" } else { "·" }
     }
 
     pub fn fg(&self, color: Color) -> Style {
@@ -112,7 +143,7 @@ pub fn render(frame: &mut Frame, app: &App) {
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled("mxtriage", theme.title()),
-            Span::raw(format!(" · {screen} · {target}{busy}")),
+            Span::raw(format!(" {dot} {screen} {dot} {target}{busy}", dot = theme.dot())),
         ])),
         header,
     );
@@ -135,7 +166,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         .collect();
     frame.render_widget(Paragraph::new(Line::from(keys)), footer);
     if app.help {
-        help::render(frame, centered(frame.area(), 70, 20), &theme);
+        help::render(frame, centered(frame.area(), 76, 20), &theme);
     }
 }
 
@@ -151,11 +182,11 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     )
 }
 
-pub fn overlay(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'static>>) {
+pub fn overlay(frame: &mut Frame, area: Rect, theme: &Theme, title: &str, lines: Vec<Line<'static>>) {
     frame.render_widget(Clear, area);
     frame.render_widget(
         Paragraph::new(lines)
-            .block(block(title, true))
+            .block(theme.block(title, true))
             .wrap(Wrap { trim: false }),
         area,
     );

@@ -16,7 +16,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 
-use super::{Theme, block, spinner};
+use super::{Theme, spinner};
 use crate::diagnose::{Step, Tree};
 use crate::tui::app::{App, Live, TriagePane};
 
@@ -63,7 +63,7 @@ fn render_steps(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .collect(),
         None => vec![ListItem::new(match app.run.as_ref().and_then(|r| r.error.clone()) {
             Some(error) => Line::styled(error, theme.bad()),
-            None => Line::styled(format!("[ {} ] resolving …", spinner(app)), theme.warn()),
+            None => Line::styled(format!("[ {} ] resolving ...", spinner(app)), theme.warn()),
         })],
     };
     // The selection keeps the focused step in view even when this pane is not focused.
@@ -74,7 +74,7 @@ fn render_steps(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ratatui::style::Style::new()
     };
     let list = List::new(items)
-        .block(block("decision steps", focused))
+        .block(theme.block("decision steps", focused))
         .highlight_style(highlight);
     frame.render_stateful_widget(list, area, &mut state);
 }
@@ -107,7 +107,7 @@ fn render_explanation(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     frame.render_widget(
         Paragraph::new(lines)
-            .block(block(title, false))
+            .block(theme.block(title, false))
             .wrap(Wrap { trim: true }),
         area,
     );
@@ -157,7 +157,7 @@ pub fn live_row(app: &App, live: &Live, theme: &Theme) -> Vec<Line<'static>> {
 fn render_matrix(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.triage_pane == TriagePane::Matrix;
     let Some(run) = &app.run else {
-        frame.render_widget(Paragraph::new("").block(block("MX x address", focused)), area);
+        frame.render_widget(Paragraph::new("").block(theme.block("MX x address", focused)), area);
         return;
     };
     let mut items = Vec::new();
@@ -186,13 +186,13 @@ fn render_matrix(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let text = match (&run.resolution, &run.error) {
             (_, Some(error)) => error.clone(),
             (Some(r), None) => crate::report::describe_resolution(r),
-            (None, None) => format!("{} looking up {} …", spinner(app), run.target),
+            (None, None) => format!("{} looking up {} ...", spinner(app), run.target),
         };
         items.push(ListItem::new(text));
     }
     let mut state = ListState::default().with_selected(if focused { selected_row } else { None });
     let list = List::new(items)
-        .block(block("MX x address (Enter: detail)", focused))
+        .block(theme.block("MX x address (Enter: detail)", focused))
         .highlight_style(theme.selected());
     frame.render_stateful_widget(list, area, &mut state);
 }

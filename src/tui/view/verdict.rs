@@ -16,13 +16,16 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 
-use super::{Theme, block};
+use super::Theme;
 use crate::diagnose::{CheckStatus, EvidenceAt, Family};
 use crate::tui::app::App;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(session) = &app.session else {
-        frame.render_widget(Paragraph::new("No verdict yet.").block(block("verdict", true)), area);
+        frame.render_widget(
+            Paragraph::new("No verdict yet.").block(theme.block("verdict", true)),
+            area,
+        );
         return;
     };
     let v = &session.verdict;
@@ -40,7 +43,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Line::styled(v.title.clone(), headline.add_modifier(ratatui::style::Modifier::BOLD)),
         Line::from(vec![
             Span::raw(format!(
-                "{} · owner: {} · confidence: ",
+                "{}, owner: {}, confidence: ",
                 v.family.label(),
                 v.owner.label()
             )),
@@ -57,7 +60,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     frame.render_widget(
         Paragraph::new(lines)
-            .block(block("verdict", false))
+            .block(theme.block("verdict", false))
             .wrap(Wrap { trim: true }),
         head,
     );
@@ -79,7 +82,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut state = ListState::default().with_selected(Some(app.evidence_selected));
     frame.render_stateful_widget(
         List::new(items)
-            .block(block("evidence (Enter: show it)", true))
+            .block(theme.block("evidence (Enter: show it)", true))
             .highlight_style(theme.selected()),
         evidence,
         &mut state,
@@ -114,7 +117,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     frame.render_widget(
         Paragraph::new(more)
-            .block(block("before you retry the queue (PgUp/PgDn)", false))
+            .block(theme.block("before you retry the queue (PgUp/PgDn)", false))
             .wrap(Wrap { trim: false })
             .scroll((app.verdict_scroll, 0)),
         rest,
