@@ -169,3 +169,16 @@ async fn source_address_is_used_for_the_connection() {
         .to_string();
     assert!(local.starts_with("127.0.0.9:"), "{local}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bare_command_without_a_terminal_points_to_check() {
+    let mut bare = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    bare.stdin(std::process::Stdio::null());
+    let out = run(bare).await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("needs a terminal") && err.contains("mxtriage check TARGET"),
+        "{err}"
+    );
+}

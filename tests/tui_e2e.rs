@@ -1,0 +1,199 @@
+//! The real binary in a pseudo-terminal, driven by keys like an operator over SSH:
+//! screens are read back through a VT100 parser.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
+
+struct Session {
+    child: Box<dyn Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    screen: Arc<Mutex<vt100::Parser>>,
+    home: PathBuf,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+fn spawn(name: &str, args: &[&str]) -> Session {
+    spawn_with(name, args, |_| {})
+}
+
+/// Spawns with a fresh HOME that `prepare` may fill first.
+fn spawn_with(name: &str, args: &[&str], prepare: impl FnOnce(&Path)) -> Session {
+    let home = std::env::temp_dir().join(format!("mxtriage-e2e-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    prepare(&home);
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 30,
+            cols: 100,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("pty");
+    let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_mxtriage"));
+    command.args(args);
+    command.env("HOME", &home);
+    command.env("XDG_DATA_HOME", home.join("data"));
+    command.env("TERM", "xterm-256color");
+    command.env("LANG", "C.UTF-8");
+    let child = pair.slave.spawn_command(command).expect("spawn");
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().expect("reader");
+    let writer = pair.master.take_writer().expect("writer");
+    let screen = Arc::new(Mutex::new(vt100::Parser::new(30, 100, 0)));
+    let sink = Arc::clone(&screen);
+    std::thread::spawn(move || {
+        // Keep the master alive as long as the reader runs.
+        let _master = pair.master;
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().process(&buf[..n]);
+        }
+    });
+    Session {
+        child,
+        writer,
+        screen,
+        home,
+    }
+}
+
+impl Session {
+    fn text(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    fn wait_for(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.text().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{needle:?} never appeared; screen:\n{}", self.text());
+    }
+
+    fn send(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+        // Let the app read each burst separately, as typed keys arrive.
+        std::thread::sleep(Duration::from_millis(60));
+    }
+
+    fn exit_status(&mut self) -> portable_pty::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the workbench did not exit; screen:\n{}", self.text());
+    }
+
+    fn reports(&self) -> Vec<String> {
+        list(&self.home.join("data/mxtriage/reports"))
+    }
+}
+
+fn list(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn demo_from_scenario_to_exported_report() {
+    let mut s = spawn("demo", &["demo"]);
+    s.wait_for("lab scenarios");
+    // close-after-220 is the tenth scenario.
+    for _ in 0..9 {
+        s.send("j");
+    }
+    s.send("\r");
+    s.wait_for("FAIL at TLS handshake");
+    s.wait_for("[ask ]");
+    s.send("\t");
+    s.send("\r");
+    s.wait_for("transcript");
+    s.wait_for("220 2.0.0 Ready to start TLS");
+    s.send("v");
+    s.wait_for("The server's TLS layer dies right after it says 220");
+    s.send("e");
+    s.wait_for("written:");
+    assert!(
+        s.screen.lock().unwrap().screen().alternate_screen(),
+        "the workbench draws on the alternate screen"
+    );
+    s.send("q");
+    let status = s.exit_status();
+    assert!(status.success(), "{status:?}");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        !s.screen.lock().unwrap().screen().alternate_screen(),
+        "terminal restored"
+    );
+    let reports = s.reports();
+    assert!(
+        reports
+            .iter()
+            .any(|r| r.starts_with("close-after-220.lab.test-") && r.ends_with(".md")),
+        "{reports:?}"
+    );
+    assert!(reports.iter().any(|r| r.ends_with(".json")), "{reports:?}");
+    assert!(list(&s.home.join("data/mxtriage")).contains(&"autosave.json".to_string()));
+
+    // The autosaved session comes back with --resume, as after a dropped SSH session.
+    let saved = s.home.join("data/mxtriage/autosave.json");
+    let mut resumed = spawn_with("resume", &["--resume"], |home| {
+        std::fs::create_dir_all(home.join("data/mxtriage")).unwrap();
+        std::fs::copy(&saved, home.join("data/mxtriage/autosave.json")).unwrap();
+    });
+    resumed.wait_for("resumed the last autosaved session");
+    resumed.wait_for("The server's TLS layer dies right after it says 220");
+    resumed.send("q");
+    assert!(resumed.exit_status().success());
+}
+
+#[test]
+fn resume_without_a_saved_session_says_so() {
+    let mut s = spawn("resume-none", &["--resume"]);
+    let status = s.exit_status();
+    assert_eq!(status.exit_code(), 2);
+    assert!(s.text().contains("nothing to resume"), "{}", s.text());
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let mut s = spawn("sigterm", &["demo"]);
+    s.wait_for("lab scenarios");
+    let pid = s.child.process_id().expect("pid");
+    // SAFETY: kill(2) on our own child's pid with a valid signal number.
+    let rc = unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    let _ = s.exit_status();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        !s.screen.lock().unwrap().screen().alternate_screen(),
+        "terminal restored after SIGTERM"
+    );
+}
