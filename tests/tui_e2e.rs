@@ -197,3 +197,25 @@ fn sigterm_restores_the_terminal() {
         "terminal restored after SIGTERM"
     );
 }
+
+#[test]
+fn pasted_bounce_becomes_a_triage() {
+    let mut s = spawn("paste", &["demo"]);
+    s.wait_for("lab scenarios");
+    s.send("\t");
+    let line = "Nov 29 05:00:01 relay postfix/smtp[4242]: 3F2A1C0: to=<postmaster@starttls-454.lab.test>, \
+relay=mx.starttls-454.lab.test[127.77.0.18]:25, delay=3601, delays=0.1/0/0.2/0, dsn=4.7.5, \
+status=deferred (TLS is required, but host mx.starttls-454.lab.test[127.77.0.18] refused to start TLS: \
+454 4.7.0 TLS not available due to local problem)";
+    s.send(&format!("\x1b[200~{line}\x1b[201~"));
+    s.wait_for("starttls-454.lab.test");
+    s.wait_for("Postfix");
+    s.wait_for("454 4.7.0");
+    s.wait_for("3601 s");
+    // Ctrl-R runs the check on what was understood.
+    s.send("\x12");
+    s.wait_for("Triage");
+    s.wait_for("FAIL at STARTTLS");
+    s.send("\x03");
+    assert!(s.exit_status().success());
+}

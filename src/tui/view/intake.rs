@@ -92,7 +92,6 @@ fn render_understood(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     row("MX host", x.mx_host.clone()),
                     row("address", x.address.map(|a| a.to_string())),
                     row("port", x.port.map(|p| p.to_string())),
-                    row("error", x.phrase.clone()),
                     row("MTA", x.mta.as_ref().map(|m| format!("{m:?}"))),
                     row(
                         "status",
@@ -108,6 +107,8 @@ fn render_understood(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                         },
                     ),
                     row("queued", x.queue_age.clone()),
+                    // Last: the phrase is long and wraps.
+                    row("error", x.phrase.clone()),
                 ]
                 .into_iter()
                 .flatten(),

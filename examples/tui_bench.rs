@@ -1,0 +1,150 @@
+//! Measures the workbench as an operator meets it, in a pseudo-terminal:
+//! time to first frame, time from Enter to the first probe result on screen,
+//! resident memory while probing a two-MX lab domain, and idle CPU over 30 s.
+//!
+//! Run: `cargo build --release && cargo run --release --example tui_bench [-- IDLE_SECS]`
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+fn main() {
+    let idle_secs: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(30);
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent()?.parent().map(|dir| dir.join("mxtriage")))
+        .filter(|p| p.exists())
+        .expect("build the binary first: cargo build --release");
+    let home = std::env::temp_dir().join(format!("mxtriage-tui-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&home).expect("scratch dir");
+
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 24,
+            cols: 80,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("pty");
+    let mut command = CommandBuilder::new(&binary);
+    command.arg("demo");
+    command.env("XDG_DATA_HOME", &home);
+    command.env("TERM", "xterm-256color");
+    command.env("LANG", "C.UTF-8");
+    let started = Instant::now();
+    let mut child = pair.slave.spawn_command(command).expect("spawn");
+    drop(pair.slave);
+    let pid = child.process_id().expect("pid");
+    let mut reader = pair.master.try_clone_reader().expect("reader");
+    let mut writer = pair.master.take_writer().expect("writer");
+    let screen = Arc::new(Mutex::new(vt100::Parser::new(24, 80, 0)));
+    let sink = Arc::clone(&screen);
+    std::thread::spawn(move || {
+        let _master = pair.master;
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().process(&buf[..n]);
+        }
+    });
+    let text = || screen.lock().unwrap().screen().contents();
+    let wait_for = |needle: &str, step: Duration| -> Duration {
+        let from = Instant::now();
+        while !text().contains(needle) {
+            assert!(
+                from.elapsed() < Duration::from_secs(30),
+                "{needle:?} never appeared:\n{}",
+                text()
+            );
+            std::thread::sleep(step);
+        }
+        from.elapsed()
+    };
+
+    wait_for("lab scenarios", Duration::from_millis(1));
+    let first_frame = started.elapsed();
+
+    // two-mx is the twentieth scenario.
+    for _ in 0..19 {
+        writer.write_all(b"j").unwrap();
+        writer.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    wait_for("> two-mx", Duration::from_millis(5));
+    writer.write_all(b"\r").unwrap();
+    writer.flush().unwrap();
+    let enter = Instant::now();
+    let mut peak_rss = 0;
+    let mut first_result = None;
+    while enter.elapsed() < Duration::from_secs(30) {
+        peak_rss = peak_rss.max(status_kib(pid, "VmRSS:"));
+        let screen = text();
+        if first_result.is_none() && (screen.contains(" OK") || screen.contains("FAIL at")) {
+            first_result = Some(enter.elapsed());
+        }
+        if screen.contains("[ask ]") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let all_done = enter.elapsed();
+    let hwm = status_kib(pid, "VmHWM:");
+
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(idle_secs));
+    let after = cpu_ticks(pid);
+    // SAFETY: sysconf with a valid name has no preconditions.
+    let ticks_per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let idle_cpu = (after - before) as f64 / ticks_per_sec / idle_secs as f64 * 100.0;
+
+    writer.write_all(b"q").unwrap();
+    writer.flush().unwrap();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&home);
+
+    println!("tui bench: mxtriage demo in an 80x24 pseudo-terminal");
+    println!(
+        "first frame:                 {:>8.1} ms   (target <= 50 ms)",
+        ms(first_frame)
+    );
+    match first_result {
+        Some(d) => println!("Enter to first probe result: {:>8.1} ms", ms(d)),
+        None => println!("Enter to first probe result:  not seen"),
+    }
+    println!("Enter to verdict ready:      {:>8.1} ms", ms(all_done));
+    println!(
+        "RSS while probing two-mx:    {:>8} KiB (peak sampled), VmHWM {} KiB (target <= 25600)",
+        peak_rss, hwm
+    );
+    println!("idle CPU over {idle_secs} s:          {idle_cpu:>8.3} % of a core (target <= 0.1 %)");
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// utime + stime of the process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    field(11) + field(12)
+}
