@@ -186,6 +186,21 @@ async fn quitting_while_probes_run_asks_first() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn enter_in_the_target_field_starts_the_check() {
+    let mut app = App::new(RunSettings::default(), Vec::new());
+    app.update(key(KeyCode::Tab));
+    for c in "example.com".chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    let commands = app.update(key(KeyCode::Enter));
+    assert!(
+        matches!(commands.as_slice(), [Command::Start { target: Target::Domain { name }, .. }] if name == "example.com"),
+        "{commands:?}"
+    );
+    assert_eq!(app.screen, Screen::Triage);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn typing_a_bad_target_explains_itself() {
     let mut app = App::new(RunSettings::default(), Vec::new());
     app.update(key(KeyCode::Tab));

@@ -560,23 +560,23 @@ impl App {
         }
         let scopes = self.scopes();
         let Some(action) = keymap::lookup(&scopes, &key) else {
-            self.type_key(key);
-            return Vec::new();
+            return self.type_key(key);
         };
         self.status = None;
         self.act(action)
     }
 
-    /// A key no binding claimed: text for whichever field has focus.
-    fn type_key(&mut self, key: KeyEvent) {
+    /// A key no binding claimed: text for whichever field has focus. Enter in the
+    /// target field starts the check, so this too may ask for commands.
+    fn type_key(&mut self, key: KeyEvent) -> Vec<Command> {
         if self.screen == Screen::Export {
             if let Some(path) = &mut self.export_path {
                 path.input(key);
             }
-            return;
+            return Vec::new();
         }
         if self.screen != Screen::Intake {
-            return;
+            return Vec::new();
         }
         if let Some((_, field)) = &mut self.intake.editing {
             if key.code == ratatui::crossterm::event::KeyCode::Enter {
@@ -584,19 +584,21 @@ impl App {
             } else {
                 field.input(key);
             }
-            return;
+            return Vec::new();
         }
         match self.intake.focus {
             IntakeFocus::Paste if self.intake.paste.input(key) => self.reextract(),
+            IntakeFocus::Target if key.code == ratatui::crossterm::event::KeyCode::Enter => {
+                return self.start_from_intake();
+            }
             IntakeFocus::Target => {
-                if key.code == ratatui::crossterm::event::KeyCode::Enter {
-                    let _ = self.start_from_intake();
-                } else if self.intake.target.input(key) {
+                if self.intake.target.input(key) {
                     self.intake.target_typed = true;
                 }
             }
             _ => {}
         }
+        Vec::new()
     }
 
     fn act(&mut self, action: Action) -> Vec<Command> {

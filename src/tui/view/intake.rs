@@ -51,32 +51,27 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 fn render_offers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let intake = &app.intake;
+    // The highlighted scenario's summary gets rows of its own, so it never hides the list.
+    let [list_area, summary_area] = area.layout(&Layout::vertical([Constraint::Min(3), Constraint::Length(6)]));
     let items: Vec<ListItem> = intake.offers.iter().map(|o| ListItem::new(o.name.clone())).collect();
     let mut state = ListState::default().with_selected(Some(intake.offer_selected));
     let list = List::new(items)
         .block(theme.block("lab scenarios", intake.focus == IntakeFocus::Scenarios))
         .highlight_style(theme.selected())
         .highlight_symbol("> ");
-    frame.render_stateful_widget(list, area, &mut state);
-    if intake.focus == IntakeFocus::Scenarios
-        && let Some(offer) = intake.offers.get(intake.offer_selected)
-        && area.height > 8
-    {
-        // The summary of the highlighted scenario, at the bottom of the list.
-        let summary = Rect::new(
-            area.x + 1,
-            area.bottom().saturating_sub(5),
-            area.width.saturating_sub(2),
-            4,
-        );
-        frame.render_widget(ratatui::widgets::Clear, summary);
-        frame.render_widget(
-            Paragraph::new(offer.summary.clone())
-                .style(theme.dim())
-                .wrap(Wrap { trim: true }),
-            summary,
-        );
-    }
+    frame.render_stateful_widget(list, list_area, &mut state);
+    let summary = intake
+        .offers
+        .get(intake.offer_selected)
+        .map(|o| o.summary.clone())
+        .unwrap_or_default();
+    frame.render_widget(
+        Paragraph::new(summary)
+            .style(theme.dim())
+            .wrap(Wrap { trim: true })
+            .block(theme.block("scenario", false)),
+        summary_area,
+    );
 }
 
 fn render_understood(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
