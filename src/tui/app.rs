@@ -591,11 +591,7 @@ impl App {
             IntakeFocus::Target if key.code == ratatui::crossterm::event::KeyCode::Enter => {
                 return self.start_from_intake();
             }
-            IntakeFocus::Target => {
-                if self.intake.target.input(key) {
-                    self.intake.target_typed = true;
-                }
-            }
+            IntakeFocus::Target if self.intake.target.input(key) => self.intake.target_typed = true,
             _ => {}
         }
         Vec::new()
