@@ -109,7 +109,7 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "IP")]
     pub source: Option<IpAddr>,
     /// EHLO name [default: this host's FQDN].
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = mxtriage::host::valid_ehlo)]
     pub ehlo: Option<String>,
     /// TLS server name to send [default: the MX host name].
     #[arg(long, value_name = "NAME")]

@@ -44,6 +44,30 @@ pub fn ehlo_name() -> String {
     }
 }
 
+/// Checks an operator-given EHLO name: a host name or an address literal
+/// (`[192.0.2.1]`, `[IPv6:2001:db8::1]`). Anything else could smuggle commands.
+pub fn valid_ehlo(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    let ok = if let Some(inner) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        inner.strip_prefix("IPv6:").unwrap_or(inner).parse::<std::net::IpAddr>().is_ok()
+    } else {
+        !name.is_empty()
+            && name.len() <= 253
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            })
+    };
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(format!("{name:?} is not a host name or an address literal like [192.0.2.1]"))
+    }
+}
+
 /// Finds, on a line that names `short`, a dotted name starting with `short.`.
 fn fqdn_from_hosts(hosts: &str, short: &str) -> Option<String> {
     hosts
@@ -64,6 +88,14 @@ mod tests {
         let hosts = "127.0.0.1 localhost\n192.0.2.5 relay.example.net relay # us\n";
         assert_eq!(fqdn_from_hosts(hosts, "relay").as_deref(), Some("relay.example.net"));
         assert_eq!(fqdn_from_hosts(hosts, "other"), None);
+    }
+
+    #[test]
+    fn ehlo_names_cannot_smuggle_commands() {
+        assert_eq!(valid_ehlo("relay.example.net").unwrap(), "relay.example.net");
+        assert!(valid_ehlo("[192.0.2.1]").is_ok() && valid_ehlo("[IPv6:2001:db8::1]").is_ok());
+        assert!(valid_ehlo("x\r\nMAIL FROM:<a@b>").is_err());
+        assert!(valid_ehlo("has space").is_err() && valid_ehlo("").is_err() && valid_ehlo("[nope]").is_err());
     }
 
     #[test]

@@ -126,10 +126,6 @@ impl Reply {
         ok.then_some(first)
     }
 
-    pub fn is_positive(&self) -> bool {
-        (200..400).contains(&self.code)
-    }
-
     /// The reply as it looked on the wire, one string (for messages).
     pub fn one_line(&self) -> String {
         let text: Vec<&str> = self.lines.iter().map(SafeText::as_str).collect();
@@ -322,7 +318,7 @@ impl Finding {
             }
             Self::StartTlsAdvertisedInTls => "STARTTLS advertised again inside TLS (RFC 3207 §4.2 forbids it)".into(),
             Self::KeywordOnEhloFirstLine { line } => {
-                format!("EHLO reply starts with {line:?} where the server name belongs; some clients miss it")
+                format!("EHLO reply starts with \"{line}\" where the server name belongs; some clients miss it")
             }
             Self::LongReplyLine { octets } => format!("a reply line of {octets} octets exceeds RFC 5321's 512"),
             Self::BareLineFeed => "lines end with a bare LF instead of CRLF".into(),

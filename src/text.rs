@@ -8,9 +8,16 @@ use serde::{Deserialize, Serialize};
 ///
 /// Control characters (including ESC, so no terminal escape sequences) are shown as
 /// `\xNN`, invalid UTF-8 as U+FFFD, and the length is capped with a visible marker.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct SafeText(String);
+
+/// A saved report is peer input too: text read back is neutralised again.
+impl<'de> Deserialize<'de> for SafeText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|s| SafeText::from_peer_str(&s))
+    }
+}
 
 /// Longest peer string kept in one piece of text.
 pub const MAX_TEXT_CHARS: usize = 1024;
@@ -27,7 +34,7 @@ impl SafeText {
                 out.push_str("…[truncated]");
                 break;
             }
-            if c.is_control() {
+            if c.is_control() || invisible(c) {
                 use fmt::Write;
                 let _ = write!(out, "\\x{:02x}", u32::from(c));
             } else {
@@ -37,9 +44,20 @@ impl SafeText {
         SafeText(out)
     }
 
+    /// A peer string, neutralised, as a plain `String` for fields that stay strings.
+    pub fn clean(s: &str) -> String {
+        Self::from_peer_str(s).0
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Format characters that change how text reads without being seen: bidirectional
+/// overrides and isolates (a "Trojan Source" in a report), zero-width characters.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 impl fmt::Display for SafeText {
@@ -56,6 +74,18 @@ mod tests {
     fn escape_sequences_are_neutralised() {
         let t = SafeText::from_peer(b"220 \x1b[2Jhi\r\x07\xff");
         assert_eq!(t.as_str(), "220 \\x1b[2Jhi\\x0d\\x07\u{fffd}");
+    }
+
+    #[test]
+    fn bidi_overrides_and_zero_width_characters_are_shown() {
+        let t = SafeText::from_peer_str("mx\u{202E}moc.live\u{200B}");
+        assert_eq!(t.as_str(), "mx\\x202emoc.live\\x200b");
+    }
+
+    #[test]
+    fn text_read_back_from_json_is_neutralised_again() {
+        let t: SafeText = serde_json::from_str("\"220 \\u001b[2J\"").unwrap();
+        assert_eq!(t.as_str(), "220 \\x1b[2J");
     }
 
     #[test]

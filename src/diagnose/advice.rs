@@ -115,22 +115,25 @@ fn scope(report: &CheckReport, supporting: &[usize]) -> Scope {
     if domain_level(report) {
         return Scope::Domain;
     }
-    let mut failing: Vec<String> = supporting
-        .iter()
-        .filter_map(|&i| report.probes.get(i))
-        .map(label)
-        .collect();
+    let mut failing: Vec<String> = supporting.iter().filter_map(|&i| report.probes.get(i)).map(label).collect();
+    failing.sort();
     failing.dedup();
+    // "Working" means secure: an address that failed some other way is not a way in.
     let mut working: Vec<String> = report
         .probes
         .iter()
+        .filter(|p| p.is_secure())
         .map(label)
         .filter(|l| !failing.contains(l))
         .collect();
+    working.sort();
     working.dedup();
+    let mut addresses: Vec<_> = report.probes.iter().map(|p| p.address).collect();
+    addresses.sort();
+    addresses.dedup();
     if failing.is_empty() || working.is_empty() {
         Scope::AllAddresses {
-            count: report.probes.len(),
+            count: addresses.len(),
         }
     } else {
         Scope::SomeAddresses { failing, working }
@@ -149,11 +152,14 @@ fn confidence(spec: &VerdictSpec, steps: &[Step], scope: &Scope) -> (Confidence,
         "decided from the evidence on the wire".to_string()
     } else {
         format!(
-            "lowered from {} because this is seen from one vantage point and these questions are open: {}",
+            "lowered from {} because these questions are open: {}",
             spec.confidence.label(),
             unanswered.join("; ")
         )
     };
+    if steps.iter().any(|s| s.lowers_confidence && s.node.starts_with("ask-vantage")) {
+        reason.push_str("; seen from this network only");
+    }
     if let Scope::SomeAddresses { failing, .. } = scope {
         reason.push_str(&format!(
             "; host-specific: only {} of the addresses fail",

@@ -42,17 +42,13 @@ const CHECKS: &[(&str, Check)] = &[
     ("only_ipv6_connect_fails", only_ipv6_connect_fails),
     ("ipv6_connect_refused", ipv6_connect_refused),
     ("all_connects_refused", all_connects_refused),
-    ("some_connects_failed", |r| {
-        any(r, |p| p.failure.is_some() && p.stage == Stage::Connect)
-    }),
-    ("greeting_421", |r| {
-        any_failure(
-            r,
-            |f| matches!(f, Failure::GreetingRejected { reply } if reply.code == 421),
-        )
+    ("some_connects_failed", |r| any(r, connect_failed)),
+    // 421 and any other 4xx at the door mean "not now"; 5xx means "not you".
+    ("greeting_temporary", |r| {
+        any_failure(r, |f| matches!(f, Failure::GreetingRejected { reply } if (400..500).contains(&reply.code)))
     }),
     ("greeting_5xx", |r| {
-        any_failure(r, |f| matches!(f, Failure::GreetingRejected { .. }))
+        any_failure(r, |f| matches!(f, Failure::GreetingRejected { reply } if reply.code >= 500))
     }),
     ("greeting_timed_out", |r| {
         any_failure(r, |f| matches!(f, Failure::GreetingTimeout { .. }))
@@ -73,7 +69,7 @@ const CHECKS: &[(&str, Check)] = &[
         )
     }),
     ("starttls_rejected_permanently", |r| {
-        any_failure(r, |f| matches!(f, Failure::StartTlsRejected { .. }))
+        any_failure(r, |f| matches!(f, Failure::StartTlsRejected { reply } if reply.code >= 500))
     }),
     ("closed_after_starttls", |r| {
         any_failure(r, |f| *f == Failure::ClosedAfterStartTls)
@@ -105,14 +101,15 @@ const CHECKS: &[(&str, Check)] = &[
     // Plug-in point for MTA-STS / DANE evidence; not measured yet.
     ("recipient_policy_violated", |_| Hit::from(false)),
     ("any_certificate_problem", |r| completed(r, |p| !p.is_secure())),
+    // The verdict of path building, not any expired certificate in the bag: an unneeded
+    // expired cross-sign does not break a chain. The leaf's own dates count too, because
+    // webpki reports an untrusted expired leaf as untrusted.
     ("certificate_expired", |r| {
         completed(r, |p| {
             p.chain.as_ref().is_some_and(|c| {
                 !c.is_trusted()
                     && (c.trust.iter().any(|t| t.outcome == TrustOutcome::Expired)
-                        || c.certificates
-                            .iter()
-                            .any(|cert| cert.parse_error.is_none() && cert.days_remaining < 0))
+                        || c.leaf().is_some_and(|leaf| leaf.parse_error.is_none() && leaf.days_remaining < 0))
             })
         })
     }),

@@ -295,8 +295,15 @@ impl Session {
         line: &str,
         limit: Duration,
     ) -> Result<(), Failure> {
-        self.record(Direction::Client, SafeText::from_peer_str(line));
         let stage = self.result.stage;
+        // One command per line, always: a line break would let a second command through.
+        if line.contains(['\r', '\n']) {
+            return Err(Failure::Io {
+                stage,
+                message: "refusing to send a command that contains a line break".into(),
+            });
+        }
+        self.record(Direction::Client, SafeText::from_peer_str(line));
         let mut bytes = line.as_bytes().to_vec();
         bytes.extend_from_slice(b"\r\n");
         let write = async {

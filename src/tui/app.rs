@@ -190,7 +190,7 @@ impl Run {
     }
 
     /// The evidence so far, as a report the tree can walk.
-    fn evidence(&self) -> Option<CheckReport> {
+    fn evidence(&self, vantage_host: &str) -> Option<CheckReport> {
         if let Some(report) = &self.report {
             return Some(report.clone());
         }
@@ -199,7 +199,7 @@ impl Run {
             schema_version: SCHEMA_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             target: self.target.clone(),
-            vantage_host: crate::host::hostname(),
+            vantage_host: vantage_host.to_string(),
             started_at: self.started_at,
             resolution,
             probes: self.live.iter().flat_map(|l| l.results.iter().cloned()).collect(),
@@ -247,6 +247,8 @@ pub struct App {
     pub no_color: bool,
     /// The terminal's locale is not UTF-8: draw with ASCII only.
     pub ascii: bool,
+    /// This host's name, looked up once by the runner (update does no I/O).
+    pub vantage_host: String,
     /// Where Esc leads from Detail: the screen it was opened from.
     detail_return: Screen,
     next_generation: u64,
@@ -303,6 +305,7 @@ impl App {
             export_messages: Vec::new(),
             no_color: false,
             ascii: false,
+            vantage_host: String::new(),
             detail_return: Screen::Triage,
             next_generation: 1,
         }
@@ -350,9 +353,11 @@ impl App {
         let mut scopes = vec![Scope::Always];
         match self.screen {
             Screen::Intake => {
-                let typing = self.intake.editing.is_some()
-                    || matches!(self.intake.focus, IntakeFocus::Paste | IntakeFocus::Target);
-                if typing {
+                if self.intake.editing.is_some() {
+                    scopes.push(Scope::IntakeEditing);
+                    return scopes;
+                }
+                if matches!(self.intake.focus, IntakeFocus::Paste | IntakeFocus::Target) {
                     scopes.push(Scope::IntakeTyping);
                     return scopes;
                 }
@@ -361,6 +366,9 @@ impl App {
             Screen::Triage => {
                 if self.focused_question().is_some() {
                     scopes.push(Scope::Question);
+                }
+                if self.triage_pane == TriagePane::Matrix {
+                    scopes.push(Scope::TriageMatrix);
                 }
                 scopes.push(Scope::Triage);
             }
@@ -479,7 +487,7 @@ impl App {
         self.session = self
             .run
             .as_ref()
-            .and_then(Run::evidence)
+            .and_then(|run| run.evidence(&self.vantage_host))
             .and_then(|report| Session::new(report, self.answers.clone()).ok());
     }
 
@@ -667,10 +675,6 @@ impl App {
                 self.detail_focus = self.detail_wide;
                 Vec::new()
             }
-            Action::Scan => {
-                self.status = Some("the capability scan is not available in this version".into());
-                Vec::new()
-            }
             Action::Answer(n) => self.answer(n),
         }
     }
@@ -790,6 +794,10 @@ impl App {
     }
 
     fn select(&mut self) -> Vec<Command> {
+        if self.screen == Screen::Intake && self.intake.editing.is_some() {
+            self.commit_option();
+            return Vec::new();
+        }
         match self.screen {
             Screen::Intake => match self.intake.focus {
                 IntakeFocus::Options => {
@@ -936,10 +944,11 @@ impl App {
                         .map_err(|_| format!("{value:?} is not an IP address"))
                 }
             }
-            OptionKey::Ehlo => {
-                self.settings.ehlo = (!value.is_empty()).then_some(value);
+            OptionKey::Ehlo if value.is_empty() => {
+                self.settings.ehlo = None;
                 Ok(())
             }
+            OptionKey::Ehlo => crate::host::valid_ehlo(&value).map(|name| self.settings.ehlo = Some(name)),
             OptionKey::Sni => {
                 self.settings.sni = (!value.is_empty()).then_some(value);
                 Ok(())
@@ -964,6 +973,10 @@ impl App {
 
     /// Starts a fresh run; events from older runs are ignored from now on.
     pub fn start(&mut self, target: Target) -> Vec<Command> {
+        // Answers are about one destination; a re-run of the same target keeps them.
+        if self.run.as_ref().is_none_or(|run| run.target != target) {
+            self.answers.clear();
+        }
         let generation = self.next_generation;
         self.next_generation += 1;
         self.intake.error = None;

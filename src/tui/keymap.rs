@@ -12,9 +12,13 @@ pub enum Scope {
     NotTyping,
     /// Typing in an Intake text field.
     IntakeTyping,
+    /// Editing one option of the Intake form.
+    IntakeEditing,
     /// Intake with a list (options, scenarios) focused.
     IntakeList,
     Triage,
+    /// Triage with the address matrix focused.
+    TriageMatrix,
     Detail,
     Verdict,
     Export,
@@ -43,7 +47,6 @@ pub enum Action {
     Export,
     ExportPath,
     ToggleWide,
-    Scan,
     Answer(u8),
 }
 
@@ -90,6 +93,8 @@ pub const KEYMAP: &[Binding] = &[
     bind(S::Question, K::Char('2'), A::Answer(2), "", ""),
     bind(S::Question, K::Char('3'), A::Answer(3), "", ""),
     bind(S::Question, K::Char('4'), A::Answer(4), "", ""),
+    bind(S::IntakeEditing, K::Esc, A::Back, "Esc", "cancel"),
+    bind(S::IntakeEditing, K::Enter, A::Select, "Enter", "keep"),
     ctrl(S::IntakeTyping, 'r', A::Run, "C-r", "run"),
     bind(S::IntakeTyping, K::Tab, A::NextPane, "Tab", "next field"),
     bind(S::IntakeTyping, K::BackTab, A::PrevPane, "S-Tab", "previous"),
@@ -99,7 +104,7 @@ pub const KEYMAP: &[Binding] = &[
     ctrl(S::IntakeList, 'r', A::Run, "C-r", "run"),
     bind(S::ExportTyping, K::Enter, A::Select, "Enter", "write"),
     bind(S::ExportTyping, K::Esc, A::Back, "Esc", "cancel"),
-    bind(S::Triage, K::Enter, A::OpenDetail, "Enter", "detail"),
+    bind(S::TriageMatrix, K::Enter, A::OpenDetail, "Enter", "detail"),
     bind(S::Triage, K::Char('v'), A::OpenVerdict, "v", "verdict"),
     bind(S::Triage, K::Char('r'), A::Rerun, "r", "re-run"),
     bind(S::Detail, K::Char('w'), A::ToggleWide, "w", "wide pane"),
@@ -107,7 +112,6 @@ pub const KEYMAP: &[Binding] = &[
     bind(S::Verdict, K::Enter, A::Select, "Enter", "show evidence"),
     bind(S::Verdict, K::Char('r'), A::Rerun, "r", "re-run"),
     bind(S::Verdict, K::Char('e'), A::Export, "e", "export"),
-    bind(S::Verdict, K::Char('s'), A::Scan, "s", "scan"),
     bind(S::Export, K::Char('p'), A::ExportPath, "p", "write to path"),
     bind(S::Export, K::Char('e'), A::Export, "e", "export again"),
     bind(S::NotTyping, K::Char('?'), A::Help, "?", "help"),
@@ -185,7 +189,8 @@ mod tests {
     #[test]
     fn footer_shows_each_label_once_and_hides_unlabelled() {
         let footer = footer(&[Scope::Always, Scope::Triage, Scope::NotTyping]);
-        assert!(footer.contains(&("Enter", "detail")));
+        assert!(footer.contains(&("v", "verdict")));
+        assert!(!footer.contains(&("Enter", "detail")), "Enter opens detail only from the matrix");
         assert_eq!(footer.iter().filter(|(_, l)| *l == "move").count(), 1);
         assert!(footer.iter().all(|(k, _)| !k.is_empty()));
     }

@@ -54,6 +54,7 @@ pub async fn run(mut app: App, env: Environment, first: Vec<Command>) -> Result<
     }
     app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     app.ascii = !utf8_locale();
+    app.vantage_host = crate::host::hostname();
     // ratatui::init installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::init();
     let _ = execute!(std::io::stdout(), EnableBracketedPaste);
@@ -72,14 +73,22 @@ async fn event_loop(
     let (tx, mut rx) = mpsc::channel::<Event>(QUEUE);
     spawn_input(tx.clone());
     spawn_signals(tx.clone());
-    let env = Arc::new(env);
+    let (autosave_tx, autosave) = spawn_autosaver();
+    let mut runner = Runner {
+        tx: tx.clone(),
+        env: Arc::new(env),
+        current: None,
+        autosave: autosave_tx,
+    };
     for command in first {
-        execute_command(command, &tx, &env);
+        runner.execute(command);
     }
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        terminal.draw(|frame| view::render(frame, app))?;
+    let result = loop {
+        if let Err(e) = terminal.draw(|frame| view::render(frame, app)) {
+            break Err(e.into());
+        }
         let event = if app.busy() {
             tokio::select! {
                 event = rx.recv() => event,
@@ -89,16 +98,92 @@ async fn event_loop(
             rx.recv().await
         };
         let Some(event) = event else {
-            break;
+            break Ok(());
         };
         for command in app.update(event) {
-            execute_command(command, &tx, &env);
+            runner.execute(command);
         }
         if app.quit {
-            break;
+            break Ok(());
+        }
+    };
+    if let Some(run) = runner.current.take() {
+        run.abort();
+    }
+    // The last state is on disk before the terminal is handed back.
+    drop(runner);
+    let _ = autosave.await;
+    result
+}
+
+/// Side effects of the model, with the handle of the run in flight so a new run
+/// cancels the old one (its connections must not add to the per-address cap).
+struct Runner {
+    tx: mpsc::Sender<Event>,
+    env: Arc<Environment>,
+    current: Option<tokio::task::AbortHandle>,
+    autosave: tokio::sync::watch::Sender<Option<Box<Session>>>,
+}
+
+impl Runner {
+    fn execute(&mut self, command: Command) {
+        match command {
+            Command::Start {
+                generation,
+                target,
+                settings,
+            } => {
+                if let Some(previous) = self.current.take() {
+                    previous.abort();
+                }
+                let (tx, env) = (self.tx.clone(), Arc::clone(&self.env));
+                let task = tokio::spawn(async move {
+                    if let Err(message) = run_check(generation, target, settings, &env, &tx).await {
+                        let _ = tx.send(Event::RunFailed { generation, message }).await;
+                    }
+                });
+                self.current = Some(task.abort_handle());
+            }
+            Command::Export { session, to } => {
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = tx.blocking_send(Event::Exported(export(&session, to)));
+                });
+            }
+            Command::Autosave(session) => {
+                // Latest wins: a burst of results becomes one write.
+                let _ = self.autosave.send(Some(session));
+            }
         }
     }
-    Ok(())
+}
+
+/// One writer for the autosave file, fed the latest session; it finishes the last
+/// write when the sender is dropped.
+fn spawn_autosaver() -> (
+    tokio::sync::watch::Sender<Option<Box<Session>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, mut rx) = tokio::sync::watch::channel::<Option<Box<Session>>>(None);
+    let task = tokio::spawn(async move {
+        loop {
+            let changed = rx.changed().await;
+            let latest = rx.borrow_and_update().clone();
+            if let Some(session) = latest {
+                // Best effort: a failed autosave must not stop the operator's work.
+                let _ = tokio::task::spawn_blocking(move || {
+                    if let Ok(path) = store::autosave_path() {
+                        let _ = store::replace(&path, &session.to_json());
+                    }
+                })
+                .await;
+            }
+            if changed.is_err() {
+                break;
+            }
+        }
+    });
+    (tx, task)
 }
 
 /// Reads the terminal on a thread of its own: a blocking read costs nothing while idle.
@@ -133,37 +218,6 @@ fn spawn_signals(tx: mpsc::Sender<Event>) {
     });
 }
 
-fn execute_command(command: Command, tx: &mpsc::Sender<Event>, env: &Arc<Environment>) {
-    match command {
-        Command::Start {
-            generation,
-            target,
-            settings,
-        } => {
-            let (tx, env) = (tx.clone(), Arc::clone(env));
-            tokio::spawn(async move {
-                if let Err(message) = run_check(generation, target, settings, &env, &tx).await {
-                    let _ = tx.send(Event::RunFailed { generation, message }).await;
-                }
-            });
-        }
-        Command::Export { session, to } => {
-            let tx = tx.clone();
-            tokio::task::spawn_blocking(move || {
-                let _ = tx.blocking_send(Event::Exported(export(&session, to)));
-            });
-        }
-        Command::Autosave(session) => {
-            tokio::task::spawn_blocking(move || {
-                // Best effort: an autosave failure must not stop the operator's work.
-                if let Ok(path) = store::autosave_path() {
-                    let _ = store::replace(&path, &session.to_json());
-                }
-            });
-        }
-    }
-}
-
 /// The check, step by step, reporting each step as an event.
 async fn run_check(
     generation: u64,
@@ -174,10 +228,18 @@ async fn run_check(
 ) -> Result<(), String> {
     let started = Instant::now();
     let started_at = check::unix_now();
-    let mut stores = TrustStores::load(settings.ca_file.as_deref()).map_err(|e| e.to_string())?;
-    for anchor in &env.extra_anchors {
-        stores.add_ca_anchor(anchor.clone()).map_err(|e| e.to_string())?;
-    }
+    let ca_file = settings.ca_file.clone();
+    let anchors = env.extra_anchors.clone();
+    // Reading the system store is file I/O: keep it off the async workers.
+    let stores = tokio::task::spawn_blocking(move || -> Result<TrustStores, String> {
+        let mut stores = TrustStores::load(ca_file.as_deref()).map_err(|e| e.to_string())?;
+        for anchor in anchors {
+            stores.add_ca_anchor(anchor).map_err(|e| e.to_string())?;
+        }
+        Ok(stores)
+    })
+    .await
+    .map_err(|e| e.to_string())??;
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
     let options = CheckOptions {
         target: target.clone(),

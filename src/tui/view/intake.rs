@@ -87,7 +87,7 @@ fn render_understood(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     row("MX host", x.mx_host.clone()),
                     row("address", x.address.map(|a| a.to_string())),
                     row("port", x.port.map(|p| p.to_string())),
-                    row("MTA", x.mta.as_ref().map(|m| format!("{m:?}"))),
+                    row("MTA", x.mta.as_ref().map(ToString::to_string)),
                     row(
                         "status",
                         match (x.smtp_code, &x.enhanced_status) {

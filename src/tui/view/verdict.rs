@@ -30,7 +30,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let v = &session.verdict;
     let [head, evidence, rest] = area.layout(&Layout::vertical([
-        Constraint::Length(8),
+        Constraint::Length(10),
         Constraint::Min(3),
         Constraint::Percentage(40),
     ]));
@@ -50,8 +50,18 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::styled(v.confidence.label().to_string(), theme.title()),
             Span::styled(format!(" ({})", v.confidence_reason), theme.dim()),
         ]),
+        Line::raw(format!("why: {}", v.explanation)),
         Line::raw(format!("fix: {}", v.fix)),
     ];
+    if let crate::diagnose::Scope::SomeAddresses { failing, working } = &v.scope {
+        lines.insert(
+            2,
+            Line::styled(
+                format!("host-specific: failing {}; fine {}", failing.join(", "), working.join(", ")),
+                theme.warn(),
+            ),
+        );
+    }
     if let Some(next) = &v.next_check {
         lines.push(Line::styled(format!("next check: {next}"), theme.warn()));
     }
