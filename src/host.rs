@@ -49,7 +49,11 @@ pub fn ehlo_name() -> String {
 pub fn valid_ehlo(name: &str) -> Result<String, String> {
     let name = name.trim();
     let ok = if let Some(inner) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
-        inner.strip_prefix("IPv6:").unwrap_or(inner).parse::<std::net::IpAddr>().is_ok()
+        inner
+            .strip_prefix("IPv6:")
+            .unwrap_or(inner)
+            .parse::<std::net::IpAddr>()
+            .is_ok()
     } else {
         !name.is_empty()
             && name.len() <= 253
@@ -64,7 +68,9 @@ pub fn valid_ehlo(name: &str) -> Result<String, String> {
     if ok {
         Ok(name.to_string())
     } else {
-        Err(format!("{name:?} is not a host name or an address literal like [192.0.2.1]"))
+        Err(format!(
+            "{name:?} is not a host name or an address literal like [192.0.2.1]"
+        ))
     }
 }
 

@@ -315,7 +315,14 @@ async fn reproduce_commands_name_the_address_and_sni() {
         r.openssl
     );
     assert!(r.openssl.contains("-servername mx.alert-protocol-version.lab.test"));
-    assert!(session.verdict.next_check.as_deref().unwrap_or_default().contains("-tls1_1"));
+    assert!(
+        session
+            .verdict
+            .next_check
+            .as_deref()
+            .unwrap_or_default()
+            .contains("-tls1_1")
+    );
     assert!(r.swaks.contains("--ehlo demo.mxtriage.invalid"));
 }
 

@@ -115,7 +115,11 @@ fn scope(report: &CheckReport, supporting: &[usize]) -> Scope {
     if domain_level(report) {
         return Scope::Domain;
     }
-    let mut failing: Vec<String> = supporting.iter().filter_map(|&i| report.probes.get(i)).map(label).collect();
+    let mut failing: Vec<String> = supporting
+        .iter()
+        .filter_map(|&i| report.probes.get(i))
+        .map(label)
+        .collect();
     failing.sort();
     failing.dedup();
     // "Working" means secure: an address that failed some other way is not a way in.
@@ -132,9 +136,7 @@ fn scope(report: &CheckReport, supporting: &[usize]) -> Scope {
     addresses.sort();
     addresses.dedup();
     if failing.is_empty() || working.is_empty() {
-        Scope::AllAddresses {
-            count: addresses.len(),
-        }
+        Scope::AllAddresses { count: addresses.len() }
     } else {
         Scope::SomeAddresses { failing, working }
     }
@@ -157,7 +159,10 @@ fn confidence(spec: &VerdictSpec, steps: &[Step], scope: &Scope) -> (Confidence,
             unanswered.join("; ")
         )
     };
-    if steps.iter().any(|s| s.lowers_confidence && s.node.starts_with("ask-vantage")) {
+    if steps
+        .iter()
+        .any(|s| s.lowers_confidence && s.node.starts_with("ask-vantage"))
+    {
         reason.push_str("; seen from this network only");
     }
     if let Scope::SomeAddresses { failing, .. } = scope {
@@ -285,10 +290,33 @@ fn certificate_evidence(spec: &VerdictSpec, p: &ProbeResult) -> Vec<EvidenceRef>
     refs
 }
 
-fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    values.iter().fold(template.to_string(), |text, (key, value)| {
-        text.replace(&format!("{{{key}}}"), value)
-    })
+/// Fills `{name}` placeholders in one pass, so a value that itself contains
+/// `{something}` (peer text, say) is never expanded again.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            values
+                .iter()
+                .find(|(key, _)| *key == &after[..close])
+                .map(|(_, v)| (close, v))
+        });
+        match value {
+            Some((close, value)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn date(unix: u64, plus_days: i64) -> String {
@@ -526,6 +554,12 @@ mod tests {
     fn shell_words_are_quoted_only_when_needed() {
         assert_eq!(shell("mx.example.com"), "mx.example.com");
         assert_eq!(shell("it's here"), r"'it'\''s here'");
+    }
+
+    #[test]
+    fn placeholders_are_filled_once() {
+        let filled = fill("{a} and {b} and {unknown}", &[("a", "{b}"), ("b", "B")]);
+        assert_eq!(filled, "{b} and B and {unknown}");
     }
 
     #[test]

@@ -45,10 +45,16 @@ const CHECKS: &[(&str, Check)] = &[
     ("some_connects_failed", |r| any(r, connect_failed)),
     // 421 and any other 4xx at the door mean "not now"; 5xx means "not you".
     ("greeting_temporary", |r| {
-        any_failure(r, |f| matches!(f, Failure::GreetingRejected { reply } if (400..500).contains(&reply.code)))
+        any_failure(
+            r,
+            |f| matches!(f, Failure::GreetingRejected { reply } if (400..500).contains(&reply.code)),
+        )
     }),
     ("greeting_5xx", |r| {
-        any_failure(r, |f| matches!(f, Failure::GreetingRejected { reply } if reply.code >= 500))
+        any_failure(
+            r,
+            |f| matches!(f, Failure::GreetingRejected { reply } if reply.code >= 500),
+        )
     }),
     ("greeting_timed_out", |r| {
         any_failure(r, |f| matches!(f, Failure::GreetingTimeout { .. }))
@@ -69,7 +75,10 @@ const CHECKS: &[(&str, Check)] = &[
         )
     }),
     ("starttls_rejected_permanently", |r| {
-        any_failure(r, |f| matches!(f, Failure::StartTlsRejected { reply } if reply.code >= 500))
+        any_failure(
+            r,
+            |f| matches!(f, Failure::StartTlsRejected { reply } if reply.code >= 500),
+        )
     }),
     ("closed_after_starttls", |r| {
         any_failure(r, |f| *f == Failure::ClosedAfterStartTls)
@@ -109,7 +118,8 @@ const CHECKS: &[(&str, Check)] = &[
             p.chain.as_ref().is_some_and(|c| {
                 !c.is_trusted()
                     && (c.trust.iter().any(|t| t.outcome == TrustOutcome::Expired)
-                        || c.leaf().is_some_and(|leaf| leaf.parse_error.is_none() && leaf.days_remaining < 0))
+                        || c.leaf()
+                            .is_some_and(|leaf| leaf.parse_error.is_none() && leaf.days_remaining < 0))
             })
         })
     }),

@@ -3,7 +3,7 @@
 //! workaround, reproduce commands and the retry checklist.
 
 mod advice;
-pub use advice::postmaster_template;
+pub use advice::{fill, postmaster_template};
 pub mod checks;
 pub mod tree;
 pub mod verdict;

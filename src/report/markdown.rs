@@ -7,9 +7,37 @@ use crate::cert::{ChainReport, Completeness};
 use crate::diagnose::{CheckStatus, EvidenceAt, Owner, Scope};
 use crate::model::{Direction, ProbeResult};
 
-/// Escapes text for a table cell: pipes and line breaks would break the table.
+/// Peer text as inert Markdown: no links, images, HTML, emphasis or table breaks.
+fn md(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '!' | '#' | '|' | '{' | '}' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes text for a table cell.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    md(text)
+}
+
+/// A code span that peer text cannot close: the fence is longer than any backtick run inside.
+fn code(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{}{pad}{fence}", text.replace(['\n', '\r'], " "))
 }
 
 /// A code fence longer than any backtick run in `body`, so peer text cannot close it.
@@ -44,13 +72,13 @@ pub fn render_markdown(session: &Session) -> String {
     let _ = writeln!(out, "# STARTTLS triage: {} — {}\n", check.target, v.title);
     let _ = writeln!(
         out,
-        "**{}** · family: {} · owner: {} · confidence: {} · checked {} from `{}`{source}\n",
+        "**{}** · family: {} · owner: {} · confidence: {} · checked {} from {}{source}\n",
         v.title,
         v.family.label(),
         v.owner.label(),
         v.confidence.label(),
         utc(check.started_at),
-        check.vantage_host
+        code(&check.vantage_host)
     );
     let stop = if v.confidence_reason.ends_with(['?', '.']) {
         ""
@@ -98,10 +126,10 @@ pub fn render_markdown(session: &Session) -> String {
                 EvidenceAt::Answer { question } => format!("answer to {question}"),
             };
             let who = match (&e.mx, e.address) {
-                (Some(mx), Some(addr)) => format!("`{mx}` [{}] ", addr.ip()),
+                (Some(mx), Some(addr)) => format!("{} [{}] ", code(mx), addr.ip()),
                 _ => String::new(),
             };
-            let _ = writeln!(out, "- {who}{place}: {}", e.detail);
+            let _ = writeln!(out, "- {who}{place}: {}", md(&e.detail));
         }
         out.push('\n');
     }
@@ -135,7 +163,7 @@ pub fn render_markdown(session: &Session) -> String {
                 p.address,
                 p.stage.label(),
                 cell(&failure),
-                cell(&tls),
+                code(&tls),
                 cell(&certificate_status(p)),
                 timings
             );
@@ -226,23 +254,27 @@ pub fn render_markdown(session: &Session) -> String {
 fn postmaster_note(session: &Session, source: Option<String>) -> String {
     let check = &session.check;
     let v = &session.verdict;
-    let evidence: Vec<String> = v.evidence.iter().take(4).map(|e| format!("- {}", e.detail)).collect();
+    let evidence: Vec<String> = v
+        .evidence
+        .iter()
+        .take(4)
+        .map(|e| format!("- {}", md(&e.detail)))
+        .collect();
     let domain = check.resolution.query.clone();
     let source = source.map(|s| format!(" (source address {s})")).unwrap_or_default();
     let date = utc(check.started_at);
-    [
-        ("{vantage}", check.vantage_host.as_str()),
-        ("{domain}", domain.as_str()),
-        ("{source}", source.as_str()),
-        ("{date}", date.as_str()),
-        ("{title}", v.title.as_str()),
-        ("{evidence}", evidence.join("\n").as_str()),
-        ("{fix}", v.fix.as_str()),
-    ]
-    .iter()
-    .fold(
-        crate::diagnose::postmaster_template().to_string(),
-        |text, (key, value)| text.replace(key, value),
+    let evidence = evidence.join("\n");
+    crate::diagnose::fill(
+        crate::diagnose::postmaster_template(),
+        &[
+            ("vantage", check.vantage_host.as_str()),
+            ("domain", domain.as_str()),
+            ("source", source.as_str()),
+            ("date", date.as_str()),
+            ("title", v.title.as_str()),
+            ("evidence", evidence.as_str()),
+            ("fix", v.fix.as_str()),
+        ],
     )
 }
 
@@ -261,8 +293,8 @@ fn render_dns(out: &mut String, session: &Session) {
             .collect();
         let _ = writeln!(
             out,
-            "- {pref}`{}`: {}",
-            h.name,
+            "- {pref}{}: {}",
+            code(&h.name),
             if addrs.is_empty() {
                 "no address".into()
             } else {
@@ -270,7 +302,7 @@ fn render_dns(out: &mut String, session: &Session) {
             }
         );
         for step in &h.cname_chain {
-            let _ = writeln!(out, "  - CNAME {step}");
+            let _ = writeln!(out, "  - CNAME {}", md(step));
         }
     }
     out.push('\n');
@@ -318,12 +350,12 @@ fn certificate_status(p: &ProbeResult) -> String {
 fn render_chain(out: &mut String, chain: &ChainReport) {
     for c in &chain.certificates {
         if let Some(e) = &c.parse_error {
-            let _ = writeln!(out, "- [{}] unreadable: {e}", c.position);
+            let _ = writeln!(out, "- [{}] unreadable: {}", c.position, md(e));
             continue;
         }
-        let sans: Vec<&str> = c.sans.iter().map(|s| s.as_str()).collect();
-        let _ = writeln!(out, "- [{}] subject `{}`", c.position, c.subject);
-        let _ = writeln!(out, "  - issuer `{}`", c.issuer);
+        let sans: Vec<String> = c.sans.iter().map(|s| code(s.as_str())).collect();
+        let _ = writeln!(out, "- [{}] subject {}", c.position, code(c.subject.as_str()));
+        let _ = writeln!(out, "  - issuer {}", code(c.issuer.as_str()));
         if !sans.is_empty() {
             let _ = writeln!(out, "  - SANs: {}", sans.join(", "));
         }
@@ -347,12 +379,24 @@ fn render_chain(out: &mut String, chain: &ChainReport) {
         .collect();
     let _ = writeln!(out, "- trust: {}", trust.join("; "));
     let name = match &chain.name.matched_by {
-        Some(id) => format!("`{}` matched by `{id}`", chain.name.reference),
-        None => format!("`{}` is NOT covered", chain.name.reference),
+        Some(id) => format!("{} matched by {}", code(&chain.name.reference), code(id.as_str())),
+        None => format!("{} is NOT covered", code(&chain.name.reference)),
     };
     let _ = writeln!(out, "- name: {name}\n");
 }
 
 fn opt(v: Option<u64>) -> String {
     v.map_or("—".to_string(), |v| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_text_cannot_inject_markdown() {
+        assert_eq!(md("[click](http://x) <b>|"), "\\[click\\](http://x) \\<b\\>\\|");
+        assert_eq!(code("a`b"), "``a`b``");
+        assert_eq!(code("`x"), "`` `x ``");
+    }
 }

@@ -190,7 +190,10 @@ mod tests {
     fn footer_shows_each_label_once_and_hides_unlabelled() {
         let footer = footer(&[Scope::Always, Scope::Triage, Scope::NotTyping]);
         assert!(footer.contains(&("v", "verdict")));
-        assert!(!footer.contains(&("Enter", "detail")), "Enter opens detail only from the matrix");
+        assert!(
+            !footer.contains(&("Enter", "detail")),
+            "Enter opens detail only from the matrix"
+        );
         assert_eq!(footer.iter().filter(|(_, l)| *l == "move").count(), 1);
         assert!(footer.iter().all(|(k, _)| !k.is_empty()));
     }

@@ -57,7 +57,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         lines.insert(
             2,
             Line::styled(
-                format!("host-specific: failing {}; fine {}", failing.join(", "), working.join(", ")),
+                format!(
+                    "host-specific: failing {}; fine {}",
+                    failing.join(", "),
+                    working.join(", ")
+                ),
                 theme.warn(),
             ),
         );
