@@ -16,6 +16,8 @@ use crate::target::Target;
 
 /// At most this many simultaneous connections to one address, to stay below rate limits.
 pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 2;
+/// At most this many probes at once in one check, whatever DNS returned.
+pub const MAX_CONCURRENT_PROBES: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct CheckOptions {
@@ -102,6 +104,7 @@ pub async fn resolve(options: &CheckOptions) -> Result<Resolution, DnsError> {
                 aaaa_lookup: crate::model::LookupStatus::Skipped,
             }],
             elapsed_ms: 0,
+            truncated: false,
         },
     })
 }
@@ -168,11 +171,13 @@ where
             .or_insert_with(|| Arc::new(Semaphore::new(MAX_CONNECTIONS_PER_ADDRESS)));
     }
     let done = &done;
+    let overall = &Semaphore::new(MAX_CONCURRENT_PROBES);
     join_all(targets.iter().map(|target| {
         let limit = limits.get(&target.address.ip()).cloned();
         async move {
             let mut results = Vec::new();
             for _ in 0..attempts.max(1) {
+                let _overall = overall.acquire().await.ok();
                 let _permit = match &limit {
                     Some(semaphore) => semaphore.acquire().await.ok(),
                     None => None,

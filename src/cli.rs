@@ -124,7 +124,7 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub timeout_tls: f64,
     /// Resolver to ask, IP or IP:PORT (repeatable) [default: system configuration].
-    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_nameserver)]
+    #[arg(long, value_name = "IP[:PORT]", value_parser = mxtriage::dns::parse_nameserver)]
     pub nameserver: Vec<SocketAddr>,
     /// Extra trust anchors (PEM), added to the Mozilla and system stores.
     #[arg(long, value_name = "PEM")]
@@ -154,18 +154,6 @@ pub struct BenchArgs {
     pub runs: usize,
 }
 
-fn parse_nameserver(s: &str) -> Result<SocketAddr, String> {
-    if let Ok(addr) = s.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    let ip = s
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>()
-        .map_err(|_| format!("{s:?} is not an IP address or IP:PORT"))?;
-    Ok(SocketAddr::new(ip, 53))
-}
-
 pub fn seconds(value: f64, name: &str) -> Result<std::time::Duration, String> {
     std::time::Duration::try_from_secs_f64(value)
         .ok()
@@ -176,21 +164,6 @@ pub fn seconds(value: f64, name: &str) -> Result<std::time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nameserver_accepts_ip_and_ip_port() {
-        assert_eq!(
-            parse_nameserver("192.0.2.53").unwrap(),
-            "192.0.2.53:53".parse().unwrap()
-        );
-        assert_eq!(
-            parse_nameserver("127.0.0.1:5353").unwrap(),
-            "127.0.0.1:5353".parse().unwrap()
-        );
-        assert_eq!(parse_nameserver("[::1]:5353").unwrap(), "[::1]:5353".parse().unwrap());
-        assert_eq!(parse_nameserver("::1").unwrap(), "[::1]:53".parse().unwrap());
-        assert!(parse_nameserver("ns.example").is_err());
-    }
 
     #[test]
     fn cli_definition_is_consistent() {

@@ -216,9 +216,9 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
     if args.save {
         let dir = store::default_dir()?;
         for (format, extension) in [(Format::Json, "json"), (Format::Markdown, "md")] {
-            let name = store::file_name(&session.check.target.to_string(), session.check.started_at, extension);
-            let path = dir.join(name);
-            store::write_new(&path, &render(&session, format, false))?;
+            let target = session.check.target.to_string();
+            let contents = render(&session, format, false);
+            let path = store::write_unique(&dir, &target, session.check.started_at, extension, &contents)?;
             eprintln!("saved {}", path.display());
         }
     }

@@ -73,6 +73,9 @@ pub struct Resolution {
     pub outcome: MxOutcome,
     pub hosts: Vec<MxHost>,
     pub elapsed_ms: u64,
+    /// DNS returned more MX hosts or addresses than are followed (see `dns::MAX_*`).
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// The steps of a STARTTLS session, in order. A probe records the last one it entered.

@@ -15,6 +15,12 @@ use hickory_resolver::{ResolveError, ResolveErrorKind, TokioResolver};
 use thiserror::Error;
 
 use crate::model::{AddressRecord, LookupStatus, MxHost, MxOutcome, Resolution};
+use crate::text::SafeText;
+
+/// Most MX hosts followed, and addresses kept per host: a hostile zone must not turn
+/// one check into thousands of lookups and connections. Real domains stay far below.
+pub const MAX_MX_HOSTS: usize = 10;
+pub const MAX_ADDRESSES_PER_HOST: usize = 8;
 
 #[derive(Debug, Error)]
 pub enum DnsError {
@@ -84,9 +90,15 @@ impl Dns {
     pub async fn resolve_domain(&self, domain: &str) -> Result<Resolution, DnsError> {
         let started = Instant::now();
         let name = fqdn(domain)?;
+        let mut truncated = false;
         let (outcome, hosts) = match self.query(&name, RecordType::MX).await {
             Answer::NxDomain => (MxOutcome::NxDomain, vec![]),
-            Answer::Failed(message) => (MxOutcome::Error { message }, vec![]),
+            Answer::Failed(message) => (
+                MxOutcome::Error {
+                    message: SafeText::clean(&message),
+                },
+                vec![],
+            ),
             Answer::NoData => {
                 let host = self.resolve_host(&name, None, None).await;
                 let errored = |s: &LookupStatus| matches!(s, LookupStatus::Error { .. });
@@ -109,7 +121,10 @@ impl Dns {
                 } else {
                     // Equal preferences keep the server's order; RFC 5321 lets senders shuffle them.
                     mxs.sort_by_key(|(preference, _, _)| *preference);
-                    mxs.dedup_by(|a, b| a.1 == b.1);
+                    let mut seen = std::collections::HashSet::new();
+                    mxs.retain(|(_, exchange, _)| seen.insert(exchange.to_lowercase()));
+                    truncated |= mxs.len() > MAX_MX_HOSTS;
+                    mxs.truncate(MAX_MX_HOSTS);
                     let hosts =
                         join_all(mxs.iter().map(|(preference, exchange, ttl)| {
                             self.resolve_host(exchange, Some(*preference), Some(*ttl))
@@ -119,11 +134,13 @@ impl Dns {
                 }
             }
         };
+        truncated |= hosts.iter().any(|h| h.addresses.len() >= MAX_ADDRESSES_PER_HOST);
         Ok(Resolution {
-            query: domain.trim_end_matches('.').to_string(),
+            query: SafeText::clean(domain.trim_end_matches('.')),
             outcome,
             hosts,
             elapsed_ms: started.elapsed().as_millis() as u64,
+            truncated,
         })
     }
 
@@ -132,11 +149,13 @@ impl Dns {
         let started = Instant::now();
         let name = fqdn(host)?;
         let host = self.resolve_host(&name, None, None).await;
+        let truncated = host.addresses.len() >= MAX_ADDRESSES_PER_HOST;
         Ok(Resolution {
             query: display(&name),
             outcome: MxOutcome::Direct,
             hosts: vec![host],
             elapsed_ms: started.elapsed().as_millis() as u64,
+            truncated,
         })
     }
 
@@ -211,7 +230,9 @@ fn fold_addresses(answer: Option<Answer>, host: &mut MxHost) -> LookupStatus {
     match answer {
         Answer::NxDomain => LookupStatus::NxDomain,
         Answer::NoData => LookupStatus::NoData,
-        Answer::Failed(message) => LookupStatus::Error { message },
+        Answer::Failed(message) => LookupStatus::Error {
+            message: SafeText::clean(&message),
+        },
         Answer::Records(records) => {
             for record in &records {
                 let ip = match record.data() {
@@ -226,7 +247,7 @@ fn fold_addresses(answer: Option<Answer>, host: &mut MxHost) -> LookupStatus {
                     }
                     _ => continue,
                 };
-                if !host.addresses.iter().any(|a| a.ip == ip) {
+                if !host.addresses.iter().any(|a| a.ip == ip) && host.addresses.len() < MAX_ADDRESSES_PER_HOST {
                     host.addresses.push(AddressRecord { ip, ttl: record.ttl() });
                 }
             }
@@ -241,7 +262,42 @@ fn fqdn(name: &str) -> Result<Name, DnsError> {
     Ok(parsed)
 }
 
-/// Lower-case, without the trailing dot: how operators write host names.
+/// Lower-case, without the trailing dot: how operators write host names. Names come
+/// from the network, so they are neutralised here, where they enter the model.
 fn display(name: &Name) -> String {
-    name.to_ascii().trim_end_matches('.').to_ascii_lowercase()
+    SafeText::clean(&name.to_ascii().trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// `IP`, `IP:PORT`, `[IPv6]` or `[IPv6]:PORT`; port 53 when none is given.
+pub fn parse_nameserver(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let ip = s
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .map_err(|_| format!("{s:?} is not an IP address or IP:PORT"))?;
+    Ok(SocketAddr::new(ip, 53))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nameserver_accepts_ip_ip_port_and_bracketed_ipv6() {
+        assert_eq!(
+            parse_nameserver("192.0.2.53").unwrap(),
+            "192.0.2.53:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_nameserver("127.0.0.1:5353").unwrap(),
+            "127.0.0.1:5353".parse().unwrap()
+        );
+        assert_eq!(parse_nameserver("[::1]:5353").unwrap(), "[::1]:5353".parse().unwrap());
+        assert_eq!(parse_nameserver("[::1]").unwrap(), "[::1]:53".parse().unwrap());
+        assert_eq!(parse_nameserver("::1").unwrap(), "[::1]:53".parse().unwrap());
+        assert!(parse_nameserver("ns.example").is_err());
+    }
 }

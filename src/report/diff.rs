@@ -1,7 +1,7 @@
 //! Comparing two reports of the same destination, usually from two vantage points.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 
 use super::session::Session;
 use crate::model::{Failure, ProbeResult};
@@ -29,8 +29,9 @@ fn failure_kind(f: &Failure) -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
-fn by_address(session: &Session) -> BTreeMap<IpAddr, &ProbeResult> {
-    session.check.probes.iter().map(|p| (p.address.ip(), p)).collect()
+/// The latest result per address and port (repeated attempts: the last one).
+fn by_address(session: &Session) -> BTreeMap<SocketAddr, &ProbeResult> {
+    session.check.probes.iter().map(|p| (p.address, p)).collect()
 }
 
 pub fn diff(a: &Session, b: &Session) -> Diff {
@@ -42,7 +43,18 @@ pub fn diff(a: &Session, b: &Session) -> Diff {
         d.meaning
             .push("These reports are about different destinations; the comparison below is of limited use.".into());
     }
-    let mx = |s: &Session| -> Vec<String> { s.check.resolution.hosts.iter().map(|h| h.name.clone()).collect() };
+    // As a set: resolvers rotate hosts of equal preference, which is no difference.
+    let mx = |s: &Session| -> Vec<String> {
+        let mut hosts: Vec<(Option<u16>, String)> = s
+            .check
+            .resolution
+            .hosts
+            .iter()
+            .map(|h| (h.preference, h.name.clone()))
+            .collect();
+        hosts.sort();
+        hosts.into_iter().map(|(_, name)| name).collect()
+    };
     let (mxa, mxb) = (mx(a), mx(b));
     if mxa != mxb {
         d.differences.push(format!(
@@ -130,17 +142,13 @@ pub fn vantage_answer(here: &Session, there: &Session) -> Option<&'static str> {
         return None;
     }
     let there_by = by_address(there);
-    let failing: Vec<&ProbeResult> = here.check.probes.iter().filter(|p| p.failure.is_some()).collect();
+    let failing: Vec<&ProbeResult> = here.check.probes.iter().filter(|p| outcome_kind(p) != "ok").collect();
     if failing.is_empty() {
         return None;
     }
     let compared: Vec<(String, String)> = failing
         .iter()
-        .filter_map(|p| {
-            there_by
-                .get(&p.address.ip())
-                .map(|q| (outcome_kind(p), outcome_kind(q)))
-        })
+        .filter_map(|p| there_by.get(&p.address).map(|q| (outcome_kind(p), outcome_kind(q))))
         .collect();
     if compared.is_empty() {
         None

@@ -96,6 +96,30 @@ pub fn write_new(path: &Path, contents: &str) -> Result<(), StoreError> {
     }
 }
 
+/// Writes a new report into `dir`, adding `-2`, `-3`, … to the name when an earlier
+/// export of the same session is already there (nothing is ever overwritten).
+pub fn write_unique(
+    dir: &Path,
+    target: &str,
+    started_at: u64,
+    extension: &str,
+    contents: &str,
+) -> Result<PathBuf, StoreError> {
+    let first = dir.join(file_name(target, started_at, extension));
+    for n in 1..100 {
+        let path = if n == 1 {
+            first.clone()
+        } else {
+            dir.join(file_name(target, started_at, &format!("{n}.{extension}")))
+        };
+        match write_new(&path, contents) {
+            Err(StoreError::Exists(_)) => continue,
+            other => return other.map(|()| path),
+        }
+    }
+    Err(StoreError::Exists(first))
+}
+
 /// The file the workbench keeps the current session in (`--resume` reads it).
 pub fn autosave_path() -> Result<PathBuf, StoreError> {
     directories::ProjectDirs::from("", "", "mxtriage")
@@ -161,6 +185,21 @@ mod tests {
     fn unwritable_place_is_a_clear_error() {
         let err = write_new(Path::new("/proc/mxtriage-cannot-write/r.json"), "x").unwrap_err();
         assert!(err.to_string().contains("/proc/mxtriage-cannot-write/r.json"), "{err}");
+    }
+
+    #[test]
+    fn repeated_exports_get_their_own_names() {
+        let dir = scratch("unique");
+        let a = write_unique(&dir, "example.com", 0, "md", "one").unwrap();
+        let b = write_unique(&dir, "example.com", 0, "md", "two").unwrap();
+        assert_ne!(a, b);
+        assert!(
+            b.to_string_lossy().ends_with("-19700101T000000Z.2.md"),
+            "{}",
+            b.display()
+        );
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "one");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

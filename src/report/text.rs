@@ -14,6 +14,12 @@ pub fn render_text(session: &Session, verbose: bool) -> String {
     let r = &report.resolution;
     let _ = writeln!(out, "mxtriage check {} from {}", report.target, report.vantage_host);
     let _ = writeln!(out, "{}", resolution_line(&r.outcome, &r.query));
+    if r.truncated {
+        let _ = writeln!(
+            out,
+            "  (DNS returned more hosts or addresses than mxtriage follows; only the first are shown)"
+        );
+    }
     for host in &r.hosts {
         let pref = host.preference.map_or(String::new(), |p| format!("MX {p} "));
         let ttl = host.ttl.map_or(String::new(), |t| format!(" (TTL {t}s)"));

@@ -922,11 +922,7 @@ impl App {
         let result: Result<(), String> = match key {
             OptionKey::Nameserver => value
                 .split_whitespace()
-                .map(|s| {
-                    s.parse::<SocketAddr>()
-                        .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-                        .map_err(|_| format!("{s:?} is not an IP address or IP:PORT"))
-                })
+                .map(crate::dns::parse_nameserver)
                 .collect::<Result<Vec<_>, _>>()
                 .map(|list| self.settings.nameservers = list),
             OptionKey::CaFile => {

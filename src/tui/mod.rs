@@ -324,8 +324,8 @@ fn export(session: &Session, to: Option<PathBuf>) -> Result<Vec<PathBuf>, String
             let target = session.check.target.to_string();
             let mut written = Vec::new();
             for (extension, markdown) in [("json", false), ("md", true)] {
-                let path = dir.join(store::file_name(&target, session.check.started_at, extension));
-                store::write_new(&path, &render(markdown)).map_err(|e| e.to_string())?;
+                let path = store::write_unique(&dir, &target, session.check.started_at, extension, &render(markdown))
+                    .map_err(|e| e.to_string())?;
                 written.push(path);
             }
             Ok(written)

@@ -50,8 +50,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::styled(v.confidence.label().to_string(), theme.title()),
             Span::styled(format!(" ({})", v.confidence_reason), theme.dim()),
         ]),
-        Line::raw(format!("why: {}", v.explanation)),
+        // The fix first: on a small terminal it is what must stay visible.
         Line::raw(format!("fix: {}", v.fix)),
+        Line::styled(format!("why: {}", v.explanation), theme.dim()),
     ];
     if let crate::diagnose::Scope::SomeAddresses { failing, working } = &v.scope {
         lines.insert(
