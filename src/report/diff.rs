@@ -40,8 +40,7 @@ pub fn diff(a: &Session, b: &Session) -> Diff {
     if a.check.target != b.check.target {
         d.differences
             .push(format!("targets differ: {} vs {}", a.check.target, b.check.target));
-        d.meaning
-            .push("These reports are about different destinations; the comparison below is of limited use.".into());
+        d.meaning.push(super::wording::say("diff", "targets_differ", &[]));
     }
     // As a set: resolvers rotate hosts of equal preference, which is no difference.
     let mx = |s: &Session| -> Vec<String> {
@@ -62,9 +61,7 @@ pub fn diff(a: &Session, b: &Session) -> Diff {
             mxa.join(", "),
             mxb.join(", ")
         ));
-        d.meaning.push(
-            "The resolvers disagree about the MX set: a DNS change still in its TTL, or a stale cache on one side. Compare the TTLs and ask the authoritative servers.".into(),
-        );
+        d.meaning.push(super::wording::say("diff", "mx_differ", &[]));
     }
     let (pa, pb) = (by_address(a), by_address(b));
     let mut only_here_fails = false;
@@ -111,26 +108,19 @@ pub fn diff(a: &Session, b: &Session) -> Diff {
         d.differences.push(format!("{ip} probed only from {hb}"));
     }
     if only_here_fails {
-        d.meaning.push(
-            "The same address works from one vantage point and fails from the other: the cause is on the failing side's path (a firewall, proxy or egress filter) or its policy, not the recipient's server as a whole.".into(),
-        );
+        d.meaning.push(super::wording::say("diff", "one_side_fails", &[]));
     }
     if both_fail_same {
-        d.meaning
-            .push("Both vantage points see the same failure: it belongs to the recipient's service.".into());
+        d.meaning.push(super::wording::say("diff", "both_fail", &[]));
     }
     if cert_differs {
-        d.meaning.push(
-            "The two sides were shown different certificates for the same address: TLS interception on one path, or different members of a server pool.".into(),
-        );
+        d.meaning.push(super::wording::say("diff", "certificates_differ", &[]));
     }
     if tls_differs {
-        d.meaning
-            .push("The negotiated TLS parameters differ: a middlebox in one path, or different pool members.".into());
+        d.meaning.push(super::wording::say("diff", "tls_differ", &[]));
     }
     if d.differences.is_empty() {
-        d.meaning
-            .push("No difference: both vantage points see the same thing.".into());
+        d.meaning.push(super::wording::say("diff", "same", &[]));
     }
     d
 }

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::session::Session;
+use super::wording;
 use crate::cert::{ChainReport, Completeness};
 use crate::diagnose::{CheckStatus, EvidenceAt, Owner, Scope};
 use crate::model::{Direction, ProbeResult};
@@ -97,18 +98,24 @@ pub fn render_markdown(session: &Session) -> String {
     match &v.scope {
         Scope::Domain => {}
         Scope::AllAddresses { count: 1 } => {
-            let _ = writeln!(out, "Seen on the only address probed.\n");
+            let _ = writeln!(out, "{}\n", wording::say("scope", "only_address", &[]));
         }
         Scope::AllAddresses { count } => {
-            let _ = writeln!(out, "Seen on all {count} probed addresses.\n");
-        }
-        Scope::SomeAddresses { failing, working } => {
+            let count = count.to_string();
             let _ = writeln!(
                 out,
-                "Host-specific: seen on {}; working: {}. Mail can still be delivered through the working hosts; senders that pick a failing one defer.\n",
-                failing.join(", "),
-                working.join(", ")
+                "{}\n",
+                wording::say("scope", "all_addresses", &[("count", &count)])
             );
+        }
+        Scope::SomeAddresses { failing, working } => {
+            let (failing, working) = (md(&failing.join(", ")), md(&working.join(", ")));
+            let sentence = wording::say(
+                "scope",
+                "some_addresses",
+                &[("failing", &failing), ("working", &working)],
+            );
+            let _ = writeln!(out, "{sentence}\n");
         }
     }
     let _ = writeln!(out, "## Fix\n\n{}\n", v.fix);

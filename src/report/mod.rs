@@ -6,6 +6,7 @@ mod markdown;
 pub mod session;
 pub mod store;
 mod text;
+mod wording;
 
 pub use markdown::render_markdown;
 pub use session::{Session, SessionError};

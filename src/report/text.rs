@@ -127,19 +127,16 @@ pub fn describe_resolution(r: &crate::model::Resolution) -> String {
 }
 
 fn resolution_line(outcome: &MxOutcome, query: &str) -> String {
-    match outcome {
-        MxOutcome::Mx => format!("MX records for {query}:"),
-        MxOutcome::ImplicitMx => {
-            format!("{query} has no MX record; its own address is used (implicit MX, RFC 5321 §5.1):")
-        }
-        MxOutcome::NullMx => {
-            format!("{query} publishes a null MX (MX 0 .): this domain accepts no mail (RFC 7505). Not a TLS problem.")
-        }
-        MxOutcome::NxDomain => format!("{query} does not exist (NXDOMAIN)."),
-        MxOutcome::NoData => format!("{query} exists but has no MX and no address records (NODATA)."),
-        MxOutcome::Error { message } => format!("DNS lookup for {query} failed: {message}"),
-        MxOutcome::Direct => format!("{query} (used directly, no MX lookup):"),
-    }
+    let (key, message) = match outcome {
+        MxOutcome::Mx => ("mx", ""),
+        MxOutcome::ImplicitMx => ("implicit_mx", ""),
+        MxOutcome::NullMx => ("null_mx", ""),
+        MxOutcome::NxDomain => ("nxdomain", ""),
+        MxOutcome::NoData => ("nodata", ""),
+        MxOutcome::Error { message } => ("error", message.as_str()),
+        MxOutcome::Direct => ("direct", ""),
+    };
+    super::wording::say("resolution", key, &[("query", query), ("message", message)])
 }
 
 fn render_probe(out: &mut String, p: &ProbeResult, verbose: bool) {
