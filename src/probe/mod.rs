@@ -5,6 +5,7 @@
 mod connect;
 pub mod lines;
 pub mod reply;
+pub mod scan;
 mod session;
 pub mod tls;
 

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::{ServerName, UnixTime};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::connect::connect;
@@ -20,6 +21,14 @@ use crate::text::SafeText;
 pub const MAX_TRANSCRIPT: usize = 1000;
 /// QUIT is a courtesy: we wait for its reply only briefly.
 const QUIT_WAIT: Duration = Duration::from_secs(5);
+
+/// Takes a connection through the cleartext dialogue up to the `220` to STARTTLS
+/// and hands over the raw stream, for the capability scan's own ClientHellos.
+pub async fn starttls_stream(config: &ProbeConfig, target: &ProbeTarget) -> Result<TcpStream, (Stage, Failure)> {
+    let mut session = Session::new(config, target);
+    let result = session.plain(config, target).await;
+    result.map_err(|failure| (session.result.stage, failure))
+}
 
 pub async fn run(config: &ProbeConfig, target: &ProbeTarget) -> ProbeResult {
     let mut session = Session::new(config, target);
@@ -107,7 +116,9 @@ impl Session {
         }
     }
 
-    async fn dialogue(&mut self, config: &ProbeConfig, target: &ProbeTarget) -> Result<(), Failure> {
+    /// The cleartext part: connect, greeting, EHLO, STARTTLS; returns the raw stream
+    /// right after the server's `220`, with nothing buffered.
+    async fn plain(&mut self, config: &ProbeConfig, target: &ProbeTarget) -> Result<TcpStream, Failure> {
         self.event(format!("connecting to {} ({})", target.address, target.mx));
         let stream = connect(target.address, config.source, config.timeouts.connect).await?;
         self.result.timings.connect_ms = Some(self.elapsed_ms());
@@ -171,7 +182,11 @@ impl Session {
                 bytes: leftover.len() as u64,
             });
         }
+        Ok(stream)
+    }
 
+    async fn dialogue(&mut self, config: &ProbeConfig, target: &ProbeTarget) -> Result<(), Failure> {
+        let stream = self.plain(config, target).await?;
         self.enter(Stage::TlsHandshake);
         let tls_stream = self.handshake(stream, config, target).await?;
 

@@ -1,0 +1,321 @@
+//! Hand-made ClientHellos and a reader for the server's first answer, so what a
+//! server accepts is measured without rustls (which speaks only TLS 1.2/1.3 with
+//! modern suites). A small codec of our own: the crates that parse TLS records
+//! pull in a second syn, rand and hashbrown for the few fields needed here.
+
+/// TLS protocol versions as they appear on the wire.
+pub const SSL3: u16 = 0x0300;
+pub const TLS10: u16 = 0x0301;
+pub const TLS11: u16 = 0x0302;
+pub const TLS12: u16 = 0x0303;
+pub const TLS13: u16 = 0x0304;
+
+/// Named groups (RFC 8446 §4.2.7, RFC 8422).
+pub const X25519: u16 = 0x001d;
+pub const SECP256R1: u16 = 0x0017;
+pub const SECP384R1: u16 = 0x0018;
+pub const SECP521R1: u16 = 0x0019;
+pub const FFDHE2048: u16 = 0x0100;
+
+/// ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3).
+const HRR_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11,
+    0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+/// What to offer in one ClientHello.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub version: u16,
+    pub suites: Vec<u16>,
+    pub groups: Vec<u16>,
+    pub sni: Option<String>,
+}
+
+/// The server's first answer to a ClientHello.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// A ServerHello: the version and suite chosen, and the key-exchange group when shown.
+    Hello {
+        version: u16,
+        suite: u16,
+        group: Option<u16>,
+    },
+    /// A HelloRetryRequest: TLS 1.3 with another group, named here.
+    RetryRequest {
+        suite: u16,
+        group: Option<u16>,
+    },
+    Alert {
+        level: u8,
+        description: u8,
+    },
+    /// Printable text where a TLS record belonged.
+    Plaintext(Vec<u8>),
+    /// Bytes that are neither TLS nor text.
+    Garbage(Vec<u8>),
+}
+
+fn push16(out: &mut Vec<u8>, v: u16) {
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+fn push_len16(out: &mut Vec<u8>, body: &[u8]) {
+    push16(out, body.len() as u16);
+    out.extend_from_slice(body);
+}
+
+fn extension(out: &mut Vec<u8>, kind: u16, body: &[u8]) {
+    push16(out, kind);
+    push_len16(out, body);
+}
+
+/// Signature schemes offered to TLS 1.2+ servers (RFC 8446 §4.2.3), SHA-1 last.
+const SIGNATURE_SCHEMES: [u16; 11] = [
+    0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0201, 0x0203,
+];
+
+/// Builds a ClientHello record for `offer`; `random` fills the random and the
+/// session id and key share (their content does not matter to a probe).
+pub fn client_hello(offer: &Offer, random: &[u8; 32]) -> Vec<u8> {
+    let tls13 = offer.version >= TLS13;
+    let mut body = Vec::new();
+    push16(&mut body, offer.version.min(TLS12));
+    body.extend_from_slice(random);
+    if tls13 {
+        // RFC 8446 Appendix D.4: a non-empty session id for middlebox compatibility.
+        body.push(32);
+        body.extend_from_slice(random);
+    } else {
+        body.push(0);
+    }
+    let mut suites = Vec::new();
+    for suite in &offer.suites {
+        push16(&mut suites, *suite);
+    }
+    if !tls13 {
+        // TLS_EMPTY_RENEGOTIATION_INFO_SCSV: some old servers want to see it.
+        push16(&mut suites, 0x00ff);
+    }
+    push_len16(&mut body, &suites);
+    body.extend_from_slice(&[1, 0]);
+    if offer.version > SSL3 {
+        let mut exts = Vec::new();
+        if let Some(name) = offer.sni.as_deref().filter(|n| !n.is_empty() && n.len() < 250) {
+            let mut list = vec![0u8];
+            push_len16(&mut list, name.trim_end_matches('.').as_bytes());
+            let mut sni = Vec::new();
+            push_len16(&mut sni, &list);
+            extension(&mut exts, 0x0000, &sni);
+        }
+        if !offer.groups.is_empty() {
+            let mut groups = Vec::new();
+            for group in &offer.groups {
+                push16(&mut groups, *group);
+            }
+            let mut ext = Vec::new();
+            push_len16(&mut ext, &groups);
+            extension(&mut exts, 0x000a, &ext);
+            extension(&mut exts, 0x000b, &[1, 0]);
+        }
+        if offer.version >= TLS12 {
+            let mut schemes = Vec::new();
+            for scheme in SIGNATURE_SCHEMES {
+                push16(&mut schemes, scheme);
+            }
+            let mut ext = Vec::new();
+            push_len16(&mut ext, &schemes);
+            extension(&mut exts, 0x000d, &ext);
+        }
+        if tls13 {
+            extension(&mut exts, 0x002b, &[2, 0x03, 0x04]);
+            extension(&mut exts, 0x002d, &[1, 1]);
+            // A share only for x25519 (any 32 bytes will do); other groups get an empty
+            // list, and the server's HelloRetryRequest names the group it wants.
+            let mut shares = Vec::new();
+            if offer.groups.contains(&X25519) {
+                push16(&mut shares, X25519);
+                push_len16(&mut shares, random);
+            }
+            let mut ext = Vec::new();
+            push_len16(&mut ext, &shares);
+            extension(&mut exts, 0x0033, &ext);
+        }
+        push_len16(&mut body, &exts);
+    }
+    let mut handshake = vec![0x01];
+    handshake.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    handshake.extend_from_slice(&body);
+    let mut record = vec![0x16];
+    push16(&mut record, if offer.version == SSL3 { SSL3 } else { TLS10 });
+    push_len16(&mut record, &handshake);
+    record
+}
+
+/// A bounds-checked reader over a byte slice.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = tail;
+        Some(head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+    }
+}
+
+/// Reads the server's first answer from the bytes received so far; `None` means
+/// more bytes are needed.
+pub fn parse_answer(bytes: &[u8]) -> Option<Answer> {
+    let first = *bytes.first()?;
+    if first != 0x15 && first != 0x16 {
+        let sample = bytes[..bytes.len().min(64)].to_vec();
+        let printable = sample.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+        return Some(if printable {
+            Answer::Plaintext(sample)
+        } else {
+            Answer::Garbage(sample)
+        });
+    }
+    let mut record = Reader(bytes);
+    let kind = record.u8()?;
+    let _version = record.u16()?;
+    let length = usize::from(record.u16()?);
+    let mut body = Reader(record.take(length)?);
+    if kind == 0x15 {
+        return Some(Answer::Alert {
+            level: body.u8()?,
+            description: body.u8()?,
+        });
+    }
+    let garbage = || Some(Answer::Garbage(bytes[..bytes.len().min(64)].to_vec()));
+    if body.u8()? != 0x02 {
+        return garbage();
+    }
+    let hello_length = body
+        .take(3)
+        .map(|b| usize::from(b[0]) << 16 | usize::from(b[1]) << 8 | usize::from(b[2]));
+    // A ServerHello longer than its record is split over records; rare enough to call garbage.
+    let Some(mut hello) = hello_length.and_then(|n| body.take(n)).map(Reader) else {
+        return garbage();
+    };
+    let parsed = (|| {
+        let legacy_version = hello.u16()?;
+        let random = hello.take(32)?;
+        let session = usize::from(hello.u8()?);
+        hello.take(session)?;
+        let suite = hello.u16()?;
+        hello.u8()?;
+        let mut version = legacy_version;
+        let mut group = None;
+        if let Some(length) = hello.u16() {
+            let mut exts = Reader(hello.take(usize::from(length))?);
+            while let (Some(kind), Some(length)) = (exts.u16(), exts.u16()) {
+                let mut data = Reader(exts.take(usize::from(length))?);
+                match kind {
+                    0x002b => version = data.u16()?,
+                    0x0033 => group = data.u16(),
+                    _ => {}
+                }
+            }
+        }
+        Some(if random == HRR_RANDOM {
+            Answer::RetryRequest { suite, group }
+        } else {
+            Answer::Hello { version, suite, group }
+        })
+    })();
+    parsed.or_else(garbage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_hello_lengths_are_consistent() {
+        for version in [SSL3, TLS10, TLS12, TLS13] {
+            let offer = Offer {
+                version,
+                suites: vec![0x002f, 0x1301],
+                groups: vec![X25519, SECP256R1],
+                sni: Some("mx.example.com".into()),
+            };
+            let hello = client_hello(&offer, &[7; 32]);
+            assert_eq!(hello[0], 0x16);
+            assert_eq!(usize::from(u16::from_be_bytes([hello[3], hello[4]])), hello.len() - 5);
+            let handshake = usize::from(hello[6]) << 16 | usize::from(hello[7]) << 8 | usize::from(hello[8]);
+            assert_eq!(handshake, hello.len() - 9);
+            assert_eq!(u16::from_be_bytes([hello[9], hello[10]]), version.min(TLS12));
+        }
+    }
+
+    #[test]
+    fn alerts_and_plaintext_are_recognised() {
+        assert_eq!(
+            parse_answer(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]),
+            Some(Answer::Alert {
+                level: 2,
+                description: 70
+            })
+        );
+        assert_eq!(
+            parse_answer(&[0x15, 0x03, 0x03, 0x00]),
+            None,
+            "incomplete record waits for more"
+        );
+        assert!(matches!(
+            parse_answer(b"500 5.5.2 Error: bad syntax\r\n"),
+            Some(Answer::Plaintext(_))
+        ));
+        assert!(matches!(parse_answer(&[0x80, 0x2e, 0x01]), Some(Answer::Garbage(_))));
+    }
+
+    #[test]
+    fn server_hello_with_supported_versions_reads_as_tls13() {
+        let mut hello = vec![0x03, 0x03];
+        hello.extend_from_slice(&[1; 32]);
+        hello.push(0);
+        hello.extend_from_slice(&[0x13, 0x01, 0x00]);
+        let exts = [0x00, 0x2b, 0x00, 0x02, 0x03, 0x04, 0x00, 0x33, 0x00, 0x02, 0x00, 0x1d];
+        let mut ext_block = vec![0x00, exts.len() as u8];
+        ext_block.extend_from_slice(&exts);
+        hello.extend_from_slice(&ext_block);
+        let mut handshake = vec![0x02, 0x00, 0x00, hello.len() as u8];
+        handshake.extend_from_slice(&hello);
+        let mut record = vec![0x16, 0x03, 0x03, 0x00, handshake.len() as u8];
+        record.extend_from_slice(&handshake);
+        assert_eq!(
+            parse_answer(&record),
+            Some(Answer::Hello {
+                version: TLS13,
+                suite: 0x1301,
+                group: Some(X25519)
+            })
+        );
+        record.truncate(record.len() - 3);
+        assert!(matches!(parse_answer(&record), None | Some(Answer::Garbage(_))));
+    }
+
+    #[test]
+    fn truncated_or_hostile_records_never_panic() {
+        let offer = Offer {
+            version: TLS13,
+            suites: vec![0x1301],
+            groups: vec![X25519],
+            sni: None,
+        };
+        let hello = client_hello(&offer, &[9; 32]);
+        for cut in 0..hello.len() {
+            let _ = parse_answer(&hello[..cut]);
+        }
+        let _ = parse_answer(&[0x16, 0x03, 0x03, 0x00, 0x04, 0x02, 0xff, 0xff, 0xff]);
+    }
+}

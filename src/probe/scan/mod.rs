@@ -1,0 +1,336 @@
+//! The capability scan: what the server really accepts, measured with ClientHellos
+//! of our own after STARTTLS, independent of rustls.
+//!
+//! Polite by construction: opt-in, one connection at a time per address with a delay
+//! between them, a connection budget, and a stop at the first 421 or tarpit.
+
+pub mod codec;
+pub mod suites;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use self::codec::{Answer, Offer};
+use super::{ProbeConfig, ProbeTarget, session};
+use crate::model::Failure;
+
+#[derive(Debug, Clone)]
+pub struct ScanSettings {
+    /// Pause between two connections to the same address.
+    pub delay: Duration,
+    /// Most connections one scan of one address may open.
+    pub max_connections: usize,
+}
+
+impl Default for ScanSettings {
+    fn default() -> Self {
+        Self {
+            delay: Duration::from_millis(200),
+            max_connections: 40,
+        }
+    }
+}
+
+/// How the server turned an offer down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Refusal {
+    Alert {
+        code: u8,
+        name: String,
+    },
+    Closed,
+    Reset,
+    Timeout,
+    /// It answered, but with another version than offered (a downgrade or upgrade).
+    OtherVersion {
+        version: String,
+    },
+    Plaintext,
+    Garbage,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionScan {
+    pub version: String,
+    pub accepted: bool,
+    pub refusal: Option<Refusal>,
+    /// Accepted suites, in the order the server chose them (its preference when it has one).
+    pub suites: Vec<String>,
+    /// Whether the server picks by its own order rather than ours; `None` if not measurable.
+    pub server_order: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scan {
+    pub versions: Vec<VersionScan>,
+    /// TLS 1.3 key-exchange groups the server accepts (directly or by HelloRetryRequest).
+    pub groups: Vec<String>,
+    pub connections: usize,
+    /// Why the scan stopped early (throttling, budget), if it did.
+    pub stopped: Option<String>,
+}
+
+impl Scan {
+    pub fn accepts(&self, version: &str) -> bool {
+        self.versions.iter().any(|v| v.version == version && v.accepted)
+    }
+}
+
+/// The versions scanned, oldest first, with their wire code.
+pub const VERSIONS: &[(u16, &str)] = &[
+    (codec::SSL3, "SSLv3"),
+    (codec::TLS10, "TLSv1.0"),
+    (codec::TLS11, "TLSv1.1"),
+    (codec::TLS12, "TLSv1.2"),
+    (codec::TLS13, "TLSv1.3"),
+];
+
+const GROUPS: &[(u16, &str)] = &[
+    (codec::X25519, "x25519"),
+    (codec::SECP256R1, "secp256r1"),
+    (codec::SECP384R1, "secp384r1"),
+    (codec::SECP521R1, "secp521r1"),
+    (codec::FFDHE2048, "ffdhe2048"),
+];
+
+fn version_name(code: u16) -> String {
+    VERSIONS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or_else(|| format!("0x{code:04x}"), |(_, n)| (*n).to_string())
+}
+
+/// The version and suite a ServerHello (or HelloRetryRequest, always TLS 1.3) chose.
+fn chosen_by(answer: &Answer) -> Option<(u16, u16)> {
+    match answer {
+        Answer::Hello { version, suite, .. } => Some((*version, *suite)),
+        Answer::RetryRequest { suite, .. } => Some((codec::TLS13, *suite)),
+        _ => None,
+    }
+}
+
+/// What one attempt produced.
+enum Attempt {
+    Answered(Answer),
+    Refused(Refusal),
+    /// The server would not even let us reach STARTTLS (421, tarpit …): stop scanning.
+    Throttled(String),
+}
+
+struct Scanner<'a> {
+    config: &'a ProbeConfig,
+    target: &'a ProbeTarget,
+    settings: &'a ScanSettings,
+    connections: usize,
+    stopped: Option<String>,
+}
+
+impl Scanner<'_> {
+    fn exhausted(&self) -> bool {
+        self.stopped.is_some() || self.connections >= self.settings.max_connections
+    }
+
+    async fn attempt(&mut self, offer: &Offer) -> Attempt {
+        if self.connections > 0 {
+            tokio::time::sleep(self.settings.delay).await;
+        }
+        self.connections += 1;
+        let mut stream = match session::starttls_stream(self.config, self.target).await {
+            Ok(stream) => stream,
+            Err((_, failure)) => {
+                return match failure {
+                    Failure::GreetingRejected { reply } => Attempt::Throttled(reply.one_line()),
+                    Failure::GreetingTimeout { .. } => Attempt::Throttled("greeting timed out (tarpit?)".into()),
+                    Failure::StartTlsRejected { reply } => Attempt::Throttled(reply.one_line()),
+                    other => Attempt::Throttled(other.summary()),
+                };
+            }
+        };
+        let random: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(self.connections as u8));
+        let hello = codec::client_hello(offer, &random);
+        let limit = self.config.timeouts.tls;
+        if tokio::time::timeout(limit, stream.write_all(&hello)).await.is_err() {
+            return Attempt::Refused(Refusal::Timeout);
+        }
+        let mut received = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let read = async {
+            loop {
+                match stream.read(&mut chunk).await {
+                    Ok(0) => return Attempt::Refused(Refusal::Closed),
+                    Ok(n) => {
+                        received.extend_from_slice(&chunk[..n]);
+                        if let Some(answer) = codec::parse_answer(&received) {
+                            return Attempt::Answered(answer);
+                        }
+                        // A first record never needs more than this; stop reading a flood.
+                        if received.len() > 20_000 {
+                            return Attempt::Refused(Refusal::Garbage);
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                        return Attempt::Refused(Refusal::Reset);
+                    }
+                    Err(_) => return Attempt::Refused(Refusal::Closed),
+                }
+            }
+        };
+        let outcome = tokio::time::timeout(limit, read)
+            .await
+            .unwrap_or(Attempt::Refused(Refusal::Timeout));
+        let _ = stream.shutdown().await;
+        outcome
+    }
+
+    /// One offer; a throttled answer stops the scan.
+    async fn offer(&mut self, offer: Offer) -> Result<Answer, Refusal> {
+        match self.attempt(&offer).await {
+            Attempt::Answered(Answer::Alert { description, .. }) => Err(Refusal::Alert {
+                code: description,
+                name: super::tls::alert_name(description).unwrap_or("unknown").to_string(),
+            }),
+            Attempt::Answered(Answer::Plaintext(_)) => Err(Refusal::Plaintext),
+            Attempt::Answered(Answer::Garbage(_)) => Err(Refusal::Garbage),
+            Attempt::Answered(answer) => Ok(answer),
+            Attempt::Refused(refusal) => Err(refusal),
+            Attempt::Throttled(reason) => {
+                self.stopped = Some(format!("stopped: the server refused the connection ({reason})"));
+                Err(Refusal::Closed)
+            }
+        }
+    }
+
+    async fn scan_version(&mut self, version: u16, name: &str) -> VersionScan {
+        let candidates: Vec<u16> = if version == codec::TLS13 {
+            suites::TLS13_SUITES.iter().map(|(c, _)| *c).collect()
+        } else {
+            suites::LEGACY_SUITES.iter().map(|(c, _)| *c).collect()
+        };
+        let groups: Vec<u16> = GROUPS.iter().map(|(g, _)| *g).collect();
+        let sni = Some(self.config.sni.clone().unwrap_or_else(|| self.target.mx.clone()));
+        let mut result = VersionScan {
+            version: name.to_string(),
+            accepted: false,
+            refusal: None,
+            suites: Vec::new(),
+            server_order: None,
+        };
+        let mut remaining = candidates.clone();
+        let mut chosen: Vec<u16> = Vec::new();
+        // Offer everything left, note what the server picks, take it away, repeat.
+        while !remaining.is_empty() && !self.exhausted() {
+            let offer = Offer {
+                version,
+                suites: remaining.clone(),
+                groups: groups.clone(),
+                sni: sni.clone(),
+            };
+            match self.offer(offer).await {
+                Ok(answer) => {
+                    let Some((got, suite)) = chosen_by(&answer) else {
+                        break;
+                    };
+                    // An answer for another version is a refusal of this one.
+                    if got != version && chosen.is_empty() {
+                        result.refusal = Some(Refusal::OtherVersion {
+                            version: version_name(got),
+                        });
+                        break;
+                    }
+                    if !remaining.contains(&suite) {
+                        break;
+                    }
+                    chosen.push(suite);
+                    remaining.retain(|s| *s != suite);
+                }
+                Err(refusal) => {
+                    if chosen.is_empty() {
+                        result.refusal = Some(refusal);
+                    }
+                    break;
+                }
+            }
+        }
+        result.accepted = !chosen.is_empty();
+        // Offer the accepted suites in reverse: a server that still picks its first
+        // choice imposes its own order.
+        if chosen.len() > 1 && !self.exhausted() {
+            let reversed: Vec<u16> = chosen.iter().rev().copied().collect();
+            let offer = Offer {
+                version,
+                suites: reversed,
+                groups,
+                sni,
+            };
+            if let Ok(Answer::Hello { suite, .. }) = self.offer(offer).await {
+                result.server_order = Some(suite == chosen[0]);
+            }
+        }
+        result.suites = chosen.into_iter().map(suites::name).collect();
+        result
+    }
+
+    async fn scan_groups(&mut self) -> Vec<String> {
+        let sni = Some(self.config.sni.clone().unwrap_or_else(|| self.target.mx.clone()));
+        let mut accepted = Vec::new();
+        for (group, name) in GROUPS {
+            if self.exhausted() {
+                break;
+            }
+            let offer = Offer {
+                version: codec::TLS13,
+                suites: suites::TLS13_SUITES.iter().map(|(c, _)| *c).collect(),
+                groups: vec![*group],
+                sni: sni.clone(),
+            };
+            match self.offer(offer).await {
+                Ok(Answer::Hello { group: Some(g), .. } | Answer::RetryRequest { group: Some(g), .. })
+                    if g == *group =>
+                {
+                    accepted.push((*name).to_string());
+                }
+                _ => {}
+            }
+        }
+        accepted
+    }
+}
+
+/// Scans one address: each version, the suites per version with the server's order,
+/// and the TLS 1.3 groups.
+pub async fn scan(config: &ProbeConfig, target: &ProbeTarget, settings: &ScanSettings) -> Scan {
+    let mut scanner = Scanner {
+        config,
+        target,
+        settings,
+        connections: 0,
+        stopped: None,
+    };
+    let mut versions = Vec::new();
+    for (code, name) in VERSIONS {
+        if scanner.exhausted() {
+            break;
+        }
+        versions.push(scanner.scan_version(*code, name).await);
+    }
+    let groups = if versions.iter().any(|v| v.version == "TLSv1.3" && v.accepted) {
+        scanner.scan_groups().await
+    } else {
+        Vec::new()
+    };
+    if scanner.stopped.is_none() && scanner.connections >= settings.max_connections {
+        scanner.stopped = Some(format!(
+            "stopped: connection budget of {} used",
+            settings.max_connections
+        ));
+    }
+    Scan {
+        versions,
+        groups,
+        connections: scanner.connections,
+        stopped: scanner.stopped,
+    }
+}

@@ -1,0 +1,61 @@
+//! Cipher suites the capability scan offers, with their IANA names.
+
+/// TLS 1.3 suites (RFC 8446 §B.4).
+pub const TLS13_SUITES: &[(u16, &str)] = &[
+    (0x1301, "TLS_AES_128_GCM_SHA256"),
+    (0x1302, "TLS_AES_256_GCM_SHA384"),
+    (0x1303, "TLS_CHACHA20_POLY1305_SHA256"),
+    (0x1304, "TLS_AES_128_CCM_SHA256"),
+    (0x1305, "TLS_AES_128_CCM_8_SHA256"),
+];
+
+/// Suites for SSLv3 to TLS 1.2: the modern AEAD ones, the CBC ones old stacks still
+/// use, static RSA, DHE, and the broken ones (3DES, RC4, NULL, EXPORT) an audit must see.
+pub const LEGACY_SUITES: &[(u16, &str)] = &[
+    (0xc02b, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
+    (0xc02c, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
+    (0xc02f, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+    (0xc030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
+    (0xcca9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"),
+    (0xcca8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"),
+    (0x009e, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"),
+    (0x009f, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"),
+    (0xccaa, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256"),
+    (0xc023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"),
+    (0xc024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"),
+    (0xc027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"),
+    (0xc028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"),
+    (0xc009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"),
+    (0xc00a, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"),
+    (0xc013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
+    (0xc014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"),
+    (0x0067, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256"),
+    (0x006b, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256"),
+    (0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA"),
+    (0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"),
+    (0x009c, "TLS_RSA_WITH_AES_128_GCM_SHA256"),
+    (0x009d, "TLS_RSA_WITH_AES_256_GCM_SHA384"),
+    (0x003c, "TLS_RSA_WITH_AES_128_CBC_SHA256"),
+    (0x003d, "TLS_RSA_WITH_AES_256_CBC_SHA256"),
+    (0x002f, "TLS_RSA_WITH_AES_128_CBC_SHA"),
+    (0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA"),
+    (0x0041, "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA"),
+    (0x0084, "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA"),
+    (0xc012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"),
+    (0x000a, "TLS_RSA_WITH_3DES_EDE_CBC_SHA"),
+    (0xc011, "TLS_ECDHE_RSA_WITH_RC4_128_SHA"),
+    (0x0005, "TLS_RSA_WITH_RC4_128_SHA"),
+    (0x0004, "TLS_RSA_WITH_RC4_128_MD5"),
+    (0x0003, "TLS_RSA_EXPORT_WITH_RC4_40_MD5"),
+    (0x0008, "TLS_RSA_EXPORT_WITH_DES40_CBC_SHA"),
+    (0x0002, "TLS_RSA_WITH_NULL_SHA"),
+];
+
+/// The IANA name of a suite, or its code.
+pub fn name(code: u16) -> String {
+    TLS13_SUITES
+        .iter()
+        .chain(LEGACY_SUITES)
+        .find(|(c, _)| *c == code)
+        .map_or_else(|| format!("0x{code:04x}"), |(_, n)| (*n).to_string())
+}

@@ -1,0 +1,128 @@
+//! The capability scan against real TLS servers in the lab: it must find exactly
+//! what the server accepts, with hand-made ClientHellos rather than rustls.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mxtriage::cert::TrustStores;
+use mxtriage::lab::{Lab, LabOptions};
+use mxtriage::probe::scan::{self, Refusal, ScanSettings};
+use mxtriage::probe::{ProbeConfig, ProbeTarget, Timeouts};
+
+fn config() -> ProbeConfig {
+    ProbeConfig {
+        ehlo_name: "scan-test.mxtriage.invalid".into(),
+        sni: None,
+        source: None,
+        timeouts: Timeouts {
+            connect: Duration::from_secs(2),
+            command: Duration::from_secs(2),
+            tls: Duration::from_secs(2),
+        },
+        slow_greeting: Duration::from_secs(3),
+        stores: Arc::new(TrustStores::from_parts(vec![], vec![])),
+        progress: None,
+    }
+}
+
+fn target(lab: &Lab, scenario: &str) -> ProbeTarget {
+    let info = lab.scenario(scenario).expect("scenario");
+    let (mx, ip) = info.servers[0].clone();
+    ProbeTarget {
+        mx,
+        address: SocketAddr::from((ip, lab.port)),
+    }
+}
+
+fn quick() -> ScanSettings {
+    ScanSettings {
+        delay: Duration::from_millis(5),
+        max_connections: 40,
+    }
+}
+
+#[tokio::test]
+async fn scan_finds_exactly_what_a_rustls_server_accepts() {
+    let lab = Lab::start(LabOptions::default()).await.unwrap();
+    let result = scan::scan(&config(), &target(&lab, "healthy"), &quick()).await;
+    let version = |name: &str| result.versions.iter().find(|v| v.version == name).unwrap().clone();
+    for old in ["SSLv3", "TLSv1.0", "TLSv1.1"] {
+        let v = version(old);
+        assert!(!v.accepted, "{old} must be refused: {v:?}");
+        assert!(v.refusal.is_some(), "{old}: how it refused is recorded");
+    }
+    // rustls answers a TLS 1.0 hello with an alert (handshake_failure), as the record shows.
+    assert!(
+        matches!(version("TLSv1.0").refusal, Some(Refusal::Alert { .. })),
+        "{:?}",
+        version("TLSv1.0")
+    );
+    let mut tls12 = version("TLSv1.2").suites;
+    tls12.sort();
+    assert_eq!(
+        tls12,
+        [
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
+        ],
+        "an ECDSA certificate allows only the ECDSA suites rustls has"
+    );
+    let mut tls13 = version("TLSv1.3").suites;
+    tls13.sort();
+    assert_eq!(
+        tls13,
+        [
+            "TLS_AES_128_GCM_SHA256",
+            "TLS_AES_256_GCM_SHA384",
+            "TLS_CHACHA20_POLY1305_SHA256"
+        ]
+    );
+    assert_eq!(
+        version("TLSv1.3").server_order,
+        Some(false),
+        "rustls follows the client's order by default"
+    );
+    assert_eq!(result.groups, ["x25519", "secp256r1", "secp384r1"]);
+    assert!(result.stopped.is_none());
+    assert!(
+        result.connections <= 30,
+        "a polite scan: {} connections",
+        result.connections
+    );
+    assert_eq!(lab.connections(), result.connections, "every connection counted");
+}
+
+#[tokio::test]
+async fn scan_stops_at_a_421_and_says_why() {
+    let lab = Lab::start(LabOptions::default()).await.unwrap();
+    let result = scan::scan(&config(), &target(&lab, "greeting-421"), &quick()).await;
+    assert_eq!(result.connections, 1);
+    assert!(
+        result.stopped.as_deref().unwrap_or_default().contains("421"),
+        "{result:?}"
+    );
+    assert!(
+        !result.versions.iter().any(|v| v.accepted),
+        "throttling is never reported as no TLS support"
+    );
+}
+
+#[tokio::test]
+async fn alerts_and_resets_are_told_apart() {
+    let lab = Lab::start(LabOptions::default()).await.unwrap();
+    let result = scan::scan(&config(), &target(&lab, "reset-in-handshake"), &quick()).await;
+    assert!(
+        result.versions.iter().all(|v| v.refusal == Some(Refusal::Reset)),
+        "{result:?}"
+    );
+    let result = scan::scan(&config(), &target(&lab, "alert-handshake-failure"), &quick()).await;
+    assert!(
+        result
+            .versions
+            .iter()
+            .all(|v| matches!(&v.refusal, Some(Refusal::Alert { code: 40, name }) if name == "handshake_failure")),
+        "{result:?}"
+    );
+}
