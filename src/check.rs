@@ -31,6 +31,8 @@ pub struct CheckOptions {
     pub probe: ProbeConfig,
     /// Sessions per address, one after the other; more than one shows an unstable pool member.
     pub attempts: usize,
+    /// Run the capability scan of every address after the probes (opt-in: many connections).
+    pub scan: Option<crate::probe::scan::ScanSettings>,
 }
 
 /// Everything one check found: the evidence a report or a diagnosis reads.
@@ -76,7 +78,10 @@ pub async fn run(options: &CheckOptions) -> Result<CheckReport, DnsError> {
     let started_at = unix_now();
     let resolution = resolve(options).await?;
     let targets = probe_targets(&resolution, options.target.port().unwrap_or(options.port));
-    let probes = probe_all(&options.probe, &targets, options.attempts).await;
+    let mut probes = probe_all(&options.probe, &targets, options.attempts).await;
+    if let Some(settings) = &options.scan {
+        scan_all(&options.probe, &targets, settings, &mut probes).await;
+    }
     Ok(assemble(options, started_at, resolution, probes, started.elapsed()))
 }
 
@@ -145,6 +150,33 @@ pub fn assemble(
 
 fn dns(options: &CheckOptions) -> Result<Dns, DnsError> {
     Dns::new(&options.nameservers, options.family, options.dns_timeout)
+}
+
+/// Scans every address (addresses in parallel, each one connection at a time) and
+/// attaches the result to that address's first probe.
+pub async fn scan_all(
+    config: &ProbeConfig,
+    targets: &[ProbeTarget],
+    settings: &crate::probe::scan::ScanSettings,
+    probes: &mut [ProbeResult],
+) {
+    let mut unique: Vec<&ProbeTarget> = Vec::new();
+    for target in targets {
+        if !unique.iter().any(|t| t.address == target.address) {
+            unique.push(target);
+        }
+    }
+    let scans = join_all(
+        unique
+            .iter()
+            .map(|target| crate::probe::scan::scan(config, target, settings)),
+    )
+    .await;
+    for (target, scan) in unique.into_iter().zip(scans) {
+        if let Some(probe) = probes.iter_mut().find(|p| p.address == target.address) {
+            probe.scan = Some(scan);
+        }
+    }
 }
 
 /// Probes every target at once, never more than [`MAX_CONNECTIONS_PER_ADDRESS`] per address;

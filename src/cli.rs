@@ -37,7 +37,7 @@ pub struct Cli {
 pub enum Command {
     /// Resolve a destination and probe every MX address over SMTP + STARTTLS + TLS.
     #[command(after_help = EXIT_CODES)]
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Run the fault-injection lab on loopback and print how to test each scenario.
     Lab(LabArgs),
     /// Start the lab in-process and check every scenario through the real DNS, SMTP and TLS paths.
@@ -88,6 +88,13 @@ pub struct CheckArgs {
     /// Also save the JSON and Markdown reports under the user data directory.
     #[arg(long)]
     pub save: bool,
+    /// Also scan what each server accepts (versions, suites, groups) with ClientHellos of
+    /// our own: opt-in, up to 40 connections per address, one at a time.
+    #[arg(long)]
+    pub scan: bool,
+    /// Milliseconds between two scan connections to the same address.
+    #[arg(long, default_value_t = 200, value_name = "MS")]
+    pub scan_delay_ms: u64,
     /// Write the report in --format to this file instead of standard output (never overwrites).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,

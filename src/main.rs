@@ -42,7 +42,7 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             None => workbench(cli.target, cli.probe, cli.resume).await,
-            Some(Command::Check(args)) => check(args).await,
+            Some(Command::Check(args)) => check(*args).await,
             Some(Command::Lab(args)) => lab::demo::serve(args.latency_ms, args.dir)
                 .await
                 .map(|()| 0)
@@ -194,6 +194,10 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
             progress: None,
         },
         attempts: usize::from(args.probe.attempts),
+        scan: args.scan.then(|| mxtriage::probe::scan::ScanSettings {
+            delay: std::time::Duration::from_millis(args.scan_delay_ms),
+            ..Default::default()
+        }),
     };
     let report = check::run(&options).await.context("cannot resolve the target")?;
     let mut session = Session::new(report, answers).map_err(|e| Usage(e.to_string()))?;

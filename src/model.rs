@@ -300,6 +300,9 @@ pub struct ProbeResult {
     pub chain: Option<crate::cert::ChainReport>,
     pub timings: Timings,
     pub transcript: Vec<TranscriptLine>,
+    /// What the server accepts beyond this probe's own handshake (`check --scan`).
+    #[serde(default)]
+    pub scan: Option<crate::probe::scan::Scan>,
 }
 
 impl ProbeResult {

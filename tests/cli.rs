@@ -182,3 +182,38 @@ async fn bare_command_without_a_terminal_points_to_check() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scan_is_opt_in_and_reported_per_address() {
+    let f = fixture("cli-scan").await;
+    let out = run(check(&f, "healthy.lab.test", &["--format", "json"])).await;
+    assert_eq!(
+        json(&out)["probes"][0]["scan"],
+        serde_json::Value::Null,
+        "no scan unless asked"
+    );
+    let before = f.lab.connections();
+    let out = run(check(
+        &f,
+        "healthy.lab.test",
+        &["--format", "json", "--scan", "--scan-delay-ms", "5"],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    let scan = &v["probes"][0]["scan"];
+    let accepted: Vec<&str> = scan["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["accepted"] == true)
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(accepted, ["TLSv1.2", "TLSv1.3"]);
+    let used = scan["connections"].as_u64().unwrap() as usize;
+    assert_eq!(
+        f.lab.connections() - before,
+        used + 1,
+        "the scan's connections plus the probe's one"
+    );
+}

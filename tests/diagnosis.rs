@@ -366,6 +366,7 @@ async fn every_connect_timing_out_suspects_local_egress_first() {
             progress: None,
         },
         attempts: 1,
+        scan: None,
     };
     let report = check::run(&options).await.unwrap();
     assert!(matches!(

@@ -86,8 +86,14 @@ const CHECKS: &[(&str, Check)] = &[
     ("reset_during_handshake", |r| {
         any_failure(r, |f| matches!(f, Failure::HandshakeReset { .. }))
     }),
-    // Plug-in point for the capability scan; no scan evidence exists yet.
-    ("capability_scan_available", |_| Hit::from(false)),
+    // The capability scan ran to the end on some address (`check --scan`).
+    ("capability_scan_available", |r| {
+        Hit::from(
+            r.probes
+                .iter()
+                .any(|p| p.scan.as_ref().is_some_and(|s| s.stopped.is_none())),
+        )
+    }),
     ("alert_protocol_version", |r| alert(r, |code| code == 70)),
     ("alert_no_common_cipher", |r| alert(r, |code| code == 40 || code == 71)),
     ("alert_other", |r| alert(r, |_| true)),

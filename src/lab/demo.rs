@@ -69,6 +69,7 @@ pub fn lab_check_options(lab: &Lab, domain: &str, stores: Arc<TrustStores>) -> C
             progress: None,
         },
         attempts: 1,
+        scan: None,
     }
 }
 

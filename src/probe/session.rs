@@ -75,6 +75,7 @@ impl Session {
                 chain: None,
                 timings: Timings::default(),
                 transcript: Vec::new(),
+                scan: None,
             },
         }
     }

@@ -194,6 +194,18 @@ pub fn render_markdown(session: &Session) -> String {
         }
     }
 
+    let scans: Vec<&ProbeResult> = check.probes.iter().filter(|p| p.scan.is_some()).collect();
+    if !scans.is_empty() {
+        let _ = writeln!(out, "## Capability scan\n");
+        for p in scans {
+            let _ = writeln!(out, "{} [{}]:\n", code(&p.mx), p.address);
+            for line in p.scan.iter().flat_map(|s| s.describe()) {
+                let _ = writeln!(out, "- {}", md(&line));
+            }
+            out.push('\n');
+        }
+    }
+
     if let Some(w) = &v.workaround {
         let _ = writeln!(
             out,

@@ -159,6 +159,12 @@ fn render_probe(out: &mut String, p: &ProbeResult, verbose: bool) {
     if let Some(chain) = &p.chain {
         render_chain(out, chain);
     }
+    if let Some(scan) = &p.scan {
+        let _ = writeln!(out, "  capability scan:");
+        for line in scan.describe() {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
     for finding in &p.findings {
         let _ = writeln!(out, "  note: {}", finding.describe());
     }

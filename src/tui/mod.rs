@@ -257,6 +257,7 @@ async fn run_check(
             progress: Some(progress_tx),
         },
         attempts: settings.attempts,
+        scan: None,
     };
     let resolution = check::resolve(&options).await.map_err(|e| e.to_string())?;
     let targets = check::probe_targets(&resolution, target.port().unwrap_or(settings.port));

@@ -77,6 +77,45 @@ impl Scan {
     pub fn accepts(&self, version: &str) -> bool {
         self.versions.iter().any(|v| v.version == version && v.accepted)
     }
+
+    /// One line per version, then groups and cost: for text and Markdown reports.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .versions
+            .iter()
+            .map(|v| {
+                if v.accepted {
+                    let order = match v.server_order {
+                        Some(true) => ", server's order",
+                        Some(false) => ", client's order",
+                        None => "",
+                    };
+                    format!(
+                        "{}: accepted, {} suites{order}: {}",
+                        v.version,
+                        v.suites.len(),
+                        v.suites.join(", ")
+                    )
+                } else {
+                    let how = match &v.refusal {
+                        Some(Refusal::Alert { code, name }) => format!("alert {name} ({code})"),
+                        Some(Refusal::OtherVersion { version }) => format!("answered with {version}"),
+                        Some(other) => format!("{other:?}").to_lowercase(),
+                        None => "not tried".to_string(),
+                    };
+                    format!("{}: refused ({how})", v.version)
+                }
+            })
+            .collect();
+        if !self.groups.is_empty() {
+            lines.push(format!("TLS 1.3 groups: {}", self.groups.join(", ")));
+        }
+        lines.push(format!("{} connections", self.connections));
+        if let Some(stopped) = &self.stopped {
+            lines.push(stopped.clone());
+        }
+        lines
+    }
 }
 
 /// The versions scanned, oldest first, with their wire code.
