@@ -33,6 +33,8 @@ pub struct CheckOptions {
     pub attempts: usize,
     /// Run the capability scan of every address after the probes (opt-in: many connections).
     pub scan: Option<crate::probe::scan::ScanSettings>,
+    /// The sending stack to compare the scan with (a name from assets/sender_profiles.toml).
+    pub sender_profile: Option<String>,
 }
 
 /// Everything one check found: the evidence a report or a diagnosis reads.
@@ -48,6 +50,9 @@ pub struct CheckReport {
     pub resolution: Resolution,
     pub probes: Vec<ProbeResult>,
     pub elapsed_ms: u64,
+    /// The sending stack the scan is compared with (`--sender-profile`); `None` means the default.
+    #[serde(default)]
+    pub sender_profile: Option<String>,
 }
 
 /// How the check ended, as the process exit code says it.
@@ -145,6 +150,7 @@ pub fn assemble(
         resolution,
         probes,
         elapsed_ms: elapsed.as_millis() as u64,
+        sender_profile: options.sender_profile.clone(),
     }
 }
 

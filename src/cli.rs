@@ -92,6 +92,10 @@ pub struct CheckArgs {
     /// our own: opt-in, up to 40 connections per address, one at a time.
     #[arg(long)]
     pub scan: bool,
+    /// The sending stack to compare the scan with [default: openssl3-debian]; one of
+    /// openssl3-debian, openssl102-legacy, gnutls-default, modern-strict, rustls-probe.
+    #[arg(long, value_name = "NAME", value_parser = mxtriage::policy::sender::parse_profile)]
+    pub sender_profile: Option<String>,
     /// Milliseconds between two scan connections to the same address.
     #[arg(long, default_value_t = 200, value_name = "MS")]
     pub scan_delay_ms: u64,

@@ -11,6 +11,7 @@ pub mod host;
 pub mod intake;
 pub mod lab;
 pub mod model;
+pub mod policy;
 pub mod probe;
 pub mod report;
 pub mod target;

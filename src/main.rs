@@ -198,6 +198,7 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
             delay: std::time::Duration::from_millis(args.scan_delay_ms),
             ..Default::default()
         }),
+        sender_profile: args.sender_profile.clone(),
     };
     let report = check::run(&options).await.context("cannot resolve the target")?;
     let mut session = Session::new(report, answers).map_err(|e| Usage(e.to_string()))?;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::cert::{Completeness, TrustOutcome};
 use crate::check::CheckReport;
 use crate::model::{Failure, MxOutcome, ProbeResult, Stage};
+use crate::policy::sender;
 
 /// A check's answer: `probes` are indexes into `report.probes` that support a yes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,6 +94,43 @@ const CHECKS: &[(&str, Check)] = &[
                 .iter()
                 .any(|p| p.scan.as_ref().is_some_and(|s| s.stopped.is_none())),
         )
+    }),
+    ("scan_no_common_version_server_older", |r| {
+        scanned(r, |profile, scan| {
+            matches!(sender::overlap(profile, scan), sender::Overlap::NoCommonVersion { .. })
+                && sender::server_is_older(profile, scan)
+        })
+    }),
+    ("scan_no_common_version", |r| {
+        scanned(r, |profile, scan| {
+            matches!(sender::overlap(profile, scan), sender::Overlap::NoCommonVersion { .. })
+        })
+    }),
+    ("scan_no_common_suite_server_outdated", |r| {
+        scanned(r, |profile, scan| {
+            matches!(sender::overlap(profile, scan), sender::Overlap::NoCommonSuite { .. })
+                && sender::server_suites_outdated(scan)
+        })
+    }),
+    ("scan_no_common_suite", |r| {
+        scanned(r, |profile, scan| {
+            matches!(sender::overlap(profile, scan), sender::Overlap::NoCommonSuite { .. })
+        })
+    }),
+    // rustls could not connect, but the sender's own stack and the server agree.
+    ("scan_sender_reaches_server", |r| {
+        let hit = scanned(r, |profile, scan| {
+            matches!(sender::overlap(profile, scan), sender::Overlap::Fine { .. })
+        });
+        let probes: Vec<usize> = hit
+            .probes
+            .into_iter()
+            .filter(|&i| r.probes.get(i).is_some_and(|p| p.stage == Stage::TlsHandshake))
+            .collect();
+        Hit {
+            yes: !probes.is_empty(),
+            probes,
+        }
     }),
     ("alert_protocol_version", |r| alert(r, |code| code == 70)),
     ("alert_no_common_cipher", |r| alert(r, |code| code == 40 || code == 71)),
@@ -187,6 +225,18 @@ fn alert(report: &CheckReport, code: impl Fn(u8) -> bool) -> Hit {
         report,
         |f| matches!(f, Failure::TlsAlert { alert, .. } if code(alert.code)),
     )
+}
+
+/// Addresses that failed and whose completed scan, compared with the report's
+/// sender profile, passes `test`.
+fn scanned(report: &CheckReport, test: impl Fn(&sender::Profile, &crate::probe::scan::Scan) -> bool) -> Hit {
+    let name = report.sender_profile.as_deref().unwrap_or(sender::DEFAULT_PROFILE);
+    let Some(profile) = sender::find(name) else {
+        return Hit::default();
+    };
+    any(report, |p| {
+        p.failure.is_some() && p.scan.as_ref().is_some_and(|s| s.stopped.is_none() && test(profile, s))
+    })
 }
 
 fn connect_failed(p: &ProbeResult) -> bool {

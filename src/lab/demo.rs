@@ -40,6 +40,9 @@ pub async fn serve(latency_ms: u64, dir: Option<PathBuf>) -> Result<(), LabError
         println!("{:<24} {}", scenario.name, scenario.summary);
         println!("{:<24} {}\n", "", lab.check_command(&scenario.domain, &ca_file));
     }
+    for skipped in &lab.skipped {
+        println!("{skipped}");
+    }
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await.map_err(LabError::Io)?;
     Ok(())
@@ -70,6 +73,7 @@ pub fn lab_check_options(lab: &Lab, domain: &str, stores: Arc<TrustStores>) -> C
         },
         attempts: 1,
         scan: None,
+        sender_profile: None,
     }
 }
 
@@ -112,6 +116,9 @@ pub async fn run() -> Result<u8, LabError> {
             }
             Err(e) => println!("{:<24} error: {e}\n", scenario.name),
         }
+    }
+    for skipped in &lab.skipped {
+        println!("{skipped}");
     }
     println!("Verdicts above assume no answers to the tree's questions; try one by hand with");
     println!("`mxtriage lab` (it prints the check command for each scenario) and --answer ID=KEY.");

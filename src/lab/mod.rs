@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod demo;
 pub mod dns;
+pub mod openssl;
 pub mod pki;
 pub mod scenarios;
 pub mod smtp;
@@ -99,6 +100,11 @@ pub struct Lab {
     connections: BTreeMap<IpAddr, Arc<AtomicUsize>>,
     tasks: Vec<JoinHandle<()>>,
     _dns_server: DnsServer,
+    /// OpenSSL peers behind the legacy scenarios; they stop with the lab.
+    _openssl: Vec<openssl::Server>,
+    openssl_dir: PathBuf,
+    /// Scenarios that could not run here, with the reason (shown, never silently passed).
+    pub skipped: Vec<String>,
 }
 
 impl Drop for Lab {
@@ -106,6 +112,7 @@ impl Drop for Lab {
         for task in &self.tasks {
             task.abort();
         }
+        let _ = std::fs::remove_dir_all(&self.openssl_dir);
     }
 }
 
@@ -126,7 +133,7 @@ impl Lab {
         let mut scenarios = Vec::new();
         let mut next_ip = 10u8;
         let mut servers = Vec::new();
-        let mut plan = |host: &str, spec: ServerSpec| -> Result<Ipv4Addr, LabError> {
+        let mut plan = |host: &str, spec: ServerSpec, splice: Option<SocketAddr>| -> Result<Ipv4Addr, LabError> {
             let identity = pki.identity(host, spec.cert)?;
             let tls = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
                 .with_safe_default_protocol_versions()?
@@ -135,6 +142,9 @@ impl Lab {
             let mut script = Script::healthy(host, Arc::new(tls));
             script.latency = options.latency;
             (spec.tweak)(&mut script, &timings);
+            if let Some(backend) = splice {
+                script.after_ready = smtp::AfterReady::Splice(backend);
+            }
             let ip = Ipv4Addr::new(127, 77, 0, next_ip);
             next_ip += 1;
             planned.push(Planned { ip, script });
@@ -152,12 +162,12 @@ impl Lab {
             match shape {
                 Shape::Single(spec) => {
                     let mx = format!("mx.{domain}");
-                    zone.mx(&domain, 10, &mx).a(&mx, plan(&mx, spec)?);
+                    zone.mx(&domain, 10, &mx).a(&mx, plan(&mx, spec, None)?);
                 }
                 Shape::TwoMx(first, second) => {
                     let (mx1, mx2) = (format!("mx1.{domain}"), format!("mx2.{domain}"));
-                    zone.mx(&domain, 10, &mx1).a(&mx1, plan(&mx1, first)?);
-                    zone.mx(&domain, 20, &mx2).a(&mx2, plan(&mx2, second)?);
+                    zone.mx(&domain, 10, &mx1).a(&mx1, plan(&mx1, first, None)?);
+                    zone.mx(&domain, 20, &mx2).a(&mx2, plan(&mx2, second, None)?);
                 }
                 Shape::Pool => {
                     for (preference, label) in [(10, "mx1"), (20, "mx2")] {
@@ -166,25 +176,25 @@ impl Lab {
                             cert: pki::CertKind::Valid,
                             tweak: |_, _| {},
                         };
-                        let first = plan(&mx, healthy)?;
-                        let second = plan(&mx, healthy)?;
+                        let first = plan(&mx, healthy, None)?;
+                        let second = plan(&mx, healthy, None)?;
                         zone.mx(&domain, preference, &mx).a(&mx, first).a(&mx, second);
                     }
                 }
                 Shape::Ipv6Broken(spec) => {
                     let mx = format!("mx.{domain}");
                     zone.mx(&domain, 10, &mx)
-                        .a(&mx, plan(&mx, spec)?)
+                        .a(&mx, plan(&mx, spec, None)?)
                         .aaaa(&mx, scenarios::REFUSING_V6);
                 }
                 Shape::CnameMx(spec) => {
                     let (alias, mx) = (format!("alias.{domain}"), format!("mx.{domain}"));
                     zone.mx(&domain, 10, &alias)
                         .cname(&alias, &mx)
-                        .a(&mx, plan(&alias, spec)?);
+                        .a(&mx, plan(&alias, spec, None)?);
                 }
                 Shape::Implicit(spec) => {
-                    zone.a(&domain, plan(&domain, spec)?);
+                    zone.a(&domain, plan(&domain, spec, None)?);
                 }
                 Shape::NullMx => {
                     zone.mx(&domain, 0, ".");
@@ -196,6 +206,53 @@ impl Lab {
             }
             scenarios.push(ScenarioInfo {
                 name: name.to_string(),
+                domain,
+                summary,
+                servers: Vec::new(),
+            });
+        }
+        // Real OpenSSL peers for legacy setups; skipped, and said so, when openssl is missing.
+        let mut openssl_servers = Vec::new();
+        let mut skipped = Vec::new();
+        static LABS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let openssl_dir = std::env::temp_dir().join(format!(
+            "mxtriage-lab-openssl-{}-{}",
+            std::process::id(),
+            LABS.fetch_add(1, Ordering::Relaxed)
+        ));
+        let have_openssl = openssl::available();
+        for scenario in openssl::SCENARIOS {
+            if !have_openssl {
+                skipped.push(format!("{}: skipped, openssl is not installed", scenario.name));
+                continue;
+            }
+            let domain = format!("{}.{ZONE}", scenario.name);
+            let mx = format!("mx.{domain}");
+            let backend = match openssl::start(scenario, &mx, &openssl_dir) {
+                Ok(server) => server,
+                Err(e) => {
+                    skipped.push(format!(
+                        "{}: skipped, openssl s_server did not start: {e}",
+                        scenario.name
+                    ));
+                    continue;
+                }
+            };
+            let summary = texts
+                .scenario
+                .iter()
+                .find(|t| t.name == scenario.name)
+                .map(|t| t.summary.clone())
+                .ok_or_else(|| LabError::Assets(format!("no summary for scenario {}", scenario.name)))?;
+            let healthy = scenarios::ServerSpec {
+                cert: pki::CertKind::Valid,
+                tweak: |_, _| {},
+            };
+            let ip = plan(&mx, healthy, Some(backend.addr))?;
+            openssl_servers.push(backend);
+            zone.mx(&domain, 10, &mx).a(&mx, ip);
+            scenarios.push(ScenarioInfo {
+                name: scenario.name.to_string(),
                 domain,
                 summary,
                 servers: Vec::new(),
@@ -226,6 +283,9 @@ impl Lab {
             connections,
             tasks,
             _dns_server: dns_server,
+            _openssl: openssl_servers,
+            openssl_dir,
+            skipped,
         })
     }
 

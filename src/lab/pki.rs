@@ -63,11 +63,13 @@ impl Pki {
         params.distinguished_name = DistinguishedName::new();
         params.distinguished_name.push(DnType::CommonName, name);
         params.use_authority_key_identifier_extension = true;
+        // Half-day margins keep the day counts the same however long a test takes.
         let now = OffsetDateTime::now_utc();
+        let half = Duration::hours(12);
         (params.not_before, params.not_after) = match kind {
-            CertKind::Expired => (now - Duration::days(400), now - Duration::days(3)),
-            CertKind::NotYetValid => (now + Duration::days(10), now + Duration::days(400)),
-            _ => (now - Duration::days(1), now + Duration::days(90)),
+            CertKind::Expired => (now - Duration::days(400), now - Duration::days(3) + half),
+            CertKind::NotYetValid => (now + Duration::days(10) + half, now + Duration::days(400)),
+            _ => (now - Duration::days(1), now + Duration::days(90) + half),
         };
         let key = KeyPair::generate()?;
         let leaf = match kind {

@@ -36,6 +36,8 @@ pub enum AfterReady {
     Plaintext,
     /// Every second connection closes after 220; the others get TLS: a pool with a bad member.
     Flaky(Arc<rustls::ServerConfig>),
+    /// Hand the connection to a real TLS server (OpenSSL's s_server) at this address.
+    Splice(std::net::SocketAddr),
 }
 
 /// What happens to the EHLO inside TLS.
@@ -180,6 +182,13 @@ async fn after_ready(mut stream: TcpStream, script: &Script, number: usize) -> I
             read_client_hello(&mut stream).await;
             stream.write_all(b"500 5.5.2 Error: bad syntax\r\n").await?;
             stream.shutdown().await
+        }
+        AfterReady::Splice(backend) => {
+            let Ok(Ok(mut upstream)) = tokio::time::timeout(IDLE, TcpStream::connect(backend)).await else {
+                return stream.shutdown().await;
+            };
+            let _ = tokio::time::timeout(IDLE, tokio::io::copy_bidirectional(&mut stream, &mut upstream)).await;
+            Ok(())
         }
         AfterReady::Tls(config) | AfterReady::Flaky(config) => {
             let tls = match tokio::time::timeout(IDLE, TlsAcceptor::from(Arc::clone(config)).accept(stream)).await {

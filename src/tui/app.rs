@@ -204,6 +204,7 @@ impl Run {
             resolution,
             probes: self.live.iter().flat_map(|l| l.results.iter().cloned()).collect(),
             elapsed_ms: 0,
+            sender_profile: None,
         })
     }
 }

@@ -1,0 +1,157 @@
+//! Real OpenSSL (s_server) as the peer for legacy setups rustls cannot play: the scan
+//! must find exactly the configured versions and suites, and the verdict must blame
+//! the right side under two sender profiles.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mxtriage::cert::TrustStores;
+use mxtriage::check::{self, CheckReport};
+use mxtriage::diagnose::{Answers, Family, Owner};
+use mxtriage::lab::demo::lab_check_options;
+use mxtriage::lab::{Lab, LabOptions};
+use mxtriage::probe::scan::ScanSettings;
+use mxtriage::report::Session;
+
+async fn lab() -> Option<Lab> {
+    let lab = Lab::start(LabOptions::default()).await.expect("lab");
+    if lab.scenario("openssl-tls10-only").is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "openssl is missing in CI: {:?}",
+            lab.skipped
+        );
+        eprintln!("SKIPPED: {:?}", lab.skipped);
+        return None;
+    }
+    Some(lab)
+}
+
+async fn scanned(lab: &Lab, scenario: &str, profile: &str) -> CheckReport {
+    let domain = lab.scenario(scenario).unwrap().domain.clone();
+    let mut options = lab_check_options(
+        lab,
+        &domain,
+        Arc::new(TrustStores::from_parts(vec![], vec![lab.ca_der()])),
+    );
+    options.probe.timeouts.command = Duration::from_secs(2);
+    options.scan = Some(ScanSettings {
+        delay: Duration::from_millis(5),
+        max_connections: 40,
+    });
+    options.sender_profile = Some(profile.into());
+    check::run(&options).await.unwrap()
+}
+
+fn accepted(report: &CheckReport) -> Vec<(String, Vec<String>)> {
+    let scan = report.probes[0].scan.as_ref().expect("scanned");
+    scan.versions
+        .iter()
+        .filter(|v| v.accepted)
+        .map(|v| {
+            let mut suites = v.suites.clone();
+            suites.sort();
+            (v.version.clone(), suites)
+        })
+        .collect()
+}
+
+fn verdict(report: CheckReport) -> (String, Family, Owner) {
+    let v = Session::new(report, Answers::new()).unwrap().verdict;
+    (v.id, v.family, v.owner)
+}
+
+#[tokio::test]
+async fn tls10_only_server_is_outdated_for_openssl3_and_reachable_for_legacy() {
+    let Some(lab) = lab().await else { return };
+    let modern = scanned(&lab, "openssl-tls10-only", "openssl3-debian").await;
+    assert_eq!(
+        accepted(&modern),
+        [(
+            "TLSv1.0".to_string(),
+            vec![
+                "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA".to_string(),
+                "TLS_RSA_WITH_AES_128_CBC_SHA".to_string()
+            ]
+        )]
+    );
+    let connections = modern.probes[0].scan.as_ref().unwrap().connections;
+    assert!(connections <= 12, "{connections} connections");
+    assert_eq!(
+        verdict(modern),
+        ("server-tls-too-old".into(), Family::NoSharedVersion, Owner::Recipient)
+    );
+    let legacy = scanned(&lab, "openssl-tls10-only", "openssl102-legacy").await;
+    assert_eq!(
+        verdict(legacy),
+        ("weak-but-delivers".into(), Family::Healthy, Owner::Recipient)
+    );
+}
+
+#[tokio::test]
+async fn cbc_only_server_still_delivers_from_openssl3_but_not_from_the_rustls_profile() {
+    let Some(lab) = lab().await else { return };
+    let report = scanned(&lab, "openssl-cbc-only", "openssl3-debian").await;
+    assert_eq!(
+        accepted(&report),
+        [(
+            "TLSv1.2".to_string(),
+            vec![
+                "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256".to_string(),
+                "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384".to_string(),
+                "TLS_RSA_WITH_AES_128_CBC_SHA".to_string()
+            ]
+        )]
+    );
+    assert_eq!(
+        verdict(report),
+        ("weak-but-delivers".into(), Family::Healthy, Owner::Recipient)
+    );
+    let strict = scanned(&lab, "openssl-cbc-only", "rustls-probe").await;
+    assert_eq!(
+        verdict(strict),
+        (
+            "server-ciphers-outdated".into(),
+            Family::NoSharedCipher,
+            Owner::Recipient
+        )
+    );
+}
+
+#[tokio::test]
+async fn tls13_only_server_leaves_a_legacy_sender_behind() {
+    let Some(lab) = lab().await else { return };
+    let legacy = scanned(&lab, "openssl-tls13-only", "openssl102-legacy").await;
+    assert_eq!(accepted(&legacy).len(), 1);
+    assert_eq!(accepted(&legacy)[0].0, "TLSv1.3");
+    assert_eq!(
+        verdict(legacy),
+        ("sender-tls-too-old".into(), Family::NoSharedVersion, Owner::Sender)
+    );
+    let modern = scanned(&lab, "openssl-tls13-only", "openssl3-debian").await;
+    assert!(
+        modern.probes[0].tls.is_some(),
+        "rustls completes a TLS 1.3 handshake with OpenSSL"
+    );
+}
+
+#[tokio::test]
+async fn rsa_key_exchange_only_server_is_found_and_judged() {
+    let Some(lab) = lab().await else { return };
+    let report = scanned(&lab, "openssl-rsa-kx-only", "openssl3-debian").await;
+    let versions = accepted(&report);
+    assert_eq!(versions.len(), 1);
+    assert!(
+        versions[0].1.iter().all(|s| s.starts_with("TLS_RSA_WITH_")),
+        "{versions:?}"
+    );
+    assert_eq!(
+        verdict(report),
+        ("weak-but-delivers".into(), Family::Healthy, Owner::Recipient)
+    );
+    let strict = scanned(&lab, "openssl-rsa-kx-only", "modern-strict").await;
+    assert_eq!(
+        verdict(strict),
+        ("sender-tls-too-old".into(), Family::NoSharedVersion, Owner::Sender)
+    );
+}
