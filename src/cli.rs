@@ -62,6 +62,12 @@ pub enum ReportCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsMode {
+    Starttls,
+    Implicit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
     Json,
@@ -140,6 +146,10 @@ pub struct ProbeArgs {
     /// Extra trust anchors (PEM), added to the Mozilla and system stores.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
+    /// How TLS starts: STARTTLS on a plain connection, or implicit TLS from the first
+    /// byte (submissions port 465).
+    #[arg(long, value_enum, default_value_t = TlsMode::Starttls)]
+    pub tls: TlsMode,
     /// Sessions per address, one after another (2 or 3 reveal an unstable pool member).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
     pub attempts: u8,

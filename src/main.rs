@@ -101,6 +101,7 @@ fn settings(args: &ProbeArgs) -> RunSettings {
         ehlo: args.ehlo.clone(),
         sni: args.sni.clone(),
         attempts: usize::from(args.attempts),
+        implicit_tls: args.tls == cli::TlsMode::Implicit,
     }
 }
 
@@ -192,6 +193,7 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
             slow_greeting: Duration::from_secs(3),
             stores: Arc::new(stores),
             progress: None,
+            implicit_tls: args.probe.tls == cli::TlsMode::Implicit,
         },
         attempts: usize::from(args.probe.attempts),
         scan: args.scan.then(|| mxtriage::probe::scan::ScanSettings {

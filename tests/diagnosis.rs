@@ -159,6 +159,14 @@ const TABLE: &[(&str, &str, Family, Owner, u8)] = &[
     ("ipv6-broken", "ipv6-refused", Family::Dns, Owner::DnsOwner, 1),
     ("implicit-mx", "healthy", Family::Healthy, Owner::None, 0),
     ("mx-cname", "healthy", Family::Healthy, Owner::None, 0),
+    // Spoken to with STARTTLS, an implicit-TLS server waits for a ClientHello: no greeting.
+    (
+        "implicit-tls",
+        "greeting-dead",
+        Family::RemoteMxBroken,
+        Owner::Recipient,
+        1,
+    ),
     ("null-mx", "dns-null-mx-verdict", Family::Dns, Owner::None, 3),
     ("nxdomain", "dns-nxdomain", Family::Dns, Owner::DnsOwner, 3),
     ("nodata", "dns-no-mail-host", Family::Dns, Owner::DnsOwner, 3),
@@ -365,6 +373,7 @@ async fn every_connect_timing_out_suspects_local_egress_first() {
             slow_greeting: Duration::from_secs(3),
             stores: Arc::new(TrustStores::from_parts(vec![], vec![])),
             progress: None,
+            implicit_tls: false,
         },
         attempts: 1,
         scan: None,

@@ -24,6 +24,7 @@ fn config() -> ProbeConfig {
         slow_greeting: Duration::from_secs(3),
         stores: Arc::new(TrustStores::from_parts(vec![], vec![])),
         progress: None,
+        implicit_tls: false,
     }
 }
 

@@ -23,6 +23,7 @@ fn config() -> ProbeConfig {
         slow_greeting: Duration::from_secs(3),
         stores: Arc::new(TrustStores::from_parts(vec![], vec![])),
         progress: None,
+        implicit_tls: false,
     }
 }
 
@@ -125,4 +126,29 @@ async fn alerts_and_resets_are_told_apart() {
             .all(|v| matches!(&v.refusal, Some(Refusal::Alert { code: 40, name }) if name == "handshake_failure")),
         "{result:?}"
     );
+}
+
+#[tokio::test]
+async fn implicit_tls_is_probed_and_scanned_from_the_first_byte() {
+    let lab = Lab::start(LabOptions::default()).await.unwrap();
+    let mut implicit = config();
+    implicit.implicit_tls = true;
+    let target = target(&lab, "implicit-tls");
+    let p = mxtriage::probe::probe(&implicit, &target).await;
+    assert_eq!(p.failure, None, "{:?}", p.transcript);
+    assert_eq!(p.stage, mxtriage::model::Stage::Done);
+    let greeting = p
+        .transcript
+        .iter()
+        .find(|l| l.text.as_str().starts_with("220 "))
+        .unwrap();
+    assert!(greeting.encrypted, "the greeting arrives inside TLS");
+    let result = scan::scan(&implicit, &target, &quick()).await;
+    let accepted: Vec<&str> = result
+        .versions
+        .iter()
+        .filter(|v| v.accepted)
+        .map(|v| v.version.as_str())
+        .collect();
+    assert_eq!(accepted, ["TLSv1.2", "TLSv1.3"]);
 }

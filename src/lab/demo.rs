@@ -70,6 +70,7 @@ pub fn lab_check_options(lab: &Lab, domain: &str, stores: Arc<TrustStores>) -> C
             slow_greeting: Duration::from_secs(3),
             stores,
             progress: None,
+            implicit_tls: false,
         },
         attempts: 1,
         scan: None,

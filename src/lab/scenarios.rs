@@ -127,6 +127,7 @@ pub fn all() -> Vec<(&'static str, Shape)> {
         ("ipv6-broken", Shape::Ipv6Broken(valid(none))),
         ("implicit-mx", Shape::Implicit(valid(none))),
         ("mx-cname", Shape::CnameMx(valid(none))),
+        ("implicit-tls", Shape::Single(valid(|s, _| s.implicit_tls = true))),
         (
             "flaky",
             Shape::Single(valid(|s, _| {

@@ -59,6 +59,8 @@ pub struct Script {
     pub tls_ehlo: TlsEhlo,
     /// Added before every reply, to model a distant server.
     pub latency: Duration,
+    /// TLS from the first byte (port 465 style); the greeting comes inside TLS.
+    pub implicit_tls: bool,
 }
 
 impl Script {
@@ -77,6 +79,7 @@ impl Script {
             after_ready: AfterReady::Tls(tls),
             tls_ehlo: TlsEhlo::Answer,
             latency: Duration::ZERO,
+            implicit_tls: false,
         }
     }
 }
@@ -122,6 +125,21 @@ fn ehlo_reply(script: &Script, keywords: &[&str]) -> String {
 }
 
 async fn session(stream: TcpStream, script: &Script, number: usize) -> Io {
+    if script.implicit_tls
+        && let AfterReady::Tls(config) = &script.after_ready
+    {
+        let Ok(Ok(mut tls)) = tokio::time::timeout(IDLE, TlsAcceptor::from(Arc::clone(config)).accept(stream)).await
+        else {
+            return Ok(());
+        };
+        reply(
+            &mut tls,
+            script,
+            &format!("220 {} ESMTP lab (implicit TLS)\r\n", script.host),
+        )
+        .await?;
+        return tls_dialogue(tls, script).await;
+    }
     let mut reader = LineReader::new(stream);
     match &script.greeting {
         Greeting::Normal => reply(reader.get_mut(), script, &format!("220 {} ESMTP lab\r\n", script.host)).await?,

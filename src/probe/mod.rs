@@ -52,6 +52,8 @@ pub struct ProbeConfig {
     pub stores: Arc<TrustStores>,
     /// Where each stage change is reported while the probe runs (the TUI's live matrix).
     pub progress: Option<ProgressSink>,
+    /// TLS from the first byte (port 465, `--tls implicit`) instead of STARTTLS.
+    pub implicit_tls: bool,
 }
 
 /// A probe entered a new stage.

@@ -127,27 +127,13 @@ impl Session {
         if let Some(local) = self.result.local_address {
             self.event(format!("connected from {local}"));
         }
+        if config.implicit_tls {
+            // Port 465 and friends: TLS first, the greeting comes inside it.
+            return Ok(stream);
+        }
         let mut reader = LineReader::new(stream);
         let limit = config.timeouts.command;
-
-        self.enter(Stage::Greeting);
-        let greeting = match self.read_reply(&mut reader, limit).await {
-            Err(Failure::ReplyTimeout { after_ms, .. }) => {
-                let partial = (reader.pending() > 0).then(|| SafeText::from_peer(reader.partial()));
-                return Err(Failure::GreetingTimeout { after_ms, partial });
-            }
-            other => other?,
-        };
-        let greeting_ms = self.elapsed_ms();
-        self.result.timings.greeting_ms = Some(greeting_ms);
-        self.result.greeting = Some(greeting.clone());
-        if greeting_ms >= config.slow_greeting.as_millis() as u64 {
-            self.find(Finding::SlowGreeting { ms: greeting_ms });
-        }
-        if greeting.code != 220 {
-            self.quit_politely(&mut reader).await;
-            return Err(Failure::GreetingRejected { reply: greeting });
-        }
+        self.greet(&mut reader, config).await?;
 
         self.enter(Stage::Ehlo);
         let caps = self.ehlo(&mut reader, config).await?;
@@ -186,13 +172,43 @@ impl Session {
         Ok(stream)
     }
 
+    /// Waits for the `220` greeting; anything else ends the session.
+    async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        reader: &mut LineReader<S>,
+        config: &ProbeConfig,
+    ) -> Result<(), Failure> {
+        self.enter(Stage::Greeting);
+        let greeting = match self.read_reply(reader, config.timeouts.command).await {
+            Err(Failure::ReplyTimeout { after_ms, .. }) => {
+                let partial = (reader.pending() > 0).then(|| SafeText::from_peer(reader.partial()));
+                return Err(Failure::GreetingTimeout { after_ms, partial });
+            }
+            other => other?,
+        };
+        let greeting_ms = self.elapsed_ms();
+        self.result.timings.greeting_ms = Some(greeting_ms);
+        self.result.greeting = Some(greeting.clone());
+        if greeting_ms >= config.slow_greeting.as_millis() as u64 {
+            self.find(Finding::SlowGreeting { ms: greeting_ms });
+        }
+        if greeting.code != 220 {
+            self.quit_politely(reader).await;
+            return Err(Failure::GreetingRejected { reply: greeting });
+        }
+        Ok(())
+    }
+
     async fn dialogue(&mut self, config: &ProbeConfig, target: &ProbeTarget) -> Result<(), Failure> {
         let stream = self.plain(config, target).await?;
         self.enter(Stage::TlsHandshake);
         let tls_stream = self.handshake(stream, config, target).await?;
+        let mut reader = LineReader::new(tls_stream);
+        if config.implicit_tls {
+            self.greet(&mut reader, config).await?;
+        }
 
         self.enter(Stage::TlsEhlo);
-        let mut reader = LineReader::new(tls_stream);
         let caps = self.ehlo(&mut reader, config).await?;
         self.ehlo_reply_to_caps(caps, true)?;
 

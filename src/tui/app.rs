@@ -87,6 +87,8 @@ pub struct RunSettings {
     pub ehlo: Option<String>,
     pub sni: Option<String>,
     pub attempts: usize,
+    /// TLS from the first byte (port 465) instead of STARTTLS.
+    pub implicit_tls: bool,
 }
 
 impl Default for RunSettings {
@@ -100,6 +102,7 @@ impl Default for RunSettings {
             ehlo: None,
             sni: None,
             attempts: 1,
+            implicit_tls: false,
         }
     }
 }

@@ -255,6 +255,7 @@ async fn run_check(
             slow_greeting: Duration::from_secs(3),
             stores: Arc::new(stores),
             progress: Some(progress_tx),
+            implicit_tls: settings.implicit_tls,
         },
         attempts: settings.attempts,
         scan: None,
