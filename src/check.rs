@@ -35,6 +35,8 @@ pub struct CheckOptions {
     pub scan: Option<crate::probe::scan::ScanSettings>,
     /// The sending stack to compare the scan with (a name from assets/sender_profiles.toml).
     pub sender_profile: Option<String>,
+    /// Ask the system's OpenSSL too; the path is the extra CA file to give it.
+    pub second_opinion: Option<Option<std::path::PathBuf>>,
 }
 
 /// Everything one check found: the evidence a report or a diagnosis reads.
@@ -86,6 +88,9 @@ pub async fn run(options: &CheckOptions) -> Result<CheckReport, DnsError> {
     let mut probes = probe_all(&options.probe, &targets, options.attempts).await;
     if let Some(settings) = &options.scan {
         scan_all(&options.probe, &targets, settings, &mut probes).await;
+    }
+    if let Some(ca_file) = &options.second_opinion {
+        second_opinions(&options.probe, &targets, ca_file.as_deref(), &mut probes).await;
     }
     Ok(assemble(options, started_at, resolution, probes, started.elapsed()))
 }
@@ -181,6 +186,44 @@ pub async fn scan_all(
     for (target, scan) in unique.into_iter().zip(scans) {
         if let Some(probe) = probes.iter_mut().find(|p| p.address == target.address) {
             probe.scan = Some(scan);
+        }
+    }
+}
+
+/// Runs `openssl s_client` once per address and notes where it disagrees with rustls.
+pub async fn second_opinions(
+    config: &ProbeConfig,
+    targets: &[ProbeTarget],
+    ca_file: Option<&std::path::Path>,
+    probes: &mut [ProbeResult],
+) {
+    let mut unique: Vec<&ProbeTarget> = Vec::new();
+    for target in targets {
+        if !unique.iter().any(|t| t.address == target.address) {
+            unique.push(target);
+        }
+    }
+    let limit = config.timeouts.connect + config.timeouts.command + config.timeouts.tls;
+    let opinions = join_all(unique.iter().map(|target| {
+        let sni = config.sni.clone().unwrap_or_else(|| target.mx.clone());
+        async move {
+            crate::probe::openssl::second_opinion(target, &sni, &config.ehlo_name, ca_file, config.implicit_tls, limit)
+                .await
+        }
+    }))
+    .await;
+    for (target, opinion) in unique.into_iter().zip(opinions) {
+        let Some(opinion) = opinion else {
+            continue;
+        };
+        if let Some(probe) = probes.iter_mut().find(|p| p.address == target.address) {
+            let rustls_connects = probe.tls.is_some();
+            if opinion.connected != rustls_connects {
+                probe.findings.push(crate::model::Finding::LibrariesDisagree {
+                    openssl_connects: opinion.connected,
+                });
+            }
+            probe.second_opinion = Some(opinion);
         }
     }
 }

@@ -98,6 +98,10 @@ pub struct CheckArgs {
     /// our own: opt-in, up to 40 connections per address, one at a time.
     #[arg(long)]
     pub scan: bool,
+    /// Also ask the system's OpenSSL (`openssl s_client -starttls smtp`) about each
+    /// address and show where it disagrees with this probe (on by default with --scan).
+    #[arg(long)]
+    pub openssl: bool,
     /// The sending stack to compare the scan with [default: openssl3-debian]; one of
     /// openssl3-debian, openssl102-legacy, gnutls-default, modern-strict, rustls-probe.
     #[arg(long, value_name = "NAME", value_parser = mxtriage::policy::sender::parse_profile)]

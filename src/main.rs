@@ -201,6 +201,7 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
             ..Default::default()
         }),
         sender_profile: args.sender_profile.clone(),
+        second_opinion: (args.openssl || args.scan).then(|| args.probe.ca_file.clone()),
     };
     let report = check::run(&options).await.context("cannot resolve the target")?;
     let mut session = Session::new(report, answers).map_err(|e| Usage(e.to_string()))?;

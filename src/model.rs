@@ -269,6 +269,9 @@ pub enum Finding {
     BareLineFeed,
     /// QUIT got no proper reply; harmless, but noted.
     QuitUnanswered,
+    /// OpenSSL and this probe (rustls) disagree on whether TLS works: what the relay's
+    /// library sees is what the relay will do.
+    LibrariesDisagree { openssl_connects: bool },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -303,6 +306,9 @@ pub struct ProbeResult {
     /// What the server accepts beyond this probe's own handshake (`check --scan`).
     #[serde(default)]
     pub scan: Option<crate::probe::scan::Scan>,
+    /// What the system's OpenSSL made of the same address (`--openssl` or `--scan`).
+    #[serde(default)]
+    pub second_opinion: Option<crate::probe::openssl::SecondOpinion>,
 }
 
 impl ProbeResult {
@@ -329,6 +335,12 @@ impl Finding {
             Self::LongReplyLine { octets } => format!("a reply line of {octets} octets exceeds RFC 5321's 512"),
             Self::BareLineFeed => "lines end with a bare LF instead of CRLF".into(),
             Self::QuitUnanswered => "QUIT got no 221 reply".into(),
+            Self::LibrariesDisagree { openssl_connects: true } => {
+                "OpenSSL completes the handshake this probe could not: an OpenSSL relay still delivers".into()
+            }
+            Self::LibrariesDisagree {
+                openssl_connects: false,
+            } => "this probe completed TLS but OpenSSL could not: an OpenSSL relay would fail here".into(),
         }
     }
 }

@@ -378,6 +378,7 @@ async fn every_connect_timing_out_suspects_local_egress_first() {
         attempts: 1,
         scan: None,
         sender_profile: None,
+        second_opinion: None,
     };
     let report = check::run(&options).await.unwrap();
     assert!(matches!(

@@ -155,3 +155,25 @@ async fn rsa_key_exchange_only_server_is_found_and_judged() {
         ("sender-tls-too-old".into(), Family::NoSharedVersion, Owner::Sender)
     );
 }
+
+#[tokio::test]
+async fn openssl_second_opinion_disagrees_with_rustls_on_a_cbc_only_server() {
+    let Some(lab) = lab().await else { return };
+    let domain = lab.scenario("openssl-cbc-only").unwrap().domain.clone();
+    let mut options = lab_check_options(
+        &lab,
+        &domain,
+        Arc::new(TrustStores::from_parts(vec![], vec![lab.ca_der()])),
+    );
+    options.second_opinion = Some(None);
+    let report = check::run(&options).await.unwrap();
+    let p = &report.probes[0];
+    assert!(p.tls.is_none(), "rustls cannot agree on a suite");
+    let opinion = p.second_opinion.as_ref().expect("openssl asked");
+    assert!(opinion.connected, "{opinion:?}");
+    assert_eq!(opinion.protocol.as_ref().unwrap().as_str(), "TLSv1.2");
+    assert!(
+        p.findings
+            .contains(&mxtriage::model::Finding::LibrariesDisagree { openssl_connects: true })
+    );
+}

@@ -75,6 +75,7 @@ pub fn lab_check_options(lab: &Lab, domain: &str, stores: Arc<TrustStores>) -> C
         attempts: 1,
         scan: None,
         sender_profile: None,
+        second_opinion: None,
     }
 }
 

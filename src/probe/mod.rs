@@ -4,6 +4,7 @@
 
 mod connect;
 pub mod lines;
+pub mod openssl;
 pub mod reply;
 pub mod scan;
 mod session;

@@ -76,6 +76,7 @@ impl Session {
                 timings: Timings::default(),
                 transcript: Vec::new(),
                 scan: None,
+                second_opinion: None,
             },
         }
     }

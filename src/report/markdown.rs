@@ -194,13 +194,20 @@ pub fn render_markdown(session: &Session) -> String {
         }
     }
 
-    let scans: Vec<&ProbeResult> = check.probes.iter().filter(|p| p.scan.is_some()).collect();
+    let scans: Vec<&ProbeResult> = check
+        .probes
+        .iter()
+        .filter(|p| p.scan.is_some() || p.second_opinion.is_some())
+        .collect();
     if !scans.is_empty() {
-        let _ = writeln!(out, "## Capability scan\n");
+        let _ = writeln!(out, "## What the server accepts\n");
         for p in scans {
             let _ = writeln!(out, "{} [{}]:\n", code(&p.mx), p.address);
             for line in p.scan.iter().flat_map(|s| s.describe()) {
                 let _ = writeln!(out, "- {}", md(&line));
+            }
+            if let Some(opinion) = &p.second_opinion {
+                let _ = writeln!(out, "- second opinion: {}", md(&opinion.describe()));
             }
             out.push('\n');
         }

@@ -159,6 +159,9 @@ fn render_probe(out: &mut String, p: &ProbeResult, verbose: bool) {
     if let Some(chain) = &p.chain {
         render_chain(out, chain);
     }
+    if let Some(opinion) = &p.second_opinion {
+        let _ = writeln!(out, "  second opinion: {}", opinion.describe());
+    }
     if let Some(scan) = &p.scan {
         let _ = writeln!(out, "  capability scan:");
         for line in scan.describe() {

@@ -260,6 +260,7 @@ async fn run_check(
         attempts: settings.attempts,
         scan: None,
         sender_profile: None,
+        second_opinion: None,
     };
     let resolution = check::resolve(&options).await.map_err(|e| e.to_string())?;
     let targets = check::probe_targets(&resolution, target.port().unwrap_or(settings.port));
