@@ -102,6 +102,7 @@ fn settings(args: &ProbeArgs) -> RunSettings {
         sni: args.sni.clone(),
         attempts: usize::from(args.attempts),
         implicit_tls: args.tls == cli::TlsMode::Implicit,
+        scan: false,
     }
 }
 

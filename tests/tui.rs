@@ -48,6 +48,11 @@ fn feed(app: &mut App, report: &CheckReport) -> Vec<Command> {
     let Some(Command::Start { generation, .. }) = commands.first().cloned() else {
         panic!("start asks the runner to run: {commands:?}");
     };
+    feed_generation(app, report, generation)
+}
+
+/// Feeds a run already started (generation known) with the report's results.
+fn feed_generation(app: &mut App, report: &CheckReport, generation: u64) -> Vec<Command> {
     let targets: Vec<ProbeTarget> = report
         .probes
         .iter()
@@ -160,6 +165,15 @@ async fn keys_move_between_screens_and_back() {
     assert_eq!(app.screen, Screen::Detail);
     app.update(key(KeyCode::Esc));
     assert_eq!(app.screen, Screen::Verdict);
+    let commands = app.update(key(KeyCode::Char('s')));
+    assert!(
+        matches!(commands.as_slice(), [Command::Start { settings, .. }] if settings.scan),
+        "s re-runs with the capability scan: {commands:?}"
+    );
+    assert!(!app.settings.scan, "only that run scans");
+    let generation = app.run.as_ref().unwrap().generation;
+    feed_generation(&mut app, &report, generation);
+    app.screen = Screen::Verdict;
     let commands = app.update(key(KeyCode::Char('e')));
     assert!(matches!(commands.as_slice(), [Command::Export { to: None, .. }]));
     assert_eq!(app.screen, Screen::Export);

@@ -89,6 +89,8 @@ pub struct RunSettings {
     pub attempts: usize,
     /// TLS from the first byte (port 465) instead of STARTTLS.
     pub implicit_tls: bool,
+    /// Also run the capability scan and OpenSSL's second opinion (the `s` key).
+    pub scan: bool,
 }
 
 impl Default for RunSettings {
@@ -103,6 +105,7 @@ impl Default for RunSettings {
             sni: None,
             attempts: 1,
             implicit_tls: false,
+            scan: false,
         }
     }
 }
@@ -639,6 +642,16 @@ impl App {
             Action::Run => self.start_from_intake(),
             Action::Select => self.select(),
             Action::Rerun => self.rerun(),
+            Action::Scan => {
+                // One scanned re-run; the next plain re-run is quick again.
+                self.settings.scan = true;
+                let commands = self.rerun();
+                self.settings.scan = false;
+                if !commands.is_empty() {
+                    self.status = Some("scanning what the server accepts: up to 40 connections per address".into());
+                }
+                commands
+            }
             Action::OpenDetail => {
                 if self.triage_pane == TriagePane::Matrix && self.selected_probe().is_some() {
                     self.screen = Screen::Detail;

@@ -47,6 +47,7 @@ pub enum Action {
     Export,
     ExportPath,
     ToggleWide,
+    Scan,
     Answer(u8),
 }
 
@@ -112,6 +113,7 @@ pub const KEYMAP: &[Binding] = &[
     bind(S::Verdict, K::Enter, A::Select, "Enter", "show evidence"),
     bind(S::Verdict, K::Char('r'), A::Rerun, "r", "re-run"),
     bind(S::Verdict, K::Char('e'), A::Export, "e", "export"),
+    bind(S::Verdict, K::Char('s'), A::Scan, "s", "scan"),
     bind(S::Export, K::Char('p'), A::ExportPath, "p", "write to path"),
     bind(S::Export, K::Char('e'), A::Export, "e", "export again"),
     bind(S::NotTyping, K::Char('?'), A::Help, "?", "help"),

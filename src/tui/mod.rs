@@ -285,7 +285,7 @@ async fn run_check(
             }
         })
     };
-    let probes = check::probe_all_with(&options.probe, &targets, options.attempts, |result| {
+    let mut probes = check::probe_all_with(&options.probe, &targets, options.attempts, |result| {
         let tx = tx.clone();
         async move {
             let _ = tx
@@ -298,6 +298,11 @@ async fn run_check(
     })
     .await;
     forward.abort();
+    if settings.scan {
+        let scan = crate::probe::scan::ScanSettings::default();
+        check::scan_all(&options.probe, &targets, &scan, &mut probes).await;
+        check::second_opinions(&options.probe, &targets, settings.ca_file.as_deref(), &mut probes).await;
+    }
     let report = check::assemble(&options, started_at, resolution, probes, started.elapsed());
     let _ = tx
         .send(Event::Finished {

@@ -121,10 +121,18 @@ fn transcript(probe: &ProbeResult, theme: &Theme) -> Vec<Line<'static>> {
 }
 
 fn chain(probe: &ProbeResult, theme: &Theme) -> Vec<Line<'static>> {
-    let Some(chain) = &probe.chain else {
-        return vec![Line::raw("No certificate: the handshake did not get that far.")];
-    };
     let mut lines = Vec::new();
+    if let Some(opinion) = &probe.second_opinion {
+        lines.push(Line::styled(opinion.describe(), theme.title()));
+    }
+    if let Some(scan) = &probe.scan {
+        lines.push(Line::styled("capability scan:", theme.title()));
+        lines.extend(scan.describe().into_iter().map(|l| Line::raw(format!("  {l}"))));
+    }
+    let Some(chain) = &probe.chain else {
+        lines.push(Line::raw("No certificate: the handshake did not get that far."));
+        return lines;
+    };
     for c in &chain.certificates {
         lines.push(Line::styled(format!("[{}] {}", c.position, c.subject), theme.title()));
         if let Some(e) = &c.parse_error {
