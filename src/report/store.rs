@@ -72,20 +72,7 @@ pub fn write_new(path: &Path, contents: &str) -> Result<(), StoreError> {
         path.file_name().and_then(|n| n.to_str()).unwrap_or("report"),
         std::process::id()
     ));
-    let _ = std::fs::remove_file(&temp);
-    let written = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)?;
-        file.write_all(contents.as_bytes())?;
-        file.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(err(e));
-    }
+    write_private(&temp, contents).map_err(err)?;
     // hard_link fails if the destination exists: no silent overwrite, even in a race.
     let linked = std::fs::hard_link(&temp, path);
     let _ = std::fs::remove_file(&temp);
@@ -140,21 +127,31 @@ pub fn replace(path: &Path, contents: &str) -> Result<(), StoreError> {
         .unwrap_or_else(|| PathBuf::from("."));
     std::fs::create_dir_all(&dir).map_err(err)?;
     let temp = dir.join(format!(".autosave.{}.tmp", std::process::id()));
-    let written = (|| {
+    write_private(&temp, contents).map_err(err)?;
+    let renamed = std::fs::rename(&temp, path);
+    if renamed.is_err() {
         let _ = std::fs::remove_file(&temp);
+    }
+    renamed.map_err(err)
+}
+
+/// Writes `contents` to a fresh file readable by the owner only, flushed to disk;
+/// on failure (a full disk, say) nothing is left behind.
+fn write_private(temp: &Path, contents: &str) -> std::io::Result<()> {
+    let _ = std::fs::remove_file(temp);
+    let written = (|| {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&temp)?;
+            .open(temp)?;
         file.write_all(contents.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
+        file.sync_all()
     })();
     if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
+        let _ = std::fs::remove_file(temp);
     }
-    written.map_err(err)
+    written
 }
 
 #[cfg(test)]
