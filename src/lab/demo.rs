@@ -86,7 +86,7 @@ pub async fn run() -> Result<u8, LabError> {
     let ca_file = lab.write_ca_file(&dir).map_err(LabError::Io)?;
     let stores = Arc::new(TrustStores::load(Some(&ca_file)).map_err(|e| LabError::Io(std::io::Error::other(e)))?);
     println!(
-        "mxtriage demo: {} lab scenarios, DNS {}, SMTP port {} (this takes about 8 seconds)\n",
+        "mxtriage demo: {} lab scenarios, DNS {}, SMTP port {} (this takes about 10 seconds)\n",
         lab.scenarios().len(),
         lab.dns,
         lab.port
@@ -95,6 +95,13 @@ pub async fn run() -> Result<u8, LabError> {
         let mut options = lab_check_options(&lab, &scenario.domain, Arc::clone(&stores));
         // Two sessions per address show the flaky pool member for what it is.
         options.attempts = if scenario.name == "flaky" { 2 } else { 1 };
+        // The OpenSSL peers are legacy setups: only a scan shows what they speak.
+        if scenario.name.starts_with("openssl-") {
+            options.scan = Some(crate::probe::scan::ScanSettings {
+                delay: Duration::from_millis(20),
+                ..Default::default()
+            });
+        }
         async move { check::run(&options).await }
     }))
     .await;
