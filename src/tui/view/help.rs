@@ -12,7 +12,7 @@ pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
         (Scope::Always, "anywhere"),
         (Scope::NotTyping, "outside text fields"),
         (Scope::IntakeTyping, "intake, typing"),
-        (Scope::IntakeEditing, "intake, editing an option"),
+        (Scope::IntakeEditing, "intake, editing option"),
         (Scope::IntakeList, "intake, lists"),
         (Scope::Triage, "triage"),
         (Scope::TriageMatrix, "triage, address matrix"),
@@ -33,7 +33,7 @@ pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
             continue;
         }
         lines.push(Line::from(vec![
-            Span::styled(format!("{name:<22}"), theme.title()),
+            Span::styled(format!("{name:<24}"), theme.title()),
             Span::raw(entries.join(", ")),
         ]));
     }
