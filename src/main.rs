@@ -169,6 +169,14 @@ async fn demo() -> anyhow::Result<u8> {
 async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
     let target = Target::parse(&args.target).map_err(|e| Usage(e.to_string()))?;
     let stores = TrustStores::load(args.probe.ca_file.as_deref()).map_err(|e| Usage(e.to_string()))?;
+    let system = stores.system_load();
+    if system.loaded == 0 {
+        // Said once, on stderr: a relay whose store is empty verifies nothing either.
+        let why = system.errors.first().map(|e| format!(" ({e})")).unwrap_or_default();
+        eprintln!(
+            "note: this host's trust store has no usable anchors{why}; judging against Mozilla's roots and --ca-file"
+        );
+    }
     let tree = Tree::embedded();
     let answers: Answers = args
         .answer

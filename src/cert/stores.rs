@@ -40,8 +40,8 @@ pub struct TrustStores {
     ca_file_path: Option<PathBuf>,
 }
 
-/// What happened while reading the host store, kept so the report can explain an
-/// empty or partial System store instead of silently judging against it.
+/// What happened while reading the host store, kept so `check` can say when the
+/// System store is empty instead of silently judging against it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SystemLoad {
     /// Certificates the platform returned that became anchors.
