@@ -163,6 +163,18 @@ fn dns(options: &CheckOptions) -> Result<Dns, DnsError> {
     Dns::new(&options.nameservers, options.family, options.dns_timeout)
 }
 
+/// The first target of each address: extra work (scan, second opinion) is done once
+/// per address, however many MX names point at it.
+fn distinct_addresses(targets: &[ProbeTarget]) -> Vec<&ProbeTarget> {
+    let mut unique: Vec<&ProbeTarget> = Vec::new();
+    for target in targets {
+        if !unique.iter().any(|t| t.address == target.address) {
+            unique.push(target);
+        }
+    }
+    unique
+}
+
 /// Scans every address (addresses in parallel, each one connection at a time) and
 /// attaches the result to that address's first probe.
 pub async fn scan_all(
@@ -171,12 +183,7 @@ pub async fn scan_all(
     settings: &crate::probe::scan::ScanSettings,
     probes: &mut [ProbeResult],
 ) {
-    let mut unique: Vec<&ProbeTarget> = Vec::new();
-    for target in targets {
-        if !unique.iter().any(|t| t.address == target.address) {
-            unique.push(target);
-        }
-    }
+    let unique = distinct_addresses(targets);
     let scans = join_all(
         unique
             .iter()
@@ -197,12 +204,7 @@ pub async fn second_opinions(
     ca_file: Option<&std::path::Path>,
     probes: &mut [ProbeResult],
 ) {
-    let mut unique: Vec<&ProbeTarget> = Vec::new();
-    for target in targets {
-        if !unique.iter().any(|t| t.address == target.address) {
-            unique.push(target);
-        }
-    }
+    let unique = distinct_addresses(targets);
     let limit = config.timeouts.connect + config.timeouts.command + config.timeouts.tls;
     let opinions = join_all(unique.iter().map(|target| {
         let sni = config.sni.clone().unwrap_or_else(|| target.mx.clone());

@@ -151,16 +151,12 @@ async fn demo() -> anyhow::Result<u8> {
     let settings = RunSettings {
         port: lab.port,
         nameservers: vec![lab.dns],
-        ehlo: Some("demo.mxtriage.invalid".into()),
+        ehlo: Some(lab::demo::DEMO_EHLO.into()),
         ..RunSettings::default()
     };
     let env = tui::Environment {
         extra_anchors: vec![lab.ca_der()],
-        timeouts: Timeouts {
-            connect: Duration::from_secs(3),
-            command: Duration::from_secs(8),
-            tls: Duration::from_secs(8),
-        },
+        timeouts: lab::demo::DEMO_TIMEOUTS,
     };
     tui::run(App::new(settings, offers), env, Vec::new()).await?;
     Ok(0)

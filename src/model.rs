@@ -147,6 +147,17 @@ pub enum Direction {
     Event,
 }
 
+impl Direction {
+    /// The transcript prefix: who spoke.
+    pub fn marker(self) -> &'static str {
+        match self {
+            Direction::Client => "C:",
+            Direction::Server => "S:",
+            Direction::Event => "--",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TranscriptLine {
     /// Milliseconds since the TCP connect started.

@@ -48,6 +48,17 @@ pub async fn serve(latency_ms: u64, dir: Option<PathBuf>) -> Result<(), LabError
     Ok(())
 }
 
+/// The lab answers at once except where a scenario waits on purpose: short limits
+/// keep the demo quick, yet above the tarpit's delay.
+pub const DEMO_TIMEOUTS: Timeouts = Timeouts {
+    connect: Duration::from_secs(3),
+    command: Duration::from_secs(8),
+    tls: Duration::from_secs(8),
+};
+
+/// The EHLO name the demo presents (a reserved name: it claims no real host).
+pub const DEMO_EHLO: &str = "demo.mxtriage.invalid";
+
 /// Options that check a lab domain through the real resolver, SMTP and TLS paths.
 pub fn lab_check_options(lab: &Lab, domain: &str, stores: Arc<TrustStores>) -> CheckOptions {
     CheckOptions {
@@ -59,14 +70,10 @@ pub fn lab_check_options(lab: &Lab, domain: &str, stores: Arc<TrustStores>) -> C
         nameservers: vec![lab.dns],
         dns_timeout: Duration::from_secs(3),
         probe: ProbeConfig {
-            ehlo_name: "demo.mxtriage.invalid".to_string(),
+            ehlo_name: DEMO_EHLO.to_string(),
             sni: None,
             source: None,
-            timeouts: Timeouts {
-                connect: Duration::from_secs(3),
-                command: Duration::from_secs(8),
-                tls: Duration::from_secs(8),
-            },
+            timeouts: DEMO_TIMEOUTS,
             slow_greeting: Duration::from_secs(3),
             stores,
             progress: None,

@@ -6,7 +6,7 @@ use super::session::Session;
 use super::wording;
 use crate::cert::{ChainReport, Completeness};
 use crate::diagnose::{CheckStatus, EvidenceAt, Owner, Scope};
-use crate::model::{Direction, ProbeResult};
+use crate::model::ProbeResult;
 
 /// Peer text as inert Markdown: no links, images, HTML, emphasis or table breaks.
 fn md(text: &str) -> String {
@@ -339,11 +339,7 @@ fn transcript(p: &ProbeResult) -> String {
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            let arrow = match l.direction {
-                Direction::Client => "C:",
-                Direction::Server => "S:",
-                Direction::Event => "--",
-            };
+            let arrow = l.direction.marker();
             let lock = if l.encrypted { "tls" } else { "   " };
             format!("{i:>3} {:>6}ms {lock} {arrow} {}", l.at_ms, l.text)
         })

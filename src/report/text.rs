@@ -5,7 +5,7 @@ use std::fmt::Write;
 use super::session::Session;
 use crate::cert::{ChainReport, Completeness};
 use crate::diagnose::{CheckStatus, Scope, Tree, Verdict};
-use crate::model::{Direction, Failure, LookupStatus, MxOutcome, ProbeResult};
+use crate::model::{Failure, LookupStatus, MxOutcome, ProbeResult};
 
 /// Renders the session; `verbose` adds the transcript of every address, not only failing ones.
 pub fn render_text(session: &Session, verbose: bool) -> String {
@@ -186,11 +186,7 @@ fn render_probe(out: &mut String, p: &ProbeResult, verbose: bool) {
         }
         let _ = writeln!(out, "  transcript:");
         for line in &p.transcript {
-            let arrow = match line.direction {
-                Direction::Client => "C:",
-                Direction::Server => "S:",
-                Direction::Event => "--",
-            };
+            let arrow = line.direction.marker();
             let lock = if line.encrypted { "tls" } else { "   " };
             let _ = writeln!(out, "  {:>6} ms {lock} {arrow} {}", line.at_ms, line.text);
         }

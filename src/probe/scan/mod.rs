@@ -74,10 +74,6 @@ pub struct Scan {
 }
 
 impl Scan {
-    pub fn accepts(&self, version: &str) -> bool {
-        self.versions.iter().any(|v| v.version == version && v.accepted)
-    }
-
     /// One line per version, then groups and cost: for text and Markdown reports.
     pub fn describe(&self) -> Vec<String> {
         let mut lines: Vec<String> = self

@@ -106,10 +106,11 @@ fn transcript(probe: &ProbeResult, theme: &Theme) -> Vec<Line<'static>> {
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            let (arrow, style) = match l.direction {
-                Direction::Client => ("C:", theme.fg(ratatui::style::Color::Cyan)),
-                Direction::Server => ("S:", ratatui::style::Style::new()),
-                Direction::Event => ("--", theme.dim()),
+            let arrow = l.direction.marker();
+            let style = match l.direction {
+                Direction::Client => theme.fg(ratatui::style::Color::Cyan),
+                Direction::Server => ratatui::style::Style::new(),
+                Direction::Event => theme.dim(),
             };
             let lock = if l.encrypted { "tls" } else { "   " };
             Line::from(vec![
