@@ -320,6 +320,10 @@ pub struct ProbeResult {
     /// What the system's OpenSSL made of the same address (`--openssl` or `--scan`).
     #[serde(default)]
     pub second_opinion: Option<crate::probe::openssl::SecondOpinion>,
+    /// The certificates as presented, for matching against TLSA records after the probe.
+    /// Not saved: a session keeps the analysis and the DANE result, not the raw chain.
+    #[serde(skip)]
+    pub presented: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 impl ProbeResult {

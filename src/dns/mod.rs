@@ -159,6 +159,22 @@ impl Dns {
         })
     }
 
+    /// The addresses of a host for a client that just needs somewhere to connect (the
+    /// MTA-STS policy fetch), or why there are none.
+    pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+        let name = fqdn(host).map_err(|e| e.to_string())?;
+        let host = self.resolve_host(&name, None, None).await;
+        if host.addresses.is_empty() {
+            let status = |s: &LookupStatus| match s {
+                LookupStatus::NxDomain => "no such name".to_string(),
+                LookupStatus::Error { message } => message.clone(),
+                _ => "no address record".to_string(),
+            };
+            return Err(format!("{} ({})", status(&host.a_lookup), host.name));
+        }
+        Ok(host.addresses.iter().map(|a| a.ip).collect())
+    }
+
     /// A and AAAA for one host, concurrently.
     async fn resolve_host(&self, name: &Name, preference: Option<u16>, ttl: Option<u32>) -> MxHost {
         let want_a = self.family != Family::V6Only;

@@ -7,8 +7,10 @@
 pub mod bench;
 pub mod demo;
 pub mod dns;
+pub mod https;
 pub mod openssl;
 pub mod pki;
+pub mod policy;
 pub mod scenarios;
 pub mod smtp;
 
@@ -133,8 +135,11 @@ impl Lab {
         let mut scenarios = Vec::new();
         let mut next_ip = 10u8;
         let mut servers = Vec::new();
+        // What each host presents, for the TLSA records made from it.
+        let chains = std::cell::RefCell::new(BTreeMap::new());
         let mut plan = |host: &str, spec: ServerSpec, splice: Option<SocketAddr>| -> Result<Ipv4Addr, LabError> {
             let identity = pki.identity(host, spec.cert)?;
+            chains.borrow_mut().insert(host.to_string(), identity.chain.clone());
             let tls = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
                 .with_safe_default_protocol_versions()?
                 .with_no_client_auth()
@@ -153,12 +158,7 @@ impl Lab {
         };
         for (name, shape) in scenarios::all() {
             let domain = format!("{name}.{ZONE}");
-            let summary = texts
-                .scenario
-                .iter()
-                .find(|t| t.name == name)
-                .map(|t| t.summary.clone())
-                .ok_or_else(|| LabError::Assets(format!("no summary for scenario {name}")))?;
+            let summary = summary_of(&texts, name)?;
             match shape {
                 Shape::Single(spec) => {
                     let mx = format!("mx.{domain}");
@@ -211,6 +211,20 @@ impl Lab {
                 servers: Vec::new(),
             });
         }
+        let mut sites = Vec::new();
+        for scenario in scenarios::policy() {
+            let domain = format!("{}.{ZONE}", scenario.name);
+            let mx = format!("mx.{domain}");
+            zone.mx(&domain, 10, &mx).a(&mx, plan(&mx, scenario.server, None)?);
+            let chain = chains.borrow().get(&mx).cloned().unwrap_or_default();
+            sites.extend(policy::publish(&scenario, &domain, &mx, &chain, &pki, &mut zone)?);
+            scenarios.push(ScenarioInfo {
+                name: scenario.name.to_string(),
+                summary: summary_of(&texts, scenario.name)?,
+                domain,
+                servers: Vec::new(),
+            });
+        }
         // Real OpenSSL peers for legacy setups; skipped, and said so, when openssl is missing.
         let mut openssl_servers = Vec::new();
         let mut skipped = Vec::new();
@@ -238,12 +252,7 @@ impl Lab {
                     continue;
                 }
             };
-            let summary = texts
-                .scenario
-                .iter()
-                .find(|t| t.name == scenario.name)
-                .map(|t| t.summary.clone())
-                .ok_or_else(|| LabError::Assets(format!("no summary for scenario {}", scenario.name)))?;
+            let summary = summary_of(&texts, scenario.name)?;
             let healthy = scenarios::ServerSpec {
                 cert: pki::CertKind::Valid,
                 tweak: |_, _| {},
@@ -266,9 +275,15 @@ impl Lab {
                 scenario.servers.push((host, ip));
             }
         }
-        let (port, listeners) = bind_all(&planned).await?;
-        let mut connections = BTreeMap::new();
+        let mut ips: Vec<Ipv4Addr> = planned.iter().map(|p| p.ip).collect();
+        ips.push(policy::POLICY_HOST_IP);
+        let (port, mut listeners) = bind_all(&ips).await?;
         let mut tasks = Vec::new();
+        if let Some(listener) = listeners.pop() {
+            let (acceptor, answers) = https::acceptor(sites)?;
+            tasks.push(tokio::spawn(https::serve(listener, acceptor, answers)));
+        }
+        let mut connections = BTreeMap::new();
         for (listener, server) in listeners.into_iter().zip(planned) {
             let counter = Arc::new(AtomicUsize::new(0));
             connections.insert(IpAddr::V4(server.ip), Arc::clone(&counter));
@@ -338,14 +353,24 @@ impl Lab {
     }
 }
 
-/// Binds every planned server on one shared port, retrying with a new port on collision.
-async fn bind_all(planned: &[Planned]) -> Result<(u16, Vec<TcpListener>), LabError> {
+/// The operator-facing summary of a scenario, from assets/lab_scenarios.toml.
+fn summary_of(texts: &ScenarioAssets, name: &str) -> Result<String, LabError> {
+    texts
+        .scenario
+        .iter()
+        .find(|t| t.name == name)
+        .map(|t| t.summary.clone())
+        .ok_or_else(|| LabError::Assets(format!("no summary for scenario {name}")))
+}
+
+/// Binds every lab address on one shared port, retrying with a new port on collision.
+async fn bind_all(ips: &[Ipv4Addr]) -> Result<(u16, Vec<TcpListener>), LabError> {
     const ATTEMPTS: usize = 20;
     for _ in 0..ATTEMPTS {
-        let Some(first) = planned.first() else {
+        let Some(first) = ips.first() else {
             return Ok((0, Vec::new()));
         };
-        let addr = SocketAddr::from((first.ip, 0));
+        let addr = SocketAddr::from((*first, 0));
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| LabError::Bind { addr, source })?;
@@ -354,13 +379,13 @@ async fn bind_all(planned: &[Planned]) -> Result<(u16, Vec<TcpListener>), LabErr
             .map_err(|source| LabError::Bind { addr, source })?
             .port();
         let mut listeners = vec![listener];
-        for server in &planned[1..] {
-            match TcpListener::bind(SocketAddr::from((server.ip, port))).await {
+        for ip in &ips[1..] {
+            match TcpListener::bind(SocketAddr::from((*ip, port))).await {
                 Ok(listener) => listeners.push(listener),
                 Err(_) => break,
             }
         }
-        if listeners.len() == planned.len() {
+        if listeners.len() == ips.len() {
             return Ok((port, listeners));
         }
     }

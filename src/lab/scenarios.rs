@@ -142,3 +142,156 @@ pub fn all() -> Vec<(&'static str, Shape)> {
         ("pool", Shape::Pool),
     ]
 }
+
+/// A one-MX scenario whose point is what the recipient publishes: an MTA-STS policy,
+/// TLSA records, or both.
+pub struct PolicyScenario {
+    pub name: &'static str,
+    pub server: ServerSpec,
+    pub sts: Option<StsSetup>,
+    pub tlsa: &'static [TlsaSetup],
+    /// The lab resolver marks this scenario's answers as DNSSEC-validated (the AD bit).
+    pub secure: bool,
+}
+
+/// `_mta-sts` TXT records and how the policy host answers.
+pub struct StsSetup {
+    pub txt: &'static [&'static str],
+    /// The policy host's certificate.
+    pub cert: CertKind,
+    pub answer: StsAnswer,
+}
+
+/// The policy host's answer; `{mx}` in a policy stands for the scenario's MX host.
+#[derive(Clone, Copy)]
+pub enum StsAnswer {
+    Policy(&'static str),
+    Status(u16),
+    Redirect,
+    Oversized,
+}
+
+/// A TLSA record at `_25._tcp.<mx>`, made from the certificates the lab generated.
+#[derive(Clone, Copy)]
+pub enum TlsaSetup {
+    /// Usage, selector and matching type over the leaf the server presents.
+    Leaf(u8, u8, u8),
+    /// Over the certificate that issued the leaf (the lab intermediate).
+    Issuer(u8, u8, u8),
+    /// Over a leaf for the same name with another key: a rotation not yet published.
+    OldKey(u8, u8, u8),
+    /// Raw fields, for malformed records.
+    Raw(u8, u8, u8, &'static [u8]),
+}
+
+const STS_TXT: &[&str] = &["v=STSv1; id=20261101T000000;"];
+const ENFORCE: &str = "version: STSv1\nmode: enforce\nmx: {mx}\nmax_age: 604800\n";
+
+const fn sts(answer: StsAnswer) -> Option<StsSetup> {
+    Some(StsSetup {
+        txt: STS_TXT,
+        cert: CertKind::Valid,
+        answer,
+    })
+}
+
+/// Every policy scenario, in the order `mxtriage lab` lists them.
+pub fn policy() -> Vec<PolicyScenario> {
+    let healthy = valid(none);
+    let scenario = |name, server, sts, tlsa, secure| PolicyScenario {
+        name,
+        server,
+        sts,
+        tlsa,
+        secure,
+    };
+    vec![
+        scenario("sts-enforce", healthy, sts(StsAnswer::Policy(ENFORCE)), &[], false),
+        scenario(
+            "sts-enforce-expired",
+            server(CertKind::Expired, none),
+            sts(StsAnswer::Policy(ENFORCE)),
+            &[],
+            false,
+        ),
+        scenario(
+            "sts-mx-not-covered",
+            healthy,
+            sts(StsAnswer::Policy(
+                "version: STSv1\nmode: enforce\nmx: mail.elsewhere.example\nmx: *.other.lab.test\nmax_age: 604800\n",
+            )),
+            &[],
+            false,
+        ),
+        scenario(
+            "sts-testing",
+            server(CertKind::WrongName, none),
+            sts(StsAnswer::Policy(
+                "version: STSv1\nmode: testing\nmx: {mx}\nmax_age: 86400\n",
+            )),
+            &[],
+            false,
+        ),
+        scenario(
+            "sts-malformed",
+            healthy,
+            sts(StsAnswer::Policy(
+                "version: STSv1\nmode: enforced\nmx {mx}\nmax_age: forever\n",
+            )),
+            &[],
+            false,
+        ),
+        scenario("sts-404", healthy, sts(StsAnswer::Status(404)), &[], false),
+        scenario("sts-redirect", healthy, sts(StsAnswer::Redirect), &[], false),
+        scenario("sts-oversized", healthy, sts(StsAnswer::Oversized), &[], false),
+        scenario(
+            "sts-bad-policy-cert",
+            healthy,
+            Some(StsSetup {
+                txt: STS_TXT,
+                cert: CertKind::WrongName,
+                answer: StsAnswer::Policy(ENFORCE),
+            }),
+            &[],
+            false,
+        ),
+        scenario(
+            "sts-bad-txt",
+            healthy,
+            Some(StsSetup {
+                txt: &["v=STSv1; id=2026-11-01;"],
+                cert: CertKind::Valid,
+                answer: StsAnswer::Policy(ENFORCE),
+            }),
+            &[],
+            false,
+        ),
+        scenario("dane-ee", healthy, None, &[TlsaSetup::Leaf(3, 1, 1)], true),
+        scenario("dane-ta", healthy, None, &[TlsaSetup::Issuer(2, 1, 1)], true),
+        scenario(
+            "dane-rotation",
+            healthy,
+            None,
+            &[TlsaSetup::OldKey(3, 1, 1), TlsaSetup::OldKey(3, 0, 1)],
+            true,
+        ),
+        scenario(
+            "dane-unusable",
+            healthy,
+            None,
+            &[
+                TlsaSetup::Leaf(1, 1, 1),
+                TlsaSetup::Raw(3, 1, 1, &[0xde, 0xad, 0xbe, 0xef]),
+            ],
+            true,
+        ),
+        scenario("dane-insecure", healthy, None, &[TlsaSetup::OldKey(3, 1, 1)], false),
+        scenario(
+            "dane-expired-ee",
+            server(CertKind::Expired, none),
+            None,
+            &[TlsaSetup::Leaf(3, 1, 1)],
+            true,
+        ),
+    ]
+}

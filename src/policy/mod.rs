@@ -2,3 +2,4 @@
 //! sending stack offers (sender profiles) and, later, what the recipient publishes.
 
 pub mod sender;
+pub mod sts_fetch;

@@ -77,6 +77,7 @@ impl Session {
                 transcript: Vec::new(),
                 scan: None,
                 second_opinion: None,
+                presented: Vec::new(),
             },
         }
     }
@@ -319,6 +320,7 @@ impl Session {
         // The name a verifying sender checks: the MX host, or the name the operator chose to send.
         let reference = config.sni.as_deref().unwrap_or(&target.mx);
         self.result.chain = Some(cert::analyze(&chain, reference, &config.stores, UnixTime::now()));
+        self.result.presented = chain;
         Ok(stream)
     }
 

@@ -1,0 +1,106 @@
+//! The MTA-STS policy fetch against the lab's HTTPS policy host: real DNS through the
+//! lab resolver, real TLS with certificates made by the lab CA, every failure distinct.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mxtriage::cert::TrustStores;
+use mxtriage::dns::{Dns, Family};
+use mxtriage::lab::{Lab, LabOptions};
+use mxtriage::policy::sts_fetch::{FetchOutcome, FetchSettings, MAX_POLICY_BYTES, fetch};
+
+async fn fetch_scenario(lab: &Lab, scenario: &str) -> FetchOutcome {
+    let dns = Arc::new(Dns::new(&[lab.dns], Family::Both, Duration::from_secs(3)).expect("resolver"));
+    let mut stores = TrustStores::from_parts(Vec::new(), Vec::new());
+    stores.add_ca_anchor(lab.ca_der()).expect("lab CA is an anchor");
+    let settings = FetchSettings {
+        port: lab.port,
+        timeout: Duration::from_secs(5),
+    };
+    fetch(&format!("{scenario}.lab.test"), dns, &stores, settings).await
+}
+
+#[tokio::test]
+async fn rfc8461_policy_is_fetched_over_validated_https() {
+    let lab = Lab::start(LabOptions::default()).await.expect("lab");
+    let outcome = fetch_scenario(&lab, "sts-enforce").await;
+    let FetchOutcome::Fetched {
+        body,
+        content_type,
+        url,
+        ..
+    } = &outcome
+    else {
+        panic!("expected a fetched policy, got {outcome:?}");
+    };
+    assert_eq!(url, "https://mta-sts.sts-enforce.lab.test/.well-known/mta-sts.txt");
+    assert_eq!(content_type.as_ref().map(|c| c.as_str()), Some("text/plain"));
+    assert!(body.as_str().contains("mode: enforce"), "{body}");
+    assert!(body.as_str().contains("mx: mx.sts-enforce.lab.test"), "{body}");
+    assert_eq!(outcome.rfc8460_result_type(), None);
+}
+
+#[tokio::test]
+async fn each_fetch_failure_is_its_own_outcome() {
+    let lab = Lab::start(LabOptions::default()).await.expect("lab");
+    let not_found = fetch_scenario(&lab, "sts-404").await;
+    assert!(
+        matches!(
+            not_found,
+            FetchOutcome::HttpStatus {
+                status: 404,
+                location: None,
+                ..
+            }
+        ),
+        "{not_found:?}"
+    );
+    assert_eq!(not_found.rfc8460_result_type(), Some("sts-policy-fetch-error"));
+
+    let redirect = fetch_scenario(&lab, "sts-redirect").await;
+    let FetchOutcome::HttpStatus {
+        status: 301,
+        location: Some(location),
+        ..
+    } = &redirect
+    else {
+        panic!("expected an unfollowed redirect, got {redirect:?}");
+    };
+    assert_eq!(location.as_str(), "https://www.sts-redirect.lab.test/mta-sts.txt");
+
+    let oversized = fetch_scenario(&lab, "sts-oversized").await;
+    assert!(
+        matches!(oversized, FetchOutcome::TooLarge { limit, .. } if limit == MAX_POLICY_BYTES),
+        "{oversized:?}"
+    );
+
+    let bad_cert = fetch_scenario(&lab, "sts-bad-policy-cert").await;
+    let FetchOutcome::Certificate { problem, .. } = &bad_cert else {
+        panic!("expected a certificate refusal, got {bad_cert:?}");
+    };
+    assert!(
+        problem.contains("does not cover mta-sts.sts-bad-policy-cert.lab.test"),
+        "{problem}"
+    );
+    assert_eq!(bad_cert.rfc8460_result_type(), Some("sts-webpki-invalid"));
+
+    let no_host = fetch_scenario(&lab, "healthy").await;
+    assert!(matches!(no_host, FetchOutcome::NoAddress { .. }), "{no_host:?}");
+}
+
+#[tokio::test]
+async fn a_policy_host_outside_the_trust_stores_is_refused() {
+    let lab = Lab::start(LabOptions::default()).await.expect("lab");
+    let dns = Arc::new(Dns::new(&[lab.dns], Family::Both, Duration::from_secs(3)).expect("resolver"));
+    // Mozilla's roots only: the lab CA is not among them.
+    let stores = TrustStores::from_parts(Vec::new(), Vec::new());
+    let settings = FetchSettings {
+        port: lab.port,
+        timeout: Duration::from_secs(5),
+    };
+    let outcome = fetch("sts-enforce.lab.test", dns, &stores, settings).await;
+    let FetchOutcome::Certificate { problem, .. } = &outcome else {
+        panic!("expected a certificate refusal, got {outcome:?}");
+    };
+    assert!(problem.contains("not issued by a trusted CA"), "{problem}");
+}
