@@ -37,6 +37,31 @@ pub struct CheckOptions {
     pub sender_profile: Option<String>,
     /// Ask the system's OpenSSL too; the path is the extra CA file to give it.
     pub second_opinion: Option<Option<std::path::PathBuf>>,
+    /// What the recipient publishes (MTA-STS, DANE, TLS-RPT) and how resolvers agree.
+    pub policy: PolicyOptions,
+}
+
+/// The recipient-policy and DNS-depth lookups of a domain check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyOptions {
+    /// Off: no MTA-STS fetch, TLSA, context records or resolver comparison.
+    pub enabled: bool,
+    pub fetch: crate::policy::sts_fetch::FetchSettings,
+    /// More resolvers to compare with the one the check uses (`--compare-nameserver`).
+    pub compare_nameservers: Vec<SocketAddr>,
+    /// Port of the domain's authoritative servers: 53, except in the lab.
+    pub authority_port: u16,
+}
+
+impl Default for PolicyOptions {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            fetch: crate::policy::sts_fetch::FetchSettings::default(),
+            compare_nameservers: Vec::new(),
+            authority_port: 53,
+        }
+    }
 }
 
 /// Everything one check found: the evidence a report or a diagnosis reads.

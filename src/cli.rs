@@ -154,6 +154,19 @@ pub struct ProbeArgs {
     /// byte (submissions port 465).
     #[arg(long, value_enum, default_value_t = TlsMode::Starttls)]
     pub tls: TlsMode,
+    /// Another resolver to compare MX and address answers with, IP or IP:PORT (repeatable).
+    /// The domain's authoritative servers are always asked too.
+    #[arg(long, value_name = "IP[:PORT]", value_parser = mxtriage::dns::parse_nameserver)]
+    pub compare_nameserver: Vec<SocketAddr>,
+    /// Skip the recipient-policy lookups (MTA-STS, DANE, TLS-RPT) and the resolver comparison.
+    #[arg(long)]
+    pub no_policy: bool,
+    /// Port of the MTA-STS policy host (443; other values are for test labs).
+    #[arg(long, value_name = "PORT", default_value_t = 443, hide_short_help = true)]
+    pub mta_sts_port: u16,
+    /// Port of the domain's authoritative name servers (53; other values are for test labs).
+    #[arg(long, value_name = "PORT", default_value_t = 53, hide_short_help = true)]
+    pub authority_port: u16,
     /// Sessions per address, one after another (2 or 3 reveal an unstable pool member).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
     pub attempts: u8,

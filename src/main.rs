@@ -12,10 +12,11 @@ use clap::Parser;
 
 use cli::{Cli, Command, Format, ProbeArgs, ReportCommand};
 use mxtriage::cert::TrustStores;
-use mxtriage::check::{self, CheckOptions};
+use mxtriage::check::{self, CheckOptions, PolicyOptions};
 use mxtriage::diagnose::{self, Answers, Tree};
 use mxtriage::dns::Family;
 use mxtriage::lab;
+use mxtriage::policy::sts_fetch::FetchSettings;
 use mxtriage::probe::{ProbeConfig, Timeouts};
 use mxtriage::report::{self, Session, diff, store};
 use mxtriage::target::Target;
@@ -103,6 +104,19 @@ fn settings(args: &ProbeArgs) -> RunSettings {
         attempts: usize::from(args.attempts),
         implicit_tls: args.tls == cli::TlsMode::Implicit,
         scan: false,
+        policy: policy_options(args),
+    }
+}
+
+fn policy_options(args: &ProbeArgs) -> PolicyOptions {
+    PolicyOptions {
+        enabled: !args.no_policy,
+        fetch: FetchSettings {
+            port: args.mta_sts_port,
+            ..FetchSettings::default()
+        },
+        compare_nameservers: args.compare_nameserver.clone(),
+        authority_port: args.authority_port,
     }
 }
 
@@ -152,6 +166,7 @@ async fn demo() -> anyhow::Result<u8> {
         port: lab.port,
         nameservers: vec![lab.dns],
         ehlo: Some(lab::demo::DEMO_EHLO.into()),
+        policy: lab.policy_options(),
         ..RunSettings::default()
     };
     let env = tui::Environment {
@@ -207,6 +222,7 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
         }),
         sender_profile: args.sender_profile.clone(),
         second_opinion: (args.openssl || args.scan).then(|| args.probe.ca_file.clone()),
+        policy: policy_options(&args.probe),
     };
     let report = check::run(&options).await.context("cannot resolve the target")?;
     let mut session = Session::new(report, answers).map_err(|e| Usage(e.to_string()))?;

@@ -379,6 +379,7 @@ async fn every_connect_timing_out_suspects_local_egress_first() {
         scan: None,
         sender_profile: None,
         second_opinion: None,
+        policy: Default::default(),
     };
     let report = check::run(&options).await.unwrap();
     assert!(matches!(

@@ -21,6 +21,8 @@ use crate::text::SafeText;
 /// one check into thousands of lookups and connections. Real domains stay far below.
 pub const MAX_MX_HOSTS: usize = 10;
 pub const MAX_ADDRESSES_PER_HOST: usize = 8;
+/// TXT records kept per name: policy records are one each, SPF-heavy apexes a dozen.
+pub const MAX_TXT_RECORDS: usize = 32;
 
 #[derive(Debug, Error)]
 pub enum DnsError {
@@ -157,6 +159,28 @@ impl Dns {
             elapsed_ms: started.elapsed().as_millis() as u64,
             truncated,
         })
+    }
+
+    /// The TXT records at `name`, each one's character-strings joined without spaces
+    /// (RFC 8461 §3.1, RFC 7208 §3.3). No such name and no TXT both give an empty list.
+    pub async fn txt(&self, name: &str) -> Result<Vec<String>, String> {
+        let name = fqdn(name).map_err(|e| e.to_string())?;
+        match self.query(&name, RecordType::TXT).await {
+            Answer::Records(records) => Ok(records
+                .iter()
+                .filter_map(|r| match r.data() {
+                    RData::TXT(txt) => Some(
+                        txt.iter()
+                            .map(|part| String::from_utf8_lossy(part).into_owned())
+                            .collect::<String>(),
+                    ),
+                    _ => None,
+                })
+                .take(MAX_TXT_RECORDS)
+                .collect()),
+            Answer::NxDomain | Answer::NoData => Ok(Vec::new()),
+            Answer::Failed(message) => Err(SafeText::clean(&message)),
+        }
     }
 
     /// The addresses of a host for a client that just needs somewhere to connect (the

@@ -83,6 +83,7 @@ pub fn lab_check_options(lab: &Lab, domain: &str, stores: Arc<TrustStores>) -> C
         scan: None,
         sender_profile: None,
         second_opinion: None,
+        policy: lab.policy_options(),
     }
 }
 

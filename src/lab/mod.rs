@@ -342,13 +342,27 @@ impl Lab {
             .collect()
     }
 
+    /// Policy lookups against the lab: its policy host and its DNS server as the authority.
+    pub fn policy_options(&self) -> crate::check::PolicyOptions {
+        crate::check::PolicyOptions {
+            fetch: crate::policy::sts_fetch::FetchSettings {
+                port: self.port,
+                ..Default::default()
+            },
+            authority_port: self.dns.port(),
+            ..Default::default()
+        }
+    }
+
     /// The `mxtriage check` command line that tests a scenario against this lab.
     pub fn check_command(&self, domain: &str, ca_file: &Path) -> String {
         format!(
-            "mxtriage check {domain} --port {} --nameserver {} --ca-file {}",
+            "mxtriage check {domain} --port {} --nameserver {} --ca-file {} --mta-sts-port {} --authority-port {}",
             self.port,
             self.dns,
-            ca_file.display()
+            ca_file.display(),
+            self.port,
+            self.dns.port()
         )
     }
 }

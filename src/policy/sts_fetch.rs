@@ -25,7 +25,7 @@ use crate::text::SafeText;
 pub const MAX_POLICY_BYTES: usize = 64 * 1024;
 
 /// Where and how long to fetch.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FetchSettings {
     /// 443 in real use; the lab serves every policy host on its own port.
     pub port: u16,

@@ -91,6 +91,8 @@ pub struct RunSettings {
     pub implicit_tls: bool,
     /// Also run the capability scan and OpenSSL's second opinion (the `s` key).
     pub scan: bool,
+    /// Recipient policy and resolver comparison.
+    pub policy: crate::check::PolicyOptions,
 }
 
 impl Default for RunSettings {
@@ -106,6 +108,7 @@ impl Default for RunSettings {
             attempts: 1,
             implicit_tls: false,
             scan: false,
+            policy: crate::check::PolicyOptions::default(),
         }
     }
 }

@@ -261,6 +261,7 @@ async fn run_check(
         scan: None,
         sender_profile: None,
         second_opinion: None,
+        policy: settings.policy.clone(),
     };
     let resolution = check::resolve(&options).await.map_err(|e| e.to_string())?;
     let targets = check::probe_targets(&resolution, target.port().unwrap_or(settings.port));
