@@ -1,5 +1,8 @@
 //! Policies that decide whether a working TLS server is good enough: what the
-//! sending stack offers (sender profiles) and, later, what the recipient publishes.
+//! sending stack offers (sender profiles), what the recipient publishes (MTA-STS)
+//! and the domain's other mail records, shown as context.
 
+pub mod mta_sts;
+pub mod records;
 pub mod sender;
 pub mod sts_fetch;
