@@ -1,4 +1,5 @@
 //! Policies that decide whether a working TLS server is good enough: what the
-//! sending stack offers (sender profiles) and, later, what the recipient publishes.
+//! sending stack offers (sender profiles) and what the recipient publishes (DANE TLSA records).
 
+pub mod dane;
 pub mod sender;
