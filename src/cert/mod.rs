@@ -16,6 +16,8 @@ pub mod stores;
 mod trust;
 
 pub use analyze::analyze;
+pub(crate) use info::{hex, parse};
+pub(crate) use signature::webpki_algorithms;
 pub use stores::{CertError, SystemLoad, TrustStores};
 
 /// One certificate as presented, position 0 being the leaf.
