@@ -17,6 +17,9 @@ use thiserror::Error;
 use crate::model::{AddressRecord, LookupStatus, MxHost, MxOutcome, Resolution};
 use crate::text::SafeText;
 
+pub mod compare;
+pub mod raw;
+
 /// Most MX hosts followed, and addresses kept per host: a hostile zone must not turn
 /// one check into thousands of lookups and connections. Real domains stay far below.
 pub const MAX_MX_HOSTS: usize = 10;
@@ -296,7 +299,7 @@ fn fold_addresses(answer: Option<Answer>, host: &mut MxHost) -> LookupStatus {
     }
 }
 
-fn fqdn(name: &str) -> Result<Name, DnsError> {
+pub(crate) fn fqdn(name: &str) -> Result<Name, DnsError> {
     let mut parsed = Name::from_utf8(name).map_err(|e| DnsError::BadName(name.to_string(), e.to_string()))?;
     parsed.set_fqdn(true);
     Ok(parsed)
@@ -304,7 +307,7 @@ fn fqdn(name: &str) -> Result<Name, DnsError> {
 
 /// Lower-case, without the trailing dot: how operators write host names. Names come
 /// from the network, so they are neutralised here, where they enter the model.
-fn display(name: &Name) -> String {
+pub(crate) fn display(name: &Name) -> String {
     SafeText::clean(&name.to_ascii().trim_end_matches('.').to_ascii_lowercase())
 }
 

@@ -14,6 +14,14 @@
 //! in-zone CNAME chain is answered in the answer section (RFC 1034 §4.3.2,
 //! step 3a), not split into the additional section, so a resolver sees what a
 //! production server would send.
+//!
+//! The server can also play a DNSSEC-validating resolver for DANE tests
+//! ([`ZoneSpec::authenticated`], [`ZoneSpec::secure_name`]): answers for the
+//! chosen names carry the AD bit when the query set AD or DO. Nothing is
+//! signed and nothing is validated; it only claims what a validating
+//! resolver would claim, which is all a client trusting AD can observe. The
+//! stock `Catalog` sets AD only from its own DNSSEC validation, so a request
+//! handler around it sets the bit on the way out.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -23,15 +31,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::ProtoError;
+use hickory_proto::op::{Header, ResponseCode};
 use hickory_proto::rr::rdata::tlsa::{CertUsage, Matching, Selector};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, SOA, TLSA, TXT};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordSet, RecordType, RrKey};
 use hickory_server::ServerFuture;
 use hickory_server::authority::{
-    AuthLookup, Authority, Catalog, LookupControlFlow, LookupOptions, LookupRecords, MessageRequest, UpdateResult,
-    ZoneType,
+    AuthLookup, Authority, Catalog, LookupControlFlow, LookupOptions, LookupRecords, MessageRequest, MessageResponse,
+    UpdateResult, ZoneType,
 };
-use hickory_server::server::RequestInfo;
+use hickory_server::server::{Request, RequestHandler, RequestInfo, ResponseHandler, ResponseInfo};
 use hickory_server::store::in_memory::InMemoryAuthority;
 use tokio::net::{TcpListener, UdpSocket};
 
@@ -111,6 +120,7 @@ enum PendingData {
     A(Ipv4Addr),
     Aaaa(Ipv6Addr),
     Cname(String),
+    Ns(String),
     Txt(Vec<String>),
     Tlsa {
         usage: u8,
@@ -128,12 +138,18 @@ struct PendingRecord {
 }
 
 /// The contents of the lab zone, built up by scenarios before the server
-/// starts. The SOA and NS records are added automatically.
+/// starts. The SOA is added automatically, and so is the apex NS
+/// `ns.<origin>` (with an address pointing at the server) unless the spec
+/// adds apex NS records of its own.
 #[derive(Debug, Clone)]
 pub struct ZoneSpec {
     origin: String,
     ttl: u32,
     records: Vec<PendingRecord>,
+    /// Every answer from the zone claims DNSSEC validation.
+    authenticated: bool,
+    /// Owner names whose answers claim DNSSEC validation.
+    secure_names: Vec<String>,
 }
 
 impl ZoneSpec {
@@ -143,7 +159,33 @@ impl ZoneSpec {
             origin: origin.to_owned(),
             ttl: DEFAULT_TTL,
             records: Vec::new(),
+            authenticated: false,
+            secure_names: Vec::new(),
         }
+    }
+
+    /// Adds an NS record. At the origin it replaces the automatic
+    /// `ns.<origin>`; below it, the name simply answers NS queries (the lab
+    /// serves no referrals), which is enough for a client looking for the
+    /// servers of a domain.
+    pub fn ns(&mut self, owner: &str, target: &str) -> &mut Self {
+        self.push(owner, PendingData::Ns(target.to_owned()))
+    }
+
+    /// Makes the server answer like a DNSSEC-validating resolver for the
+    /// whole zone: AD is set on NOERROR and NXDOMAIN answers to queries with
+    /// AD or DO. Nothing is signed; see the module documentation.
+    pub fn authenticated(&mut self, authenticated: bool) -> &mut Self {
+        self.authenticated = authenticated;
+        self
+    }
+
+    /// Like [`Self::authenticated`] for queries for one owner name only, so
+    /// a scenario can mix "secure" and "insecure" names (e.g. a secure MX
+    /// host whose TLSA answer is not).
+    pub fn secure_name(&mut self, owner: &str) -> &mut Self {
+        self.secure_names.push(owner.to_owned());
+        self
     }
 
     /// Adds an MX record; an `exchange` of `"."` makes it a null MX
@@ -217,10 +259,8 @@ impl ZoneSpec {
         let hostmaster = prefixed(&origin, "hostmaster")?;
 
         let soa = SOA::new(ns_name.clone(), hostmaster, SOA_SERIAL, 3600, 600, 86400, NEGATIVE_TTL);
-        let mut records = vec![
-            Record::from_rdata(origin.clone(), DEFAULT_TTL, RData::SOA(soa)),
-            Record::from_rdata(origin.clone(), DEFAULT_TTL, RData::NS(NS(ns_name.clone()))),
-        ];
+        let mut records = vec![Record::from_rdata(origin.clone(), DEFAULT_TTL, RData::SOA(soa))];
+        let mut apex_ns = false;
         for pending in &self.records {
             let owner = parse_name(&pending.owner)?;
             if !origin.zone_of(&owner) {
@@ -229,8 +269,17 @@ impl ZoneSpec {
                     origin: origin.to_string(),
                 });
             }
+            apex_ns |= owner == origin && matches!(pending.data, PendingData::Ns(_));
             records.push(Record::from_rdata(owner, pending.ttl, pending.data.to_rdata()?));
         }
+        if apex_ns {
+            return ZoneAuthority::new(origin, records);
+        }
+        records.push(Record::from_rdata(
+            origin.clone(),
+            DEFAULT_TTL,
+            RData::NS(NS(ns_name.clone())),
+        ));
 
         // Glue for the NS name, unless the scenario defines that name itself
         // or the server listens on a wildcard address nobody can reach.
@@ -254,6 +303,7 @@ impl PendingData {
             Self::A(ip) => RData::A(A(*ip)),
             Self::Aaaa(ip) => RData::AAAA(AAAA(*ip)),
             Self::Cname(target) => RData::CNAME(CNAME(parse_name(target)?)),
+            Self::Ns(target) => RData::NS(NS(parse_name(target)?)),
             Self::Txt(strings) => RData::TXT(TXT::new(strings.clone())),
             Self::Tlsa {
                 usage,
@@ -448,11 +498,101 @@ impl Authority for ZoneAuthority {
     }
 }
 
+/// Which answers claim DNSSEC validation (the AD bit).
+#[derive(Debug, Default)]
+struct SecureNames {
+    all: bool,
+    names: HashSet<LowerName>,
+}
+
+impl ZoneSpec {
+    fn secure_names(&self) -> Result<SecureNames, LabDnsError> {
+        let origin = parse_name(&self.origin)?;
+        let mut names = HashSet::new();
+        for text in &self.secure_names {
+            let name = parse_name(text)?;
+            if !origin.zone_of(&name) {
+                return Err(LabDnsError::OutsideZone {
+                    owner: name.to_string(),
+                    origin: origin.to_string(),
+                });
+            }
+            names.insert(LowerName::new(&name));
+        }
+        Ok(SecureNames {
+            all: self.authenticated,
+            names,
+        })
+    }
+}
+
+/// The catalog plus the lab's stand-in for DNSSEC validation.
+///
+/// hickory's `Catalog` sets AD only after validating signatures itself
+/// (`can_validate_dnssec`, forwarders and recursors with a DNSSEC feature),
+/// so the bit is set here, on the response on its way out, instead.
+struct LabHandler {
+    catalog: Catalog,
+    secure: SecureNames,
+}
+
+impl LabHandler {
+    /// RFC 6840 §5.7: a client shows it understands AD by setting AD or DO;
+    /// a validating resolver sets AD only then.
+    fn claims_validation(&self, request: &Request) -> bool {
+        let asks = request.authentic_data() || request.edns().is_some_and(|edns| edns.flags().dnssec_ok);
+        let [query] = request.queries() else {
+            return false;
+        };
+        asks && (self.secure.all || self.secure.names.contains(query.name()))
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for LabHandler {
+    async fn handle_request<R: ResponseHandler>(&self, request: &Request, response_handle: R) -> ResponseInfo {
+        if self.claims_validation(request) {
+            let handle = MarkAuthentic { inner: response_handle };
+            self.catalog.handle_request(request, handle).await
+        } else {
+            self.catalog.handle_request(request, response_handle).await
+        }
+    }
+}
+
+/// Sets AD on answers a validating resolver would call secure: positive
+/// answers and NXDOMAIN, not SERVFAIL or REFUSED.
+#[derive(Clone)]
+struct MarkAuthentic<R> {
+    inner: R,
+}
+
+#[async_trait::async_trait]
+impl<R: ResponseHandler> ResponseHandler for MarkAuthentic<R> {
+    async fn send_response<'a>(
+        &mut self,
+        mut response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> io::Result<ResponseInfo> {
+        let header: &mut Header = response.header_mut();
+        if matches!(header.response_code(), ResponseCode::NoError | ResponseCode::NXDomain) {
+            header.set_authentic_data(true);
+        }
+        self.inner.send_response(response).await
+    }
+}
+
 /// A running lab DNS server. Dropping it stops the server; [`Self::shutdown`]
 /// does the same and waits until the sockets are closed.
 pub struct DnsServer {
     addr: SocketAddr,
-    server: ServerFuture<Catalog>,
+    server: ServerFuture<LabHandler>,
 }
 
 impl fmt::Debug for DnsServer {
@@ -471,12 +611,13 @@ impl DnsServer {
     /// Must be called inside a tokio runtime; the server runs on it.
     pub async fn start(zone: &ZoneSpec, bind: SocketAddr) -> Result<DnsServer, LabDnsError> {
         let authority = zone.build(bind.ip())?;
+        let secure = zone.secure_names()?;
         let origin = authority.origin().clone();
         let (udp, tcp, addr) = bind_udp_and_tcp(bind).await?;
 
         let mut catalog = Catalog::new();
         catalog.upsert(origin, vec![Arc::new(authority)]);
-        let mut server = ServerFuture::new(catalog);
+        let mut server = ServerFuture::new(LabHandler { catalog, secure });
         server.register_socket(udp);
         server.register_listener(tcp, TCP_IDLE_TIMEOUT);
         Ok(DnsServer { addr, server })
