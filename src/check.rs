@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 use crate::dns::{Dns, DnsError, Family};
 use crate::model::{MxOutcome, ProbeResult, Resolution, SCHEMA_VERSION};
 use crate::probe::{self, ProbeConfig, ProbeTarget};
+use crate::policy::recipient::{self, Gathered, GatherSettings, RecipientPolicy};
 use crate::target::Target;
 
 /// At most this many simultaneous connections to one address, to stay below rate limits.
@@ -80,6 +81,9 @@ pub struct CheckReport {
     /// The sending stack the scan is compared with (`--sender-profile`); `None` means the default.
     #[serde(default)]
     pub sender_profile: Option<String>,
+    /// What the recipient publishes (MTA-STS, DANE, TLS-RPT, context) and how resolvers agree.
+    #[serde(default)]
+    pub recipient: Option<crate::policy::recipient::RecipientPolicy>,
 }
 
 /// How the check ended, as the process exit code says it.
@@ -110,14 +114,40 @@ pub async fn run(options: &CheckOptions) -> Result<CheckReport, DnsError> {
     let started_at = unix_now();
     let resolution = resolve(options).await?;
     let targets = probe_targets(&resolution, options.target.port().unwrap_or(options.port));
-    let mut probes = probe_all(&options.probe, &targets, options.attempts).await;
+    let (mut probes, gathered) = tokio::join!(
+        probe_all(&options.probe, &targets, options.attempts),
+        recipient_lookups(options, &resolution)
+    );
     if let Some(settings) = &options.scan {
         scan_all(&options.probe, &targets, settings, &mut probes).await;
     }
     if let Some(ca_file) = &options.second_opinion {
         second_opinions(&options.probe, &targets, ca_file.as_deref(), &mut probes).await;
     }
-    Ok(assemble(options, started_at, resolution, probes, started.elapsed()))
+    let recipient = gathered.map(|g| g.evaluate(&probes));
+    Ok(assemble(options, started_at, resolution, probes, recipient, started.elapsed()))
+}
+
+/// MTA-STS, TLSA, context records and the resolver comparison of a domain target,
+/// run while the probes run; `None` for host and address targets or with `--no-policy`.
+pub async fn recipient_lookups(options: &CheckOptions, resolution: &Resolution) -> Option<Gathered> {
+    let Target::Domain { name } = &options.target else {
+        return None;
+    };
+    if !options.policy.enabled {
+        return None;
+    }
+    let dns = Arc::new(dns(options).ok()?);
+    let settings = GatherSettings {
+        nameservers: options.nameservers.clone(),
+        compare_nameservers: options.policy.compare_nameservers.clone(),
+        authority_port: options.policy.authority_port,
+        fetch: options.policy.fetch,
+        timeout: options.dns_timeout,
+        // MX delivery is port 25 whatever port this check probes (the lab uses another).
+        port: 25,
+    };
+    Some(recipient::gather(name, resolution, dns, &options.probe.stores, &settings).await)
 }
 
 pub fn unix_now() -> u64 {
@@ -169,6 +199,7 @@ pub fn assemble(
     started_at: u64,
     resolution: Resolution,
     probes: Vec<ProbeResult>,
+    recipient: Option<RecipientPolicy>,
     elapsed: Duration,
 ) -> CheckReport {
     CheckReport {
@@ -181,6 +212,7 @@ pub fn assemble(
         probes,
         elapsed_ms: elapsed.as_millis() as u64,
         sender_profile: options.sender_profile.clone(),
+        recipient,
     }
 }
 

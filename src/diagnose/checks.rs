@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 use crate::cert::{Completeness, TrustOutcome};
 use crate::check::CheckReport;
 use crate::model::{Failure, MxOutcome, ProbeResult, Stage};
+use crate::dns::compare::{Difference, DifferenceKind, ViewRole};
+use crate::policy::dane::DaneOutcome;
+use crate::policy::recipient::{MtaSts, RecipientPolicy};
 use crate::policy::sender;
 
 /// A check's answer: `probes` are indexes into `report.probes` that support a yes.
@@ -151,8 +154,40 @@ const CHECKS: &[(&str, Check)] = &[
     }),
     ("any_other_failure", |r| any(r, |p| p.failure.is_some())),
     ("mixed_results_on_one_address", mixed_results_on_one_address),
-    // Plug-in point for MTA-STS / DANE evidence; not measured yet.
-    ("recipient_policy_violated", |_| Hit::from(false)),
+    ("dane_tlsa_mismatch", |r| {
+        dane_hit(r, |o| {
+            matches!(o, DaneOutcome::Mismatch { .. } | DaneOutcome::TaMatchedButInvalid { .. })
+        })
+    }),
+    ("dane_rotation", |r| {
+        dane_hit(r, |o| matches!(o, DaneOutcome::Mismatch { rotation: true }))
+    }),
+    ("dane_records_unusable", |r| {
+        dane_hit(r, |o| matches!(o, DaneOutcome::NoUsableRecords))
+    }),
+    ("dane_authenticates_everything", |r| {
+        Hit::from(r.recipient.as_ref().is_some_and(RecipientPolicy::dane_authenticates_everything))
+    }),
+    ("sts_enforced_mx_not_covered", |r| {
+        sts_hit(r, RecipientPolicy::sts_enforced_uncovered, |sts, p| {
+            sts.uncovered().iter().any(|m| m.host == p.mx)
+        })
+    }),
+    ("sts_enforced_certificate_fails", |r| {
+        sts_hit(r, RecipientPolicy::sts_enforced_failing, |sts, p| {
+            sts.failing()
+                .iter()
+                .any(|m| m.failures.iter().any(|f| f.address == p.address))
+        })
+    }),
+    ("sts_policy_fetch_failed", |r| {
+        sts_problem(r, |kind| kind == "sts-policy-fetch-error")
+    }),
+    ("sts_policy_host_certificate_invalid", |r| {
+        sts_problem(r, |kind| kind == "sts-webpki-invalid")
+    }),
+    ("sts_policy_invalid", |r| sts_problem(r, |kind| kind == "sts-policy-invalid")),
+    ("resolver_older_than_authority", resolver_older_than_authority),
     ("any_certificate_problem", |r| completed(r, |p| !p.is_secure())),
     // The verdict of path building, not any expired certificate in the bag: an unneeded
     // expired cross-sign does not break a chain. The leaf's own dates count too, because
@@ -216,6 +251,78 @@ fn any_failure(report: &CheckReport, test: impl Fn(&Failure) -> bool) -> Hit {
 }
 
 /// Among sessions that completed without a failure.
+/// Probes whose address has a DANE outcome passing `test`, among MX hosts where DANE applies.
+fn dane_hit(report: &CheckReport, test: impl Fn(&DaneOutcome) -> bool) -> Hit {
+    let Some(policy) = &report.recipient else {
+        return Hit::default();
+    };
+    any(report, |p| {
+        policy
+            .dane
+            .iter()
+            .filter(|h| h.applies() && h.host == p.mx)
+            .flat_map(|h| &h.addresses)
+            .any(|a| a.address == p.address && a.check.as_ref().is_some_and(|c| test(&c.outcome)))
+    })
+}
+
+/// `applies` on the recipient policy, supported by the probes `involved` picks.
+fn sts_hit(
+    report: &CheckReport,
+    applies: fn(&RecipientPolicy) -> bool,
+    involved: impl Fn(&MtaSts, &ProbeResult) -> bool,
+) -> Hit {
+    match &report.recipient {
+        Some(policy) if applies(policy) => {
+            let hit = any(report, |p| involved(&policy.mta_sts, p));
+            Hit { yes: true, ..hit }
+        }
+        _ => Hit::default(),
+    }
+}
+
+/// The MTA-STS publication is broken in the way whose RFC 8460 type passes `kind`.
+fn sts_problem(report: &CheckReport, kind: impl Fn(&str) -> bool) -> Hit {
+    Hit::from(
+        report
+            .recipient
+            .as_ref()
+            .and_then(|r| r.mta_sts.publication_problem())
+            .is_some_and(|(k, _)| kind(k)),
+    )
+}
+
+/// This relay's resolver returns an MX host the authority does not publish, or an
+/// address the authority dropped where the probe of that address failed.
+fn resolver_older_than_authority(report: &CheckReport) -> Hit {
+    let Some(comparison) = report.recipient.as_ref().and_then(|r| r.dns.as_ref()) else {
+        return Hit::default();
+    };
+    let stale: Vec<&Difference> = comparison
+        .differences
+        .iter()
+        .filter(|d| d.role == ViewRole::Primary && d.against == ViewRole::Authority)
+        .collect();
+    let mx_set_differs = stale
+        .iter()
+        .any(|d| matches!(d.kind, DifferenceKind::MxOnlyInView | DifferenceKind::MxMissingInView));
+    let dropped = |p: &ProbeResult| {
+        stale.iter().any(|d| {
+            d.kind == DifferenceKind::AddressOnlyInView
+                && d.name == p.mx
+                && d.view_value.as_deref() == Some(&p.address.ip().to_string())
+        })
+    };
+    let on_old = any(report, |p| {
+        dropped(p) || stale.iter().any(|d| d.kind == DifferenceKind::MxOnlyInView && d.name == p.mx)
+    });
+    let failing_on_dropped = any(report, |p| p.failure.is_some() && dropped(p));
+    Hit {
+        yes: mx_set_differs || failing_on_dropped.yes,
+        probes: on_old.probes,
+    }
+}
+
 fn completed(report: &CheckReport, test: impl Fn(&ProbeResult) -> bool) -> Hit {
     any(report, |p| p.failure.is_none() && test(p))
 }

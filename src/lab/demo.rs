@@ -67,7 +67,7 @@ pub fn lab_check_options(lab: &Lab, domain: &str, stores: Arc<TrustStores>) -> C
         },
         port: lab.port,
         family: Family::Both,
-        nameservers: vec![lab.dns],
+        nameservers: vec![lab.resolver_for(domain)],
         dns_timeout: Duration::from_secs(3),
         probe: ProbeConfig {
             ehlo_name: DEMO_EHLO.to_string(),

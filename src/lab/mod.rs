@@ -35,6 +35,13 @@ use self::smtp::Script;
 /// The zone every scenario domain lives under.
 pub const ZONE: &str = "lab.test";
 
+/// The lab's DNS server, authoritative for [`ZONE`] and the resolver every scenario uses.
+const LAB_DNS_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 0, 1);
+/// A second resolver with an outdated copy of the zone.
+const STALE_DNS_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 0, 3);
+/// The scenario whose relay resolver is the stale one.
+pub const STALE_SCENARIO: &str = "stale-mx";
+
 #[derive(Debug, Error)]
 pub enum LabError {
     #[error("cannot generate lab certificates: {0}")]
@@ -78,6 +85,8 @@ pub struct ScenarioInfo {
     pub summary: String,
     /// The scenario's SMTP servers: MX host name and loopback address (port is the lab's).
     pub servers: Vec<(String, Ipv4Addr)>,
+    /// The resolver a relay in this scenario uses, when it is not the lab's main one.
+    pub resolver: Option<SocketAddr>,
 }
 
 #[derive(Deserialize)]
@@ -102,6 +111,8 @@ pub struct Lab {
     connections: BTreeMap<IpAddr, Arc<AtomicUsize>>,
     tasks: Vec<JoinHandle<()>>,
     _dns_server: DnsServer,
+    /// A resolver whose cache still holds an old MX set (the stale-mx scenario).
+    _stale_dns_server: DnsServer,
     /// OpenSSL peers behind the legacy scenarios; they stop with the lab.
     _openssl: Vec<openssl::Server>,
     openssl_dir: PathBuf,
@@ -209,6 +220,7 @@ impl Lab {
                 domain,
                 summary,
                 servers: Vec::new(),
+                resolver: None,
             });
         }
         let mut sites = Vec::new();
@@ -223,6 +235,7 @@ impl Lab {
                 summary: summary_of(&texts, scenario.name)?,
                 domain,
                 servers: Vec::new(),
+                resolver: None,
             });
         }
         // Real OpenSSL peers for legacy setups; skipped, and said so, when openssl is missing.
@@ -265,8 +278,36 @@ impl Lab {
                 domain,
                 summary,
                 servers: Vec::new(),
+                resolver: None,
             });
         }
+        // stale-mx: the authority moved the domain to mx-new, this relay's resolver still
+        // caches mx-old (whose TLS is broken) for another hour.
+        let stale_domain = format!("{STALE_SCENARIO}.{ZONE}");
+        let (new_mx, old_mx) = (format!("mx-new.{stale_domain}"), format!("mx-old.{stale_domain}"));
+        let healthy = scenarios::ServerSpec {
+            cert: pki::CertKind::Valid,
+            tweak: |_, _| {},
+        };
+        let broken = scenarios::ServerSpec {
+            cert: pki::CertKind::Valid,
+            tweak: |s, _| s.after_ready = smtp::AfterReady::Close,
+        };
+        zone.a(&new_mx, plan(&new_mx, healthy, None)?)
+            .a(&old_mx, plan(&old_mx, broken, None)?);
+        let mut stale_zone = zone.clone();
+        zone.mx(&stale_domain, 10, &new_mx);
+        stale_zone
+            .a(&format!("ns.{ZONE}"), LAB_DNS_IP)
+            .ttl(3600)
+            .mx(&stale_domain, 10, &old_mx);
+        scenarios.push(ScenarioInfo {
+            name: STALE_SCENARIO.to_string(),
+            summary: summary_of(&texts, STALE_SCENARIO)?,
+            domain: stale_domain,
+            servers: Vec::new(),
+            resolver: None,
+        });
         for (host, ip) in servers {
             if let Some(scenario) = scenarios
                 .iter_mut()
@@ -289,7 +330,11 @@ impl Lab {
             connections.insert(IpAddr::V4(server.ip), Arc::clone(&counter));
             tasks.push(tokio::spawn(smtp::serve(listener, Arc::new(server.script), counter)));
         }
-        let dns_server = DnsServer::start(&zone, SocketAddr::from((Ipv4Addr::new(127, 77, 0, 1), 0))).await?;
+        let dns_server = DnsServer::start(&zone, SocketAddr::from((LAB_DNS_IP, 0))).await?;
+        let stale_server = DnsServer::start(&stale_zone, SocketAddr::from((STALE_DNS_IP, 0))).await?;
+        if let Some(stale) = scenarios.iter_mut().find(|s| s.name == STALE_SCENARIO) {
+            stale.resolver = Some(stale_server.addr());
+        }
         Ok(Lab {
             dns: dns_server.addr(),
             port,
@@ -298,6 +343,7 @@ impl Lab {
             connections,
             tasks,
             _dns_server: dns_server,
+            _stale_dns_server: stale_server,
             _openssl: openssl_servers,
             openssl_dir,
             skipped,
@@ -354,12 +400,21 @@ impl Lab {
         }
     }
 
+    /// The resolver a relay in the scenario of `domain` uses.
+    pub fn resolver_for(&self, domain: &str) -> SocketAddr {
+        self.scenarios
+            .iter()
+            .find(|s| s.domain == domain)
+            .and_then(|s| s.resolver)
+            .unwrap_or(self.dns)
+    }
+
     /// The `mxtriage check` command line that tests a scenario against this lab.
     pub fn check_command(&self, domain: &str, ca_file: &Path) -> String {
         format!(
             "mxtriage check {domain} --port {} --nameserver {} --ca-file {} --mta-sts-port {} --authority-port {}",
             self.port,
-            self.dns,
+            self.resolver_for(domain),
             ca_file.display(),
             self.port,
             self.dns.port()

@@ -4,6 +4,7 @@
 
 pub mod dane;
 pub mod mta_sts;
+pub mod recipient;
 pub mod records;
 pub mod sender;
 pub mod sts_fetch;

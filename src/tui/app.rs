@@ -213,6 +213,7 @@ impl Run {
             resolution,
             probes: self.live.iter().flat_map(|l| l.results.iter().cloned()).collect(),
             elapsed_ms: 0,
+            recipient: None,
             sender_profile: None,
         })
     }

@@ -286,7 +286,7 @@ async fn run_check(
             }
         })
     };
-    let mut probes = check::probe_all_with(&options.probe, &targets, options.attempts, |result| {
+    let probing = check::probe_all_with(&options.probe, &targets, options.attempts, |result| {
         let tx = tx.clone();
         async move {
             let _ = tx
@@ -296,15 +296,16 @@ async fn run_check(
                 })
                 .await;
         }
-    })
-    .await;
+    });
+    let (mut probes, gathered) = tokio::join!(probing, check::recipient_lookups(&options, &resolution));
     forward.abort();
     if settings.scan {
         let scan = crate::probe::scan::ScanSettings::default();
         check::scan_all(&options.probe, &targets, &scan, &mut probes).await;
         check::second_opinions(&options.probe, &targets, settings.ca_file.as_deref(), &mut probes).await;
     }
-    let report = check::assemble(&options, started_at, resolution, probes, started.elapsed());
+    let recipient = gathered.map(|g| g.evaluate(&probes));
+    let report = check::assemble(&options, started_at, resolution, probes, recipient, started.elapsed());
     let _ = tx
         .send(Event::Finished {
             generation,

@@ -1,0 +1,459 @@
+//! What the recipient domain publishes about TLS (MTA-STS, DANE TLSA, TLS-RPT), its
+//! other mail records as context, and whether resolvers agree on its MX set, judged
+//! against what the probes actually saw.
+//!
+//! Lookups run while the probes run ([`gather`]); the judgement needs the probes'
+//! chains, so it comes after ([`Gathered::evaluate`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use rustls::pki_types::UnixTime;
+use serde::{Deserialize, Serialize};
+
+use crate::cert::{TrustOutcome, TrustStores};
+use crate::dns::Dns;
+use crate::dns::compare::{self, DnsComparison};
+use crate::dns::raw::{self, TlsaLookup, TlsaStatus};
+use crate::model::{ProbeResult, Resolution};
+use crate::policy::dane::{self, DaneCheck, DaneOutcome, Tlsa};
+use crate::policy::mta_sts::{self, Mode, Policy, TxtOutcome};
+use crate::policy::records::{self, DmarcOutcome, SpfOutcome, TlsRptOutcome};
+use crate::policy::sts_fetch::{self, FetchOutcome, FetchSettings};
+use crate::text::SafeText;
+
+/// A TXT-based record: parsed, or the lookup failed (SERVFAIL, timeout).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "lookup", rename_all = "snake_case")]
+pub enum Txt<T> {
+    Parsed { outcome: T },
+    Failed { message: String },
+}
+
+impl<T> Txt<T> {
+    pub fn parsed(&self) -> Option<&T> {
+        match self {
+            Txt::Parsed { outcome } => Some(outcome),
+            Txt::Failed { .. } => None,
+        }
+    }
+}
+
+/// Everything the recipient publishes, as measured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientPolicy {
+    pub domain: String,
+    pub mta_sts: MtaSts,
+    pub tls_rpt: Txt<TlsRptOutcome>,
+    pub spf: Txt<SpfOutcome>,
+    pub dmarc: Txt<DmarcOutcome>,
+    /// TLSA per MX host and the match per address.
+    pub dane: Vec<DaneHost>,
+    /// The resolver whose AD bit DANE relies on; `None` when none could be found.
+    pub dnssec_resolver: Option<SocketAddr>,
+    /// The MX set through each resolver and from the domain's authoritative servers.
+    pub dns: Option<DnsComparison>,
+}
+
+/// MTA-STS (RFC 8461): discovery record, policy fetch, policy, and each MX against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MtaSts {
+    pub txt: Txt<TxtOutcome>,
+    /// Fetched whenever a `v=STSv1` record exists, even a broken one: the file is evidence.
+    pub fetch: Option<FetchOutcome>,
+    pub policy: Option<Policy>,
+    /// Each MX host against the policy (empty when there is no usable policy).
+    pub mx: Vec<StsMx>,
+}
+
+/// One MX host as a sender that honours the policy sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StsMx {
+    pub host: String,
+    /// The policy's `mx` pattern that covers this host; `None`: not covered.
+    pub pattern: Option<SafeText>,
+    /// Addresses where the session would fail the policy (§4.2), with the reason.
+    pub failures: Vec<StsFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StsFailure {
+    pub address: SocketAddr,
+    pub reason: String,
+    /// What a reporting sender logs for it (RFC 8460 §4.3).
+    pub result_type: String,
+}
+
+/// TLSA for one MX host and how each of its addresses matches it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaneHost {
+    pub host: String,
+    pub lookup: TlsaLookup,
+    pub addresses: Vec<DaneAddress>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaneAddress {
+    pub address: SocketAddr,
+    /// `None` when the address presented no chain (the session failed before TLS).
+    pub check: Option<DaneCheck>,
+}
+
+impl MtaSts {
+    /// The policy a sender applies: a valid record and a valid fetched policy.
+    pub fn active_policy(&self) -> Option<&Policy> {
+        let txt_valid = matches!(self.txt.parsed(), Some(TxtOutcome::Valid { .. }));
+        let fetched = matches!(self.fetch, Some(FetchOutcome::Fetched { .. }));
+        self.policy.as_ref().filter(|p| txt_valid && fetched && p.is_valid())
+    }
+
+    pub fn mode(&self) -> Option<Mode> {
+        self.active_policy().and_then(|p| p.mode)
+    }
+
+    /// The domain tries to publish MTA-STS (some `v=STSv1` record exists).
+    pub fn published(&self) -> bool {
+        matches!(
+            self.txt.parsed(),
+            Some(TxtOutcome::Valid { .. } | TxtOutcome::Invalid { .. } | TxtOutcome::Multiple { .. })
+        )
+    }
+
+    /// MX hosts outside the active policy.
+    pub fn uncovered(&self) -> Vec<&StsMx> {
+        self.mx.iter().filter(|m| m.pattern.is_none()).collect()
+    }
+
+    /// Covered MX hosts where a session fails the policy.
+    pub fn failing(&self) -> Vec<&StsMx> {
+        self.mx
+            .iter()
+            .filter(|m| m.pattern.is_some() && !m.failures.is_empty())
+            .collect()
+    }
+
+    /// What is wrong with the publication itself, with its RFC 8460 type, if anything.
+    pub fn publication_problem(&self) -> Option<(&'static str, String)> {
+        if !self.published() {
+            return None;
+        }
+        let txt = self.txt.parsed()?;
+        if !matches!(txt, TxtOutcome::Valid { .. }) {
+            return Some(("sts-policy-invalid", txt.summary()));
+        }
+        match &self.fetch {
+            Some(fetch @ FetchOutcome::Fetched { .. }) => match &self.policy {
+                Some(policy) if !policy.is_valid() => Some(("sts-policy-invalid", policy.summary())),
+                _ => {
+                    let _ = fetch;
+                    None
+                }
+            },
+            Some(fetch) => fetch.rfc8460_result_type().map(|kind| (kind, fetch.describe())),
+            None => None,
+        }
+    }
+}
+
+impl DaneHost {
+    /// A sender doing DANE uses these records: found, and DNSSEC-validated (AD).
+    pub fn applies(&self) -> bool {
+        self.lookup.authenticated && self.lookup.status == TlsaStatus::Found
+    }
+
+    fn outcomes(&self) -> impl Iterator<Item = &DaneOutcome> {
+        self.addresses.iter().filter_map(|a| a.check.as_ref()).map(|c| &c.outcome)
+    }
+}
+
+impl RecipientPolicy {
+    /// DANE hosts whose validated TLSA records do not authenticate some address.
+    pub fn dane_failures(&self) -> Vec<&DaneHost> {
+        self.dane
+            .iter()
+            .filter(|h| h.applies())
+            .filter(|h| {
+                h.outcomes()
+                    .any(|o| matches!(o, DaneOutcome::Mismatch { .. } | DaneOutcome::TaMatchedButInvalid { .. }))
+            })
+            .collect()
+    }
+
+    /// A DANE failure where nothing matches the current leaf or its issuer.
+    pub fn dane_rotation(&self) -> bool {
+        self.dane_failures()
+            .iter()
+            .any(|h| h.outcomes().any(|o| matches!(o, DaneOutcome::Mismatch { rotation: true })))
+    }
+
+    /// Validated TLSA exists, yet no record is usable for SMTP.
+    pub fn dane_unusable(&self) -> bool {
+        self.dane
+            .iter()
+            .any(|h| h.applies() && h.outcomes().any(|o| matches!(o, DaneOutcome::NoUsableRecords)))
+    }
+
+    /// DANE applies to every MX and authenticates every address that presented a chain.
+    pub fn dane_authenticates_everything(&self) -> bool {
+        !self.dane.is_empty()
+            && self.dane.iter().all(|h| {
+                h.applies()
+                    && !h.addresses.is_empty()
+                    && h.outcomes().count() == h.addresses.len()
+                    && h.outcomes().all(|o| matches!(o, DaneOutcome::Authenticated { .. }))
+            })
+    }
+
+    /// The MTA-STS policy is in enforce mode and some MX is outside it.
+    pub fn sts_enforced_uncovered(&self) -> bool {
+        self.mta_sts.mode() == Some(Mode::Enforce) && !self.mta_sts.uncovered().is_empty()
+    }
+
+    /// The MTA-STS policy is in enforce mode and a covered MX fails it.
+    pub fn sts_enforced_failing(&self) -> bool {
+        self.mta_sts.mode() == Some(Mode::Enforce) && !self.mta_sts.failing().is_empty()
+    }
+
+    /// A policy (enforced MTA-STS or validated DANE) forbids relaxing TLS for this domain.
+    pub fn forbids_exceptions(&self) -> bool {
+        self.mta_sts.mode() == Some(Mode::Enforce) || self.dane.iter().any(DaneHost::applies)
+    }
+
+    /// One line for the "before you retry" checklist and the workaround warning.
+    pub fn status_line(&self) -> String {
+        let mut parts = Vec::new();
+        match self.mta_sts.mode() {
+            Some(mode) => parts.push(format!("MTA-STS {}", mode.label())),
+            None if self.mta_sts.published() => parts.push("MTA-STS published but unusable".to_string()),
+            None => parts.push("no MTA-STS".to_string()),
+        }
+        let validated = self.dane.iter().filter(|h| h.applies()).count();
+        if validated > 0 {
+            parts.push(format!("DNSSEC-validated TLSA for {validated} of {} MX", self.dane.len()));
+        } else if self.dane.iter().any(|h| h.lookup.status == TlsaStatus::Found) {
+            parts.push("TLSA without DNSSEC validation (DANE does not apply)".to_string());
+        } else {
+            parts.push("no DANE".to_string());
+        }
+        parts.join(", ")
+    }
+}
+
+/// What [`gather`] collected before the probes finished.
+pub struct Gathered {
+    domain: String,
+    sts_txt: Txt<TxtOutcome>,
+    fetch: Option<FetchOutcome>,
+    tls_rpt: Txt<TlsRptOutcome>,
+    spf: Txt<SpfOutcome>,
+    dmarc: Txt<DmarcOutcome>,
+    tlsa: Vec<(String, TlsaLookup)>,
+    dnssec_resolver: Option<SocketAddr>,
+    dns: Option<DnsComparison>,
+}
+
+/// Where and how the lookups go.
+#[derive(Debug, Clone)]
+pub struct GatherSettings {
+    pub nameservers: Vec<SocketAddr>,
+    pub compare_nameservers: Vec<SocketAddr>,
+    pub authority_port: u16,
+    pub fetch: FetchSettings,
+    pub timeout: Duration,
+    /// The SMTP port, for the TLSA owner `_<port>._tcp.<mx>`.
+    pub port: u16,
+}
+
+/// Looks up everything the recipient publishes, concurrently.
+pub async fn gather(
+    domain: &str,
+    resolution: &Resolution,
+    dns: Arc<Dns>,
+    stores: &TrustStores,
+    settings: &GatherSettings,
+) -> Gathered {
+    let dnssec_resolver = settings
+        .nameservers
+        .first()
+        .copied()
+        .or_else(raw::first_system_nameserver);
+    let sts = async {
+        let txt = txt(&dns, format!("_mta-sts.{domain}"), |r| mta_sts::parse_txt(r)).await;
+        let wanted = matches!(
+            txt.parsed(),
+            Some(TxtOutcome::Valid { .. } | TxtOutcome::Invalid { .. } | TxtOutcome::Multiple { .. })
+        );
+        let fetch = if wanted {
+            Some(sts_fetch::fetch(domain, Arc::clone(&dns), stores, settings.fetch).await)
+        } else {
+            None
+        };
+        (txt, fetch)
+    };
+    let tlsa = async {
+        let Some(server) = dnssec_resolver else {
+            return Vec::new();
+        };
+        join_all(resolution.hosts.iter().map(|host| async move {
+            (
+                host.name.clone(),
+                raw::tlsa(server, &host.name, settings.port, settings.timeout).await,
+            )
+        }))
+        .await
+    };
+    let comparison = compare::compare(
+        domain,
+        &settings.nameservers,
+        &settings.compare_nameservers,
+        settings.authority_port,
+        settings.timeout,
+    );
+    let ((sts_txt, fetch), tls_rpt, spf, dmarc, tlsa, dns_comparison) = tokio::join!(
+        sts,
+        txt(&dns, format!("_smtp._tls.{domain}"), |r| records::parse_tls_rpt(r)),
+        txt(&dns, domain.to_string(), |r| records::parse_spf(r)),
+        txt(&dns, format!("_dmarc.{domain}"), |r| records::parse_dmarc(r)),
+        tlsa,
+        comparison,
+    );
+    Gathered {
+        domain: SafeText::clean(domain),
+        sts_txt,
+        fetch,
+        tls_rpt,
+        spf,
+        dmarc,
+        tlsa,
+        dnssec_resolver,
+        dns: Some(dns_comparison),
+    }
+}
+
+async fn txt<T>(dns: &Dns, name: String, parse: impl Fn(&[String]) -> T) -> Txt<T> {
+    match dns.txt(&name).await {
+        Ok(records) => Txt::Parsed {
+            outcome: parse(&records),
+        },
+        Err(message) => Txt::Failed { message },
+    }
+}
+
+impl Gathered {
+    /// Judges the publications against the probes' sessions and chains.
+    pub fn evaluate(self, probes: &[ProbeResult]) -> RecipientPolicy {
+        let policy = match &self.fetch {
+            Some(FetchOutcome::Fetched { body, .. }) => Some(mta_sts::parse_policy(body.as_str())),
+            _ => None,
+        };
+        let mut mta_sts = MtaSts {
+            txt: self.sts_txt,
+            fetch: self.fetch,
+            policy,
+            mx: Vec::new(),
+        };
+        if let Some(active) = mta_sts.active_policy() {
+            let mut hosts: Vec<&str> = probes.iter().map(|p| p.mx.as_str()).collect();
+            hosts.dedup();
+            mta_sts.mx = hosts
+                .into_iter()
+                .map(|host| StsMx {
+                    host: host.to_string(),
+                    pattern: active.matching_pattern(host).map(SafeText::from_peer_str),
+                    failures: probes
+                        .iter()
+                        .filter(|p| p.mx == host)
+                        .filter_map(|p| sts_failure(p).map(|(reason, kind)| (p.address, reason, kind)))
+                        .map(|(address, reason, kind)| StsFailure {
+                            address,
+                            reason,
+                            result_type: kind.to_string(),
+                        })
+                        .collect(),
+                })
+                .collect();
+        }
+        let now = UnixTime::now();
+        let dane = self
+            .tlsa
+            .into_iter()
+            .map(|(host, lookup)| {
+                let records: Vec<Tlsa> = lookup.records.iter().filter_map(to_tlsa).collect();
+                let mut names = vec![host.clone()];
+                names.extend(lookup.alias_target.clone());
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                let addresses = probes
+                    .iter()
+                    .filter(|p| p.mx == host)
+                    .map(|p| DaneAddress {
+                        address: p.address,
+                        check: (lookup.status == TlsaStatus::Found && !p.presented.is_empty())
+                            .then(|| dane::check_chain(&records, &p.presented, &names, now)),
+                    })
+                    .collect();
+                DaneHost {
+                    host,
+                    lookup,
+                    addresses,
+                }
+            })
+            .collect();
+        RecipientPolicy {
+            domain: self.domain,
+            mta_sts,
+            tls_rpt: self.tls_rpt,
+            spf: self.spf,
+            dmarc: self.dmarc,
+            dane,
+            dnssec_resolver: self.dnssec_resolver,
+            dns: self.dns,
+        }
+    }
+}
+
+fn to_tlsa(record: &raw::TlsaRecord) -> Option<Tlsa> {
+    let data = (0..record.data.len())
+        .step_by(2)
+        .map(|i| record.data.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect::<Option<Vec<u8>>>()?;
+    Some(Tlsa {
+        usage: record.usage,
+        selector: record.selector,
+        matching: record.matching,
+        data,
+    })
+}
+
+/// Why a session fails RFC 8461 §4.2, and the RFC 8460 type a sender would log.
+fn sts_failure(p: &ProbeResult) -> Option<(String, &'static str)> {
+    if p.tls.is_none() {
+        let why = p.failure.as_ref().map_or("no TLS session".to_string(), |f| f.summary());
+        return Some((format!("no TLS session: {why}"), "starttls-not-supported"));
+    }
+    let chain = p.chain.as_ref()?;
+    if !chain.is_trusted() {
+        let expired = chain.trust.iter().any(|t| t.outcome == TrustOutcome::Expired)
+            || chain.leaf().is_some_and(|leaf| leaf.days_remaining < 0);
+        let why = chain
+            .trust
+            .iter()
+            .map(|t| format!("{}: {}", t.store.label(), t.outcome.describe()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let kind = if expired {
+            "certificate-expired"
+        } else {
+            "certificate-not-trusted"
+        };
+        return Some((format!("certificate not trusted ({why})"), kind));
+    }
+    if !chain.name_matches() {
+        return Some((
+            format!("certificate does not cover {}", chain.name.reference),
+            "certificate-host-mismatch",
+        ));
+    }
+    None
+}
