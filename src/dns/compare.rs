@@ -768,16 +768,18 @@ fn compare_views(view: &ResolverView, reference: &ResolverView) -> Vec<Differenc
                 Some(mx.ttl),
             ));
         }
-        let families: [(fn(&IpAddr) -> bool, &AnswerStatus, &AnswerStatus); 2] = [
-            (IpAddr::is_ipv4, &mx.a_status, &other.a_status),
-            (IpAddr::is_ipv6, &mx.aaaa_status, &other.aaaa_status),
-        ];
-        for (family, mine, theirs) in families {
+        // Per family, and only where both lookups gave an answer.
+        for v4 in [true, false] {
+            let (mine, theirs) = if v4 {
+                (&mx.a_status, &other.a_status)
+            } else {
+                (&mx.aaaa_status, &other.aaaa_status)
+            };
             if !mine.is_definitive() || !theirs.is_definitive() {
                 continue;
             }
-            let ours: Vec<&AddressRecord> = mx.addresses.iter().filter(|a| family(&a.ip)).collect();
-            let reference_ips: Vec<&AddressRecord> = other.addresses.iter().filter(|a| family(&a.ip)).collect();
+            let ours: Vec<&AddressRecord> = mx.addresses.iter().filter(|a| a.ip.is_ipv4() == v4).collect();
+            let reference_ips: Vec<&AddressRecord> = other.addresses.iter().filter(|a| a.ip.is_ipv4() == v4).collect();
             let family_ttl = ours.iter().map(|a| a.ttl).min();
             for address in &ours {
                 if !reference_ips.iter().any(|r| r.ip == address.ip) {

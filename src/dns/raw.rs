@@ -203,37 +203,43 @@ async fn udp_exchange(
     question: &Query,
     timeout: Duration,
 ) -> Result<Message, RawError> {
-    let io = |source| RawError::Io {
-        server,
-        transport: "udp",
-        source,
+    let io = |source| {
+        Some(RawError::Io {
+            server,
+            transport: "udp",
+            source,
+        })
     };
     let local: IpAddr = match server {
         SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
         SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
     };
+    // Replies that are not ours are skipped; if nothing else comes, the last one
+    // explains the failure better than a bare timeout.
+    let mut stray: Option<String> = None;
     let exchange = async {
         let socket = UdpSocket::bind((local, 0)).await.map_err(io)?;
         // Connected: the kernel drops datagrams from any other address.
         socket.connect(server).await.map_err(io)?;
         socket.send(bytes).await.map_err(io)?;
         let mut buffer = vec![0u8; UDP_BUFFER];
-        let mut last_problem = None;
         for _ in 0..MAX_STRAY_DATAGRAMS {
             let len = socket.recv(&mut buffer).await.map_err(io)?;
             match check_reply(&buffer[..len], id, question) {
                 Ok(message) => return Ok(message),
-                Err(reason) => last_problem = Some(reason),
+                Err(reason) => stray = Some(reason),
             }
         }
-        Err(RawError::Malformed {
-            server,
-            reason: last_problem.unwrap_or_default(),
-        })
+        Err(None)
     };
-    tokio::time::timeout(timeout, exchange)
-        .await
-        .unwrap_or(Err(RawError::Timeout { server, timeout }))
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(Ok(message)) => Ok(message),
+        Ok(Err(Some(error))) => Err(error),
+        Ok(Err(None)) | Err(_) => Err(match stray {
+            Some(reason) => RawError::Malformed { server, reason },
+            None => RawError::Timeout { server, timeout },
+        }),
+    }
 }
 
 /// RFC 1035 §4.2.2 / RFC 7766: a two-byte length, then the message, both ways.
