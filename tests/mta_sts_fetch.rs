@@ -17,26 +17,33 @@ async fn fetch_scenario(lab: &Lab, scenario: &str) -> FetchOutcome {
         port: lab.port,
         timeout: Duration::from_secs(5),
     };
-    fetch(&format!("{scenario}.lab.test"), dns, &stores, settings).await
+    fetch(&format!("{scenario}.lab.test"), dns, &stores, settings).await.outcome
 }
 
 #[tokio::test]
 async fn rfc8461_policy_is_fetched_over_validated_https() {
     let lab = Lab::start(LabOptions::default()).await.expect("lab");
-    let outcome = fetch_scenario(&lab, "sts-enforce").await;
+    let dns = Arc::new(Dns::new(&[lab.dns], Family::Both, Duration::from_secs(3)).expect("resolver"));
+    let mut stores = TrustStores::from_parts(Vec::new(), Vec::new());
+    stores.add_ca_anchor(lab.ca_der()).expect("lab CA is an anchor");
+    let settings = FetchSettings {
+        port: lab.port,
+        timeout: Duration::from_secs(5),
+    };
+    let fetched = fetch("sts-enforce.lab.test", dns, &stores, settings).await;
+    let outcome = fetched.outcome;
     let FetchOutcome::Fetched {
-        body,
-        content_type,
-        url,
-        ..
+        lines, content_type, url, ..
     } = &outcome
     else {
         panic!("expected a fetched policy, got {outcome:?}");
     };
+    let body = fetched.body.expect("the body is kept for the parser");
+    assert_eq!(lines.len(), body.lines().count());
     assert_eq!(url, "https://mta-sts.sts-enforce.lab.test/.well-known/mta-sts.txt");
     assert_eq!(content_type.as_ref().map(|c| c.as_str()), Some("text/plain"));
-    assert!(body.as_str().contains("mode: enforce"), "{body}");
-    assert!(body.as_str().contains("mx: mx.sts-enforce.lab.test"), "{body}");
+    assert!(body.contains("mode: enforce\n"), "{body}");
+    assert!(body.contains("mx: mx.sts-enforce.lab.test\n"), "{body}");
     assert_eq!(outcome.rfc8460_result_type(), None);
 }
 
@@ -98,7 +105,7 @@ async fn a_policy_host_outside_the_trust_stores_is_refused() {
         port: lab.port,
         timeout: Duration::from_secs(5),
     };
-    let outcome = fetch("sts-enforce.lab.test", dns, &stores, settings).await;
+    let outcome = fetch("sts-enforce.lab.test", dns, &stores, settings).await.outcome;
     let FetchOutcome::Certificate { problem, .. } = &outcome else {
         panic!("expected a certificate refusal, got {outcome:?}");
     };

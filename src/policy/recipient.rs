@@ -246,6 +246,8 @@ pub struct Gathered {
     domain: String,
     sts_txt: Txt<TxtOutcome>,
     fetch: Option<FetchOutcome>,
+    /// The fetched policy, parsed from its bytes (display lines are escaped).
+    policy: Option<Policy>,
     tls_rpt: Txt<TlsRptOutcome>,
     spf: Txt<SpfOutcome>,
     dmarc: Txt<DmarcOutcome>,
@@ -285,12 +287,12 @@ pub async fn gather(
             txt.parsed(),
             Some(TxtOutcome::Valid { .. } | TxtOutcome::Invalid { .. } | TxtOutcome::Multiple { .. })
         );
-        let fetch = if wanted {
-            Some(sts_fetch::fetch(domain, Arc::clone(&dns), stores, settings.fetch).await)
-        } else {
-            None
-        };
-        (txt, fetch)
+        if !wanted {
+            return (txt, None, None);
+        }
+        let fetch = sts_fetch::fetch(domain, Arc::clone(&dns), stores, settings.fetch).await;
+        let policy = fetch.body.as_deref().map(mta_sts::parse_policy);
+        (txt, Some(fetch.outcome), policy)
     };
     let tlsa = async {
         let Some(server) = dnssec_resolver else {
@@ -311,7 +313,7 @@ pub async fn gather(
         settings.authority_port,
         settings.timeout,
     );
-    let ((sts_txt, fetch), tls_rpt, spf, dmarc, tlsa, dns_comparison) = tokio::join!(
+    let ((sts_txt, fetch, policy), tls_rpt, spf, dmarc, tlsa, dns_comparison) = tokio::join!(
         sts,
         txt(&dns, format!("_smtp._tls.{domain}"), |r| records::parse_tls_rpt(r)),
         txt(&dns, domain.to_string(), |r| records::parse_spf(r)),
@@ -323,6 +325,7 @@ pub async fn gather(
         domain: SafeText::clean(domain),
         sts_txt,
         fetch,
+        policy,
         tls_rpt,
         spf,
         dmarc,
@@ -344,14 +347,10 @@ async fn txt<T>(dns: &Dns, name: String, parse: impl Fn(&[String]) -> T) -> Txt<
 impl Gathered {
     /// Judges the publications against the probes' sessions and chains.
     pub fn evaluate(self, probes: &[ProbeResult]) -> RecipientPolicy {
-        let policy = match &self.fetch {
-            Some(FetchOutcome::Fetched { body, .. }) => Some(mta_sts::parse_policy(body.as_str())),
-            _ => None,
-        };
         let mut mta_sts = MtaSts {
             txt: self.sts_txt,
             fetch: self.fetch,
-            policy,
+            policy: self.policy,
             mx: Vec::new(),
         };
         if let Some(active) = mta_sts.active_policy() {

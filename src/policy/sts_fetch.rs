@@ -50,7 +50,9 @@ pub enum FetchOutcome {
         url: String,
         address: Option<SocketAddr>,
         content_type: Option<SafeText>,
-        body: SafeText,
+        /// The body's lines as an operator reads them (the policy is parsed from the bytes).
+        lines: Vec<SafeText>,
+        bytes: usize,
         elapsed_ms: u64,
     },
     /// Any status but 200; a redirect's target is shown, never followed.
@@ -96,9 +98,9 @@ impl FetchOutcome {
     /// One line for the operator.
     pub fn describe(&self) -> String {
         match self {
-            Self::Fetched { content_type, body, .. } => {
+            Self::Fetched { content_type, bytes, .. } => {
                 let kind = content_type.as_ref().map_or("no content type", |c| c.as_str());
-                format!("200 OK, {} bytes, {kind}", body.as_str().len())
+                format!("200 OK, {bytes} bytes, {kind}")
             }
             Self::HttpStatus {
                 status,
@@ -123,9 +125,30 @@ pub fn policy_url(domain: &str) -> String {
     )
 }
 
+/// Lines of a fetched policy kept for display; the parse sees the whole body.
+const MAX_SHOWN_LINES: usize = 60;
+
+/// A fetch's outcome and, when it succeeded, the body as text for the parser.
+pub struct Fetch {
+    pub outcome: FetchOutcome,
+    pub body: Option<String>,
+}
+
 /// Fetches the policy of `domain`, resolving through `dns` and trusting every store
 /// the probes trust (Mozilla, this host, `--ca-file`).
-pub async fn fetch(domain: &str, dns: Arc<Dns>, stores: &TrustStores, settings: FetchSettings) -> FetchOutcome {
+pub async fn fetch(domain: &str, dns: Arc<Dns>, stores: &TrustStores, settings: FetchSettings) -> Fetch {
+    let mut body = None;
+    let outcome = fetch_outcome(domain, dns, stores, settings, &mut body).await;
+    Fetch { outcome, body }
+}
+
+async fn fetch_outcome(
+    domain: &str,
+    dns: Arc<Dns>,
+    stores: &TrustStores,
+    settings: FetchSettings,
+    text: &mut Option<String>,
+) -> FetchOutcome {
     let url = policy_url(domain);
     let started = Instant::now();
     let verifier = match RecordingVerifier::new(stores) {
@@ -159,13 +182,24 @@ pub async fn fetch(domain: &str, dns: Arc<Dns>, stores: &TrustStores, settings: 
             address,
             content_type,
             body,
-        })) => FetchOutcome::Fetched {
-            url,
-            address,
-            content_type: content_type.map(|c| SafeText::from_peer_str(&c)),
-            body: SafeText::from_peer(&body),
-            elapsed_ms: after_ms,
-        },
+        })) => {
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let lines = body
+                .lines()
+                .take(MAX_SHOWN_LINES)
+                .map(SafeText::from_peer_str)
+                .collect();
+            let bytes = body.len();
+            *text = Some(body);
+            FetchOutcome::Fetched {
+                url,
+                address,
+                content_type: content_type.map(|c| SafeText::from_peer_str(&c)),
+                lines,
+                bytes,
+                elapsed_ms: after_ms,
+            }
+        }
         Ok(Ok(Body::Status { status, location })) => FetchOutcome::HttpStatus {
             url,
             status,
