@@ -11,8 +11,8 @@ use tokio::sync::Semaphore;
 
 use crate::dns::{Dns, DnsError, Family};
 use crate::model::{MxOutcome, ProbeResult, Resolution, SCHEMA_VERSION};
+use crate::policy::recipient::{self, GatherSettings, Gathered, RecipientPolicy};
 use crate::probe::{self, ProbeConfig, ProbeTarget};
-use crate::policy::recipient::{self, Gathered, GatherSettings, RecipientPolicy};
 use crate::target::Target;
 
 /// At most this many simultaneous connections to one address, to stay below rate limits.
@@ -125,7 +125,14 @@ pub async fn run(options: &CheckOptions) -> Result<CheckReport, DnsError> {
         second_opinions(&options.probe, &targets, ca_file.as_deref(), &mut probes).await;
     }
     let recipient = gathered.map(|g| g.evaluate(&probes));
-    Ok(assemble(options, started_at, resolution, probes, recipient, started.elapsed()))
+    Ok(assemble(
+        options,
+        started_at,
+        resolution,
+        probes,
+        recipient,
+        started.elapsed(),
+    ))
 }
 
 /// MTA-STS, TLSA, context records and the resolver comparison of a domain target,

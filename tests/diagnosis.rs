@@ -171,6 +171,81 @@ const TABLE: &[(&str, &str, Family, Owner, u8)] = &[
     ("nxdomain", "dns-nxdomain", Family::Dns, Owner::DnsOwner, 3),
     ("nodata", "dns-no-mail-host", Family::Dns, Owner::DnsOwner, 3),
     ("pool", "healthy", Family::Healthy, Owner::None, 0),
+    // Recipient policy: MTA-STS, DANE and a stale resolver.
+    ("sts-enforce", "healthy", Family::Healthy, Owner::None, 0),
+    (
+        "sts-enforce-expired",
+        "recipient-policy",
+        Family::RecipientPolicy,
+        Owner::Recipient,
+        1,
+    ),
+    (
+        "sts-mx-not-covered",
+        "sts-mx-not-covered",
+        Family::RecipientPolicy,
+        Owner::Recipient,
+        1,
+    ),
+    // Testing mode reports and never blocks: the certificate problem stays what it is.
+    (
+        "sts-testing",
+        "name-mismatch",
+        Family::NameMismatch,
+        Owner::Recipient,
+        1,
+    ),
+    (
+        "sts-malformed",
+        "sts-policy-invalid",
+        Family::Healthy,
+        Owner::Recipient,
+        0,
+    ),
+    ("sts-404", "sts-fetch-error", Family::Healthy, Owner::Recipient, 0),
+    ("sts-redirect", "sts-fetch-error", Family::Healthy, Owner::Recipient, 0),
+    ("sts-oversized", "sts-fetch-error", Family::Healthy, Owner::Recipient, 0),
+    (
+        "sts-bad-policy-cert",
+        "sts-webpki-invalid",
+        Family::Healthy,
+        Owner::Recipient,
+        0,
+    ),
+    (
+        "sts-bad-txt",
+        "sts-policy-invalid",
+        Family::Healthy,
+        Owner::Recipient,
+        0,
+    ),
+    ("dane-ee", "healthy", Family::Healthy, Owner::None, 0),
+    ("dane-ta", "healthy", Family::Healthy, Owner::None, 0),
+    (
+        "dane-rotation",
+        "dane-rotation",
+        Family::RecipientPolicy,
+        Owner::Recipient,
+        1,
+    ),
+    (
+        "dane-ta-wrong-name",
+        "dane-mismatch",
+        Family::RecipientPolicy,
+        Owner::Recipient,
+        1,
+    ),
+    ("dane-unusable", "dane-unusable", Family::Healthy, Owner::Recipient, 0),
+    // Without DNSSEC validation the stale TLSA record binds no sender.
+    ("dane-insecure", "healthy", Family::Healthy, Owner::None, 0),
+    (
+        "dane-expired-ee",
+        "cert-problem-dane-ok",
+        Family::Certificate,
+        Owner::Recipient,
+        1,
+    ),
+    ("stale-mx", "dns-stale-cache", Family::Dns, Owner::DnsOwner, 1),
 ];
 
 #[tokio::test]

@@ -17,7 +17,9 @@ async fn fetch_scenario(lab: &Lab, scenario: &str) -> FetchOutcome {
         port: lab.port,
         timeout: Duration::from_secs(5),
     };
-    fetch(&format!("{scenario}.lab.test"), dns, &stores, settings).await.outcome
+    fetch(&format!("{scenario}.lab.test"), dns, &stores, settings)
+        .await
+        .outcome
 }
 
 #[tokio::test]
@@ -33,7 +35,10 @@ async fn rfc8461_policy_is_fetched_over_validated_https() {
     let fetched = fetch("sts-enforce.lab.test", dns, &stores, settings).await;
     let outcome = fetched.outcome;
     let FetchOutcome::Fetched {
-        lines, content_type, url, ..
+        lines,
+        content_type,
+        url,
+        ..
     } = &outcome
     else {
         panic!("expected a fetched policy, got {outcome:?}");

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use crate::cert::{Completeness, TrustOutcome};
 use crate::check::CheckReport;
-use crate::model::{Failure, MxOutcome, ProbeResult, Stage};
 use crate::dns::compare::{Difference, DifferenceKind, ViewRole};
+use crate::model::{Failure, MxOutcome, ProbeResult, Stage};
 use crate::policy::dane::DaneOutcome;
 use crate::policy::recipient::{MtaSts, RecipientPolicy};
 use crate::policy::sender;
@@ -156,7 +156,10 @@ const CHECKS: &[(&str, Check)] = &[
     ("mixed_results_on_one_address", mixed_results_on_one_address),
     ("dane_tlsa_mismatch", |r| {
         dane_hit(r, |o| {
-            matches!(o, DaneOutcome::Mismatch { .. } | DaneOutcome::TaMatchedButInvalid { .. })
+            matches!(
+                o,
+                DaneOutcome::Mismatch { .. } | DaneOutcome::TaMatchedButInvalid { .. }
+            )
         })
     }),
     ("dane_rotation", |r| {
@@ -166,7 +169,11 @@ const CHECKS: &[(&str, Check)] = &[
         dane_hit(r, |o| matches!(o, DaneOutcome::NoUsableRecords))
     }),
     ("dane_authenticates_everything", |r| {
-        Hit::from(r.recipient.as_ref().is_some_and(RecipientPolicy::dane_authenticates_everything))
+        Hit::from(
+            r.recipient
+                .as_ref()
+                .is_some_and(RecipientPolicy::dane_authenticates_everything),
+        )
     }),
     ("sts_enforced_mx_not_covered", |r| {
         sts_hit(r, RecipientPolicy::sts_enforced_uncovered, |sts, p| {
@@ -186,7 +193,9 @@ const CHECKS: &[(&str, Check)] = &[
     ("sts_policy_host_certificate_invalid", |r| {
         sts_problem(r, |kind| kind == "sts-webpki-invalid")
     }),
-    ("sts_policy_invalid", |r| sts_problem(r, |kind| kind == "sts-policy-invalid")),
+    ("sts_policy_invalid", |r| {
+        sts_problem(r, |kind| kind == "sts-policy-invalid")
+    }),
     ("resolver_older_than_authority", resolver_older_than_authority),
     ("any_certificate_problem", |r| completed(r, |p| !p.is_secure())),
     // The verdict of path building, not any expired certificate in the bag: an unneeded
@@ -314,7 +323,10 @@ fn resolver_older_than_authority(report: &CheckReport) -> Hit {
         })
     };
     let on_old = any(report, |p| {
-        dropped(p) || stale.iter().any(|d| d.kind == DifferenceKind::MxOnlyInView && d.name == p.mx)
+        dropped(p)
+            || stale
+                .iter()
+                .any(|d| d.kind == DifferenceKind::MxOnlyInView && d.name == p.mx)
     });
     let failing_on_dropped = any(report, |p| p.failure.is_some() && dropped(p));
     Hit {

@@ -285,6 +285,13 @@ pub fn policy() -> Vec<PolicyScenario> {
             ],
             true,
         ),
+        scenario(
+            "dane-ta-wrong-name",
+            server(CertKind::WrongName, none),
+            None,
+            &[TlsaSetup::Issuer(2, 1, 1)],
+            true,
+        ),
         scenario("dane-insecure", healthy, None, &[TlsaSetup::OldKey(3, 1, 1)], false),
         scenario(
             "dane-expired-ee",

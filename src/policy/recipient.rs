@@ -164,7 +164,10 @@ impl DaneHost {
     }
 
     fn outcomes(&self) -> impl Iterator<Item = &DaneOutcome> {
-        self.addresses.iter().filter_map(|a| a.check.as_ref()).map(|c| &c.outcome)
+        self.addresses
+            .iter()
+            .filter_map(|a| a.check.as_ref())
+            .map(|c| &c.outcome)
     }
 }
 
@@ -175,17 +178,22 @@ impl RecipientPolicy {
             .iter()
             .filter(|h| h.applies())
             .filter(|h| {
-                h.outcomes()
-                    .any(|o| matches!(o, DaneOutcome::Mismatch { .. } | DaneOutcome::TaMatchedButInvalid { .. }))
+                h.outcomes().any(|o| {
+                    matches!(
+                        o,
+                        DaneOutcome::Mismatch { .. } | DaneOutcome::TaMatchedButInvalid { .. }
+                    )
+                })
             })
             .collect()
     }
 
     /// A DANE failure where nothing matches the current leaf or its issuer.
     pub fn dane_rotation(&self) -> bool {
-        self.dane_failures()
-            .iter()
-            .any(|h| h.outcomes().any(|o| matches!(o, DaneOutcome::Mismatch { rotation: true })))
+        self.dane_failures().iter().any(|h| {
+            h.outcomes()
+                .any(|o| matches!(o, DaneOutcome::Mismatch { rotation: true }))
+        })
     }
 
     /// Validated TLSA exists, yet no record is usable for SMTP.
@@ -231,7 +239,10 @@ impl RecipientPolicy {
         }
         let validated = self.dane.iter().filter(|h| h.applies()).count();
         if validated > 0 {
-            parts.push(format!("DNSSEC-validated TLSA for {validated} of {} MX", self.dane.len()));
+            parts.push(format!(
+                "DNSSEC-validated TLSA for {validated} of {} MX",
+                self.dane.len()
+            ));
         } else if self.dane.iter().any(|h| h.lookup.status == TlsaStatus::Found) {
             parts.push("TLSA without DNSSEC validation (DANE does not apply)".to_string());
         } else {

@@ -98,7 +98,9 @@ impl FetchOutcome {
     /// One line for the operator.
     pub fn describe(&self) -> String {
         match self {
-            Self::Fetched { content_type, bytes, .. } => {
+            Self::Fetched {
+                content_type, bytes, ..
+            } => {
                 let kind = content_type.as_ref().map_or("no content type", |c| c.as_str());
                 format!("200 OK, {bytes} bytes, {kind}")
             }
