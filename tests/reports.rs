@@ -26,6 +26,14 @@ fn normalise(session: &mut Session) {
             line.at_ms = 0;
         }
     }
+    if let Some(policy) = &mut check.recipient {
+        for address in policy.dane.iter_mut().flat_map(|h| h.addresses.iter_mut()) {
+            address.address.set_port(25);
+        }
+        for failure in policy.mta_sts.mx.iter_mut().flat_map(|m| m.failures.iter_mut()) {
+            failure.address.set_port(25);
+        }
+    }
 }
 
 async fn session(f: &Fixture, scenario: &str) -> Session {
@@ -42,9 +50,13 @@ async fn session(f: &Fixture, scenario: &str) -> Session {
         "--port",
         &f.lab.port.to_string(),
         "--nameserver",
-        &f.lab.dns.to_string(),
+        &f.lab.resolver_for(&format!("{scenario}.lab.test")).to_string(),
         "--ehlo",
         "relay.example.test",
+        "--mta-sts-port",
+        &f.lab.port.to_string(),
+        "--authority-port",
+        &f.lab.dns.port().to_string(),
     ]);
     command.arg("--ca-file").arg(&f.ca_file);
     let out = run(command).await;
@@ -57,6 +69,7 @@ async fn session(f: &Fixture, scenario: &str) -> Session {
 fn snapshot(name: &str, markdown: &str) {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"[0-9a-f]{64}", "[sha256]");
+    settings.add_filter(r"[0-9a-f]{24}…", "[hex]…");
     settings.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", "[time]");
     settings.add_filter(r"\(\d+ days (left|ago)\)", "(N days $1)");
     settings.add_filter(r"\d+ days left", "N days left");
@@ -68,9 +81,16 @@ fn snapshot(name: &str, markdown: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn markdown_reports_for_three_verdicts() {
+async fn markdown_reports_for_several_verdicts() {
     let f = fixture("md-snapshots").await;
-    for scenario in ["expired", "two-mx", "nxdomain", "starttls-masked"] {
+    for scenario in [
+        "expired",
+        "two-mx",
+        "nxdomain",
+        "starttls-masked",
+        "sts-enforce-expired",
+        "dane-rotation",
+    ] {
         let s = session(&f, scenario).await;
         snapshot(&format!("markdown_{scenario}"), &render_markdown(&s));
     }
@@ -84,6 +104,20 @@ async fn json_round_trips_through_report_show() {
     std::fs::write(&path, original.to_json()).unwrap();
     let loaded = Session::load(&path).unwrap();
     assert_eq!(loaded, original);
+    // The recipient-policy evidence survives the trip and yields the same verdict.
+    for scenario in ["dane-rotation", "sts-mx-not-covered", "stale-mx"] {
+        let original = session(&f, scenario).await;
+        assert!(original.check.recipient.is_some(), "{scenario}");
+        let path = f.dir.join(format!("{scenario}.json"));
+        std::fs::write(&path, original.to_json()).unwrap();
+        let loaded = Session::load(&path).unwrap();
+        assert_eq!(loaded, original, "{scenario}");
+        assert_eq!(
+            loaded.verdict.id,
+            scenario.replace("stale-mx", "dns-stale-cache"),
+            "{scenario}"
+        );
+    }
 
     let mut show = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
     show.args(["report", "show"]).arg(&path).args(["--format", "markdown"]);

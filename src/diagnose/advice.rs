@@ -181,7 +181,7 @@ fn confidence(spec: &VerdictSpec, steps: &[Step], scope: &Scope) -> (Confidence,
 }
 
 fn evidence(spec: &VerdictSpec, report: &CheckReport, supporting: &[usize]) -> Vec<EvidenceRef> {
-    let mut refs = Vec::new();
+    let mut refs = policy_evidence(spec, report);
     if domain_level(report) {
         let r = &report.resolution;
         let detail = match &r.outcome {
@@ -227,6 +227,100 @@ fn evidence(spec: &VerdictSpec, report: &CheckReport, supporting: &[usize]) -> V
             None => refs.extend(certificate_evidence(spec, p)),
         }
     }
+    refs
+}
+
+/// Points at what the recipient publishes, for verdicts that rest on it.
+fn policy_evidence(spec: &VerdictSpec, report: &CheckReport) -> Vec<EvidenceRef> {
+    let Some(policy) = &report.recipient else {
+        return Vec::new();
+    };
+    let published = |address, mx: Option<&str>, source: &str, detail: String| EvidenceRef {
+        address,
+        mx: mx.map(str::to_string),
+        at: EvidenceAt::Published {
+            source: source.to_string(),
+        },
+        detail,
+    };
+    let sts = &policy.mta_sts;
+    let url = sts.fetch.as_ref().map_or(String::new(), |f| f.url().to_string());
+    let mut refs = Vec::new();
+    match spec.id.as_str() {
+        "recipient-policy" => {
+            for mx in sts.failing() {
+                let pattern = mx.pattern.as_ref().map_or("", |p| p.as_str());
+                for failure in &mx.failures {
+                    refs.push(published(
+                        Some(failure.address),
+                        Some(&mx.host),
+                        &url,
+                        format!(
+                            "mode enforce, mx: {pattern}; {} ({})",
+                            failure.reason, failure.result_type
+                        ),
+                    ));
+                }
+            }
+        }
+        "sts-mx-not-covered" => {
+            let patterns: Vec<&str> = sts
+                .active_policy()
+                .map_or(Vec::new(), |p| p.mx.iter().map(|m| m.as_str()).collect());
+            for mx in sts.uncovered() {
+                refs.push(published(
+                    None,
+                    Some(&mx.host),
+                    &url,
+                    format!(
+                        "{} matches none of the policy's mx patterns: {}",
+                        mx.host,
+                        patterns.join(", ")
+                    ),
+                ));
+            }
+        }
+        "sts-fetch-error" | "sts-webpki-invalid" | "sts-policy-invalid" => {
+            if let Some((kind, detail)) = sts.publication_problem() {
+                let source = if url.is_empty() {
+                    format!("_mta-sts.{}", policy.domain)
+                } else {
+                    url.clone()
+                };
+                refs.push(published(None, None, &source, format!("{detail} ({kind})")));
+            }
+        }
+        "dane-rotation" | "dane-mismatch" | "dane-unusable" | "cert-problem-dane-ok" => {
+            for host in policy.dane.iter().filter(|h| h.applies()) {
+                for address in &host.addresses {
+                    if let Some(check) = &address.check {
+                        refs.push(published(
+                            Some(address.address),
+                            Some(&host.host),
+                            &host.lookup.owner,
+                            check.summary(),
+                        ));
+                    }
+                }
+            }
+        }
+        "dns-stale-cache" => {
+            if let Some(comparison) = &policy.dns {
+                for line in comparison.summary() {
+                    refs.push(EvidenceRef {
+                        address: None,
+                        mx: None,
+                        at: EvidenceAt::Dns {
+                            name: comparison.domain.clone(),
+                        },
+                        detail: line,
+                    });
+                }
+            }
+        }
+        _ => {}
+    }
+    refs.truncate(MAX_EVIDENCE);
     refs
 }
 
@@ -332,7 +426,9 @@ fn workaround(spec: &VerdictSpec, report: &CheckReport, answers: &Answers, suppo
         WorkaroundKind::RelaxVerification => matches!(policy, "verify" | "unknown"),
         WorkaroundKind::AllowOpportunistic => policy != "opportunistic",
     };
-    if !needed || spec.family == Family::RecipientPolicy {
+    // A published policy (MTA-STS enforce, validated DANE) forbids any sender exception.
+    let forbidden = report.recipient.as_ref().is_some_and(|r| r.forbids_exceptions());
+    if !needed || spec.family == Family::RecipientPolicy || forbidden {
         return None;
     }
     let template = advice().workaround.get(match kind {
@@ -357,6 +453,10 @@ fn workaround(spec: &VerdictSpec, report: &CheckReport, answers: &Answers, suppo
     let today = date(report.started_at, 0);
     let expires = date(report.started_at, WORKAROUND_DAYS);
     let owner = format!("the postmaster of {}", report.vantage_host);
+    let policy_status = match &report.recipient {
+        Some(recipient) => format!("mxtriage found {}", recipient.status_line()),
+        None => "mxtriage did not look them up in this check".to_string(),
+    };
     let reason = fill(
         &template.reason,
         &[("destination", &destination), ("title", &spec.title)],
@@ -369,6 +469,7 @@ fn workaround(spec: &VerdictSpec, report: &CheckReport, answers: &Answers, suppo
         ("expires", expires.as_str()),
         ("owner", owner.as_str()),
         ("excluded_hosts", excluded_hosts.as_str()),
+        ("policy_status", policy_status.as_str()),
     ];
     Some(Workaround {
         kind,
@@ -522,10 +623,7 @@ fn checklist(report: &CheckReport, answers: &Answers) -> Vec<ChecklistItem> {
                     ),
                     _ => (CheckStatus::Ask, "answer the sender-policy question".to_string()),
                 },
-                "recipient-policy" => (
-                    CheckStatus::Ask,
-                    "not checked yet: look for _mta-sts and TLSA records".to_string(),
-                ),
+                "recipient-policy" => recipient_policy_item(report),
                 _ => (CheckStatus::Ask, String::new()),
             };
             ChecklistItem {
@@ -536,6 +634,32 @@ fn checklist(report: &CheckReport, answers: &Answers) -> Vec<ChecklistItem> {
             }
         })
         .collect()
+}
+
+/// The checklist line on MTA-STS and DANE, from what the check measured.
+fn recipient_policy_item(report: &CheckReport) -> (CheckStatus, String) {
+    let Some(policy) = &report.recipient else {
+        return (
+            CheckStatus::Ask,
+            "not looked up in this check: look for _mta-sts and TLSA records".to_string(),
+        );
+    };
+    let status = policy.status_line();
+    let violated =
+        policy.sts_enforced_uncovered() || policy.sts_enforced_failing() || !policy.dane_failures().is_empty();
+    if violated {
+        (
+            CheckStatus::Fail,
+            format!("{status}: the live setup does not satisfy it"),
+        )
+    } else if policy.mta_sts.publication_problem().is_some() || policy.dane_unusable() {
+        (
+            CheckStatus::Ask,
+            format!("{status}: published, but broken (see the policy section)"),
+        )
+    } else {
+        (CheckStatus::Pass, status)
+    }
 }
 
 #[cfg(test)]

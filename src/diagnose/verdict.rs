@@ -153,6 +153,10 @@ pub enum EvidenceAt {
     Answer {
         question: String,
     },
+    /// What the recipient publishes: a TLSA owner, an `_mta-sts` name, the policy URL.
+    Published {
+        source: String,
+    },
 }
 
 /// A narrow, dated exception for one destination, ready to paste.

@@ -144,13 +144,11 @@ impl MtaSts {
             return Some(("sts-policy-invalid", txt.summary()));
         }
         match &self.fetch {
-            Some(fetch @ FetchOutcome::Fetched { .. }) => match &self.policy {
-                Some(policy) if !policy.is_valid() => Some(("sts-policy-invalid", policy.summary())),
-                _ => {
-                    let _ = fetch;
-                    None
-                }
-            },
+            Some(FetchOutcome::Fetched { .. }) => self
+                .policy
+                .as_ref()
+                .filter(|policy| !policy.is_valid())
+                .map(|policy| ("sts-policy-invalid", policy.summary())),
             Some(fetch) => fetch.rfc8460_result_type().map(|kind| (kind, fetch.describe())),
             None => None,
         }
@@ -293,7 +291,7 @@ pub async fn gather(
         .copied()
         .or_else(raw::first_system_nameserver);
     let sts = async {
-        let txt = txt(&dns, format!("_mta-sts.{domain}"), |r| mta_sts::parse_txt(r)).await;
+        let txt = txt(&dns, format!("_mta-sts.{domain}"), mta_sts::parse_txt).await;
         let wanted = matches!(
             txt.parsed(),
             Some(TxtOutcome::Valid { .. } | TxtOutcome::Invalid { .. } | TxtOutcome::Multiple { .. })
@@ -326,9 +324,9 @@ pub async fn gather(
     );
     let ((sts_txt, fetch, policy), tls_rpt, spf, dmarc, tlsa, dns_comparison) = tokio::join!(
         sts,
-        txt(&dns, format!("_smtp._tls.{domain}"), |r| records::parse_tls_rpt(r)),
-        txt(&dns, domain.to_string(), |r| records::parse_spf(r)),
-        txt(&dns, format!("_dmarc.{domain}"), |r| records::parse_dmarc(r)),
+        txt(&dns, format!("_smtp._tls.{domain}"), records::parse_tls_rpt),
+        txt(&dns, domain.to_string(), records::parse_spf),
+        txt(&dns, format!("_dmarc.{domain}"), records::parse_dmarc),
         tlsa,
         comparison,
     );

@@ -131,6 +131,7 @@ pub fn render_markdown(session: &Session) -> String {
                 EvidenceAt::Certificate { position, field } => format!("certificate [{position}] {field}"),
                 EvidenceAt::Dns { name } => format!("DNS {name}"),
                 EvidenceAt::Answer { question } => format!("answer to {question}"),
+                EvidenceAt::Published { source } => format!("published at {source}"),
             };
             let who = match (&e.mx, e.address) {
                 (Some(mx), Some(addr)) => format!("{} [{}] ", code(mx), addr.ip()),
@@ -142,6 +143,7 @@ pub fn render_markdown(session: &Session) -> String {
     }
 
     render_dns(&mut out, session);
+    render_policy(&mut out, session);
     if !check.probes.is_empty() {
         let _ = writeln!(out, "## Addresses\n");
         let _ = writeln!(
@@ -332,6 +334,22 @@ fn render_dns(out: &mut String, session: &Session) {
         }
     }
     out.push('\n');
+}
+
+/// What the recipient publishes, one subsection per kind of evidence.
+fn render_policy(out: &mut String, session: &Session) {
+    let Some(policy) = &session.check.recipient else {
+        return;
+    };
+    let _ = writeln!(out, "## Recipient policy: {}\n", md(&policy.status_line()));
+    for section in super::policy::sections(policy, &session.check.probes) {
+        let _ = writeln!(out, "### {}\n", section.title);
+        for line in &section.lines {
+            let depth = line.len() - line.trim_start().len();
+            let _ = writeln!(out, "{}- {}", " ".repeat(depth), md(line.trim_start()));
+        }
+        out.push('\n');
+    }
 }
 
 fn transcript(p: &ProbeResult) -> String {

@@ -3,6 +3,7 @@
 
 pub mod diff;
 mod markdown;
+pub mod policy;
 pub mod session;
 pub mod store;
 mod text;

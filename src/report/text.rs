@@ -46,6 +46,15 @@ pub fn render_text(session: &Session, verbose: bool) -> String {
         out.push('\n');
         render_probe(&mut out, probe, verbose);
     }
+    if let Some(policy) = &report.recipient {
+        let _ = writeln!(out, "\nRECIPIENT POLICY: {}", policy.status_line());
+        for section in super::policy::sections(policy, &report.probes) {
+            let _ = writeln!(out, "  {}", section.title);
+            for line in &section.lines {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+    }
     out.push('\n');
     render_verdict(&mut out, &session.verdict);
     out

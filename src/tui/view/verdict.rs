@@ -89,6 +89,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 EvidenceAt::Certificate { position, field } => format!("cert [{position}] {field}"),
                 EvidenceAt::Dns { name } => format!("DNS {name}"),
                 EvidenceAt::Answer { .. } => "your answer".to_string(),
+                EvidenceAt::Published { source } => source.clone(),
             };
             let who = e.address.map(|a| format!("[{}] ", a.ip())).unwrap_or_default();
             ListItem::new(format!("{who}{place}: {}", e.detail))
