@@ -160,6 +160,7 @@ async fn demo() -> anyhow::Result<u8> {
             name: s.name.clone(),
             domain: s.domain.clone(),
             summary: s.summary.clone(),
+            resolver: lab.resolver_for(&s.domain),
         })
         .collect();
     let settings = RunSettings {

@@ -157,6 +157,8 @@ pub struct Offer {
     pub name: String,
     pub domain: String,
     pub summary: String,
+    /// The resolver a relay in this scenario uses (the stale-cache scenario has its own).
+    pub resolver: SocketAddr,
 }
 
 pub struct Intake {
@@ -835,6 +837,7 @@ impl App {
                         self.intake.target_typed = true;
                         // The flaky pool member shows itself only over repeated sessions.
                         self.settings.attempts = if offer.name == "flaky" { 2 } else { 1 };
+                        self.settings.nameservers = vec![offer.resolver];
                     }
                     self.start_from_intake()
                 }

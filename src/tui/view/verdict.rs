@@ -8,7 +8,7 @@
 //! | fix: ...                                                          |
 //! +- evidence (Enter: show) ------------------------------------------+
 //! | > mx2 [192.0.2.2] transcript line 11: closed after 220 ...         |
-//! +- workaround and checklist (PgUp/PgDn) ----------------------------+
+//! +- checklist, workaround, recipient policy (PgUp/PgDn) -------------+
 //! ```
 
 use ratatui::Frame;
@@ -131,9 +131,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         more.extend(w.postfix.lines().map(|l| Line::raw(l.to_string())));
         more.extend(w.exim.lines().map(|l| Line::raw(l.to_string())));
     }
+    if let Some(policy) = &session.check.recipient {
+        more.push(Line::raw(""));
+        more.push(Line::styled(
+            format!("Recipient policy: {}", policy.status_line()),
+            theme.title(),
+        ));
+        for section in crate::report::policy::sections(policy, &session.check.probes) {
+            more.push(Line::styled(section.title, theme.title()));
+            more.extend(section.lines.into_iter().map(|l| Line::raw(format!("  {l}"))));
+        }
+    }
     frame.render_widget(
         Paragraph::new(more)
-            .block(theme.block("before you retry the queue (PgUp/PgDn)", false))
+            .block(theme.block("before you retry; recipient policy (PgUp/PgDn)", false))
             .wrap(Wrap { trim: false })
             .scroll((app.verdict_scroll, 0)),
         rest,
