@@ -108,9 +108,16 @@ fn mta_sts(sts: &MtaSts, domain: &str) -> Vec<String> {
 fn dane(policy: &RecipientPolicy, probes: &[ProbeResult]) -> Vec<String> {
     let mut lines = Vec::new();
     match policy.dnssec_resolver {
-        Some(resolver) => lines.push(format!(
-            "TLSA asked of {resolver}; its AD bit counts as DNSSEC validation only if it is a validating resolver on a trusted path (as Postfix assumes)"
-        )),
+        Some(resolver) => {
+            lines.push(format!(
+                "TLSA asked of {resolver}; its AD bit counts as DNSSEC validation only if it is a validating resolver on a trusted path (as Postfix assumes)"
+            ));
+            if !resolver.ip().is_loopback() {
+                lines.push(
+                    "  note: this resolver is not on loopback, so its AD bit travels unprotected and could be forged".into(),
+                );
+            }
+        }
         None => lines.push("no resolver for TLSA lookups could be found".to_string()),
     }
     for host in &policy.dane {
