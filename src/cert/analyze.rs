@@ -141,55 +141,11 @@ fn name_check(reference: &str, leaf: Option<&X509Certificate<'_>>) -> NameCheck 
 
 #[cfg(test)]
 mod tests {
-    use rcgen::{BasicConstraints, Certificate, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair};
-    use time::{Duration, OffsetDateTime};
+    use rcgen::KeyPair;
 
     use super::*;
+    use crate::cert::test_pki::{Issued, MX, issue, params, root_and_intermediate, self_signed};
     use crate::cert::{TrustOutcome, TrustStore};
-
-    const MX: &str = "mx.example.test";
-
-    /// A certificate with the key that signed it, so it can issue others.
-    struct Issued {
-        cert: Certificate,
-        key: KeyPair,
-    }
-
-    impl Issued {
-        fn der(&self) -> CertificateDer<'static> {
-            self.cert.der().clone()
-        }
-    }
-
-    fn params(cn: &str, sans: &[&str], ca: bool, valid_from_days: i64, valid_to_days: i64) -> CertificateParams {
-        let sans: Vec<String> = sans.iter().map(|s| (*s).to_owned()).collect();
-        let mut p = CertificateParams::new(sans).unwrap();
-        p.distinguished_name = DistinguishedName::new();
-        p.distinguished_name.push(DnType::CommonName, cn);
-        if ca {
-            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        }
-        let now = OffsetDateTime::now_utc();
-        p.not_before = now + Duration::days(valid_from_days);
-        p.not_after = now + Duration::days(valid_to_days);
-        p
-    }
-
-    fn self_signed(p: CertificateParams) -> Issued {
-        let key = KeyPair::generate().unwrap();
-        Issued {
-            cert: p.self_signed(&key).unwrap(),
-            key,
-        }
-    }
-
-    fn issue(p: CertificateParams, by: &Issued) -> Issued {
-        let key = KeyPair::generate().unwrap();
-        Issued {
-            cert: p.signed_by(&key, &by.cert, &by.key).unwrap(),
-            key,
-        }
-    }
 
     /// A root, an intermediate under it, and stores that trust the root via `--ca-file`.
     struct Pki {
@@ -199,8 +155,7 @@ mod tests {
     }
 
     fn pki() -> Pki {
-        let root = self_signed(params("mxtriage test root", &[], true, -30, 3650));
-        let inter = issue(params("mxtriage test intermediate", &[], true, -30, 1825), &root);
+        let (root, inter) = root_and_intermediate();
         let stores = TrustStores::from_parts(Vec::new(), vec![root.der()]);
         Pki { root, inter, stores }
     }

@@ -13,6 +13,8 @@ mod info;
 pub mod names;
 mod signature;
 pub mod stores;
+#[cfg(test)]
+pub(crate) mod test_pki;
 mod trust;
 
 pub use analyze::analyze;

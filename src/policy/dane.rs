@@ -675,46 +675,8 @@ mod hex_data {
 mod tests {
     use std::time::Duration as StdDuration;
 
-    use rcgen::{BasicConstraints, Certificate, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair};
-    use time::{Duration, OffsetDateTime};
-
     use super::*;
-
-    const MX: &str = "mx.example.test";
-
-    /// A certificate with its key, so it can issue others.
-    struct Issued {
-        cert: Certificate,
-        key: KeyPair,
-    }
-
-    impl Issued {
-        fn der(&self) -> CertificateDer<'static> {
-            self.cert.der().clone()
-        }
-    }
-
-    fn params(cn: &str, sans: &[&str], ca: bool, from_days: i64, to_days: i64) -> CertificateParams {
-        let mut p = CertificateParams::new(sans.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).unwrap();
-        p.distinguished_name = DistinguishedName::new();
-        p.distinguished_name.push(DnType::CommonName, cn);
-        if ca {
-            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        }
-        let now = OffsetDateTime::now_utc();
-        p.not_before = now + Duration::days(from_days);
-        p.not_after = now + Duration::days(to_days);
-        p
-    }
-
-    fn issue(p: CertificateParams, by: Option<&Issued>) -> Issued {
-        let key = KeyPair::generate().unwrap();
-        let cert = match by {
-            Some(by) => p.signed_by(&key, &by.cert, &by.key).unwrap(),
-            None => p.self_signed(&key).unwrap(),
-        };
-        Issued { cert, key }
-    }
+    use crate::cert::test_pki::{Issued, MX, issue, params, root_and_intermediate, self_signed};
 
     /// Root → intermediate → leaf for `MX`; the server sends leaf and intermediate.
     struct Pki {
@@ -730,9 +692,8 @@ mod tests {
 
         /// `shift_days` moves the leaf's validity window (negative: expired).
         fn with_leaf(sans: &[&str], shift_days: i64) -> Pki {
-            let root = issue(params("dane test root", &[], true, -30, 3650), None);
-            let inter = issue(params("dane test intermediate", &[], true, -30, 1000), Some(&root));
-            let leaf = issue(params(MX, sans, false, shift_days - 1, shift_days + 90), Some(&inter));
+            let (root, inter) = root_and_intermediate();
+            let leaf = issue(params(MX, sans, false, shift_days - 1, shift_days + 90), &inter);
             Pki { root, inter, leaf }
         }
 
@@ -757,6 +718,25 @@ mod tests {
         Tlsa::from_presentation(s).unwrap()
     }
 
+    #[track_caller]
+    fn assert_mentions(text: &str, part: &str) {
+        assert!(text.contains(part), "{text}");
+    }
+
+    #[track_caller]
+    fn assert_ta_expired(outcome: &DaneOutcome) {
+        assert!(
+            matches!(
+                outcome,
+                DaneOutcome::TaMatchedButInvalid {
+                    reason: TaFailure::Expired,
+                    ..
+                }
+            ),
+            "{outcome:?}"
+        );
+    }
+
     #[test]
     fn dane_ee_forms_match_the_leaf() {
         let pki = Pki::new();
@@ -767,11 +747,7 @@ mod tests {
                 DaneOutcome::Authenticated { record: 0, position: 0 },
                 "3 {selector} {matching}"
             );
-            assert!(
-                check.records[0].note.contains("does not check names"),
-                "{}",
-                check.records[0].note
-            );
+            assert_mentions(&check.records[0].note, "does not check names");
         }
         let check = pki.check(&[record(&pki.leaf.der(), 3, 1, 1)]);
         assert!(check.summary().starts_with("TLSA 3 1 1 "), "{}", check.summary());
@@ -804,11 +780,7 @@ mod tests {
         let pki = Pki::new();
         let check = pki.check(&[record(&pki.inter.der(), 2, 1, 1)]);
         assert_eq!(check.outcome, DaneOutcome::Authenticated { record: 0, position: 1 });
-        assert!(
-            check.summary().contains("leaf validates up to it"),
-            "{}",
-            check.summary()
-        );
+        assert_mentions(&check.summary(), "leaf validates up to it");
     }
 
     #[test]
@@ -844,35 +816,21 @@ mod tests {
             }
         );
         assert_eq!(check.outcome.rfc8460_result_type(), Some("certificate-host-mismatch"));
-        assert!(
-            check.summary().contains("do not cover the MX host"),
-            "{}",
-            check.summary()
-        );
+        assert_mentions(&check.summary(), "do not cover the MX host");
     }
 
     #[test]
     fn dane_ta_with_an_expired_leaf_is_invalid() {
         let pki = Pki::with_leaf(&[MX], -200);
         let check = pki.check(&[record(&pki.inter.der(), 2, 1, 1)]);
-        assert!(
-            matches!(
-                check.outcome,
-                DaneOutcome::TaMatchedButInvalid {
-                    reason: TaFailure::Expired,
-                    ..
-                }
-            ),
-            "{:?}",
-            check.outcome
-        );
+        assert_ta_expired(&check.outcome);
         assert_eq!(check.outcome.rfc8460_result_type(), Some("certificate-expired"));
     }
 
     #[test]
     fn dane_ta_with_an_expired_anchor_is_invalid() {
-        let root = issue(params("old root", &[], true, -400, -10), None);
-        let leaf = issue(params(MX, &[MX], false, -100, 100), Some(&root));
+        let root = self_signed(params("old root", &[], true, -400, -10));
+        let leaf = issue(params(MX, &[MX], false, -100, 100), &root);
         let chain = vec![leaf.der(), root.der()];
         let check = check_chain(&[record(&root.der(), 2, 1, 1)], &chain, &[MX], now());
         assert!(
@@ -892,7 +850,7 @@ mod tests {
     #[test]
     fn dane_ta_matching_an_unrelated_sent_certificate_has_no_path() {
         let pki = Pki::new();
-        let other = issue(params("other CA", &[], true, -30, 1000), None);
+        let other = self_signed(params("other CA", &[], true, -30, 1000));
         let chain = vec![pki.leaf.der(), other.der()];
         let check = check_chain(&[record(&other.der(), 2, 1, 1)], &chain, &[MX], now());
         assert_eq!(
@@ -912,7 +870,7 @@ mod tests {
         let check = pki.check(&[record(&pki.root.der(), 2, 1, 1)]);
         assert_eq!(check.outcome, DaneOutcome::Mismatch { rotation: true });
         assert_eq!(check.outcome.rfc8460_result_type(), Some("tlsa-invalid"));
-        assert!(check.summary().contains("RFC 7672 §3.1.2"), "{}", check.summary());
+        assert_mentions(&check.summary(), "RFC 7672 §3.1.2");
     }
 
     #[test]
@@ -927,11 +885,7 @@ mod tests {
                 reason: TaFailure::NoPath
             }
         );
-        assert!(
-            check.records[0].note.contains("the leaf itself"),
-            "{}",
-            check.records[0].note
-        );
+        assert_mentions(&check.records[0].note, "the leaf itself");
     }
 
     #[test]
@@ -941,7 +895,7 @@ mod tests {
         let records = [record(&old.leaf.der(), 3, 1, 1), record(&old.leaf.der(), 3, 0, 1)];
         let check = new.check(&records);
         assert_eq!(check.outcome, DaneOutcome::Mismatch { rotation: true });
-        assert!(check.summary().contains("probably replaced"), "{}", check.summary());
+        assert_mentions(&check.summary(), "probably replaced");
         assert_eq!(check.records[0].matched, None);
     }
 
@@ -950,11 +904,7 @@ mod tests {
         let pki = Pki::new();
         let check = pki.check(&[record(&pki.inter.der(), 3, 1, 1)]);
         assert_eq!(check.outcome, DaneOutcome::Mismatch { rotation: false });
-        assert!(
-            check.records[0].note.contains("publish it as 2 1 1"),
-            "{}",
-            check.records[0].note
-        );
+        assert_mentions(&check.records[0].note, "publish it as 2 1 1");
     }
 
     #[test]
@@ -976,7 +926,7 @@ mod tests {
         assert!(check.records.iter().all(|r| r.usable == Usability::PkixNotForSmtp));
         assert_eq!(check.outcome, DaneOutcome::NoUsableRecords);
         assert_eq!(check.outcome.rfc8460_result_type(), None);
-        assert!(check.summary().contains("cannot authenticate"), "{}", check.summary());
+        assert_mentions(&check.summary(), "cannot authenticate");
     }
 
     #[test]
@@ -1009,11 +959,7 @@ mod tests {
             assert_eq!(check.outcome, DaneOutcome::NoUsableRecords, "{text}");
         }
         let short = pki.check(&[tlsa(&format!("3 1 1 {}", "ab".repeat(20)))]);
-        assert!(
-            short.records[0].note.contains("this one is 20"),
-            "{}",
-            short.records[0].note
-        );
+        assert_mentions(&short.records[0].note, "this one is 20");
     }
 
     #[test]
@@ -1047,7 +993,7 @@ mod tests {
 
     #[test]
     fn dane_ta_matching_a_self_signed_leaf_validates() {
-        let leaf = issue(params(MX, &[MX], false, -1, 90), None);
+        let leaf = self_signed(params(MX, &[MX], false, -1, 90));
         let check = check_chain(&[record(&leaf.der(), 2, 1, 1)], &[leaf.der()], &[MX], now());
         assert_eq!(check.outcome, DaneOutcome::Authenticated { record: 0, position: 0 });
     }
@@ -1070,11 +1016,7 @@ mod tests {
         assert_eq!(check.records.len(), MAX_RECORDS);
         assert_eq!(check.skipped, 1);
         assert_eq!(check.outcome, DaneOutcome::Mismatch { rotation: true });
-        assert!(
-            check.summary().contains("1 more records were not examined"),
-            "{}",
-            check.summary()
-        );
+        assert_mentions(&check.summary(), "1 more records were not examined");
     }
 
     #[test]
@@ -1082,17 +1024,7 @@ mod tests {
         let pki = Pki::new();
         let later = UnixTime::since_unix_epoch(StdDuration::from_secs(now().as_secs() + 200 * 86_400));
         let check = check_chain(&[record(&pki.inter.der(), 2, 1, 1)], &pki.chain(), &[MX], later);
-        assert!(
-            matches!(
-                check.outcome,
-                DaneOutcome::TaMatchedButInvalid {
-                    reason: TaFailure::Expired,
-                    ..
-                }
-            ),
-            "{:?}",
-            check.outcome
-        );
+        assert_ta_expired(&check.outcome);
     }
 
     #[test]
