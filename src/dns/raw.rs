@@ -127,16 +127,22 @@ pub async fn query(
         name: SafeText::clean(&name.to_ascii()),
         reason: e.to_string(),
     })?;
-    let question = &message.queries()[0];
+    let exchange = Exchange {
+        server,
+        bytes: &bytes,
+        id,
+        question: &message.queries()[0],
+        timeout: options.timeout,
+    };
 
     let mut over_tcp = options.tcp_only;
     let mut reply = if options.tcp_only {
-        tcp_exchange(server, &bytes, id, question, options.timeout).await?
+        exchange.tcp().await?
     } else {
-        udp_exchange(server, &bytes, id, question, options.timeout).await?
+        exchange.udp().await?
     };
     if reply.truncated() && !over_tcp {
-        reply = tcp_exchange(server, &bytes, id, question, options.timeout).await?;
+        reply = exchange.tcp().await?;
         over_tcp = true;
     }
     Ok(RawAnswer {
@@ -196,84 +202,93 @@ fn check_reply(bytes: &[u8], id: u16, question: &Query) -> Result<Message, Strin
     }
 }
 
-async fn udp_exchange(
+/// One encoded query on its way to one server, over either transport.
+struct Exchange<'a> {
     server: SocketAddr,
-    bytes: &[u8],
+    bytes: &'a [u8],
     id: u16,
-    question: &Query,
+    question: &'a Query,
+    /// Per transport.
     timeout: Duration,
-) -> Result<Message, RawError> {
-    let io = |source| {
-        Some(RawError::Io {
-            server,
-            transport: "udp",
-            source,
-        })
-    };
-    let local: IpAddr = match server {
-        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
-        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
-    };
-    // Replies that are not ours are skipped; if nothing else comes, the last one
-    // explains the failure better than a bare timeout.
-    let mut stray: Option<String> = None;
-    let exchange = async {
-        let socket = UdpSocket::bind((local, 0)).await.map_err(io)?;
-        // Connected: the kernel drops datagrams from any other address.
-        socket.connect(server).await.map_err(io)?;
-        socket.send(bytes).await.map_err(io)?;
-        let mut buffer = vec![0u8; UDP_BUFFER];
-        for _ in 0..MAX_STRAY_DATAGRAMS {
-            let len = socket.recv(&mut buffer).await.map_err(io)?;
-            match check_reply(&buffer[..len], id, question) {
-                Ok(message) => return Ok(message),
-                Err(reason) => stray = Some(reason),
-            }
-        }
-        Err(None)
-    };
-    match tokio::time::timeout(timeout, exchange).await {
-        Ok(Ok(message)) => Ok(message),
-        Ok(Err(Some(error))) => Err(error),
-        Ok(Err(None)) | Err(_) => Err(match stray {
-            Some(reason) => RawError::Malformed { server, reason },
-            None => RawError::Timeout { server, timeout },
-        }),
-    }
 }
 
-/// RFC 1035 §4.2.2 / RFC 7766: a two-byte length, then the message, both ways.
-async fn tcp_exchange(
-    server: SocketAddr,
-    bytes: &[u8],
-    id: u16,
-    question: &Query,
-    timeout: Duration,
-) -> Result<Message, RawError> {
-    let io = |source| RawError::Io {
-        server,
-        transport: "tcp",
-        source,
-    };
-    let exchange = async {
-        let mut stream = TcpStream::connect(server).await.map_err(io)?;
-        let len = u16::try_from(bytes.len()).map_err(|_| RawError::Query {
-            name: SafeText::clean(&question.name().to_ascii()),
-            reason: "query longer than 65535 bytes".to_string(),
-        })?;
-        let mut framed = Vec::with_capacity(bytes.len() + 2);
-        framed.extend_from_slice(&len.to_be_bytes());
-        framed.extend_from_slice(bytes);
-        stream.write_all(&framed).await.map_err(io)?;
-        let reply_len = stream.read_u16().await.map_err(io)?;
-        // The length prefix bounds the read to 64 KiB.
-        let mut reply = vec![0u8; usize::from(reply_len)];
-        stream.read_exact(&mut reply).await.map_err(io)?;
-        check_reply(&reply, id, question).map_err(|reason| RawError::Malformed { server, reason })
-    };
-    tokio::time::timeout(timeout, exchange)
-        .await
-        .unwrap_or(Err(RawError::Timeout { server, timeout }))
+impl Exchange<'_> {
+    async fn udp(&self) -> Result<Message, RawError> {
+        let server = self.server;
+        let io = |source| {
+            Some(RawError::Io {
+                server,
+                transport: "udp",
+                source,
+            })
+        };
+        let local: IpAddr = match server {
+            SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+            SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+        };
+        // Replies that are not ours are skipped; if nothing else comes, the last one
+        // explains the failure better than a bare timeout.
+        let mut stray: Option<String> = None;
+        let exchange = async {
+            let socket = UdpSocket::bind((local, 0)).await.map_err(io)?;
+            // Connected: the kernel drops datagrams from any other address.
+            socket.connect(server).await.map_err(io)?;
+            socket.send(self.bytes).await.map_err(io)?;
+            let mut buffer = vec![0u8; UDP_BUFFER];
+            for _ in 0..MAX_STRAY_DATAGRAMS {
+                let len = socket.recv(&mut buffer).await.map_err(io)?;
+                match check_reply(&buffer[..len], self.id, self.question) {
+                    Ok(message) => return Ok(message),
+                    Err(reason) => stray = Some(reason),
+                }
+            }
+            Err(None)
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(Ok(message)) => Ok(message),
+            Ok(Err(Some(error))) => Err(error),
+            Ok(Err(None)) | Err(_) => Err(match stray {
+                Some(reason) => RawError::Malformed { server, reason },
+                None => self.timed_out(),
+            }),
+        }
+    }
+
+    /// RFC 1035 §4.2.2 / RFC 7766: a two-byte length, then the message, both ways.
+    async fn tcp(&self) -> Result<Message, RawError> {
+        let server = self.server;
+        let io = |source| RawError::Io {
+            server,
+            transport: "tcp",
+            source,
+        };
+        let exchange = async {
+            let mut stream = TcpStream::connect(server).await.map_err(io)?;
+            let len = u16::try_from(self.bytes.len()).map_err(|_| RawError::Query {
+                name: SafeText::clean(&self.question.name().to_ascii()),
+                reason: "query longer than 65535 bytes".to_string(),
+            })?;
+            let mut framed = Vec::with_capacity(self.bytes.len() + 2);
+            framed.extend_from_slice(&len.to_be_bytes());
+            framed.extend_from_slice(self.bytes);
+            stream.write_all(&framed).await.map_err(io)?;
+            let reply_len = stream.read_u16().await.map_err(io)?;
+            // The length prefix bounds the read to 64 KiB.
+            let mut reply = vec![0u8; usize::from(reply_len)];
+            stream.read_exact(&mut reply).await.map_err(io)?;
+            check_reply(&reply, self.id, self.question).map_err(|reason| RawError::Malformed { server, reason })
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .unwrap_or_else(|_| Err(self.timed_out()))
+    }
+
+    fn timed_out(&self) -> RawError {
+        RawError::Timeout {
+            server: self.server,
+            timeout: self.timeout,
+        }
+    }
 }
 
 /// The first name server in the system configuration (`/etc/resolv.conf`), for
