@@ -290,3 +290,34 @@ async fn a_silent_policy_host_times_out_and_a_missing_one_has_no_address() {
     assert!(matches!(outcome, FetchOutcome::NoAddress { .. }), "{outcome:?}");
     hold.abort();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn report_diff_names_a_policy_seen_differently() {
+    use mxtriage::diagnose::Answers;
+    use mxtriage::report::{Session, diff};
+    let lab = Lab::start(LabOptions::default()).await.expect("lab");
+    let here = report(&lab, "dane-rotation").await;
+    // The other vantage point's resolver does not validate: no AD, so no DANE there.
+    let mut there = here.clone();
+    there.vantage_host = "elsewhere".into();
+    for host in &mut there.recipient.as_mut().unwrap().dane {
+        host.lookup.authenticated = false;
+    }
+    let (a, b) = (
+        Session::new(here, Answers::new()).unwrap(),
+        Session::new(there, Answers::new()).unwrap(),
+    );
+    assert_eq!(a.verdict.id, "dane-rotation");
+    assert_eq!(
+        b.verdict.id, "healthy",
+        "without validation the TLSA records bind nobody"
+    );
+    let d = diff::diff(&a, &b);
+    assert!(
+        d.differences
+            .iter()
+            .any(|l| l.contains("recipient policy") && l.contains("DANE does not apply")),
+        "{:?}",
+        d.differences
+    );
+}

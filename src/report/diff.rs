@@ -107,6 +107,15 @@ pub fn diff(a: &Session, b: &Session) -> Diff {
     for ip in pb.keys().filter(|ip| !pa.contains_key(ip)) {
         d.differences.push(format!("{ip} probed only from {hb}"));
     }
+    // What the recipient publishes is the same everywhere, unless DNS or the path differs.
+    let policy = |s: &Session| s.check.recipient.as_ref().map(|r| r.status_line());
+    if let (Some(x), Some(y)) = (policy(a), policy(b))
+        && x != y
+    {
+        d.differences
+            .push(format!("recipient policy from {ha}: {x}; from {hb}: {y}"));
+        d.meaning.push(super::wording::say("diff", "policy_differs", &[]));
+    }
     if only_here_fails {
         d.meaning.push(super::wording::say("diff", "one_side_fails", &[]));
     }

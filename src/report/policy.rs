@@ -114,7 +114,8 @@ fn dane(policy: &RecipientPolicy, probes: &[ProbeResult]) -> Vec<String> {
             ));
             if !resolver.ip().is_loopback() {
                 lines.push(
-                    "  note: this resolver is not on loopback, so its AD bit travels unprotected and could be forged".into(),
+                    "  note: this resolver is not on loopback, so its AD bit travels unprotected and could be forged"
+                        .into(),
                 );
             }
         }
