@@ -221,6 +221,7 @@ const TABLE: &[(&str, &str, Family, Owner, u8)] = &[
     ),
     ("dane-ee", "healthy", Family::Healthy, Owner::None, 0),
     ("dane-ta", "healthy", Family::Healthy, Owner::None, 0),
+    ("dane-cname", "healthy", Family::Healthy, Owner::None, 0),
     (
         "dane-rotation",
         "dane-rotation",

@@ -128,13 +128,21 @@ async fn broken_publications_map_to_their_rfc8460_types() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rfc7672_tlsa_records_are_matched_against_the_presented_chain() {
     let lab = Lab::start(LabOptions::default()).await.expect("lab");
-    let (ee, ta, rotation, wrong_name, unusable, insecure) = tokio::join!(
+    let (ee, ta, rotation, wrong_name, unusable, insecure, cname) = tokio::join!(
         report(&lab, "dane-ee"),
         report(&lab, "dane-ta"),
         report(&lab, "dane-rotation"),
         report(&lab, "dane-ta-wrong-name"),
         report(&lab, "dane-unusable"),
         report(&lab, "dane-insecure"),
+        report(&lab, "dane-cname"),
+    );
+    // An MX that is a CNAME: the TLSA base domain is the expanded name (RFC 7672 §2.2.3).
+    assert_eq!(policy(&cname).dane[0].host, "alias.dane-cname.lab.test");
+    assert_eq!(policy(&cname).dane[0].lookup.owner, "_25._tcp.mx.dane-cname.lab.test");
+    assert_eq!(
+        dane_outcome(&cname),
+        DaneOutcome::Authenticated { record: 0, position: 0 }
     );
     for r in [&ee, &ta, &rotation, &wrong_name, &unusable] {
         assert!(policy(r).dane[0].applies(), "validated TLSA: {}", r.target);

@@ -227,8 +227,19 @@ impl Lab {
         for scenario in scenarios::policy() {
             let domain = format!("{}.{ZONE}", scenario.name);
             let mx = format!("mx.{domain}");
-            zone.mx(&domain, 10, &mx).a(&mx, plan(&mx, scenario.server, None)?);
-            let chain = chains.borrow().get(&mx).cloned().unwrap_or_default();
+            // A sender verifies the name it looked up: the alias, when the MX is one.
+            let alias = format!("alias.{domain}");
+            let name = if scenario.cname { &alias } else { &mx };
+            let ip = plan(name, scenario.server, None)?;
+            if scenario.cname {
+                zone.mx(&domain, 10, &alias).cname(&alias, &mx).a(&mx, ip);
+                if scenario.secure {
+                    zone.secure_name(&alias);
+                }
+            } else {
+                zone.mx(&domain, 10, &mx).a(&mx, ip);
+            }
+            let chain = chains.borrow().get(name).cloned().unwrap_or_default();
             sites.extend(policy::publish(&scenario, &domain, &mx, &chain, &pki, &mut zone)?);
             scenarios.push(ScenarioInfo {
                 name: scenario.name.to_string(),

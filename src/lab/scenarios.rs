@@ -152,6 +152,8 @@ pub struct PolicyScenario {
     pub tlsa: &'static [TlsaSetup],
     /// The lab resolver marks this scenario's answers as DNSSEC-validated (the AD bit).
     pub secure: bool,
+    /// The MX is `alias.<domain>`, a CNAME to `mx.<domain>`, where the TLSA records are.
+    pub cname: bool,
 }
 
 /// `_mta-sts` TXT records and how the policy host answers.
@@ -204,6 +206,7 @@ pub fn policy() -> Vec<PolicyScenario> {
         sts,
         tlsa,
         secure,
+        cname: false,
     };
     vec![
         scenario("sts-enforce", healthy, sts(StsAnswer::Policy(ENFORCE)), &[], false),
@@ -267,6 +270,10 @@ pub fn policy() -> Vec<PolicyScenario> {
             false,
         ),
         scenario("dane-ee", healthy, None, &[TlsaSetup::Leaf(3, 1, 1)], true),
+        PolicyScenario {
+            cname: true,
+            ..scenario("dane-cname", healthy, None, &[TlsaSetup::Leaf(3, 1, 1)], true)
+        },
         scenario("dane-ta", healthy, None, &[TlsaSetup::Issuer(2, 1, 1)], true),
         scenario(
             "dane-rotation",

@@ -310,7 +310,7 @@ pub async fn gather(
         join_all(resolution.hosts.iter().map(|host| async move {
             (
                 host.name.clone(),
-                raw::tlsa(server, &host.name, settings.port, settings.timeout).await,
+                tlsa_lookup(server, &host.name, &host.cname_chain, settings).await,
             )
         }))
         .await
@@ -342,6 +342,22 @@ pub async fn gather(
         dnssec_resolver,
         dns: Some(dns_comparison),
     }
+}
+
+/// TLSA for an MX host (RFC 7672 §2.2.3): when its address lookup followed CNAMEs, the
+/// fully expanded name is the TLSA base domain first, then the MX host name itself.
+async fn tlsa_lookup(server: SocketAddr, host: &str, cname_chain: &[String], settings: &GatherSettings) -> TlsaLookup {
+    let expanded = cname_chain
+        .last()
+        .and_then(|step| step.split(" → ").nth(1))
+        .filter(|target| *target != host);
+    if let Some(target) = expanded {
+        let first = raw::tlsa(server, target, settings.port, settings.timeout).await;
+        if !matches!(first.status, TlsaStatus::NoData | TlsaStatus::NxDomain) {
+            return first;
+        }
+    }
+    raw::tlsa(server, host, settings.port, settings.timeout).await
 }
 
 async fn txt<T>(dns: &Dns, name: String, parse: impl Fn(&[String]) -> T) -> Txt<T> {
@@ -389,7 +405,9 @@ impl Gathered {
             .into_iter()
             .map(|(host, lookup)| {
                 let records: Vec<Tlsa> = lookup.records.iter().filter_map(to_tlsa).collect();
+                // Reference identifiers (RFC 7672 §3.2.2): the MX host and the TLSA base domain.
                 let mut names = vec![host.clone()];
+                names.extend(lookup.owner.strip_prefix("_25._tcp.").map(str::to_string));
                 names.extend(lookup.alias_target.clone());
                 let names: Vec<&str> = names.iter().map(String::as_str).collect();
                 let addresses = probes
