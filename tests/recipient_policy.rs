@@ -329,3 +329,27 @@ async fn report_diff_names_a_policy_seen_differently() {
         d.differences
     );
 }
+
+/// SERVFAIL on TLSA cannot be produced by the lab's DNS server, so this test takes a real
+/// lab report and changes only the lookup status: it proves the tree's handling, not the lookup.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_tlsa_lookup_is_a_dns_problem_for_dane_senders() {
+    use mxtriage::diagnose::{Answers, Family, Owner};
+    use mxtriage::dns::raw::TlsaStatus;
+    use mxtriage::report::Session;
+    let lab = Lab::start(LabOptions::default()).await.expect("lab");
+    let mut r = report(&lab, "healthy").await;
+    r.recipient.as_mut().unwrap().dane[0].lookup.status = TlsaStatus::ServFail;
+    let session = Session::new(r, Answers::new()).unwrap();
+    let v = &session.verdict;
+    assert_eq!(
+        (v.id.as_str(), v.family, v.owner),
+        ("dane-lookup-failed", Family::Dns, Owner::DnsOwner)
+    );
+    assert_eq!(v.tlsrpt.as_deref(), Some("dnssec-invalid"));
+    assert!(
+        v.evidence.iter().any(|e| e.detail.contains("SERVFAIL")),
+        "{:?}",
+        v.evidence
+    );
+}

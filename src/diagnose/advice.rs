@@ -290,6 +290,14 @@ fn policy_evidence(spec: &VerdictSpec, report: &CheckReport) -> Vec<EvidenceRef>
                 refs.push(published(None, None, &source, format!("{detail} ({kind})")));
             }
         }
+        "dane-lookup-failed" => {
+            for host in &policy.dane {
+                if host.lookup.status == crate::dns::raw::TlsaStatus::ServFail {
+                    let detail = format!("SERVFAIL from {} for {}", host.lookup.resolver, host.lookup.owner);
+                    refs.push(published(None, Some(&host.host), &host.lookup.owner, detail));
+                }
+            }
+        }
         "dane-rotation" | "dane-mismatch" | "dane-unusable" | "cert-problem-dane-ok" => {
             for host in policy.dane.iter().filter(|h| h.applies()) {
                 for address in &host.addresses {

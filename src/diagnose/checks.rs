@@ -197,6 +197,13 @@ const CHECKS: &[(&str, Check)] = &[
         sts_problem(r, |kind| kind == "sts-policy-invalid")
     }),
     ("resolver_older_than_authority", resolver_older_than_authority),
+    ("dane_lookup_failed", |r| {
+        Hit::from(r.recipient.as_ref().is_some_and(|p| {
+            p.dane
+                .iter()
+                .any(|h| h.lookup.status == crate::dns::raw::TlsaStatus::ServFail)
+        }))
+    }),
     ("any_certificate_problem", |r| completed(r, |p| !p.is_secure())),
     // The verdict of path building, not any expired certificate in the bag: an unneeded
     // expired cross-sign does not break a chain. The leaf's own dates count too, because
