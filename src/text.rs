@@ -34,14 +34,19 @@ impl SafeText {
                 out.push_str("…[truncated]");
                 break;
             }
-            if c.is_control() || invisible(c) {
-                use fmt::Write;
-                let _ = write!(out, "\\x{:02x}", u32::from(c));
-            } else {
-                out.push(c);
-            }
+            push_shown(&mut out, c);
         }
         SafeText(out)
+    }
+
+    /// Control and invisible characters escaped as in [`SafeText`], with no length cap:
+    /// for text of any length read back from a saved report.
+    pub fn escape(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            push_shown(&mut out, c);
+        }
+        out
     }
 
     /// A peer string, neutralised, as a plain `String` for fields that stay strings.
@@ -51,6 +56,16 @@ impl SafeText {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Appends `c`, or its `\xNN` form when it is a control or invisible character.
+fn push_shown(out: &mut String, c: char) {
+    if c.is_control() || invisible(c) {
+        use fmt::Write;
+        let _ = write!(out, "\\x{:02x}", u32::from(c));
+    } else {
+        out.push(c);
     }
 }
 

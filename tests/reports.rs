@@ -237,3 +237,26 @@ async fn save_writes_json_and_markdown_under_the_data_directory() {
     );
     assert!(saved.iter().any(|n| n.ends_with(".md")), "{saved:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tampered_report_is_shown_escaped_and_rediagnosed() {
+    let f = fixture("tampered").await;
+    let original = session(&f, "sts-mx-not-covered").await;
+    let mut value: serde_json::Value = serde_json::from_str(&original.to_json()).unwrap();
+    // Escape sequences where plain strings live, and a verdict that claims all is well.
+    value["resolution"]["hosts"][0]["name"] = "mx\u{1b}[2J.example".into();
+    value["recipient"]["dns"]["views"][0]["label"] = "resolver\u{202e}evil".into();
+    value["verdict"]["id"] = "healthy".into();
+    value["verdict"]["title"] = "All good \u{1b}]0;pwned\u{7}".into();
+    let path = f.dir.join("tampered.json");
+    std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+    let loaded = Session::load(&path).unwrap();
+    assert_eq!(loaded.check.resolution.hosts[0].name, "mx\\x1b[2J.example");
+    let label = &loaded.check.recipient.as_ref().unwrap().dns.as_ref().unwrap().views[0].label;
+    assert_eq!(label, "resolver\\x202eevil");
+    assert_eq!(
+        loaded.verdict.id, "sts-mx-not-covered",
+        "the verdict comes from the evidence"
+    );
+    assert!(!render_markdown(&loaded).contains('\u{1b}'));
+}

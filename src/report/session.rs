@@ -65,6 +65,28 @@ impl Session {
         if found != u64::from(SCHEMA_VERSION) {
             return Err(SessionError::Version { path: shown, found });
         }
-        serde_json::from_value(value).map_err(|source| SessionError::Parse { path: shown, source })
+        let mut value = value;
+        neutralise(&mut value);
+        let saved: Session =
+            serde_json::from_value(value).map_err(|source| SessionError::Parse { path: shown, source })?;
+        // The verdict is rebuilt from the evidence: its text comes from this tool's
+        // assets, never from the file.
+        Ok(Session::new(saved.check, saved.answers)?)
+    }
+}
+
+/// A saved report is peer input: every string in it (host names, messages, policy
+/// lines) gets its control and invisible characters escaped before anything shows it.
+fn neutralise(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => {
+            let shown = crate::text::SafeText::escape(s);
+            if shown != *s {
+                *s = shown;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(neutralise),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(neutralise),
+        _ => {}
     }
 }
