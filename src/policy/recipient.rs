@@ -242,7 +242,7 @@ impl RecipientPolicy {
                 self.dane.len()
             ));
         } else if self.dane.iter().any(|h| h.lookup.status == TlsaStatus::Found) {
-            parts.push("TLSA without DNSSEC validation (DANE does not apply)".to_string());
+            parts.push("TLSA not validated by the resolver (DANE does not apply as seen from here)".to_string());
         } else {
             parts.push("no DANE".to_string());
         }

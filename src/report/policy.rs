@@ -137,7 +137,9 @@ fn dane_host(host: &DaneHost, probes: &[ProbeResult]) -> Vec<String> {
     };
     let validated = match (&lookup.status, lookup.authenticated) {
         (TlsaStatus::Found, true) => ", DNSSEC-validated (AD): DANE applies",
-        (TlsaStatus::Found, false) => ", not validated (no AD): DANE does not apply",
+        (TlsaStatus::Found, false) => {
+            ", not validated (no AD: an unsigned zone, or a resolver that does not validate): DANE does not apply"
+        }
         _ => "",
     };
     let mut lines = vec![format!("{} {status}{validated}", lookup.owner)];
