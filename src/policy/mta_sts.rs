@@ -51,6 +51,7 @@ pub enum TxtOutcome {
 
 impl TxtOutcome {
     pub fn summary(&self) -> String {
+        const NO_POLICY: &str = "a sender treats the domain as having no MTA-STS policy";
         match self {
             TxtOutcome::Absent { ignored, near_misses } => {
                 let near = match near_misses.first() {
@@ -62,16 +63,8 @@ impl TxtOutcome {
                     ignored_suffix(*ignored)
                 )
             }
-            TxtOutcome::Multiple { records, ignored } => format!(
-                "{} v=STSv1 records: a sender treats the domain as having no MTA-STS policy{}",
-                records.len(),
-                ignored_suffix(*ignored)
-            ),
-            TxtOutcome::Invalid { problems, ignored, .. } => format!(
-                "v=STSv1 record invalid ({}): a sender treats the domain as having no MTA-STS policy{}",
-                first_of(problems),
-                ignored_suffix(*ignored)
-            ),
+            TxtOutcome::Multiple { records, ignored } => several_line(records.len(), STS_VERSION, NO_POLICY, *ignored),
+            TxtOutcome::Invalid { problems, ignored, .. } => invalid_line(STS_VERSION, problems, NO_POLICY, *ignored),
             TxtOutcome::Valid { id, ignored, .. } => {
                 format!("v=STSv1 record, id {id}: valid{}", ignored_suffix(*ignored))
             }
@@ -89,7 +82,7 @@ pub fn parse_txt(records: &[String]) -> TxtOutcome {
         },
         [one] => parse_record(one, ignored),
         many => TxtOutcome::Multiple {
-            records: many.iter().map(|r| SafeText::from_peer_str(r)).collect(),
+            records: peer_texts(many),
             ignored,
         },
     }
@@ -99,29 +92,7 @@ pub fn parse_txt(records: &[String]) -> TxtOutcome {
 fn parse_record(record: &str, ignored: usize) -> TxtOutcome {
     let mut problems = Vec::new();
     let mut notes = Vec::new();
-    if let Some(problem) = non_ascii_problem(record) {
-        push(&mut problems, problem);
-    }
-    let mut id: Option<&str> = None;
-    for field in split_fields(record, STS_VERSION, &mut problems, &mut notes) {
-        match (field.name, id) {
-            ("id", None) => {
-                id = Some(field.value);
-                for problem in id_problems(field.value) {
-                    push(&mut problems, problem);
-                }
-            }
-            ("id", Some(_)) => push(
-                &mut notes,
-                format!(
-                    "field {} {} repeats id: the first one counts",
-                    field.number,
-                    quote(field.raw)
-                ),
-            ),
-            _ => check_extension(&field, &["id"], &mut problems, &mut notes),
-        }
-    }
+    let id = read_fields(record, STS_VERSION, "id", &mut problems, &mut notes, check_id);
     let record_text = SafeText::from_peer_str(record);
     match id {
         Some(id) if problems.is_empty() => TxtOutcome::Valid {
@@ -141,6 +112,14 @@ fn parse_record(record: &str, ignored: usize) -> TxtOutcome {
             }
         }
     }
+}
+
+/// The `id` value, with its problems.
+fn check_id<'a>(field: &Field<'a>, problems: &mut Vec<String>, _notes: &mut Vec<String>) -> &'a str {
+    for problem in id_problems(field.value) {
+        push(problems, problem);
+    }
+    field.value
 }
 
 /// `id = 1*32(ALPHA / DIGIT)`: every way the value misses that.
@@ -611,9 +590,42 @@ fn near_misses(records: &[String], version: &str) -> Vec<SafeText> {
         .collect()
 }
 
+/// Reads a record whose one known field is `key` (`id` for MTA-STS, `rua` for TLS-RPT):
+/// checks that it is ASCII, splits it into fields, reads the first `key` field with
+/// `read`, notes any repeat of it (the first one counts) and checks every other field as
+/// an extension. `None` when the record has no `key` field.
+pub(super) fn read_fields<'a, T>(
+    record: &'a str,
+    version: &str,
+    key: &str,
+    problems: &mut Vec<String>,
+    notes: &mut Vec<String>,
+    mut read: impl FnMut(&Field<'a>, &mut Vec<String>, &mut Vec<String>) -> T,
+) -> Option<T> {
+    if let Some(problem) = non_ascii_problem(record) {
+        push(problems, problem);
+    }
+    let mut value = None;
+    for field in split_fields(record, version, problems, notes) {
+        if field.name != key {
+            check_extension(&field, &[key], problems, notes);
+        } else if value.is_none() {
+            value = Some(read(&field, problems, notes));
+        } else {
+            let message = format!(
+                "field {} {} repeats {key}: the first one counts",
+                field.number,
+                quote(field.raw)
+            );
+            push(notes, message);
+        }
+    }
+    value
+}
+
 /// Splits `version 1*(*WSP ";" *WSP field) [*WSP ";" *WSP]` into fields with a
 /// well-formed name; everything else becomes a problem, a trailing ';' a note.
-pub(super) fn split_fields<'a>(
+fn split_fields<'a>(
     record: &'a str,
     version: &str,
     problems: &mut Vec<String>,
@@ -694,7 +706,7 @@ fn name_problem(name: &str, noun: &str) -> Option<String> {
 }
 
 /// An unknown field: ignored by senders when well-formed, so a note; a bad value is a problem.
-pub(super) fn check_extension(field: &Field<'_>, known: &[&str], problems: &mut Vec<String>, notes: &mut Vec<String>) {
+fn check_extension(field: &Field<'_>, known: &[&str], problems: &mut Vec<String>, notes: &mut Vec<String>) {
     let at = format!("field {} {}", field.number, quote(field.raw));
     if let Some(problem) = ext_value_problem(field.value) {
         return push(problems, format!("{at}: {problem}"));
@@ -719,7 +731,7 @@ fn ext_value_problem(value: &str) -> Option<String> {
 }
 
 /// The record must be US-ASCII: where it is not.
-pub(super) fn non_ascii_problem(record: &str) -> Option<String> {
+fn non_ascii_problem(record: &str) -> Option<String> {
     let (position, c) = record.chars().enumerate().find(|(_, c)| !c.is_ascii())?;
     Some(format!(
         "the record contains non-ASCII text ({} at character {}); it must be US-ASCII",
@@ -770,6 +782,25 @@ fn push_remark(list: &mut Vec<Remark>, line: Option<usize>, message: String) {
         }),
         _ => {}
     }
+}
+
+/// Peer records as shown in an outcome.
+pub(super) fn peer_texts(records: &[&str]) -> Vec<SafeText> {
+    records.iter().map(|r| SafeText::from_peer_str(r)).collect()
+}
+
+/// "<count> <kind> records: <consequence>", for an RRset with more than one record of a kind.
+pub(super) fn several_line(count: usize, kind: &str, consequence: &str, ignored: usize) -> String {
+    format!("{count} {kind} records: {consequence}{}", ignored_suffix(ignored))
+}
+
+/// "<kind> record invalid (<first problem>): <consequence>", for the one record of a kind.
+pub(super) fn invalid_line(kind: &str, problems: &[String], consequence: &str, ignored: usize) -> String {
+    format!(
+        "{kind} record invalid ({}): {consequence}{}",
+        first_of(problems),
+        ignored_suffix(ignored)
+    )
 }
 
 pub(super) fn first_of(problems: &[String]) -> String {

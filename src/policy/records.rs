@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::mta_sts::{
-    Field, check_extension, describe_char, first_of, ignored_suffix, non_ascii_problem, plural, push, quote, select,
-    split_fields, trim_wsp,
+    Field, describe_char, first_of, ignored_suffix, invalid_line, peer_texts, plural, push, quote, read_fields, select,
+    several_line, trim_wsp,
 };
 use crate::text::SafeText;
 
@@ -49,15 +49,17 @@ impl TlsRptOutcome {
                     ignored_suffix(*ignored)
                 )
             }
-            TlsRptOutcome::Multiple { records, ignored } => format!(
-                "{} v=TLSRPTv1 records: senders treat the domain as having no TLS reporting{}",
+            TlsRptOutcome::Multiple { records, ignored } => several_line(
                 records.len(),
-                ignored_suffix(*ignored)
+                TLS_RPT_VERSION,
+                "senders treat the domain as having no TLS reporting",
+                *ignored,
             ),
-            TlsRptOutcome::Invalid { problems, ignored, .. } => format!(
-                "v=TLSRPTv1 record invalid ({}): senders send no TLS failure reports{}",
-                first_of(problems),
-                ignored_suffix(*ignored)
+            TlsRptOutcome::Invalid { problems, ignored, .. } => invalid_line(
+                TLS_RPT_VERSION,
+                problems,
+                "senders send no TLS failure reports",
+                *ignored,
             ),
             TlsRptOutcome::Valid { rua, ignored, .. } => {
                 let targets: Vec<&str> = rua.iter().map(SafeText::as_str).collect();
@@ -78,7 +80,7 @@ pub fn parse_tls_rpt(records: &[String]) -> TlsRptOutcome {
         [] => TlsRptOutcome::Absent { ignored },
         [one] => parse_tls_rpt_record(one, ignored),
         many => TlsRptOutcome::Multiple {
-            records: many.iter().map(|r| SafeText::from_peer_str(r)).collect(),
+            records: peer_texts(many),
             ignored,
         },
     }
@@ -87,24 +89,7 @@ pub fn parse_tls_rpt(records: &[String]) -> TlsRptOutcome {
 fn parse_tls_rpt_record(record: &str, ignored: usize) -> TlsRptOutcome {
     let mut problems = Vec::new();
     let mut notes = Vec::new();
-    if let Some(problem) = non_ascii_problem(record) {
-        push(&mut problems, problem);
-    }
-    let mut rua: Option<Vec<SafeText>> = None;
-    for field in split_fields(record, TLS_RPT_VERSION, &mut problems, &mut notes) {
-        match (field.name, &rua) {
-            ("rua", None) => rua = Some(check_rua(&field, &mut problems, &mut notes)),
-            ("rua", Some(_)) => push(
-                &mut notes,
-                format!(
-                    "field {} {} repeats rua: the first one counts",
-                    field.number,
-                    quote(field.raw)
-                ),
-            ),
-            _ => check_extension(&field, &["rua"], &mut problems, &mut notes),
-        }
-    }
+    let rua = read_fields(record, TLS_RPT_VERSION, "rua", &mut problems, &mut notes, check_rua);
     if rua.is_none() {
         push(
             &mut problems,
@@ -206,10 +191,7 @@ impl SpfOutcome {
         match self {
             SpfOutcome::Absent => "no SPF record (v=spf1)".to_owned(),
             SpfOutcome::Multiple { records } => {
-                format!(
-                    "{} SPF records: receivers return permerror (RFC 7208 §4.5)",
-                    records.len()
-                )
+                several_line(records.len(), "SPF", "receivers return permerror (RFC 7208 §4.5)", 0)
             }
             SpfOutcome::Valid {
                 all, dns_lookup_terms, ..
@@ -233,7 +215,7 @@ pub fn parse_spf(txt_records: &[String]) -> SpfOutcome {
         [] => SpfOutcome::Absent,
         [one] => parse_spf_record(one),
         many => SpfOutcome::Multiple {
-            records: many.iter().map(|r| SafeText::from_peer_str(r)).collect(),
+            records: peer_texts(many),
         },
     }
 }
@@ -363,7 +345,7 @@ impl DmarcOutcome {
         match self {
             DmarcOutcome::Absent => "no DMARC record".to_owned(),
             DmarcOutcome::Multiple { records } => {
-                format!("{} DMARC records: receivers apply no DMARC policy", records.len())
+                several_line(records.len(), "DMARC", "receivers apply no DMARC policy", 0)
             }
             DmarcOutcome::Invalid { problems, .. } => format!("DMARC record invalid ({})", first_of(problems)),
             DmarcOutcome::Valid { policy, .. } => format!("DMARC record: p={}", policy.label()),
@@ -378,7 +360,7 @@ pub fn parse_dmarc(records: &[String]) -> DmarcOutcome {
         [] => DmarcOutcome::Absent,
         [one] => parse_dmarc_record(one),
         many => DmarcOutcome::Multiple {
-            records: many.iter().map(|r| SafeText::from_peer_str(r)).collect(),
+            records: peer_texts(many),
         },
     }
 }
