@@ -21,6 +21,7 @@ pub use analyze::analyze;
 pub(crate) use info::{hex, parse};
 pub(crate) use signature::webpki_algorithms;
 pub use stores::{CertError, SystemLoad, TrustStores};
+pub(crate) use trust::classify_error;
 
 /// One certificate as presented, position 0 being the leaf.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

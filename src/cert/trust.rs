@@ -69,7 +69,7 @@ fn outcome(
     let check = |at: UnixTime| verify_server_cert_signed_by_trust_anchor(&leaf, roots, intermediates, at, algs);
     let at_now = match check(now) {
         Ok(()) => return TrustOutcome::Trusted,
-        Err(e) => classify(&e),
+        Err(e) => classify_error(&e),
     };
     if !is_time_error(&at_now) {
         return at_now;
@@ -77,7 +77,7 @@ fn outcome(
     let mut other = None;
     let mut unknown_issuer = false;
     for &at in instants {
-        match check(at).map_err(|e| classify(&e)) {
+        match check(at).map_err(|e| classify_error(&e)) {
             Ok(()) => return at_now,
             Err(TrustOutcome::UnknownIssuer) => unknown_issuer = true,
             Err(e) if is_time_error(&e) => {}
@@ -112,7 +112,8 @@ fn is_time_error(outcome: &TrustOutcome) -> bool {
     matches!(outcome, TrustOutcome::Expired | TrustOutcome::NotYetValid)
 }
 
-fn classify(error: &rustls::Error) -> TrustOutcome {
+/// The verdict a webpki path error stands for; DANE-TA reads it too.
+pub(crate) fn classify_error(error: &rustls::Error) -> TrustOutcome {
     match error {
         rustls::Error::InvalidCertificate(ce) => match ce {
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => TrustOutcome::Expired,

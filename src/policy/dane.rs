@@ -8,10 +8,10 @@
 use std::fmt;
 
 use ring::digest::{SHA256, SHA512, digest};
+use rustls::RootCertStore;
 use rustls::client::verify_server_cert_signed_by_trust_anchor;
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::ParsedCertificate;
-use rustls::{CertificateError, RootCertStore};
 use serde::{Deserialize, Serialize};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
@@ -19,7 +19,7 @@ use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
 use crate::cert::names::dns_id_matches;
-use crate::cert::{hex, parse, webpki_algorithms};
+use crate::cert::{TrustOutcome, classify_error, hex, parse, webpki_algorithms};
 use crate::text::SafeText;
 
 /// Records examined per check; an RRset is rarely over four, so more is a mistake or an attack.
@@ -511,22 +511,18 @@ fn ta_note(position: usize, failure: Option<&TaFailure>) -> String {
     }
 }
 
+/// webpki's verdict with the matched certificate as the only anchor: an unknown issuer
+/// means the leaf does not chain up to it.
 fn classify(error: &rustls::Error) -> TaFailure {
-    match error {
-        rustls::Error::InvalidCertificate(ce) => match ce {
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => TaFailure::Expired,
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => TaFailure::NotYetValid,
-            CertificateError::UnknownIssuer => TaFailure::NoPath,
-            _ => invalid(error),
+    match classify_error(error) {
+        TrustOutcome::Expired => TaFailure::Expired,
+        TrustOutcome::NotYetValid => TaFailure::NotYetValid,
+        TrustOutcome::UnknownIssuer => TaFailure::NoPath,
+        TrustOutcome::Invalid { reason } => TaFailure::Invalid { reason },
+        // Never the verdict for an error; webpki's wording, sanitised, all the same.
+        TrustOutcome::Trusted | TrustOutcome::StoreEmpty => TaFailure::Invalid {
+            reason: SafeText::clean(&error.to_string()),
         },
-        _ => invalid(error),
-    }
-}
-
-/// webpki's wording, sanitised because some variants echo certificate contents.
-fn invalid(error: &rustls::Error) -> TaFailure {
-    TaFailure::Invalid {
-        reason: SafeText::clean(&error.to_string()),
     }
 }
 
