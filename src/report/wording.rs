@@ -42,6 +42,7 @@ const USED: &[(&str, &str)] = &[
     ("diff", "both_fail"),
     ("diff", "certificates_differ"),
     ("diff", "tls_differ"),
+    ("diff", "policy_differs"),
     ("diff", "same"),
 ];
 
