@@ -239,6 +239,8 @@ const TABLE: &[(&str, &str, Family, Owner, u8)] = &[
     ("dane-unusable", "dane-unusable", Family::Healthy, Owner::Recipient, 0),
     // Without DNSSEC validation the stale TLSA record binds no sender.
     ("dane-insecure", "healthy", Family::Healthy, Owner::None, 0),
+    // Validated TLSA behind an unvalidated MX: senders (Postfix) do no DANE there.
+    ("dane-insecure-mx", "healthy", Family::Healthy, Owner::None, 0),
     (
         "dane-expired-ee",
         "cert-problem-dane-ok",

@@ -128,7 +128,7 @@ async fn broken_publications_map_to_their_rfc8460_types() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rfc7672_tlsa_records_are_matched_against_the_presented_chain() {
     let lab = Lab::start(LabOptions::default()).await.expect("lab");
-    let (ee, ta, rotation, wrong_name, unusable, insecure, cname) = tokio::join!(
+    let (ee, ta, rotation, wrong_name, unusable, insecure, cname, insecure_mx) = tokio::join!(
         report(&lab, "dane-ee"),
         report(&lab, "dane-ta"),
         report(&lab, "dane-rotation"),
@@ -136,7 +136,15 @@ async fn rfc7672_tlsa_records_are_matched_against_the_presented_chain() {
         report(&lab, "dane-unusable"),
         report(&lab, "dane-insecure"),
         report(&lab, "dane-cname"),
+        report(&lab, "dane-insecure-mx"),
     );
+    // Validated TLSA is not enough: the MX records must be validated too.
+    let host = &policy(&insecure_mx).dane[0];
+    assert!(
+        host.lookup.authenticated && host.host_secure && !host.mx_secure,
+        "{host:?}"
+    );
+    assert!(host.insecure_path() && !host.applies());
     // An MX that is a CNAME: the TLSA base domain is the expanded name (RFC 7672 §2.2.3).
     assert_eq!(policy(&cname).dane[0].host, "alias.dane-cname.lab.test");
     assert_eq!(policy(&cname).dane[0].lookup.owner, "_25._tcp.mx.dane-cname.lab.test");

@@ -50,8 +50,11 @@ pub fn publish(
         zone.tlsa(&format!("_25._tcp.{mx}"), usage, selector, matching, &data);
     }
     if scenario.secure {
-        for owner in [domain.to_string(), mx.to_string(), format!("_25._tcp.{mx}")] {
+        for owner in [mx.to_string(), format!("_25._tcp.{mx}")] {
             zone.secure_name(&owner);
+        }
+        if !scenario.insecure_mx {
+            zone.secure_name(domain);
         }
     }
     let Some(sts) = &scenario.sts else {

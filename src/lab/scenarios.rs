@@ -154,6 +154,8 @@ pub struct PolicyScenario {
     pub secure: bool,
     /// The MX is `alias.<domain>`, a CNAME to `mx.<domain>`, where the TLSA records are.
     pub cname: bool,
+    /// With `secure`: the MX records are left unvalidated (only the host and TLSA are).
+    pub insecure_mx: bool,
 }
 
 /// `_mta-sts` TXT records and how the policy host answers.
@@ -207,6 +209,7 @@ pub fn policy() -> Vec<PolicyScenario> {
         tlsa,
         secure,
         cname: false,
+        insecure_mx: false,
     };
     vec![
         scenario("sts-enforce", healthy, sts(StsAnswer::Policy(ENFORCE)), &[], false),
@@ -300,6 +303,10 @@ pub fn policy() -> Vec<PolicyScenario> {
             true,
         ),
         scenario("dane-insecure", healthy, None, &[TlsaSetup::OldKey(3, 1, 1)], false),
+        PolicyScenario {
+            insecure_mx: true,
+            ..scenario("dane-insecure-mx", healthy, None, &[TlsaSetup::OldKey(3, 1, 1)], true)
+        },
         scenario(
             "dane-expired-ee",
             server(CertKind::Expired, none),

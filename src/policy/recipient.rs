@@ -16,13 +16,14 @@ use serde::{Deserialize, Serialize};
 use crate::cert::{TrustOutcome, TrustStores};
 use crate::dns::Dns;
 use crate::dns::compare::{self, DnsComparison};
-use crate::dns::raw::{self, TlsaLookup, TlsaStatus};
-use crate::model::{ProbeResult, Resolution};
+use crate::dns::raw::{self, QueryOptions, TlsaLookup, TlsaStatus};
+use crate::model::{Failure, ProbeResult, Resolution, Stage};
 use crate::policy::dane::{self, DaneCheck, DaneOutcome, Tlsa};
 use crate::policy::mta_sts::{self, Mode, Policy, TxtOutcome};
 use crate::policy::records::{self, DmarcOutcome, SpfOutcome, TlsRptOutcome};
 use crate::policy::sts_fetch::{self, FetchOutcome, FetchSettings};
 use crate::text::SafeText;
+use hickory_proto::rr::RecordType;
 
 /// A TXT-based record: parsed, or the lookup failed (SERVFAIL, timeout).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +91,12 @@ pub struct StsFailure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DaneHost {
     pub host: String,
+    /// The domain's MX RRset was DNSSEC-validated (AD): without it DANE does not apply.
+    #[serde(default)]
+    pub mx_secure: bool,
+    /// The host's address lookup was DNSSEC-validated.
+    #[serde(default)]
+    pub host_secure: bool,
     pub lookup: TlsaLookup,
     pub addresses: Vec<DaneAddress>,
 }
@@ -156,9 +163,16 @@ impl MtaSts {
 }
 
 impl DaneHost {
-    /// A sender doing DANE uses these records: found, and DNSSEC-validated (AD).
+    /// A sender doing DANE uses these records: found and DNSSEC-validated (AD), for a
+    /// host reached through a validated MX RRset and a validated address lookup, as
+    /// Postfix requires (an insecure MX or address means no DANE).
     pub fn applies(&self) -> bool {
-        self.lookup.authenticated && self.lookup.status == TlsaStatus::Found
+        self.mx_secure && self.host_secure && self.lookup.authenticated && self.lookup.status == TlsaStatus::Found
+    }
+
+    /// Only the TLSA answer was validated: DANE would apply but for the MX or the address.
+    pub fn insecure_path(&self) -> bool {
+        self.lookup.authenticated && self.lookup.status == TlsaStatus::Found && !self.applies()
     }
 
     fn outcomes(&self) -> impl Iterator<Item = &DaneOutcome> {
@@ -241,6 +255,8 @@ impl RecipientPolicy {
                 "DNSSEC-validated TLSA for {validated} of {} MX",
                 self.dane.len()
             ));
+        } else if self.dane.iter().any(DaneHost::insecure_path) {
+            parts.push("TLSA validated, but not the MX or address lookup (DANE does not apply)".to_string());
         } else if self.dane.iter().any(|h| h.lookup.status == TlsaStatus::Found) {
             parts.push("TLSA not validated by the resolver (DANE does not apply as seen from here)".to_string());
         } else {
@@ -260,7 +276,8 @@ pub struct Gathered {
     tls_rpt: Txt<TlsRptOutcome>,
     spf: Txt<SpfOutcome>,
     dmarc: Txt<DmarcOutcome>,
-    tlsa: Vec<(String, TlsaLookup)>,
+    mx_secure: bool,
+    tlsa: Vec<DaneLookup>,
     dnssec_resolver: Option<SocketAddr>,
     dns: Option<DnsComparison>,
 }
@@ -305,15 +322,23 @@ pub async fn gather(
     };
     let tlsa = async {
         let Some(server) = dnssec_resolver else {
-            return Vec::new();
+            return (false, Vec::new());
         };
-        join_all(resolution.hosts.iter().map(|host| async move {
-            (
-                host.name.clone(),
-                tlsa_lookup(server, &host.name, &host.cname_chain, settings).await,
-            )
-        }))
-        .await
+        let mx_secure = async {
+            match crate::dns::fqdn(domain) {
+                Ok(name) => raw::query(server, &name, RecordType::MX, QueryOptions::recursive(settings.timeout))
+                    .await
+                    .is_ok_and(|answer| answer.authentic_data),
+                Err(_) => false,
+            }
+        };
+        let hosts = join_all(
+            resolution
+                .hosts
+                .iter()
+                .map(|host| dane_lookup(server, &host.name, settings)),
+        );
+        tokio::join!(mx_secure, hosts)
     };
     let comparison = compare::compare(
         domain,
@@ -322,7 +347,7 @@ pub async fn gather(
         settings.authority_port,
         settings.timeout,
     );
-    let ((sts_txt, fetch, policy), tls_rpt, spf, dmarc, tlsa, dns_comparison) = tokio::join!(
+    let ((sts_txt, fetch, policy), tls_rpt, spf, dmarc, (mx_secure, tlsa), dns_comparison) = tokio::join!(
         sts,
         txt(&dns, format!("_smtp._tls.{domain}"), records::parse_tls_rpt),
         txt(&dns, domain.to_string(), records::parse_spf),
@@ -338,26 +363,52 @@ pub async fn gather(
         tls_rpt,
         spf,
         dmarc,
+        mx_secure,
         tlsa,
         dnssec_resolver,
         dns: Some(dns_comparison),
     }
 }
 
-/// TLSA for an MX host (RFC 7672 §2.2.3): when its address lookup followed CNAMEs, the
-/// fully expanded name is the TLSA base domain first, then the MX host name itself.
-async fn tlsa_lookup(server: SocketAddr, host: &str, cname_chain: &[String], settings: &GatherSettings) -> TlsaLookup {
-    let expanded = cname_chain
-        .last()
-        .and_then(|step| step.split(" → ").nth(1))
-        .filter(|target| *target != host);
-    if let Some(target) = expanded {
+/// What a DANE sender learns about one MX host before it looks at the certificate.
+struct DaneLookup {
+    host: String,
+    /// The host's address lookup was DNSSEC-validated (Postfix asks for TLSA only then).
+    host_secure: bool,
+    lookup: TlsaLookup,
+}
+
+/// The host's address security, then its TLSA records (RFC 7672 §2.2): when a secure
+/// address lookup followed CNAMEs, the expanded name is the TLSA base domain first,
+/// then the MX host name itself.
+async fn dane_lookup(server: SocketAddr, host: &str, settings: &GatherSettings) -> DaneLookup {
+    let (host_secure, expanded) = match crate::dns::fqdn(host) {
+        Ok(name) => match raw::query(server, &name, RecordType::A, QueryOptions::recursive(settings.timeout)).await {
+            Ok(answer) => {
+                let (target, _) = raw::follow_chain(&name, RecordType::A, &answer.answers);
+                let expanded = (answer.authentic_data && target != name).then(|| crate::dns::display(&target));
+                (answer.authentic_data, expanded)
+            }
+            Err(_) => (false, None),
+        },
+        Err(_) => (false, None),
+    };
+    let mut lookup = None;
+    if let Some(target) = &expanded {
         let first = raw::tlsa(server, target, settings.port, settings.timeout).await;
         if !matches!(first.status, TlsaStatus::NoData | TlsaStatus::NxDomain) {
-            return first;
+            lookup = Some(first);
         }
     }
-    raw::tlsa(server, host, settings.port, settings.timeout).await
+    let lookup = match lookup {
+        Some(found) => found,
+        None => raw::tlsa(server, host, settings.port, settings.timeout).await,
+    };
+    DaneLookup {
+        host: host.to_string(),
+        host_secure,
+        lookup,
+    }
 }
 
 async fn txt<T>(dns: &Dns, name: String, parse: impl Fn(&[String]) -> T) -> Txt<T> {
@@ -378,9 +429,14 @@ impl Gathered {
             policy: self.policy,
             mx: Vec::new(),
         };
-        if let Some(active) = mta_sts.active_policy() {
-            let mut hosts: Vec<&str> = probes.iter().map(|p| p.mx.as_str()).collect();
-            hosts.dedup();
+        // Mode none means no policy (RFC 8461 §5): nothing to hold the MX hosts to.
+        if let Some(active) = mta_sts.active_policy().filter(|p| p.mode != Some(Mode::None)) {
+            let mut hosts: Vec<&str> = Vec::new();
+            for probe in probes {
+                if !hosts.contains(&probe.mx.as_str()) {
+                    hosts.push(&probe.mx);
+                }
+            }
             mta_sts.mx = hosts
                 .into_iter()
                 .map(|host| StsMx {
@@ -400,31 +456,42 @@ impl Gathered {
                 .collect();
         }
         let now = UnixTime::now();
+        let mx_secure = self.mx_secure;
+        let domain = self.domain.clone();
         let dane = self
             .tlsa
             .into_iter()
-            .map(|(host, lookup)| {
-                let records: Vec<Tlsa> = lookup.records.iter().filter_map(to_tlsa).collect();
-                // Reference identifiers (RFC 7672 §3.2.2): the MX host and the TLSA base domain.
-                let mut names = vec![host.clone()];
-                names.extend(lookup.owner.strip_prefix("_25._tcp.").map(str::to_string));
-                names.extend(lookup.alias_target.clone());
-                let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                let addresses = probes
-                    .iter()
-                    .filter(|p| p.mx == host)
-                    .map(|p| DaneAddress {
-                        address: p.address,
-                        check: (lookup.status == TlsaStatus::Found && !p.presented.is_empty())
-                            .then(|| dane::check_chain(&records, &p.presented, &names, now)),
-                    })
-                    .collect();
-                DaneHost {
-                    host,
-                    lookup,
-                    addresses,
-                }
-            })
+            .map(
+                |DaneLookup {
+                     host,
+                     host_secure,
+                     lookup,
+                 }| {
+                    let records: Vec<Tlsa> = lookup.records.iter().filter_map(to_tlsa).collect();
+                    // Reference identifiers (RFC 7672 §3.2.2, Postfix's "nexthop, hostname"):
+                    // the MX host, the TLSA base domain and the recipient domain.
+                    let mut names = vec![host.clone(), domain.clone()];
+                    let base = lookup.owner.splitn(3, '.').nth(2).map(str::to_string);
+                    names.extend(base.filter(|b| !names.contains(b)));
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    let addresses = probes
+                        .iter()
+                        .filter(|p| p.mx == host)
+                        .map(|p| DaneAddress {
+                            address: p.address,
+                            check: (lookup.status == TlsaStatus::Found && !p.presented.is_empty())
+                                .then(|| dane::check_chain(&records, &p.presented, &names, now)),
+                        })
+                        .collect();
+                    DaneHost {
+                        host,
+                        mx_secure,
+                        host_secure,
+                        lookup,
+                        addresses,
+                    }
+                },
+            )
             .collect();
         RecipientPolicy {
             domain: self.domain,
@@ -453,10 +520,20 @@ fn to_tlsa(record: &raw::TlsaRecord) -> Option<Tlsa> {
 }
 
 /// Why a session fails RFC 8461 §4.2, and the RFC 8460 type a sender would log.
+///
+/// A host that cannot be reached or does not greet is not an MTA-STS failure: the
+/// policy is about TLS, and the session failure has its own verdict.
 fn sts_failure(p: &ProbeResult) -> Option<(String, &'static str)> {
     if p.tls.is_none() {
-        let why = p.failure.as_ref().map_or("no TLS session".to_string(), |f| f.summary());
-        return Some((format!("no TLS session: {why}"), "starttls-not-supported"));
+        let failure = p.failure.as_ref()?;
+        let kind = match failure {
+            Failure::StartTlsNotOffered { .. } | Failure::StartTlsMasked { .. } | Failure::StartTlsRejected { .. } => {
+                "starttls-not-supported"
+            }
+            _ if p.stage == Stage::TlsHandshake => "validation-failure",
+            _ => return None,
+        };
+        return Some((format!("no TLS session: {}", failure.summary()), kind));
     }
     let chain = p.chain.as_ref()?;
     if !chain.is_trusted() {

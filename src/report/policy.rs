@@ -136,7 +136,13 @@ fn dane_host(host: &DaneHost, probes: &[ProbeResult]) -> Vec<String> {
         TlsaStatus::Error { message } => format!("lookup failed: {message}"),
     };
     let validated = match (&lookup.status, lookup.authenticated) {
-        (TlsaStatus::Found, true) => ", DNSSEC-validated (AD): DANE applies",
+        (TlsaStatus::Found, true) if host.applies() => ", DNSSEC-validated (AD): DANE applies",
+        (TlsaStatus::Found, true) if !host.mx_secure => {
+            ", validated, but the MX records are not: DANE does not apply (senders only trust a validated MX host)"
+        }
+        (TlsaStatus::Found, true) => {
+            ", validated, but the host's address lookup is not: DANE does not apply (Postfix asks for TLSA only then)"
+        }
         (TlsaStatus::Found, false) => {
             ", not validated (no AD: an unsigned zone, or a resolver that does not validate): DANE does not apply"
         }
