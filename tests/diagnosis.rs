@@ -195,6 +195,16 @@ const TABLE: &[(&str, &str, Family, Owner, u8)] = &[
         Owner::Recipient,
         1,
     ),
+    // The session failure is the cause; the policy only makes it binding.
+    (
+        "sts-enforce-no-starttls",
+        "starttls-not-offered",
+        Family::RemoteMxBroken,
+        Owner::Recipient,
+        1,
+    ),
+    ("sts-testing-not-covered", "healthy", Family::Healthy, Owner::None, 0),
+    ("sts-mode-none", "healthy", Family::Healthy, Owner::None, 0),
     (
         "sts-malformed",
         "sts-policy-invalid",

@@ -97,7 +97,10 @@ async fn each_fetch_failure_is_its_own_outcome() {
     assert_eq!(bad_cert.rfc8460_result_type(), Some("sts-webpki-invalid"));
 
     let no_host = fetch_scenario(&lab, "healthy").await;
-    assert!(matches!(no_host, FetchOutcome::NoAddress { .. }), "{no_host:?}");
+    let FetchOutcome::NoAddress { message, .. } = &no_host else {
+        panic!("expected no address, got {no_host:?}");
+    };
+    assert_eq!(message.as_str(), "no such name (mta-sts.healthy.lab.test)");
 }
 
 #[tokio::test]

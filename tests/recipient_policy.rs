@@ -62,11 +62,24 @@ async fn rfc8461_enforce_policy_covers_the_mx_and_its_certificate_passes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rfc8461_enforce_failures_name_the_mx_and_the_result_type() {
     let lab = Lab::start(LabOptions::default()).await.expect("lab");
-    let (expired, uncovered, testing) = tokio::join!(
+    let (expired, uncovered, testing, no_starttls, testing_uncovered, none) = tokio::join!(
         report(&lab, "sts-enforce-expired"),
         report(&lab, "sts-mx-not-covered"),
         report(&lab, "sts-testing"),
+        report(&lab, "sts-enforce-no-starttls"),
+        report(&lab, "sts-testing-not-covered"),
+        report(&lab, "sts-mode-none"),
     );
+    let sts = &policy(&no_starttls).mta_sts;
+    assert_eq!(sts.failing()[0].failures[0].result_type, "starttls-not-supported");
+    let sts = &policy(&testing_uncovered).mta_sts;
+    assert_eq!(sts.mode(), Some(Mode::Testing));
+    assert_eq!(sts.uncovered().len(), 1);
+    assert!(!policy(&testing_uncovered).sts_enforced_uncovered());
+    // Mode none withdraws the policy: nothing is held against the MX hosts.
+    let sts = &policy(&none).mta_sts;
+    assert_eq!(sts.mode(), Some(Mode::None));
+    assert!(sts.mx.is_empty());
 
     let sts = &policy(&expired).mta_sts;
     let failure = &sts.failing()[0].failures[0];
@@ -347,7 +360,11 @@ async fn a_failing_tlsa_lookup_is_a_dns_problem_for_dane_senders() {
     use mxtriage::report::Session;
     let lab = Lab::start(LabOptions::default()).await.expect("lab");
     let mut r = report(&lab, "healthy").await;
-    r.recipient.as_mut().unwrap().dane[0].lookup.status = TlsaStatus::ServFail;
+    let host = &mut r.recipient.as_mut().unwrap().dane[0];
+    host.lookup.status = TlsaStatus::ServFail;
+    // As if the MX and address answers had been validated (the healthy scenario's are not).
+    host.mx_secure = true;
+    host.host_secure = true;
     let session = Session::new(r, Answers::new()).unwrap();
     let v = &session.verdict;
     assert_eq!(

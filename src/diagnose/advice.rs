@@ -97,7 +97,7 @@ pub(super) fn complete(
         explanation: spec.explain.clone(),
         fix: spec.fix.clone(),
         next_check: spec.next_check.clone(),
-        tlsrpt: spec.tlsrpt.clone(),
+        tlsrpt: measured_tlsrpt(spec, report).or_else(|| spec.tlsrpt.clone()),
         scope,
         evidence,
         workaround: workaround(spec, report, answers, &supporting),
@@ -228,6 +228,30 @@ fn evidence(spec: &VerdictSpec, report: &CheckReport, supporting: &[usize]) -> V
         }
     }
     refs
+}
+
+/// The RFC 8460 type the evidence itself names, where it is more precise than the
+/// verdict's general one (an MTA-STS certificate failure is expired, untrusted or
+/// for another name).
+fn measured_tlsrpt(spec: &VerdictSpec, report: &CheckReport) -> Option<String> {
+    let policy = report.recipient.as_ref()?;
+    match spec.id.as_str() {
+        "recipient-policy" => policy
+            .mta_sts
+            .failing()
+            .iter()
+            .flat_map(|m| &m.failures)
+            .map(|f| f.result_type.clone())
+            .next(),
+        "dane-mismatch" => policy
+            .dane_failures()
+            .iter()
+            .flat_map(|h| &h.addresses)
+            .filter_map(|a| a.check.as_ref())
+            .find_map(|c| c.outcome.rfc8460_result_type())
+            .map(str::to_string),
+        _ => None,
+    }
 }
 
 /// Points at what the recipient publishes, for verdicts that rest on it.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::cert::{Completeness, TrustOutcome};
 use crate::check::CheckReport;
 use crate::dns::compare::{Difference, DifferenceKind, ViewRole};
+use crate::dns::raw::TlsaStatus;
 use crate::model::{Failure, MxOutcome, ProbeResult, Stage};
 use crate::policy::dane::DaneOutcome;
 use crate::policy::recipient::{MtaSts, RecipientPolicy};
@@ -197,11 +198,14 @@ const CHECKS: &[(&str, Check)] = &[
         sts_problem(r, |kind| kind == "sts-policy-invalid")
     }),
     ("resolver_older_than_authority", resolver_older_than_authority),
+    // Only behind a validated MX and address: elsewhere a DANE sender never asks.
     ("dane_lookup_failed", |r| {
         Hit::from(r.recipient.as_ref().is_some_and(|p| {
-            p.dane
-                .iter()
-                .any(|h| h.lookup.status == crate::dns::raw::TlsaStatus::ServFail)
+            p.dane.iter().any(|h| {
+                h.mx_secure
+                    && h.host_secure
+                    && matches!(h.lookup.status, TlsaStatus::ServFail | TlsaStatus::Error { .. })
+            })
         }))
     }),
     ("any_certificate_problem", |r| completed(r, |p| !p.is_secure())),
@@ -266,7 +270,6 @@ fn any_failure(report: &CheckReport, test: impl Fn(&Failure) -> bool) -> Hit {
     any(report, |p| p.failure.as_ref().is_some_and(&test))
 }
 
-/// Among sessions that completed without a failure.
 /// Probes whose address has a DANE outcome passing `test`, among MX hosts where DANE applies.
 fn dane_hit(report: &CheckReport, test: impl Fn(&DaneOutcome) -> bool) -> Hit {
     let Some(policy) = &report.recipient else {
@@ -308,8 +311,8 @@ fn sts_problem(report: &CheckReport, kind: impl Fn(&str) -> bool) -> Hit {
     )
 }
 
-/// This relay's resolver returns an MX host the authority does not publish, or an
-/// address the authority dropped where the probe of that address failed.
+/// A probe failed on an MX host or address that this relay's resolver still returns
+/// but the authoritative servers no longer publish.
 fn resolver_older_than_authority(report: &CheckReport) -> Hit {
     let Some(comparison) = report.recipient.as_ref().and_then(|r| r.dns.as_ref()) else {
         return Hit::default();
@@ -319,9 +322,6 @@ fn resolver_older_than_authority(report: &CheckReport) -> Hit {
         .iter()
         .filter(|d| d.role == ViewRole::Primary && d.against == ViewRole::Authority)
         .collect();
-    let mx_set_differs = stale
-        .iter()
-        .any(|d| matches!(d.kind, DifferenceKind::MxOnlyInView | DifferenceKind::MxMissingInView));
     let dropped = |p: &ProbeResult| {
         stale.iter().any(|d| {
             d.kind == DifferenceKind::AddressOnlyInView
@@ -335,13 +335,19 @@ fn resolver_older_than_authority(report: &CheckReport) -> Hit {
                 .iter()
                 .any(|d| d.kind == DifferenceKind::MxOnlyInView && d.name == p.mx)
     });
-    let failing_on_dropped = any(report, |p| p.failure.is_some() && dropped(p));
+    // A difference explains the failure only where mail went to what the authority dropped.
+    let failing_on_old = on_old
+        .probes
+        .iter()
+        .filter_map(|&i| report.probes.get(i))
+        .any(|p| p.failure.is_some());
     Hit {
-        yes: mx_set_differs || failing_on_dropped.yes,
+        yes: failing_on_old,
         probes: on_old.probes,
     }
 }
 
+/// Among sessions that completed without a failure.
 fn completed(report: &CheckReport, test: impl Fn(&ProbeResult) -> bool) -> Hit {
     any(report, |p| p.failure.is_none() && test(p))
 }

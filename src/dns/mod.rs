@@ -24,8 +24,6 @@ pub mod raw;
 /// one check into thousands of lookups and connections. Real domains stay far below.
 pub const MAX_MX_HOSTS: usize = 10;
 pub const MAX_ADDRESSES_PER_HOST: usize = 8;
-/// TXT records kept per name: policy records are one each, SPF-heavy apexes a dozen.
-pub const MAX_TXT_RECORDS: usize = 32;
 
 #[derive(Debug, Error)]
 pub enum DnsError {
@@ -166,6 +164,8 @@ impl Dns {
 
     /// The TXT records at `name`, each one's character-strings joined without spaces
     /// (RFC 8461 §3.1, RFC 7208 §3.3). No such name and no TXT both give an empty list.
+    /// Every record is kept (the DNS message size bounds them) so that the parsers, not
+    /// a cut, decide which record is the policy.
     pub async fn txt(&self, name: &str) -> Result<Vec<String>, String> {
         let name = fqdn(name).map_err(|e| e.to_string())?;
         match self.query(&name, RecordType::TXT).await {
@@ -179,7 +179,6 @@ impl Dns {
                     ),
                     _ => None,
                 })
-                .take(MAX_TXT_RECORDS)
                 .collect()),
             Answer::NxDomain | Answer::NoData => Ok(Vec::new()),
             Answer::Failed(message) => Err(SafeText::clean(&message)),

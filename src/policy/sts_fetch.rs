@@ -185,13 +185,13 @@ async fn fetch_outcome(
             content_type,
             body,
         })) => {
+            let bytes = body.len();
             let body = String::from_utf8_lossy(&body).into_owned();
             let lines = body
                 .lines()
                 .take(MAX_SHOWN_LINES)
                 .map(SafeText::from_peer_str)
                 .collect();
-            let bytes = body.len();
             *text = Some(body);
             FetchOutcome::Fetched {
                 url,

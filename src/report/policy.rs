@@ -167,15 +167,21 @@ fn dane_host(host: &DaneHost, probes: &[ProbeResult]) -> Vec<String> {
         };
         lines.push(format!("  {}: {}", address.address, check.summary()));
         let authenticated = matches!(check.outcome, DaneOutcome::Authenticated { .. });
-        let leaf = probes
+        if authenticated || !host.applies() {
+            continue;
+        }
+        // Suggest the kind of record the domain already uses: DANE-TA pins the issuer.
+        let trust_anchor = lookup.records.iter().all(|r| r.usage == 2);
+        let (usage, position) = if trust_anchor { (2, 1) } else { (3, 0) };
+        let certificate = probes
             .iter()
             .find(|p| p.address == address.address)
             .and_then(|p| p.chain.as_ref())
-            .and_then(|c| c.leaf());
-        if let Some(leaf) = leaf.filter(|_| !authenticated && host.applies()) {
+            .and_then(|c| c.certificates.get(position));
+        if let Some(certificate) = certificate {
             lines.push(format!(
-                "    TLSA for the key it presents now: {} IN TLSA 3 1 1 {}",
-                lookup.owner, leaf.spki_sha256
+                "    TLSA for what it presents now: {} IN TLSA {usage} 1 1 {}",
+                lookup.owner, certificate.spki_sha256
             ));
         }
     }
