@@ -408,7 +408,7 @@ impl MxSet {
             .collect();
         // By name within a preference too: resolvers rotate equal-preference hosts, and
         // the cut to MAX_MX_HOSTS must keep the same ones in every view.
-        entries.sort_by(|a, b| (a.0, a.1.to_lowercase()).cmp(&(b.0, b.1.to_lowercase())));
+        entries.sort_by_key(|(preference, exchange, _)| (*preference, exchange.to_lowercase()));
         let mut seen = HashSet::new();
         entries.retain(|(_, exchange, _)| seen.insert(exchange.to_lowercase()));
         let truncated = entries.len() > MAX_MX_HOSTS;
