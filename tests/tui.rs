@@ -311,3 +311,42 @@ async fn non_utf8_terminals_get_plain_ascii() {
         assert!(odd.is_empty(), "{screen:?} draws non-ASCII: {odd:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_header_says_when_only_the_policy_lookups_are_left() {
+    let report = lab_report("sts-enforce").await;
+    let mut app = App::new(RunSettings::default(), Vec::new());
+    let commands = app.start(report.target.clone());
+    let Some(Command::Start { generation, .. }) = commands.first().cloned() else {
+        panic!("start asks the runner to run: {commands:?}");
+    };
+    let targets: Vec<ProbeTarget> = report
+        .probes
+        .iter()
+        .map(|p| ProbeTarget {
+            mx: p.mx.clone(),
+            address: p.address,
+        })
+        .collect();
+    app.update(Event::Resolved {
+        generation,
+        started_at: report.started_at,
+        resolution: report.resolution.clone(),
+        targets,
+    });
+    assert!(find(draw(&app, 120, 40).backend().buffer(), "probing").is_some());
+    for probe in &report.probes {
+        app.update(Event::ProbeDone {
+            generation,
+            result: Box::new(probe.clone()),
+        });
+    }
+    assert!(app.busy(), "the run is not finished until the policy lookups are");
+    let buffer = draw(&app, 120, 40);
+    assert!(find(buffer.backend().buffer(), "checking MTA-STS, DANE and DNS").is_some());
+    app.update(Event::Finished {
+        generation,
+        report: Box::new(report.clone()),
+    });
+    assert!(find(draw(&app, 120, 40).backend().buffer(), "checking MTA-STS").is_none());
+}
