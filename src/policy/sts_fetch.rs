@@ -169,10 +169,10 @@ async fn fetch_outcome(
     });
     let client = match client(Arc::clone(&verifier), Arc::clone(&resolver), settings.timeout) {
         Ok(client) => client,
-        Err(e) => {
+        Err(message) => {
             return FetchOutcome::Failed {
                 url,
-                message: SafeText::from_peer_str(&e.to_string()),
+                message: SafeText::from_peer_str(&message),
             };
         }
     };
@@ -278,16 +278,14 @@ fn client(
     verifier: Arc<RecordingVerifier>,
     resolver: Arc<PolicyResolver>,
     timeout: Duration,
-) -> Result<reqwest::Client, reqwest::Error> {
+) -> Result<reqwest::Client, String> {
     let tls = rustls::ClientConfig::builder_with_provider(crate::probe::tls::provider())
         .with_safe_default_protocol_versions()
-        .map(|builder| {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(verifier)
-                .with_no_client_auth()
-        });
-    let builder = reqwest::Client::builder()
+        .map_err(|e| format!("cannot configure TLS for the policy fetch: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .https_only(true)
@@ -296,12 +294,10 @@ fn client(
         .timeout(timeout)
         .connect_timeout(timeout)
         .user_agent(concat!("mxtriage/", env!("CARGO_PKG_VERSION")))
-        .dns_resolver(resolver);
-    match tls {
-        Ok(tls) => builder.tls_backend_preconfigured(tls).build(),
-        // The provider always supports TLS 1.2 and 1.3; if it ever did not, let reqwest say so.
-        Err(_) => builder.build(),
-    }
+        .dns_resolver(resolver)
+        .tls_backend_preconfigured(tls)
+        .build()
+        .map_err(|e| format!("cannot build the HTTPS client: {e}"))
 }
 
 /// The source chain of a reqwest error, which on its own says little ("error sending request").
