@@ -17,7 +17,7 @@ use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureSc
 use serde::{Deserialize, Serialize};
 
 use crate::cert::TrustStore;
-use crate::cert::TrustStores;
+use crate::cert::{TrustOutcome, TrustStores, classify_error};
 use crate::dns::Dns;
 use crate::text::SafeText;
 
@@ -418,23 +418,21 @@ impl ServerCertVerifier for RecordingVerifier {
     }
 }
 
-/// The refusal in an operator's words.
+/// The refusal in an operator's words. The store-independent verdicts come from the
+/// probes' own mapping (`cert::classify_error`), which also sanitises webpki's wording.
 fn certificate_problem(error: &rustls::Error, server_name: &ServerName<'_>) -> String {
-    let name = server_name.to_str();
-    match error {
-        rustls::Error::InvalidCertificate(cert) => match cert {
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => "the certificate has expired".into(),
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                "the certificate is not valid yet".into()
-            }
-            CertificateError::UnknownIssuer => {
-                "the certificate is not issued by a trusted CA (or the chain is incomplete)".into()
-            }
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                format!("the certificate does not cover {name}")
-            }
-            other => format!("the certificate is refused: {other:?}"),
-        },
-        other => other.to_string(),
+    if let rustls::Error::InvalidCertificate(
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+    ) = error
+    {
+        return format!("the certificate does not cover {}", server_name.to_str());
+    }
+    match classify_error(error) {
+        TrustOutcome::Expired => "the certificate has expired".into(),
+        TrustOutcome::NotYetValid => "the certificate is not valid yet".into(),
+        TrustOutcome::UnknownIssuer => {
+            "the certificate is not issued by a trusted CA (or the chain is incomplete)".into()
+        }
+        other => format!("the certificate is refused: {}", other.describe()),
     }
 }

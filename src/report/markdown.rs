@@ -344,10 +344,7 @@ fn render_policy(out: &mut String, session: &Session) {
     let _ = writeln!(out, "## Recipient policy: {}\n", md(&policy.status_line()));
     for section in super::policy::sections(policy, &session.check.probes) {
         let _ = writeln!(out, "### {}\n", section.title);
-        for line in &section.lines {
-            let depth = line.len() - line.trim_start().len();
-            let _ = writeln!(out, "{}- {}", " ".repeat(depth), md(line.trim_start()));
-        }
+        bullets(out, &section.lines);
         out.push('\n');
     }
 }
@@ -388,41 +385,16 @@ fn certificate_status(p: &ProbeResult) -> String {
 }
 
 fn render_chain(out: &mut String, chain: &ChainReport) {
-    for c in &chain.certificates {
-        if let Some(e) = &c.parse_error {
-            let _ = writeln!(out, "- [{}] unreadable: {}", c.position, md(e));
-            continue;
-        }
-        let sans: Vec<String> = c.sans.iter().map(|s| code(s.as_str())).collect();
-        let _ = writeln!(out, "- [{}] subject {}", c.position, code(c.subject.as_str()));
-        let _ = writeln!(out, "  - issuer {}", code(c.issuer.as_str()));
-        if !sans.is_empty() {
-            let _ = writeln!(out, "  - SANs: {}", sans.join(", "));
-        }
-        let _ = writeln!(
-            out,
-            "  - valid {} to {} ({} days {}); {} {}; {}",
-            c.not_before,
-            c.not_after,
-            c.days_remaining.abs(),
-            if c.days_remaining < 0 { "ago" } else { "left" },
-            c.key_algorithm,
-            c.key_bits.map_or("?".into(), |b| format!("{b} bits")),
-            c.signature_algorithm
-        );
-        let _ = writeln!(out, "  - SHA-256 `{}`; SPKI SHA-256 `{}`", c.sha256, c.spki_sha256);
+    bullets(out, &super::chain::lines(chain));
+    out.push('\n');
+}
+
+/// Plain lines as a Markdown list, two leading spaces per level, peer text escaped.
+fn bullets(out: &mut String, lines: &[String]) {
+    for line in lines {
+        let depth = line.len() - line.trim_start().len();
+        let _ = writeln!(out, "{}- {}", " ".repeat(depth), md(line.trim_start()));
     }
-    let trust: Vec<String> = chain
-        .trust
-        .iter()
-        .map(|t| format!("{}: {}", t.store.label(), t.outcome.describe()))
-        .collect();
-    let _ = writeln!(out, "- trust: {}", trust.join("; "));
-    let name = match &chain.name.matched_by {
-        Some(id) => format!("{} matched by {}", code(&chain.name.reference), code(id.as_str())),
-        None => format!("{} is NOT covered", code(&chain.name.reference)),
-    };
-    let _ = writeln!(out, "- name: {name}\n");
 }
 
 fn opt(v: Option<u64>) -> String {

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::session::Session;
-use crate::cert::{ChainReport, Completeness};
+use crate::cert::ChainReport;
 use crate::diagnose::{CheckStatus, Scope, Tree, Verdict};
 use crate::model::{Failure, LookupStatus, MxOutcome, ProbeResult};
 
@@ -203,57 +203,9 @@ fn render_probe(out: &mut String, p: &ProbeResult, verbose: bool) {
 }
 
 fn render_chain(out: &mut String, chain: &ChainReport) {
-    for cert in &chain.certificates {
-        let _ = writeln!(out, "  cert[{}]: {}", cert.position, cert.subject);
-        if let Some(e) = &cert.parse_error {
-            let _ = writeln!(out, "    unreadable: {e}");
-            continue;
-        }
-        let sans: Vec<&str> = cert.sans.iter().map(|s| s.as_str()).collect();
-        let _ = writeln!(out, "    issuer: {}", cert.issuer);
-        if !sans.is_empty() {
-            let _ = writeln!(out, "    SANs: {}", sans.join(", "));
-        }
-        let _ = writeln!(
-            out,
-            "    valid {} to {} ({} days {}), {} {} bits, {}",
-            cert.not_before,
-            cert.not_after,
-            cert.days_remaining.abs(),
-            if cert.days_remaining < 0 { "ago" } else { "left" },
-            cert.key_algorithm,
-            cert.key_bits.map_or("?".to_string(), |b| b.to_string()),
-            cert.signature_algorithm
-        );
-        let _ = writeln!(out, "    sha256 {}", cert.sha256);
+    for line in super::chain::lines(chain) {
+        let _ = writeln!(out, "  {line}");
     }
-    match &chain.completeness {
-        Completeness::Complete => {}
-        Completeness::MissingIssuer { issuer } => {
-            let _ = writeln!(out, "  chain: incomplete, issuer not sent: {issuer}");
-        }
-        Completeness::Disordered => {
-            let _ = writeln!(out, "  chain: certificates out of order");
-        }
-        Completeness::Empty => {
-            let _ = writeln!(out, "  chain: no certificate presented");
-        }
-    }
-    let trust: Vec<String> = chain
-        .trust
-        .iter()
-        .map(|t| format!("{}: {}", t.store.label(), t.outcome.describe()))
-        .collect();
-    let _ = writeln!(out, "  trust: {}", trust.join("; "));
-    let _ = match &chain.name.matched_by {
-        Some(id) => writeln!(out, "  name: {} matched by {id}", chain.name.reference),
-        None if chain.name.cn_only => writeln!(
-            out,
-            "  name: {} NOT covered (certificate has only a subject CN, no SAN)",
-            chain.name.reference
-        ),
-        None => writeln!(out, "  name: {} NOT covered by the certificate", chain.name.reference),
-    };
 }
 
 fn ms(v: Option<u64>) -> String {
