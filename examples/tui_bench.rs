@@ -6,11 +6,13 @@
 //!
 //! Run: `cargo build --release && cargo run --release --example tui_bench [-- IDLE_SECS]`
 
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
+use std::io::Read;
 use std::time::{Duration, Instant};
 
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use portable_pty::CommandBuilder;
+
+#[path = "../tests/common/pty.rs"]
+mod pty;
 
 fn main() {
     let idle_secs: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(30);
@@ -52,66 +54,40 @@ fn main() {
     };
     let (port, nameserver, ca_file) = (after("--port"), after("--nameserver"), after("--ca-file"));
 
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: 24,
-            cols: 80,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .expect("pty");
     let mut command = CommandBuilder::new(&binary);
     command.args(["--port", &port, "--nameserver", &nameserver, "--ca-file", &ca_file]);
     command.env("XDG_DATA_HOME", &home);
     command.env("TERM", "xterm-256color");
     command.env("LANG", "C.UTF-8");
     let started = Instant::now();
-    let mut child = pair.slave.spawn_command(command).expect("spawn");
-    drop(pair.slave);
-    let pid = child.process_id().expect("pid");
-    let mut reader = pair.master.try_clone_reader().expect("reader");
-    let mut writer = pair.master.take_writer().expect("writer");
-    let screen = Arc::new(Mutex::new(vt100::Parser::new(24, 80, 0)));
-    let sink = Arc::clone(&screen);
-    std::thread::spawn(move || {
-        let _master = pair.master;
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().process(&buf[..n]);
-        }
-    });
-    let text = || screen.lock().unwrap().screen().contents();
-    let wait_for = |needle: &str, step: Duration| -> Duration {
+    let mut workbench = pty::spawn(command, 24, 80);
+    let pid = workbench.child.process_id().expect("pid");
+    let wait_for = |workbench: &pty::Pty, needle: &str, step: Duration| -> Duration {
         let from = Instant::now();
-        while !text().contains(needle) {
+        while !workbench.text().contains(needle) {
             assert!(
                 from.elapsed() < Duration::from_secs(30),
                 "{needle:?} never appeared:\n{}",
-                text()
+                workbench.text()
             );
             std::thread::sleep(step);
         }
         from.elapsed()
     };
 
-    wait_for("paste a bounce", Duration::from_millis(1));
+    wait_for(&workbench, "paste a bounce", Duration::from_millis(1));
     let first_frame = started.elapsed();
 
     // Tab to the target field, type the two-MX lab domain, Enter.
-    writer.write_all(b"\ttwo-mx.lab.test").unwrap();
-    writer.flush().unwrap();
-    wait_for("two-mx.lab.test", Duration::from_millis(5));
-    writer.write_all(b"\r").unwrap();
-    writer.flush().unwrap();
+    workbench.type_keys(b"\ttwo-mx.lab.test");
+    wait_for(&workbench, "two-mx.lab.test", Duration::from_millis(5));
+    workbench.type_keys(b"\r");
     let enter = Instant::now();
     let mut peak_rss = 0;
     let mut first_result = None;
     while enter.elapsed() < Duration::from_secs(30) {
         peak_rss = peak_rss.max(status_kib(pid, "VmRSS:"));
-        let screen = text();
+        let screen = workbench.text();
         if first_result.is_none() && (screen.contains(" OK") || screen.contains("FAIL at")) {
             first_result = Some(enter.elapsed());
         }
@@ -131,9 +107,8 @@ fn main() {
     let ticks_per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     let idle_cpu = (after - before) as f64 / ticks_per_sec / idle_secs as f64 * 100.0;
 
-    writer.write_all(b"q").unwrap();
-    writer.flush().unwrap();
-    let _ = child.wait();
+    workbench.type_keys(b"q");
+    let _ = workbench.child.wait();
     let _ = lab.kill();
     let _ = lab.wait();
     let _ = std::fs::remove_dir_all(&home);

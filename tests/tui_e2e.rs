@@ -1,23 +1,22 @@
 //! The real binary in a pseudo-terminal, driven by keys like an operator over SSH:
 //! screens are read back through a VT100 parser.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
+use portable_pty::CommandBuilder;
+
+#[path = "common/pty.rs"]
+mod pty;
 
 struct Session {
-    child: Box<dyn Child + Send + Sync>,
-    writer: Box<dyn Write + Send>,
-    screen: Arc<Mutex<vt100::Parser>>,
+    pty: pty::Pty,
     home: PathBuf,
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let _ = self.pty.child.kill();
         let _ = std::fs::remove_dir_all(&self.home);
     }
 }
@@ -32,48 +31,21 @@ fn spawn_with(name: &str, args: &[&str], prepare: impl FnOnce(&Path)) -> Session
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(&home).unwrap();
     prepare(&home);
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: 30,
-            cols: 100,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .expect("pty");
     let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_mxtriage"));
     command.args(args);
     command.env("HOME", &home);
     command.env("XDG_DATA_HOME", home.join("data"));
     command.env("TERM", "xterm-256color");
     command.env("LANG", "C.UTF-8");
-    let child = pair.slave.spawn_command(command).expect("spawn");
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader().expect("reader");
-    let writer = pair.master.take_writer().expect("writer");
-    let screen = Arc::new(Mutex::new(vt100::Parser::new(30, 100, 0)));
-    let sink = Arc::clone(&screen);
-    std::thread::spawn(move || {
-        // Keep the master alive as long as the reader runs.
-        let _master = pair.master;
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().process(&buf[..n]);
-        }
-    });
     Session {
-        child,
-        writer,
-        screen,
+        pty: pty::spawn(command, 30, 100),
         home,
     }
 }
 
 impl Session {
     fn text(&self) -> String {
-        self.screen.lock().unwrap().screen().contents()
+        self.pty.text()
     }
 
     fn wait_for(&self, needle: &str) {
@@ -88,8 +60,7 @@ impl Session {
     }
 
     fn send(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
+        self.pty.type_keys(keys.as_bytes());
         // Let the app read each burst separately, as typed keys arrive.
         std::thread::sleep(Duration::from_millis(60));
     }
@@ -97,7 +68,7 @@ impl Session {
     fn exit_status(&mut self) -> portable_pty::ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.pty.child.try_wait().unwrap() {
                 return status;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -140,18 +111,12 @@ fn demo_from_scenario_to_exported_report() {
     s.wait_for("The server's TLS layer dies right after it says 220");
     s.send("e");
     s.wait_for("written:");
-    assert!(
-        s.screen.lock().unwrap().screen().alternate_screen(),
-        "the workbench draws on the alternate screen"
-    );
+    assert!(s.pty.alternate_screen(), "the workbench draws on the alternate screen");
     s.send("q");
     let status = s.exit_status();
     assert!(status.success(), "{status:?}");
     std::thread::sleep(Duration::from_millis(100));
-    assert!(
-        !s.screen.lock().unwrap().screen().alternate_screen(),
-        "terminal restored"
-    );
+    assert!(!s.pty.alternate_screen(), "terminal restored");
     let reports = s.reports();
     assert!(
         reports
@@ -186,16 +151,13 @@ fn resume_without_a_saved_session_says_so() {
 fn sigterm_restores_the_terminal() {
     let mut s = spawn("sigterm", &["demo"]);
     s.wait_for("lab scenarios");
-    let pid = s.child.process_id().expect("pid");
+    let pid = s.pty.child.process_id().expect("pid");
     // SAFETY: kill(2) on our own child's pid with a valid signal number.
     let rc = unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     assert_eq!(rc, 0);
     let _ = s.exit_status();
     std::thread::sleep(Duration::from_millis(100));
-    assert!(
-        !s.screen.lock().unwrap().screen().alternate_screen(),
-        "terminal restored after SIGTERM"
-    );
+    assert!(!s.pty.alternate_screen(), "terminal restored after SIGTERM");
 }
 
 #[test]
