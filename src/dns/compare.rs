@@ -29,6 +29,9 @@ pub const MAX_NS_SERVERS: usize = 4;
 /// not mail domains.
 const MAX_ZONE_CUT_STEPS: usize = 12;
 
+/// The authoritative view may take as long as this many single queries in a row.
+const AUTHORITY_BUDGET_QUERIES: u32 = 4;
+
 pub const PRIMARY_LABEL: &str = "this relay's resolver";
 pub const AUTHORITY_LABEL: &str = "the authoritative servers";
 
@@ -292,7 +295,13 @@ pub async fn compare(
         let name = &name;
         async move { resolver_view(label, ViewRole::Compared, &servers, name, recursive).await }
     }));
-    let authority = authority_view(&name, &primary, authority_port, timeout);
+    // The zone-cut walk and the NS lookups are sequential: bound the whole, not only each query.
+    let budget = timeout * AUTHORITY_BUDGET_QUERIES;
+    let authority = async {
+        tokio::time::timeout(budget, authority_view(&name, &primary, authority_port, timeout))
+            .await
+            .unwrap_or_else(|_| Err(format!("no complete answer within {} s", budget.as_secs())))
+    };
     let (primary_view, other_views, authority) = tokio::join!(primary_view, other_views, authority);
 
     let mut views = vec![primary_view];

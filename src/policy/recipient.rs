@@ -302,11 +302,13 @@ pub async fn gather(
     stores: &TrustStores,
     settings: &GatherSettings,
 ) -> Gathered {
-    let dnssec_resolver = settings
-        .nameservers
-        .first()
-        .copied()
-        .or_else(raw::first_system_nameserver);
+    // Read the system configuration once; the comparison and the TLSA lookups share it.
+    let primary: Vec<SocketAddr> = if settings.nameservers.is_empty() {
+        raw::first_system_nameserver().into_iter().collect()
+    } else {
+        settings.nameservers.clone()
+    };
+    let dnssec_resolver = primary.first().copied();
     let sts = async {
         let txt = txt(&dns, format!("_mta-sts.{domain}"), mta_sts::parse_txt).await;
         let wanted = matches!(
@@ -342,7 +344,7 @@ pub async fn gather(
     };
     let comparison = compare::compare(
         domain,
-        &settings.nameservers,
+        &primary,
         &settings.compare_nameservers,
         settings.authority_port,
         settings.timeout,
