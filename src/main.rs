@@ -207,14 +207,14 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
         nameservers: args.probe.nameserver.clone(),
         dns_timeout: Duration::from_secs(5),
         probe: ProbeConfig {
-            ehlo_name: args.probe.ehlo.clone().unwrap_or_else(mxtriage::host::ehlo_name),
             sni: args.probe.sni.clone(),
             source: args.probe.source,
-            timeouts: timeouts(&args.probe)?,
-            slow_greeting: Duration::from_secs(3),
-            stores: Arc::new(stores),
-            progress: None,
             implicit_tls: args.probe.tls == cli::TlsMode::Implicit,
+            ..ProbeConfig::new(
+                args.probe.ehlo.clone().unwrap_or_else(mxtriage::host::ehlo_name),
+                timeouts(&args.probe)?,
+                Arc::new(stores),
+            )
         },
         attempts: usize::from(args.probe.attempts),
         scan: args.scan.then(|| mxtriage::probe::scan::ScanSettings {

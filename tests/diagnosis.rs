@@ -449,20 +449,15 @@ async fn every_connect_timing_out_suspects_local_egress_first() {
         family: mxtriage::dns::Family::Both,
         nameservers: vec![],
         dns_timeout: Duration::from_secs(1),
-        probe: ProbeConfig {
-            ehlo_name: "egress-test.mxtriage.invalid".into(),
-            sni: None,
-            source: None,
-            timeouts: Timeouts {
+        probe: ProbeConfig::new(
+            "egress-test.mxtriage.invalid".into(),
+            Timeouts {
                 connect: Duration::from_millis(300),
                 command: Duration::from_secs(1),
                 tls: Duration::from_secs(1),
             },
-            slow_greeting: Duration::from_secs(3),
-            stores: Arc::new(TrustStores::from_parts(vec![], vec![])),
-            progress: None,
-            implicit_tls: false,
-        },
+            Arc::new(TrustStores::from_parts(vec![], vec![])),
+        ),
         attempts: 1,
         scan: None,
         sender_profile: None,

@@ -12,20 +12,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 fn config() -> ProbeConfig {
-    ProbeConfig {
-        ehlo_name: "hostile-test.mxtriage.invalid".into(),
-        sni: None,
-        source: None,
-        timeouts: Timeouts {
+    ProbeConfig::new(
+        "hostile-test.mxtriage.invalid".into(),
+        Timeouts {
             connect: Duration::from_millis(500),
             command: Duration::from_secs(2),
             tls: Duration::from_secs(2),
         },
-        slow_greeting: Duration::from_secs(3),
-        stores: Arc::new(TrustStores::from_parts(vec![], vec![])),
-        progress: None,
-        implicit_tls: false,
-    }
+        Arc::new(TrustStores::from_parts(vec![], vec![])),
+    )
 }
 
 /// Serves one connection with `script`, then probes it.

@@ -11,20 +11,15 @@ use mxtriage::probe::scan::{self, Refusal, ScanSettings};
 use mxtriage::probe::{ProbeConfig, ProbeTarget, Timeouts};
 
 fn config() -> ProbeConfig {
-    ProbeConfig {
-        ehlo_name: "scan-test.mxtriage.invalid".into(),
-        sni: None,
-        source: None,
-        timeouts: Timeouts {
+    ProbeConfig::new(
+        "scan-test.mxtriage.invalid".into(),
+        Timeouts {
             connect: Duration::from_secs(2),
             command: Duration::from_secs(2),
             tls: Duration::from_secs(2),
         },
-        slow_greeting: Duration::from_secs(3),
-        stores: Arc::new(TrustStores::from_parts(vec![], vec![])),
-        progress: None,
-        implicit_tls: false,
-    }
+        Arc::new(TrustStores::from_parts(vec![], vec![])),
+    )
 }
 
 fn target(lab: &Lab, scenario: &str) -> ProbeTarget {

@@ -57,6 +57,26 @@ pub struct ProbeConfig {
     pub implicit_tls: bool,
 }
 
+/// Above this a greeting counts as a tarpit (postscreen and greet_pause wait 6 s or so;
+/// anything past 3 s is worth showing).
+pub const SLOW_GREETING: Duration = Duration::from_secs(3);
+
+impl ProbeConfig {
+    /// STARTTLS with the MX name as SNI, no source binding, no progress reports.
+    pub fn new(ehlo_name: String, timeouts: Timeouts, stores: Arc<TrustStores>) -> Self {
+        Self {
+            ehlo_name,
+            sni: None,
+            source: None,
+            timeouts,
+            slow_greeting: SLOW_GREETING,
+            stores,
+            progress: None,
+            implicit_tls: false,
+        }
+    }
+}
+
 /// A probe entered a new stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {

@@ -248,14 +248,15 @@ async fn run_check(
         nameservers: settings.nameservers.clone(),
         dns_timeout: Duration::from_secs(5),
         probe: ProbeConfig {
-            ehlo_name: settings.ehlo.clone().unwrap_or_else(crate::host::ehlo_name),
             sni: settings.sni.clone(),
             source: settings.source,
-            timeouts: env.timeouts,
-            slow_greeting: Duration::from_secs(3),
-            stores: Arc::new(stores),
             progress: Some(progress_tx),
             implicit_tls: settings.implicit_tls,
+            ..ProbeConfig::new(
+                settings.ehlo.clone().unwrap_or_else(crate::host::ehlo_name),
+                env.timeouts,
+                Arc::new(stores),
+            )
         },
         attempts: settings.attempts,
         scan: None,
