@@ -7,9 +7,10 @@ use std::time::Duration;
 use mxtriage::cert::TrustStores;
 use mxtriage::dns::{Dns, Family};
 use mxtriage::lab::{Lab, LabOptions};
-use mxtriage::policy::sts_fetch::{FetchOutcome, FetchSettings, MAX_POLICY_BYTES, fetch};
+use mxtriage::policy::sts_fetch::{Fetch, FetchOutcome, FetchSettings, MAX_POLICY_BYTES, fetch};
 
-async fn fetch_scenario(lab: &Lab, scenario: &str) -> FetchOutcome {
+/// The scenario's policy fetched as the check does it, trusting the lab CA.
+async fn fetch_policy(lab: &Lab, scenario: &str) -> Fetch {
     let dns = Arc::new(Dns::new(&[lab.dns], Family::Both, Duration::from_secs(3)).expect("resolver"));
     let mut stores = TrustStores::from_parts(Vec::new(), Vec::new());
     stores.add_ca_anchor(lab.ca_der()).expect("lab CA is an anchor");
@@ -17,22 +18,17 @@ async fn fetch_scenario(lab: &Lab, scenario: &str) -> FetchOutcome {
         port: lab.port,
         timeout: Duration::from_secs(5),
     };
-    fetch(&format!("{scenario}.lab.test"), dns, &stores, settings)
-        .await
-        .outcome
+    fetch(&format!("{scenario}.lab.test"), dns, &stores, settings).await
+}
+
+async fn fetch_scenario(lab: &Lab, scenario: &str) -> FetchOutcome {
+    fetch_policy(lab, scenario).await.outcome
 }
 
 #[tokio::test]
 async fn rfc8461_policy_is_fetched_over_validated_https() {
     let lab = Lab::start(LabOptions::default()).await.expect("lab");
-    let dns = Arc::new(Dns::new(&[lab.dns], Family::Both, Duration::from_secs(3)).expect("resolver"));
-    let mut stores = TrustStores::from_parts(Vec::new(), Vec::new());
-    stores.add_ca_anchor(lab.ca_der()).expect("lab CA is an anchor");
-    let settings = FetchSettings {
-        port: lab.port,
-        timeout: Duration::from_secs(5),
-    };
-    let fetched = fetch("sts-enforce.lab.test", dns, &stores, settings).await;
+    let fetched = fetch_policy(&lab, "sts-enforce").await;
     let outcome = fetched.outcome;
     let FetchOutcome::Fetched {
         lines,

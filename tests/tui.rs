@@ -53,14 +53,7 @@ fn feed(app: &mut App, report: &CheckReport) -> Vec<Command> {
 
 /// Feeds a run already started (generation known) with the report's results.
 fn feed_generation(app: &mut App, report: &CheckReport, generation: u64) -> Vec<Command> {
-    let targets: Vec<ProbeTarget> = report
-        .probes
-        .iter()
-        .map(|p| ProbeTarget {
-            mx: p.mx.clone(),
-            address: p.address,
-        })
-        .collect();
+    let targets = targets(report);
     let mut out = app.update(Event::Resolved {
         generation,
         started_at: report.started_at,
@@ -86,6 +79,18 @@ fn feed_generation(app: &mut App, report: &CheckReport, generation: u64) -> Vec<
         report: Box::new(report.clone()),
     }));
     out
+}
+
+/// The addresses the report probed, as the runner announces them.
+fn targets(report: &CheckReport) -> Vec<ProbeTarget> {
+    report
+        .probes
+        .iter()
+        .map(|p| ProbeTarget {
+            mx: p.mx.clone(),
+            address: p.address,
+        })
+        .collect()
 }
 
 /// The index of the cell where `needle` starts (one character per cell).
@@ -320,19 +325,11 @@ async fn the_header_says_when_only_the_policy_lookups_are_left() {
     let Some(Command::Start { generation, .. }) = commands.first().cloned() else {
         panic!("start asks the runner to run: {commands:?}");
     };
-    let targets: Vec<ProbeTarget> = report
-        .probes
-        .iter()
-        .map(|p| ProbeTarget {
-            mx: p.mx.clone(),
-            address: p.address,
-        })
-        .collect();
     app.update(Event::Resolved {
         generation,
         started_at: report.started_at,
         resolution: report.resolution.clone(),
-        targets,
+        targets: targets(&report),
     });
     assert!(find(draw(&app, 120, 40).backend().buffer(), "probing").is_some());
     for probe in &report.probes {
