@@ -151,8 +151,6 @@ pub async fn recipient_lookups(options: &CheckOptions, resolution: &Resolution) 
         authority_port: options.policy.authority_port,
         fetch: options.policy.fetch,
         timeout: options.dns_timeout,
-        // MX delivery is port 25 whatever port this check probes (the lab uses another).
-        port: 25,
     };
     Some(recipient::gather(name, resolution, dns, &options.probe.stores, &settings).await)
 }

@@ -122,10 +122,7 @@ impl MtaSts {
 
     /// The domain tries to publish MTA-STS (some `v=STSv1` record exists).
     pub fn published(&self) -> bool {
-        matches!(
-            self.txt.parsed(),
-            Some(TxtOutcome::Valid { .. } | TxtOutcome::Invalid { .. } | TxtOutcome::Multiple { .. })
-        )
+        self.txt.parsed().is_some_and(announces_policy)
     }
 
     /// MX hosts outside the active policy.
@@ -266,6 +263,14 @@ impl RecipientPolicy {
     }
 }
 
+/// Some `v=STSv1` record exists, valid or not: the policy file is worth fetching as evidence.
+fn announces_policy(txt: &TxtOutcome) -> bool {
+    !matches!(txt, TxtOutcome::Absent { .. })
+}
+
+/// TLSA owner names are for MX delivery: `_25._tcp.<mx>` whatever port this check probes.
+const MX_PORT: u16 = 25;
+
 /// What [`gather`] collected before the probes finished.
 pub struct Gathered {
     domain: String,
@@ -290,8 +295,6 @@ pub struct GatherSettings {
     pub authority_port: u16,
     pub fetch: FetchSettings,
     pub timeout: Duration,
-    /// The SMTP port, for the TLSA owner `_<port>._tcp.<mx>`.
-    pub port: u16,
 }
 
 /// Looks up everything the recipient publishes, concurrently.
@@ -311,11 +314,7 @@ pub async fn gather(
     let dnssec_resolver = primary.first().copied();
     let sts = async {
         let txt = txt(&dns, format!("_mta-sts.{domain}"), mta_sts::parse_txt).await;
-        let wanted = matches!(
-            txt.parsed(),
-            Some(TxtOutcome::Valid { .. } | TxtOutcome::Invalid { .. } | TxtOutcome::Multiple { .. })
-        );
-        if !wanted {
+        if !txt.parsed().is_some_and(announces_policy) {
             return (txt, None, None);
         }
         let fetch = sts_fetch::fetch(domain, Arc::clone(&dns), stores, settings.fetch).await;
@@ -397,14 +396,14 @@ async fn dane_lookup(server: SocketAddr, host: &str, settings: &GatherSettings) 
     };
     let mut lookup = None;
     if let Some(target) = &expanded {
-        let first = raw::tlsa(server, target, settings.port, settings.timeout).await;
+        let first = raw::tlsa(server, target, MX_PORT, settings.timeout).await;
         if !matches!(first.status, TlsaStatus::NoData | TlsaStatus::NxDomain) {
             lookup = Some(first);
         }
     }
     let lookup = match lookup {
         Some(found) => found,
-        None => raw::tlsa(server, host, settings.port, settings.timeout).await,
+        None => raw::tlsa(server, host, MX_PORT, settings.timeout).await,
     };
     DaneLookup {
         host: host.to_string(),
