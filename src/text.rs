@@ -39,6 +39,19 @@ impl SafeText {
         SafeText(out)
     }
 
+    /// Like [`SafeText::escape`] but keeping line breaks and tabs: for text an operator
+    /// pastes, whose layout (continuation lines, tab-indented headers) carries meaning.
+    pub fn escape_pasted(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                '\n' | '\t' => out.push(c),
+                _ => push_shown(&mut out, c),
+            }
+        }
+        out
+    }
+
     /// Control and invisible characters escaped as in [`SafeText`], with no length cap:
     /// for text of any length read back from a saved report.
     pub fn escape(s: &str) -> String {

@@ -347,3 +347,20 @@ async fn the_header_says_when_only_the_policy_lookups_are_left() {
     });
     assert!(find(draw(&app, 120, 40).backend().buffer(), "checking MTA-STS").is_none());
 }
+
+#[test]
+fn a_paste_is_shown_escaped_and_bounded() {
+    let mut app = App::new(RunSettings::default(), Vec::new());
+    app.update(Event::Paste(
+        "550 5.7.1 \u{1b}]0;pwned\u{7} rejected\r\n\tby mx.example.net \u{202e}moc".into(),
+    ));
+    let lines = app.intake.paste.lines().to_vec();
+    assert_eq!(lines[0], "550 5.7.1 \\x1b]0;pwned\\x07 rejected");
+    assert_eq!(
+        lines[1], "\tby mx.example.net \\x202emoc",
+        "tabs and line breaks are kept"
+    );
+    app.update(Event::Paste("x".repeat(mxtriage::intake::MAX_INPUT_BYTES * 2)));
+    let held: usize = app.intake.paste.lines().iter().map(|l| l.len() + 1).sum();
+    assert!(held <= mxtriage::intake::MAX_INPUT_BYTES + 1, "{held}");
+}

@@ -70,7 +70,12 @@ pub fn render_markdown(session: &Session) -> String {
     let source = source_address(session)
         .map(|s| format!(" (source {s})"))
         .unwrap_or_default();
-    let _ = writeln!(out, "# STARTTLS triage: {} — {}\n", check.target, v.title);
+    let _ = writeln!(
+        out,
+        "# STARTTLS triage: {} — {}\n",
+        md(&check.target.to_string()),
+        v.title
+    );
     let _ = writeln!(
         out,
         "**{}** · family: {} · owner: {} · confidence: {} · checked {} from {}{source}\n",
@@ -137,7 +142,7 @@ pub fn render_markdown(session: &Session) -> String {
                 (Some(mx), Some(addr)) => format!("{} [{}] ", code(mx), addr.ip()),
                 _ => String::new(),
             };
-            let _ = writeln!(out, "- {who}{place}: {}", md(&e.detail));
+            let _ = writeln!(out, "- {who}{}: {}", md(&place), md(&e.detail));
         }
         out.push('\n');
     }
@@ -187,11 +192,11 @@ pub fn render_markdown(session: &Session) -> String {
         .or_else(|| check.probes.iter().find(|p| !p.is_secure()))
         .or_else(|| check.probes.first());
     if let Some(p) = focus {
-        let _ = writeln!(out, "## Transcript: {} [{}]\n", p.mx, p.address);
+        let _ = writeln!(out, "## Transcript: {} [{}]\n", md(&p.mx), p.address);
         out.push_str(&fenced("text", &transcript(p)));
         out.push('\n');
         if let Some(chain) = &p.chain {
-            let _ = writeln!(out, "## Certificate chain: {} [{}]\n", p.mx, p.address);
+            let _ = writeln!(out, "## Certificate chain: {} [{}]\n", md(&p.mx), p.address);
             render_chain(&mut out, chain);
         }
     }
@@ -221,7 +226,7 @@ pub fn render_markdown(session: &Session) -> String {
             "## Temporary workaround (this destination only, until {})\n",
             w.expires
         );
-        let _ = writeln!(out, "> **Warning:** {}\n", w.warning);
+        let _ = writeln!(out, "> **Warning:** {}\n", md(&w.warning));
         let _ = writeln!(out, "Postfix:\n");
         out.push_str(&fenced("", &w.postfix));
         let _ = writeln!(out, "\nExim:\n");
@@ -252,7 +257,7 @@ pub fn render_markdown(session: &Session) -> String {
         } else {
             format!(" ({})", item.detail)
         };
-        let _ = writeln!(out, "- {mark} {}{detail}", item.text);
+        let _ = writeln!(out, "- {mark} {}{}", item.text, md(&detail));
     }
     out.push('\n');
 
@@ -288,14 +293,15 @@ fn postmaster_note(session: &Session, source: Option<String>) -> String {
         .take(4)
         .map(|e| format!("- {}", md(&e.detail)))
         .collect();
-    let domain = check.resolution.query.clone();
+    let domain = md(&check.resolution.query);
+    let vantage = md(&check.vantage_host);
     let source = source.map(|s| format!(" (source address {s})")).unwrap_or_default();
     let date = utc(check.started_at);
     let evidence = evidence.join("\n");
     crate::diagnose::fill(
         crate::diagnose::postmaster_template(),
         &[
-            ("vantage", check.vantage_host.as_str()),
+            ("vantage", vantage.as_str()),
             ("domain", domain.as_str()),
             ("source", source.as_str()),
             ("date", date.as_str()),

@@ -525,6 +525,9 @@ impl App {
     }
 
     fn on_paste(&mut self, text: &str) {
+        // A paste is shown as typed text: no escape sequences or bidi overrides reach the terminal.
+        let text = crate::text::SafeText::escape_pasted(&text.replace("\r\n", "\n"));
+        let text = text.as_str();
         match self.screen {
             Screen::Intake => {
                 if let Some((_, field)) = &mut self.intake.editing {
@@ -534,7 +537,12 @@ impl App {
                     self.intake.target_typed = true;
                 } else {
                     self.intake.focus = IntakeFocus::Paste;
-                    self.intake.paste.insert_str(text);
+                    // The box never holds more than the intake reads.
+                    let held: usize = self.intake.paste.lines().iter().map(|l| l.len() + 1).sum();
+                    let room = intake::MAX_INPUT_BYTES.saturating_sub(held);
+                    self.intake
+                        .paste
+                        .insert_str(text.get(..text.floor_char_boundary(room)).unwrap_or_default());
                     self.reextract();
                 }
             }
