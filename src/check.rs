@@ -269,7 +269,7 @@ pub async fn second_opinions(
     let unique = distinct_addresses(targets);
     let limit = config.timeouts.connect + config.timeouts.command + config.timeouts.tls;
     let opinions = join_all(unique.iter().map(|target| {
-        let sni = config.sni.clone().unwrap_or_else(|| target.mx.clone());
+        let sni = config.server_name(target).to_string();
         async move {
             crate::probe::openssl::second_opinion(target, &sni, &config.ehlo_name, ca_file, config.implicit_tls, limit)
                 .await

@@ -226,15 +226,14 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
         policy: policy_options(&args.probe),
     };
     let report = check::run(&options).await.context("cannot resolve the target")?;
-    let mut session = Session::new(report, answers).map_err(|e| Usage(e.to_string()))?;
+    let mut answers = answers;
     if let Some(other) = &compare
-        && !session.answers.contains_key("vantage")
-        && let Some(answer) = diff::vantage_answer(&session, other)
+        && !answers.contains_key("vantage")
+        && let Some(answer) = diff::vantage_answer(&report, &other.check)
     {
-        let mut answers = session.answers.clone();
         answers.insert("vantage".to_string(), answer.to_string());
-        session = Session::new(session.check, answers).map_err(|e| Usage(e.to_string()))?;
     }
+    let session = Session::new(report, answers).map_err(|e| Usage(e.to_string()))?;
     let rendered = render(&session, args.format, args.verbose);
     match &args.output {
         Some(path) => {

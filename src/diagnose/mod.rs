@@ -86,12 +86,7 @@ pub fn diagnose(tree: &Tree, report: &CheckReport, answers: &Answers) -> Result<
             let next = node.next.as_ref().and_then(|n| n.get(answer)).map(String::as_str);
             (answer.to_string(), next, answer == UNKNOWN)
         };
-        let lowers_confidence = unanswered
-            && node
-                .question
-                .as_deref()
-                .and_then(|q| tree.question(q))
-                .is_none_or(|q| q.lowers_confidence);
+        let lowers_confidence = unanswered && tree.question_at(&node.id).is_none_or(|q| q.lowers_confidence);
         steps.push(Step {
             node: node.id.clone(),
             title: node.title.clone(),

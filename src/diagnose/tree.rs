@@ -109,6 +109,11 @@ impl Tree {
         self.questions.iter().find(|q| q.id == id)
     }
 
+    /// The question a step asks, if it is a question step.
+    pub fn question_at(&self, node: &str) -> Option<&Question> {
+        self.node(node)?.question.as_deref().and_then(|q| self.question(q))
+    }
+
     pub fn verdict(&self, id: &str) -> Option<&VerdictSpec> {
         self.verdicts.iter().find(|v| v.id == id)
     }

@@ -81,6 +81,8 @@ pub fn acceptor(sites: Vec<PolicySite>) -> Result<(TlsAcceptor, Arc<HashMap<Stri
 pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor, answers: Arc<HashMap<String, PolicyAnswer>>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors, typically: wait instead of spinning a core.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let acceptor = acceptor.clone();

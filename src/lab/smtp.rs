@@ -91,6 +91,8 @@ const IDLE: Duration = Duration::from_secs(30);
 pub async fn serve(listener: TcpListener, script: Arc<Script>, connections: Arc<AtomicUsize>) {
     loop {
         let Ok((stream, _peer)) = listener.accept().await else {
+            // Out of descriptors, typically: wait instead of spinning a core.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let number = connections.fetch_add(1, Ordering::Relaxed);

@@ -62,6 +62,11 @@ pub struct ProbeConfig {
 pub const SLOW_GREETING: Duration = Duration::from_secs(3);
 
 impl ProbeConfig {
+    /// The name sent as SNI and checked against the certificate: `--sni`, else the MX host.
+    pub fn server_name<'a>(&'a self, target: &'a ProbeTarget) -> &'a str {
+        self.sni.as_deref().unwrap_or(&target.mx)
+    }
+
     /// STARTTLS with the MX name as SNI, no source binding, no progress reports.
     pub fn new(ehlo_name: String, timeouts: Timeouts, stores: Arc<TrustStores>) -> Self {
         Self {

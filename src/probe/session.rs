@@ -261,7 +261,7 @@ impl Session {
         config: &ProbeConfig,
         target: &ProbeTarget,
     ) -> Result<tokio_rustls::client::TlsStream<Recording<S>>, Failure> {
-        let sni = config.sni.clone().unwrap_or_else(|| target.mx.clone());
+        let sni = config.server_name(target).to_string();
         let server_name = match sni.parse::<std::net::IpAddr>() {
             Ok(ip) => ServerName::IpAddress(ip.into()),
             Err(_) => ServerName::try_from(sni.clone()).map_err(|e| Failure::TlsError {
@@ -318,7 +318,7 @@ impl Session {
         self.encrypted = true;
         let chain = verifier.chain();
         // The name a verifying sender checks: the MX host, or the name the operator chose to send.
-        let reference = config.sni.as_deref().unwrap_or(&target.mx);
+        let reference = config.server_name(target);
         self.result.chain = Some(cert::analyze(&chain, reference, &config.stores, UnixTime::now()));
         self.result.presented = chain;
         Ok(stream)

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use super::session::Session;
+use crate::check::CheckReport;
 use crate::model::{Failure, ProbeResult};
 
 /// What differs, and what each difference means.
@@ -30,8 +31,8 @@ fn failure_kind(f: &Failure) -> String {
 }
 
 /// The latest result per address and port (repeated attempts: the last one).
-fn by_address(session: &Session) -> BTreeMap<SocketAddr, &ProbeResult> {
-    session.check.probes.iter().map(|p| (p.address, p)).collect()
+fn by_address(check: &CheckReport) -> BTreeMap<SocketAddr, &ProbeResult> {
+    check.probes.iter().map(|p| (p.address, p)).collect()
 }
 
 pub fn diff(a: &Session, b: &Session) -> Diff {
@@ -63,7 +64,7 @@ pub fn diff(a: &Session, b: &Session) -> Diff {
         ));
         d.meaning.push(super::wording::say("diff", "mx_differ", &[]));
     }
-    let (pa, pb) = (by_address(a), by_address(b));
+    let (pa, pb) = (by_address(&a.check), by_address(&b.check));
     let mut only_here_fails = false;
     let mut both_fail_same = false;
     let mut cert_differs = false;
@@ -136,12 +137,12 @@ pub fn diff(a: &Session, b: &Session) -> Diff {
 
 /// Answers the vantage question from another report: "same" when the other side sees
 /// the same failures, "works" when the addresses failing here work there.
-pub fn vantage_answer(here: &Session, there: &Session) -> Option<&'static str> {
-    if here.check.target != there.check.target {
+pub fn vantage_answer(here: &CheckReport, there: &CheckReport) -> Option<&'static str> {
+    if here.target != there.target {
         return None;
     }
     let there_by = by_address(there);
-    let failing: Vec<&ProbeResult> = here.check.probes.iter().filter(|p| outcome_kind(p) != "ok").collect();
+    let failing: Vec<&ProbeResult> = here.probes.iter().filter(|p| outcome_kind(p) != "ok").collect();
     if failing.is_empty() {
         return None;
     }

@@ -67,12 +67,19 @@ impl Session {
         }
         let mut value = value;
         neutralise(&mut value);
-        let saved: Session =
+        let saved: Saved =
             serde_json::from_value(value).map_err(|source| SessionError::Parse { path: shown, source })?;
-        // The verdict is rebuilt from the evidence: its text comes from this tool's
-        // assets, never from the file.
         Ok(Session::new(saved.check, saved.answers)?)
     }
+}
+
+/// What is read back from a saved session: the evidence and the answers. The verdict
+/// is rebuilt from them, so its text comes from this tool's assets, never from the file.
+#[derive(Deserialize)]
+struct Saved {
+    #[serde(flatten)]
+    check: CheckReport,
+    answers: Answers,
 }
 
 /// A saved report is peer input: every string in it (host names, messages, policy

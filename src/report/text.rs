@@ -91,8 +91,7 @@ fn render_verdict(out: &mut String, v: &Verdict) {
     }
     let tree = Tree::embedded();
     for step in v.steps.iter().filter(|s| s.unanswered) {
-        let node = tree.node(&step.node);
-        let Some(question) = node.and_then(|n| n.question.as_deref()).and_then(|q| tree.question(q)) else {
+        let Some(question) = tree.question_at(&step.node) else {
             continue;
         };
         let keys: Vec<&str> = question.answers.iter().map(|a| a.key.as_str()).collect();

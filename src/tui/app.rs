@@ -405,11 +405,7 @@ impl App {
             return None;
         }
         let step = self.session.as_ref()?.verdict.steps.get(self.step_selected)?;
-        let tree = Tree::embedded();
-        tree.node(&step.node)?
-            .question
-            .as_deref()
-            .and_then(|q| tree.question(q))
+        Tree::embedded().question_at(&step.node)
     }
 
     pub fn update(&mut self, event: Event) -> Vec<Command> {

@@ -245,7 +245,7 @@ impl Scanner<'_> {
             suites::LEGACY_SUITES.iter().map(|(c, _)| *c).collect()
         };
         let groups: Vec<u16> = GROUPS.iter().map(|(g, _)| *g).collect();
-        let sni = Some(self.config.sni.clone().unwrap_or_else(|| self.target.mx.clone()));
+        let sni = Some(self.config.server_name(self.target).to_string());
         let mut result = VersionScan {
             version: name.to_string(),
             accepted: false,
@@ -309,7 +309,7 @@ impl Scanner<'_> {
     }
 
     async fn scan_groups(&mut self) -> Vec<String> {
-        let sni = Some(self.config.sni.clone().unwrap_or_else(|| self.target.mx.clone()));
+        let sni = Some(self.config.server_name(self.target).to_string());
         let mut accepted = Vec::new();
         for (group, name) in GROUPS {
             if self.exhausted() {

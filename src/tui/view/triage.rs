@@ -88,7 +88,7 @@ fn render_explanation(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .and_then(|s| s.verdict.steps.get(app.step_selected));
     if let Some(node) = step.and_then(|s| tree.node(&s.node)) {
         // A question comes first: it is what the operator has to act on.
-        if let Some(question) = node.question.as_deref().and_then(|q| tree.question(q)) {
+        if let Some(question) = tree.question_at(&node.id) {
             lines.push(Line::styled(question.text.clone(), theme.title()));
             let current = app.answers.get(&question.id);
             for (i, choice) in question.answers.iter().enumerate() {
