@@ -98,6 +98,29 @@ pub enum Conclusion {
 }
 
 impl CheckReport {
+    /// The evidence of a check run by this version of the tool, before the timing,
+    /// the scan profile and the recipient policy are known (a run still in progress).
+    pub fn new(
+        target: Target,
+        vantage_host: String,
+        started_at: u64,
+        resolution: Resolution,
+        probes: Vec<ProbeResult>,
+    ) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            target,
+            vantage_host,
+            started_at,
+            resolution,
+            probes,
+            elapsed_ms: 0,
+            sender_profile: None,
+            recipient: None,
+        }
+    }
+
     pub fn conclusion(&self) -> Conclusion {
         if self.probes.is_empty() {
             Conclusion::NothingTested
@@ -110,13 +133,26 @@ impl CheckReport {
 }
 
 pub async fn run(options: &CheckOptions) -> Result<CheckReport, DnsError> {
+    run_observed(options, |_, _, _| async {}, |_| async {}).await
+}
+
+/// [`run`], telling a front end as it goes: `resolved` once the MX set and the
+/// addresses are known (with the start time), `probed` with each session's result.
+pub async fn run_observed<R, RF, P, PF>(options: &CheckOptions, resolved: R, probed: P) -> Result<CheckReport, DnsError>
+where
+    R: FnOnce(u64, Resolution, Vec<ProbeTarget>) -> RF,
+    RF: Future<Output = ()>,
+    P: Fn(ProbeResult) -> PF,
+    PF: Future<Output = ()>,
+{
     let started = Instant::now();
     let started_at = unix_now();
-    let resolution = resolve(options).await?;
+    let (resolution, dns) = resolve(options).await?;
     let targets = probe_targets(&resolution, options.target.port().unwrap_or(options.port));
+    resolved(started_at, resolution.clone(), targets.clone()).await;
     let (mut probes, gathered) = tokio::join!(
-        probe_all(&options.probe, &targets, options.attempts),
-        recipient_lookups(options, &resolution)
+        probe_all_with(&options.probe, &targets, options.attempts, probed),
+        recipient_lookups(options, &resolution, dns)
     );
     if let Some(settings) = &options.scan {
         scan_all(&options.probe, &targets, settings, &mut probes).await;
@@ -137,14 +173,13 @@ pub async fn run(options: &CheckOptions) -> Result<CheckReport, DnsError> {
 
 /// MTA-STS, TLSA, context records and the resolver comparison of a domain target,
 /// run while the probes run; `None` for host and address targets or with `--no-policy`.
-pub async fn recipient_lookups(options: &CheckOptions, resolution: &Resolution) -> Option<Gathered> {
+async fn recipient_lookups(options: &CheckOptions, resolution: &Resolution, dns: Option<Arc<Dns>>) -> Option<Gathered> {
     let Target::Domain { name } = &options.target else {
         return None;
     };
     if !options.policy.enabled {
         return None;
     }
-    let dns = Arc::new(dns(options).ok()?);
     let settings = GatherSettings {
         nameservers: options.nameservers.clone(),
         compare_nameservers: options.policy.compare_nameservers.clone(),
@@ -152,7 +187,7 @@ pub async fn recipient_lookups(options: &CheckOptions, resolution: &Resolution) 
         fetch: options.policy.fetch,
         timeout: options.dns_timeout,
     };
-    Some(recipient::gather(name, resolution, dns, &options.probe.stores, &settings).await)
+    Some(recipient::gather(name, resolution, dns?, &options.probe.stores, &settings).await)
 }
 
 pub fn unix_now() -> u64 {
@@ -161,26 +196,36 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The DNS step alone, so a UI can show the MX set before the probes finish.
-pub async fn resolve(options: &CheckOptions) -> Result<Resolution, DnsError> {
+/// The DNS step, and the resolver it used (none for an address target), which the
+/// recipient-policy lookups reuse.
+async fn resolve(options: &CheckOptions) -> Result<(Resolution, Option<Arc<Dns>>), DnsError> {
     Ok(match &options.target {
-        Target::Domain { name } => dns(options)?.resolve_domain(name).await?,
-        Target::Host { name, .. } => dns(options)?.resolve_direct(name).await?,
-        Target::Address { ip, .. } => Resolution {
-            query: ip.to_string(),
-            outcome: MxOutcome::Direct,
-            hosts: vec![crate::model::MxHost {
-                name: ip.to_string(),
-                preference: None,
-                ttl: None,
-                cname_chain: Vec::new(),
-                addresses: vec![crate::model::AddressRecord { ip: *ip, ttl: 0 }],
-                a_lookup: crate::model::LookupStatus::Skipped,
-                aaaa_lookup: crate::model::LookupStatus::Skipped,
-            }],
-            elapsed_ms: 0,
-            truncated: false,
-        },
+        Target::Domain { name } => {
+            let dns = Arc::new(dns(options)?);
+            (dns.resolve_domain(name).await?, Some(dns))
+        }
+        Target::Host { name, .. } => {
+            let dns = Arc::new(dns(options)?);
+            (dns.resolve_direct(name).await?, Some(dns))
+        }
+        Target::Address { ip, .. } => (
+            Resolution {
+                query: ip.to_string(),
+                outcome: MxOutcome::Direct,
+                hosts: vec![crate::model::MxHost {
+                    name: ip.to_string(),
+                    preference: None,
+                    ttl: None,
+                    cname_chain: Vec::new(),
+                    addresses: vec![crate::model::AddressRecord { ip: *ip, ttl: 0 }],
+                    a_lookup: crate::model::LookupStatus::Skipped,
+                    aaaa_lookup: crate::model::LookupStatus::Skipped,
+                }],
+                elapsed_ms: 0,
+                truncated: false,
+            },
+            None,
+        ),
     })
 }
 
@@ -199,7 +244,7 @@ pub fn probe_targets(resolution: &Resolution, port: u16) -> Vec<ProbeTarget> {
 }
 
 /// Puts the pieces of a check together once every probe is done.
-pub fn assemble(
+fn assemble(
     options: &CheckOptions,
     started_at: u64,
     resolution: Resolution,
@@ -208,16 +253,16 @@ pub fn assemble(
     elapsed: Duration,
 ) -> CheckReport {
     CheckReport {
-        schema_version: SCHEMA_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        target: options.target.clone(),
-        vantage_host: crate::host::hostname(),
-        started_at,
-        resolution,
-        probes,
         elapsed_ms: elapsed.as_millis() as u64,
         sender_profile: options.sender_profile.clone(),
         recipient,
+        ..CheckReport::new(
+            options.target.clone(),
+            crate::host::hostname(),
+            started_at,
+            resolution,
+            probes,
+        )
     }
 }
 
@@ -239,7 +284,7 @@ fn distinct_addresses(targets: &[ProbeTarget]) -> Vec<&ProbeTarget> {
 
 /// Scans every address (addresses in parallel, each one connection at a time) and
 /// attaches the result to that address's first probe.
-pub async fn scan_all(
+async fn scan_all(
     config: &ProbeConfig,
     targets: &[ProbeTarget],
     settings: &crate::probe::scan::ScanSettings,
@@ -260,7 +305,7 @@ pub async fn scan_all(
 }
 
 /// Runs `openssl s_client` once per address and notes where it disagrees with rustls.
-pub async fn second_opinions(
+async fn second_opinions(
     config: &ProbeConfig,
     targets: &[ProbeTarget],
     ca_file: Option<&std::path::Path>,
@@ -292,14 +337,10 @@ pub async fn second_opinions(
     }
 }
 
-/// Probes every target at once, never more than [`MAX_CONNECTIONS_PER_ADDRESS`] per address;
-/// repeated attempts to one target run one after the other.
-pub async fn probe_all(config: &ProbeConfig, targets: &[ProbeTarget], attempts: usize) -> Vec<ProbeResult> {
-    probe_all_with(config, targets, attempts, |_| async {}).await
-}
-
-/// Like [`probe_all`], calling `done` with each result as soon as it is ready.
-pub async fn probe_all_with<F, Fut>(
+/// Probes every target at once, never more than [`MAX_CONNECTIONS_PER_ADDRESS`] per address
+/// (repeated attempts to one target run one after the other), calling `done` with each
+/// result as soon as it is ready.
+async fn probe_all_with<F, Fut>(
     config: &ProbeConfig,
     targets: &[ProbeTarget],
     attempts: usize,

@@ -12,7 +12,7 @@ use crate::check::CheckReport;
 use crate::diagnose::{Answers, Tree};
 use crate::dns::Family;
 use crate::intake::{self, Extracted, NotFound};
-use crate::model::{ProbeResult, Resolution, SCHEMA_VERSION, Stage};
+use crate::model::{ProbeResult, Resolution, Stage};
 use crate::probe::{ProbeTarget, Progress};
 use crate::report::Session;
 use crate::target::Target;
@@ -205,19 +205,13 @@ impl Run {
         if let Some(report) = &self.report {
             return Some(report.clone());
         }
-        let resolution = self.resolution.clone()?;
-        Some(CheckReport {
-            schema_version: SCHEMA_VERSION,
-            tool_version: env!("CARGO_PKG_VERSION").to_string(),
-            target: self.target.clone(),
-            vantage_host: vantage_host.to_string(),
-            started_at: self.started_at,
-            resolution,
-            probes: self.live.iter().flat_map(|l| l.results.iter().cloned()).collect(),
-            elapsed_ms: 0,
-            recipient: None,
-            sender_profile: None,
-        })
+        Some(CheckReport::new(
+            self.target.clone(),
+            vantage_host.to_string(),
+            self.started_at,
+            self.resolution.clone()?,
+            self.live.iter().flat_map(|l| l.results.iter().cloned()).collect(),
+        ))
     }
 }
 

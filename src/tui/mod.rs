@@ -13,7 +13,7 @@ pub mod view;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ratatui::crossterm::event::{self as term, DisableBracketedPaste, EnableBracketedPaste, KeyEventKind};
 use ratatui::crossterm::execute;
@@ -218,7 +218,7 @@ fn spawn_signals(tx: mpsc::Sender<Event>) {
     });
 }
 
-/// The check, step by step, reporting each step as an event.
+/// The check, reporting each step as an event.
 async fn run_check(
     generation: u64,
     target: crate::target::Target,
@@ -226,8 +226,6 @@ async fn run_check(
     env: &Environment,
     tx: &mpsc::Sender<Event>,
 ) -> Result<(), String> {
-    let started = Instant::now();
-    let started_at = check::unix_now();
     let ca_file = settings.ca_file.clone();
     let anchors = env.extra_anchors.clone();
     // Reading the system store is file I/O: keep it off the async workers.
@@ -242,7 +240,7 @@ async fn run_check(
     .map_err(|e| e.to_string())??;
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
     let options = CheckOptions {
-        target: target.clone(),
+        target,
         port: settings.port,
         family: settings.family,
         nameservers: settings.nameservers.clone(),
@@ -259,24 +257,12 @@ async fn run_check(
             )
         },
         attempts: settings.attempts,
-        scan: None,
+        // The `s` key: the capability scan and OpenSSL's second opinion.
+        scan: settings.scan.then(crate::probe::scan::ScanSettings::default),
         sender_profile: None,
-        second_opinion: None,
+        second_opinion: settings.scan.then(|| settings.ca_file.clone()),
         policy: settings.policy.clone(),
     };
-    let resolution = check::resolve(&options).await.map_err(|e| e.to_string())?;
-    let targets = check::probe_targets(&resolution, target.port().unwrap_or(settings.port));
-    let sent = tx
-        .send(Event::Resolved {
-            generation,
-            started_at,
-            resolution: resolution.clone(),
-            targets: targets.clone(),
-        })
-        .await;
-    if sent.is_err() {
-        return Ok(());
-    }
     let forward = {
         let tx = tx.clone();
         tokio::spawn(async move {
@@ -287,26 +273,27 @@ async fn run_check(
             }
         })
     };
-    let probing = check::probe_all_with(&options.probe, &targets, options.attempts, |result| {
-        let tx = tx.clone();
-        async move {
-            let _ = tx
-                .send(Event::ProbeDone {
-                    generation,
-                    result: Box::new(result),
-                })
-                .await;
-        }
-    });
-    let (mut probes, gathered) = tokio::join!(probing, check::recipient_lookups(&options, &resolution));
+    let resolved = |started_at, resolution, targets| async move {
+        let _ = tx
+            .send(Event::Resolved {
+                generation,
+                started_at,
+                resolution,
+                targets,
+            })
+            .await;
+    };
+    let probed = |result| async move {
+        let _ = tx
+            .send(Event::ProbeDone {
+                generation,
+                result: Box::new(result),
+            })
+            .await;
+    };
+    let report = check::run_observed(&options, resolved, probed).await;
     forward.abort();
-    if settings.scan {
-        let scan = crate::probe::scan::ScanSettings::default();
-        check::scan_all(&options.probe, &targets, &scan, &mut probes).await;
-        check::second_opinions(&options.probe, &targets, settings.ca_file.as_deref(), &mut probes).await;
-    }
-    let recipient = gathered.map(|g| g.evaluate(&probes));
-    let report = check::assemble(&options, started_at, resolution, probes, recipient, started.elapsed());
+    let report = report.map_err(|e| e.to_string())?;
     let _ = tx
         .send(Event::Finished {
             generation,
