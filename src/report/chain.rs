@@ -1,52 +1,104 @@
-//! A presented certificate chain as plain lines (two leading spaces per level of
-//! detail), shared by the text and Markdown reports so both say the same thing.
+//! A presented certificate chain as lines with a level and a tone, shared by the
+//! text report, the Markdown report and the workbench's chain pane, so all three
+//! say the same thing (the workbench colours lines by tone).
 
-use crate::cert::{ChainReport, Completeness};
+use crate::cert::{ChainReport, Completeness, TrustOutcome};
 
-pub fn lines(chain: &ChainReport) -> Vec<String> {
+/// How a line reads: the workbench colours by it, the reports ignore it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Heading,
+    Plain,
+    Good,
+    Bad,
+    Dim,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainLine {
+    /// 0 for a certificate or a verdict on the chain, 1 for a certificate's details.
+    pub depth: usize,
+    pub text: String,
+    pub tone: Tone,
+}
+
+fn line(depth: usize, tone: Tone, text: String) -> ChainLine {
+    ChainLine { depth, text, tone }
+}
+
+pub fn lines(chain: &ChainReport) -> Vec<ChainLine> {
     let mut lines = Vec::new();
     for c in &chain.certificates {
         if let Some(e) = &c.parse_error {
-            lines.push(format!("[{}] unreadable: {e}", c.position));
+            lines.push(line(0, Tone::Bad, format!("[{}] unreadable: {e}", c.position)));
             continue;
         }
-        lines.push(format!("[{}] subject {}", c.position, c.subject));
-        lines.push(format!("  issuer {}", c.issuer));
+        lines.push(line(
+            0,
+            Tone::Heading,
+            format!("[{}] subject {}", c.position, c.subject),
+        ));
+        lines.push(line(1, Tone::Plain, format!("issuer {}", c.issuer)));
         if !c.sans.is_empty() {
             let sans: Vec<&str> = c.sans.iter().map(|s| s.as_str()).collect();
-            lines.push(format!("  SANs: {}", sans.join(", ")));
+            lines.push(line(1, Tone::Plain, format!("SANs: {}", sans.join(", "))));
         }
-        lines.push(format!(
-            "  valid {} to {} ({} days {}); {} {}; {}",
-            c.not_before,
-            c.not_after,
-            c.days_remaining.abs(),
-            if c.days_remaining < 0 { "ago" } else { "left" },
-            c.key_algorithm,
-            c.key_bits.map_or("?".into(), |b| format!("{b} bits")),
-            c.signature_algorithm
+        let validity = format!("valid {} to {}", c.not_before, c.not_after);
+        lines.push(if c.days_remaining < 0 {
+            line(
+                1,
+                Tone::Bad,
+                format!("{validity}: EXPIRED {} days ago", -c.days_remaining),
+            )
+        } else {
+            line(1, Tone::Plain, format!("{validity} ({} days left)", c.days_remaining))
+        });
+        lines.push(line(
+            1,
+            Tone::Plain,
+            format!(
+                "key {} {}, {}",
+                c.key_algorithm,
+                c.key_bits.map_or("?".into(), |b| format!("{b} bits")),
+                c.signature_algorithm
+            ),
         ));
-        lines.push(format!("  SHA-256 {}; SPKI SHA-256 {}", c.sha256, c.spki_sha256));
+        lines.push(line(1, Tone::Dim, format!("SHA-256 {}", c.sha256)));
+        lines.push(line(1, Tone::Dim, format!("SPKI SHA-256 {}", c.spki_sha256)));
     }
     match &chain.completeness {
         Completeness::Complete => {}
-        Completeness::MissingIssuer { issuer } => lines.push(format!("chain: incomplete, issuer not sent: {issuer}")),
-        Completeness::Disordered => lines.push("chain: certificates out of order".into()),
-        Completeness::Empty => lines.push("chain: no certificate presented".into()),
+        Completeness::MissingIssuer { issuer } => {
+            lines.push(line(
+                0,
+                Tone::Bad,
+                format!("chain incomplete: issuer {issuer} not sent"),
+            ));
+        }
+        Completeness::Disordered => lines.push(line(0, Tone::Bad, "chain: certificates out of order".into())),
+        Completeness::Empty => lines.push(line(0, Tone::Bad, "chain: no certificate presented".into())),
     }
-    let trust: Vec<String> = chain
-        .trust
-        .iter()
-        .map(|t| format!("{}: {}", t.store.label(), t.outcome.describe()))
-        .collect();
-    lines.push(format!("trust: {}", trust.join("; ")));
+    for t in &chain.trust {
+        let tone = match t.outcome {
+            TrustOutcome::Trusted => Tone::Good,
+            TrustOutcome::StoreEmpty => Tone::Dim,
+            _ => Tone::Bad,
+        };
+        lines.push(line(
+            0,
+            tone,
+            format!("trust {}: {}", t.store.label(), t.outcome.describe()),
+        ));
+    }
     let reference = &chain.name.reference;
     lines.push(match &chain.name.matched_by {
-        Some(id) => format!("name: {reference} matched by {id}"),
-        None if chain.name.cn_only => {
-            format!("name: {reference} NOT covered (certificate has only a subject CN, no SAN)")
-        }
-        None => format!("name: {reference} NOT covered by the certificate"),
+        Some(id) => line(0, Tone::Good, format!("name {reference} matched by {id}")),
+        None if chain.name.cn_only => line(
+            0,
+            Tone::Bad,
+            format!("name {reference} NOT covered (the certificate has only a subject CN, no SAN)"),
+        ),
+        None => line(0, Tone::Bad, format!("name {reference} NOT covered by the certificate")),
     });
     lines
 }

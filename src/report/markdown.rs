@@ -391,7 +391,11 @@ fn certificate_status(p: &ProbeResult) -> String {
 }
 
 fn render_chain(out: &mut String, chain: &ChainReport) {
-    bullets(out, &super::chain::lines(chain));
+    let lines: Vec<String> = super::chain::lines(chain)
+        .into_iter()
+        .map(|l| format!("{}{}", "  ".repeat(l.depth), l.text))
+        .collect();
+    bullets(out, &lines);
     out.push('\n');
 }
 

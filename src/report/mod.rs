@@ -1,7 +1,7 @@
 //! Reports: the session (evidence + answers + verdict) as text, Markdown and JSON,
 //! saved safely, shown again and compared across vantage points.
 
-mod chain;
+pub mod chain;
 pub mod diff;
 mod markdown;
 pub mod policy;

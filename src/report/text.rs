@@ -203,7 +203,7 @@ fn render_probe(out: &mut String, p: &ProbeResult, verbose: bool) {
 
 fn render_chain(out: &mut String, chain: &ChainReport) {
     for line in super::chain::lines(chain) {
-        let _ = writeln!(out, "  {line}");
+        let _ = writeln!(out, "  {}{}", "  ".repeat(line.depth), line.text);
     }
 }
 

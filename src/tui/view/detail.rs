@@ -17,8 +17,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::Theme;
-use crate::cert::{Completeness, TrustOutcome};
 use crate::model::{Direction, ProbeResult};
+use crate::report::chain::Tone;
 use crate::tui::app::{App, DetailPane};
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -134,58 +134,15 @@ fn chain(probe: &ProbeResult, theme: &Theme) -> Vec<Line<'static>> {
         lines.push(Line::raw("No certificate: the handshake did not get that far."));
         return lines;
     };
-    for c in &chain.certificates {
-        lines.push(Line::styled(format!("[{}] {}", c.position, c.subject), theme.title()));
-        if let Some(e) = &c.parse_error {
-            lines.push(Line::styled(format!("    unreadable: {e}"), theme.bad()));
-            continue;
-        }
-        if !c.sans.is_empty() {
-            let sans: Vec<&str> = c.sans.iter().map(|s| s.as_str()).collect();
-            lines.push(Line::raw(format!("    SANs: {}", sans.join(", "))));
-        }
-        lines.push(Line::raw(format!("    issuer: {}", c.issuer)));
-        let validity = format!("    valid {} to {}", c.not_before, c.not_after);
-        lines.push(if c.days_remaining < 0 {
-            Line::styled(
-                format!("{validity}  EXPIRED {} days ago", -c.days_remaining),
-                theme.bad(),
-            )
-        } else {
-            Line::raw(format!("{validity} ({} days left)", c.days_remaining))
-        });
-        lines.push(Line::raw(format!(
-            "    key {} {}, {}",
-            c.key_algorithm,
-            c.key_bits.map_or("?".into(), |b| format!("{b} bits")),
-            c.signature_algorithm
-        )));
-        lines.push(Line::styled(format!("    sha256 {}", c.sha256), theme.dim()));
-        lines.push(Line::styled(format!("    spki   {}", c.spki_sha256), theme.dim()));
-    }
-    if let Completeness::MissingIssuer { issuer } = &chain.completeness {
-        lines.push(Line::styled(
-            format!("PROBLEM chain incomplete: {issuer} not sent"),
-            theme.bad(),
-        ));
-    }
-    for t in &chain.trust {
-        let style = match t.outcome {
-            TrustOutcome::Trusted => theme.good(),
-            TrustOutcome::StoreEmpty => theme.dim(),
-            _ => theme.bad(),
+    lines.extend(crate::report::chain::lines(chain).into_iter().map(|l| {
+        let style = match l.tone {
+            Tone::Heading => theme.title(),
+            Tone::Plain => ratatui::style::Style::default(),
+            Tone::Good => theme.good(),
+            Tone::Bad => theme.bad(),
+            Tone::Dim => theme.dim(),
         };
-        lines.push(Line::styled(
-            format!("trust {}: {}", t.store.label(), t.outcome.describe()),
-            style,
-        ));
-    }
-    lines.push(match &chain.name.matched_by {
-        Some(id) => Line::styled(format!("name {} matched by {id}", chain.name.reference), theme.good()),
-        None => Line::styled(
-            format!("PROBLEM name {} not covered", chain.name.reference),
-            theme.bad(),
-        ),
-    });
+        Line::styled(format!("{}{}", "    ".repeat(l.depth), l.text), style)
+    }));
     lines
 }
