@@ -79,6 +79,7 @@ async fn event_loop(
         env: Arc::new(env),
         current: None,
         autosave: autosave_tx,
+        stores: StoreCache::default(),
     };
     for command in first {
         runner.execute(command);
@@ -123,6 +124,41 @@ struct Runner {
     env: Arc<Environment>,
     current: Option<tokio::task::AbortHandle>,
     autosave: tokio::sync::watch::Sender<Option<Box<Session>>>,
+    stores: StoreCache,
+}
+
+/// The trust stores, loaded once per CA-file setting: reading the system store is the
+/// slowest part of starting a run, and it does not change while the workbench is open.
+#[derive(Clone, Default)]
+struct StoreCache(Arc<std::sync::Mutex<Option<Loaded>>>);
+
+/// The CA file the stores were loaded with, and the stores.
+type Loaded = (Option<PathBuf>, Arc<TrustStores>);
+
+impl StoreCache {
+    async fn get(&self, ca_file: Option<PathBuf>, env: &Environment) -> Result<Arc<TrustStores>, String> {
+        let lock = || self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((path, stores)) = lock().as_ref()
+            && *path == ca_file
+        {
+            return Ok(Arc::clone(stores));
+        }
+        let anchors = env.extra_anchors.clone();
+        let path = ca_file.clone();
+        // File I/O: keep it off the async workers.
+        let stores = tokio::task::spawn_blocking(move || -> Result<TrustStores, String> {
+            let mut stores = TrustStores::load(path.as_deref()).map_err(|e| e.to_string())?;
+            for anchor in anchors {
+                stores.add_ca_anchor(anchor).map_err(|e| e.to_string())?;
+            }
+            Ok(stores)
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let stores = Arc::new(stores);
+        *lock() = Some((ca_file, Arc::clone(&stores)));
+        Ok(stores)
+    }
 }
 
 impl Runner {
@@ -136,9 +172,9 @@ impl Runner {
                 if let Some(previous) = self.current.take() {
                     previous.abort();
                 }
-                let (tx, env) = (self.tx.clone(), Arc::clone(&self.env));
+                let (tx, env, stores) = (self.tx.clone(), Arc::clone(&self.env), self.stores.clone());
                 let task = tokio::spawn(async move {
-                    if let Err(message) = run_check(generation, target, settings, &env, &tx).await {
+                    if let Err(message) = run_check(generation, target, settings, &env, &stores, &tx).await {
                         let _ = tx.send(Event::RunFailed { generation, message }).await;
                     }
                 });
@@ -224,20 +260,10 @@ async fn run_check(
     target: crate::target::Target,
     settings: RunSettings,
     env: &Environment,
+    stores: &StoreCache,
     tx: &mpsc::Sender<Event>,
 ) -> Result<(), String> {
-    let ca_file = settings.ca_file.clone();
-    let anchors = env.extra_anchors.clone();
-    // Reading the system store is file I/O: keep it off the async workers.
-    let stores = tokio::task::spawn_blocking(move || -> Result<TrustStores, String> {
-        let mut stores = TrustStores::load(ca_file.as_deref()).map_err(|e| e.to_string())?;
-        for anchor in anchors {
-            stores.add_ca_anchor(anchor).map_err(|e| e.to_string())?;
-        }
-        Ok(stores)
-    })
-    .await
-    .map_err(|e| e.to_string())??;
+    let stores = stores.get(settings.ca_file.clone(), env).await?;
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
     let options = CheckOptions {
         target,
@@ -253,7 +279,7 @@ async fn run_check(
             ..ProbeConfig::new(
                 settings.ehlo.clone().unwrap_or_else(crate::host::ehlo_name),
                 env.timeouts,
-                Arc::new(stores),
+                stores,
             )
         },
         attempts: settings.attempts,
