@@ -269,6 +269,10 @@ pub enum Finding {
     /// Bytes arrived after the `220` to STARTTLS and before our ClientHello (injection or a pipelining server).
     #[serde(rename = "bytes_after_starttls_reply")]
     BytesAfterStartTlsReply { bytes: u64 },
+    /// Bytes were waiting before we sent a command, so they cannot be its reply: the server
+    /// does not wait for commands (a pipelining violation), a proxy replays, or something
+    /// injects. They were discarded so that replies stay matched to commands.
+    UnsolicitedData { before: Stage, bytes: u64 },
     /// STARTTLS advertised again inside TLS (RFC 3207 §4.2 forbids it; maybe a double proxy).
     #[serde(rename = "starttls_advertised_in_tls")]
     StartTlsAdvertisedInTls,
@@ -343,6 +347,10 @@ impl Finding {
             Self::BytesAfterStartTlsReply { bytes } => {
                 format!("{bytes} bytes arrived after the 220 to STARTTLS and were discarded (injection or pipelining)")
             }
+            Self::UnsolicitedData { before, bytes } => format!(
+                "{bytes} bytes arrived before our {} was sent and were discarded: the server does not wait for commands (pipelining violation, a replaying proxy or injection)",
+                before.label()
+            ),
             Self::StartTlsAdvertisedInTls => "STARTTLS advertised again inside TLS (RFC 3207 §4.2 forbids it)".into(),
             Self::KeywordOnEhloFirstLine { line } => {
                 format!("EHLO reply starts with \"{line}\" where the server name belongs; some clients miss it")
@@ -368,7 +376,14 @@ impl Failure {
             Self::ConnectTimeout { after_ms } => format!("connect timed out after {after_ms} ms"),
             Self::ConnectUnreachable { message, .. } => format!("unreachable ({message})"),
             Self::ConnectError { message, .. } => format!("connect error ({message})"),
-            Self::GreetingTimeout { after_ms, .. } => format!("no greeting within {after_ms} ms"),
+            Self::GreetingTimeout {
+                after_ms,
+                partial: None,
+            } => format!("no greeting within {after_ms} ms"),
+            Self::GreetingTimeout {
+                after_ms,
+                partial: Some(partial),
+            } => format!("greeting incomplete after {after_ms} ms; only this arrived: {partial}"),
             Self::GreetingRejected { reply } => format!("greeting rejected: {}", reply.one_line()),
             Self::EhloRejected { reply } => format!("EHLO rejected: {}", reply.one_line()),
             Self::StartTlsNotOffered { .. } => "STARTTLS not offered".to_string(),

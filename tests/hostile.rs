@@ -142,6 +142,13 @@ async fn bytes_after_the_starttls_220_are_flagged_and_not_fed_to_tls() {
         p.findings
     );
     assert_eq!(p.stage, Stage::TlsHandshake);
+    // Injection-prone servers or paths are part of the verdict, not only of the detail.
+    assert!(
+        verdict_of(&p)
+            .findings
+            .iter()
+            .any(|n| n.finding == Finding::BytesAfterStartTlsReply { bytes: 14 })
+    );
 }
 
 #[tokio::test]
@@ -207,5 +214,85 @@ async fn refused_connection_keeps_the_errno() {
         matches!(p.failure, Some(Failure::ConnectRefused { errno: Some(111), .. })),
         "{:?}",
         p.failure
+    );
+}
+
+/// A verdict for one probe, as `check` would give it.
+fn verdict_of(p: &ProbeResult) -> mxtriage::diagnose::Verdict {
+    let report = mxtriage::check::CheckReport::new(
+        mxtriage::target::Target::parse(&p.address.to_string()).unwrap(),
+        "test-host".into(),
+        0,
+        mxtriage::model::Resolution {
+            query: p.address.ip().to_string(),
+            outcome: mxtriage::model::MxOutcome::Direct,
+            hosts: vec![],
+            elapsed_ms: 0,
+            truncated: false,
+        },
+        vec![p.clone()],
+    );
+    mxtriage::report::Session::new(report, Default::default())
+        .unwrap()
+        .verdict
+}
+
+#[tokio::test]
+async fn replies_sent_before_our_ehlo_are_not_matched_to_later_commands() {
+    let p = probe_against(|mut s| async move {
+        // Greeting and an EHLO reply in one write, before any command.
+        let _ = s
+            .write_all(b"220 hostile ESMTP\r\n250-hostile\r\n250 STARTTLS\r\n")
+            .await;
+        read_some(&mut s).await;
+        let _ = s.write_all(b"250-hostile\r\n250 STARTTLS\r\n").await;
+        read_some(&mut s).await;
+        let _ = s.write_all(b"220 go ahead\r\n").await;
+    })
+    .await;
+    assert!(
+        p.findings.contains(&Finding::UnsolicitedData {
+            before: Stage::Ehlo,
+            bytes: 27
+        }),
+        "{:?}",
+        p.findings
+    );
+    // The STARTTLS reply is the 220 sent for it, not the EHLO reply queued behind the early lines.
+    assert_eq!(p.failure, Some(Failure::ClosedAfterStartTls), "{:?}", p.transcript);
+}
+
+#[tokio::test]
+async fn a_queued_454_is_never_read_as_the_answer_to_starttls() {
+    let p = probe_against(|mut s| async move {
+        let _ = s
+            .write_all(b"220 hostile ESMTP\r\n250-hostile\r\n250 STARTTLS\r\n454 4.7.0 TLS not available\r\n")
+            .await;
+        // Then silence: no reply to anything we actually send.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+    })
+    .await;
+    assert!(
+        matches!(p.failure, Some(Failure::ReplyTimeout { stage: Stage::Ehlo, .. })),
+        "{:?}",
+        p.failure
+    );
+    assert!(p.findings.iter().any(|f| matches!(f, Finding::UnsolicitedData { .. })));
+    let verdict = verdict_of(&p);
+    assert!(
+        !verdict.title.contains("454") && !verdict.title.to_lowercase().contains("refuse"),
+        "{}",
+        verdict.title
+    );
+    assert!(
+        verdict.findings.iter().any(|n| matches!(
+            n.finding,
+            Finding::UnsolicitedData {
+                before: Stage::Ehlo,
+                ..
+            }
+        )),
+        "the pipelining violation belongs in the verdict: {:?}",
+        verdict.findings
     );
 }

@@ -104,6 +104,7 @@ pub(super) fn complete(
         reproduce: reproduce(spec, report),
         checklist: checklist(report, answers),
         steps,
+        findings: Vec::new(),
     }
 }
 

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use thiserror::Error;
 
 use crate::check::CheckReport;
-use crate::model::{Direction, MxOutcome};
+use crate::model::{Direction, Finding, MxOutcome};
 pub use tree::Tree;
 use tree::{Target, UNKNOWN};
 pub use verdict::*;
@@ -68,7 +68,9 @@ pub fn diagnose(tree: &Tree, report: &CheckReport, answers: &Answers) -> Result<
         let node = match tree.target(current) {
             Some(Target::Node(node)) => node,
             Some(Target::Verdict(spec)) => {
-                return Ok(advice::complete(spec, report, answers, steps, supporting));
+                let mut verdict = advice::complete(spec, report, answers, steps, supporting);
+                verdict.findings = noted(report);
+                return Ok(verdict);
             }
             None => return Err(DiagnoseError::BrokenTree(current.to_string())),
         };
@@ -97,6 +99,28 @@ pub fn diagnose(tree: &Tree, report: &CheckReport, answers: &Answers) -> Result<
         current = next.ok_or_else(|| DiagnoseError::BrokenTree(node.id.clone()))?;
     }
     Err(DiagnoseError::BrokenTree(current.to_string()))
+}
+
+/// The findings worth carrying into the verdict, once per address. A QUIT left
+/// unanswered says nothing about delivery, so it stays in the detail.
+fn noted(report: &CheckReport) -> Vec<Noted> {
+    let mut noted: Vec<Noted> = Vec::new();
+    for probe in &report.probes {
+        for finding in &probe.findings {
+            if *finding == Finding::QuitUnanswered {
+                continue;
+            }
+            let entry = Noted {
+                mx: probe.mx.clone(),
+                address: probe.address,
+                finding: finding.clone(),
+            };
+            if !noted.contains(&entry) {
+                noted.push(entry);
+            }
+        }
+    }
+    noted
 }
 
 /// How the process exit code follows the verdict.

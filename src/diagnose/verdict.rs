@@ -217,4 +217,16 @@ pub struct Verdict {
     pub workaround: Option<Workaround>,
     pub reproduce: Vec<Reproduce>,
     pub checklist: Vec<ChecklistItem>,
+    /// What the probes noticed beside the verdict: a server that talks before it is asked,
+    /// bytes slipped in before the handshake, libraries that disagree.
+    #[serde(default)]
+    pub findings: Vec<Noted>,
+}
+
+/// A finding of one address, carried into the verdict so it is not lost in the detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Noted {
+    pub mx: String,
+    pub address: SocketAddr,
+    pub finding: crate::model::Finding,
 }

@@ -18,7 +18,7 @@ pub enum LineError {
 }
 
 /// One line read from the peer, terminator removed.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     pub bytes: Vec<u8>,
     /// Ended with LF alone instead of CRLF (RFC 5321 §2.3.8 forbids it; we tolerate it).

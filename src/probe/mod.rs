@@ -3,6 +3,7 @@
 //! Never sends MAIL FROM. Every step has its own timeout and every read is bounded.
 
 mod connect;
+pub mod dialogue;
 pub mod lines;
 pub mod openssl;
 pub mod reply;

@@ -3,18 +3,18 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use rustls::pki_types::{ServerName, UnixTime};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::connect::connect;
-use super::lines::{LineError, LineReader, MAX_LINE};
-use super::reply::{RFC_REPLY_LINE_LIMIT, ReplyError, ReplyParser, masked_starttls, parse_capabilities};
+use super::dialogue::{Command, Dialogue, Next};
 use super::tls::{self, CapturingVerifier, Recording, WireRecord};
 use super::{ProbeConfig, ProbeTarget};
 use crate::cert;
-use crate::model::{Direction, Failure, Finding, ProbeResult, Reply, Stage, Timings, TlsSession, TranscriptLine};
+use crate::model::{Direction, Failure, Finding, ProbeResult, Stage, Timings, TlsSession, TranscriptLine};
 use crate::text::SafeText;
 
 /// Most transcript lines kept for one session; a peer that talks more is cut off.
@@ -26,16 +26,35 @@ const QUIT_WAIT: Duration = Duration::from_secs(5);
 /// and hands over the raw stream, for the capability scan's own ClientHellos.
 pub async fn starttls_stream(config: &ProbeConfig, target: &ProbeTarget) -> Result<TcpStream, (Stage, Failure)> {
     let mut session = Session::new(config, target);
-    let result = session.plain(config, target).await;
-    result.map_err(|failure| (session.result.stage, failure))
+    let mut dialogue = Dialogue::new(&config.ehlo_name, config.implicit_tls);
+    match session.plain(config, target, &mut dialogue).await {
+        Ok(Until::Handshake(stream)) => Ok(stream),
+        Ok(Until::End(Err(failure))) | Err(failure) => Err((dialogue.stage(), failure)),
+        Ok(Until::End(Ok(()))) => Err((
+            dialogue.stage(),
+            Failure::ConnectionClosed {
+                stage: dialogue.stage(),
+            },
+        )),
+    }
 }
 
 pub async fn run(config: &ProbeConfig, target: &ProbeTarget) -> ProbeResult {
     let mut session = Session::new(config, target);
-    match session.dialogue(config, target).await {
+    let mut dialogue = Dialogue::new(&config.ehlo_name, config.implicit_tls);
+    let outcome = session.dialogue(config, target, &mut dialogue).await;
+    let stage = session.result.stage;
+    let facts = dialogue.into_facts();
+    session.result.greeting = facts.greeting;
+    session.result.capabilities = facts.capabilities;
+    session.result.capabilities_tls = facts.capabilities_tls;
+    for finding in facts.findings {
+        session.find(finding);
+    }
+    match outcome {
         Ok(()) => session.enter(Stage::Done),
         Err(failure) => {
-            let text = format!("failed at {}: {}", session.result.stage.label(), failure.summary());
+            let text = format!("failed at {}: {}", stage.label(), failure.summary());
             session.event(text);
             session.result.failure = Some(failure);
         }
@@ -43,6 +62,13 @@ pub async fn run(config: &ProbeConfig, target: &ProbeTarget) -> ProbeResult {
     session.result.timings.total_ms = session.elapsed_ms();
     session.result.transcript = session.transcript;
     session.result
+}
+
+/// Where driving the dialogue over one stream stopped.
+enum Until<S> {
+    /// The server said `220` to STARTTLS (or TLS comes first): the raw stream, nothing buffered.
+    Handshake(S),
+    End(Result<(), Failure>),
 }
 
 struct Session {
@@ -109,6 +135,9 @@ impl Session {
     }
 
     fn enter(&mut self, stage: Stage) {
+        if self.result.stage == stage {
+            return;
+        }
         self.result.stage = stage;
         if let Some((sink, target)) = &self.progress {
             // A closed receiver only means nobody watches any more.
@@ -119,9 +148,14 @@ impl Session {
         }
     }
 
-    /// The cleartext part: connect, greeting, EHLO, STARTTLS; returns the raw stream
-    /// right after the server's `220`, with nothing buffered.
-    async fn plain(&mut self, config: &ProbeConfig, target: &ProbeTarget) -> Result<TcpStream, Failure> {
+    /// Connects and drives the cleartext part of the dialogue: up to the handshake, or
+    /// to the end when STARTTLS is refused or missing.
+    async fn plain(
+        &mut self,
+        config: &ProbeConfig,
+        target: &ProbeTarget,
+        dialogue: &mut Dialogue,
+    ) -> Result<Until<TcpStream>, Failure> {
         self.event(format!("connecting to {} ({})", target.address, target.mx));
         let stream = connect(target.address, config.source, config.timeouts.connect).await?;
         self.result.timings.connect_ms = Some(self.elapsed_ms());
@@ -129,130 +163,117 @@ impl Session {
         if let Some(local) = self.result.local_address {
             self.event(format!("connected from {local}"));
         }
-        if config.implicit_tls {
-            // Port 465 and friends: TLS first, the greeting comes inside it.
-            return Ok(stream);
-        }
-        let mut reader = LineReader::new(stream);
-        let limit = config.timeouts.command;
-        self.greet(&mut reader, config).await?;
-
-        self.enter(Stage::Ehlo);
-        let caps = self.ehlo(&mut reader, config).await?;
-        if let Err(failure) = self.ehlo_reply_to_caps(caps, false) {
-            self.quit_politely(&mut reader).await;
-            return Err(failure);
-        }
-        let caps = self.result.capabilities.as_ref().cloned().unwrap_or_default();
-        if !caps.has("STARTTLS") {
-            self.quit_politely(&mut reader).await;
-            return Err(match masked_starttls(&caps) {
-                Some(keyword) => Failure::StartTlsMasked {
-                    keyword: SafeText::from_peer_str(keyword),
-                },
-                None => Failure::StartTlsNotOffered {
-                    keywords: caps.keywords.iter().map(|(k, _)| k.clone()).collect(),
-                },
-            });
-        }
-
-        self.enter(Stage::StartTls);
-        self.send(reader.get_mut(), "STARTTLS", limit).await?;
-        let ready = self.read_reply(&mut reader, limit).await?;
-        if ready.code != 220 {
-            self.quit_politely(&mut reader).await;
-            return Err(Failure::StartTlsRejected { reply: ready });
-        }
-        let (stream, leftover) = reader.into_parts();
-        if !leftover.is_empty() {
-            // RFC 3207 §4.1: nothing may come before the handshake. Never feed it to TLS.
-            self.event(format!("{} unexpected bytes after the 220, discarded", leftover.len()));
-            self.find(Finding::BytesAfterStartTlsReply {
-                bytes: leftover.len() as u64,
-            });
-        }
-        Ok(stream)
+        Ok(self.converse(stream, config, dialogue).await)
     }
 
-    /// Waits for the `220` greeting; anything else ends the session.
-    async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
+    async fn dialogue(
         &mut self,
-        reader: &mut LineReader<S>,
         config: &ProbeConfig,
+        target: &ProbeTarget,
+        dialogue: &mut Dialogue,
     ) -> Result<(), Failure> {
-        self.enter(Stage::Greeting);
-        let greeting = match self.read_reply(reader, config.timeouts.command).await {
-            Err(Failure::ReplyTimeout { after_ms, .. }) => {
-                let partial = (reader.pending() > 0).then(|| SafeText::from_peer(reader.partial()));
-                return Err(Failure::GreetingTimeout { after_ms, partial });
-            }
-            other => other?,
+        let stream = match self.plain(config, target, dialogue).await? {
+            Until::Handshake(stream) => stream,
+            Until::End(outcome) => return outcome,
         };
-        let greeting_ms = self.elapsed_ms();
-        self.result.timings.greeting_ms = Some(greeting_ms);
-        self.result.greeting = Some(greeting.clone());
-        if greeting_ms >= config.slow_greeting.as_millis() as u64 {
-            self.find(Finding::SlowGreeting { ms: greeting_ms });
-        }
-        if greeting.code != 220 {
-            self.quit_politely(reader).await;
-            return Err(Failure::GreetingRejected { reply: greeting });
-        }
-        Ok(())
-    }
-
-    async fn dialogue(&mut self, config: &ProbeConfig, target: &ProbeTarget) -> Result<(), Failure> {
-        let stream = self.plain(config, target).await?;
         self.enter(Stage::TlsHandshake);
         let tls_stream = self.handshake(stream, config, target).await?;
-        let mut reader = LineReader::new(tls_stream);
-        if config.implicit_tls {
-            self.greet(&mut reader, config).await?;
-        }
-
-        self.enter(Stage::TlsEhlo);
-        let caps = self.ehlo(&mut reader, config).await?;
-        self.ehlo_reply_to_caps(caps, true)?;
-
-        self.enter(Stage::Quit);
-        self.quit_politely(&mut reader).await;
-        let _ = tokio::time::timeout(QUIT_WAIT, reader.get_mut().shutdown()).await;
-        Ok(())
-    }
-
-    async fn ehlo<S: AsyncRead + AsyncWrite + Unpin>(
-        &mut self,
-        reader: &mut LineReader<S>,
-        config: &ProbeConfig,
-    ) -> Result<Reply, Failure> {
-        let limit = config.timeouts.command;
-        self.send(reader.get_mut(), &format!("EHLO {}", config.ehlo_name), limit)
-            .await?;
-        self.read_reply(reader, limit).await
-    }
-
-    /// Stores the capabilities of a positive EHLO reply, or says why it failed.
-    fn ehlo_reply_to_caps(&mut self, reply: Reply, inside_tls: bool) -> Result<(), Failure> {
-        if reply.code != 250 {
-            return Err(if inside_tls {
-                Failure::TlsEhloRejected { reply }
-            } else {
-                Failure::EhloRejected { reply }
-            });
-        }
-        let (caps, suspicious) = parse_capabilities(&reply);
-        if let Some(line) = suspicious {
-            self.find(Finding::KeywordOnEhloFirstLine { line });
-        }
-        if inside_tls {
-            if caps.has("STARTTLS") {
-                self.find(Finding::StartTlsAdvertisedInTls);
+        dialogue.tls_established();
+        match self.converse(tls_stream, config, dialogue).await {
+            Until::End(outcome) => outcome,
+            // The machine never asks for a second handshake.
+            Until::Handshake(mut stream) => {
+                let _ = tokio::time::timeout(QUIT_WAIT, stream.shutdown()).await;
+                Ok(())
             }
-            self.result.capabilities_tls = Some(caps);
-        } else {
-            self.result.capabilities = Some(caps);
         }
-        Ok(())
+    }
+
+    /// Drives the dialogue over `stream`: reads with each stage's time limit, records
+    /// every line, sends what the machine asks for.
+    async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        mut stream: S,
+        config: &ProbeConfig,
+        dialogue: &mut Dialogue,
+    ) -> Until<S> {
+        let mut limit = config.timeouts.command;
+        let mut waiting_since = Instant::now();
+        let mut chunk = [0u8; 4096];
+        loop {
+            self.enter(dialogue.stage());
+            match dialogue.poll() {
+                Next::Read => {
+                    let remaining = limit.saturating_sub(waiting_since.elapsed());
+                    let stage = dialogue.stage();
+                    match tokio::time::timeout(remaining, stream.read(&mut chunk)).await {
+                        Err(_) => {
+                            let waited = waiting_since.elapsed().as_millis() as u64;
+                            return Until::End(dialogue.timed_out(waited));
+                        }
+                        Ok(Ok(0)) => return Until::End(dialogue.fail(Failure::ConnectionClosed { stage })),
+                        Ok(Ok(n)) => dialogue.receive(&chunk[..n]),
+                        Ok(Err(e)) => return Until::End(dialogue.fail(classify_io(stage, &e))),
+                    }
+                }
+                Next::Line(line) => {
+                    if self.transcript.len() >= MAX_TRANSCRIPT {
+                        let failure = Failure::LimitExceeded {
+                            stage: dialogue.stage(),
+                            limit: format!("transcript longer than {MAX_TRANSCRIPT} lines"),
+                        };
+                        return Until::End(dialogue.fail(failure));
+                    }
+                    self.record(Direction::Server, SafeText::from_peer(&line.bytes));
+                    if self.result.timings.greeting_ms.is_none() && dialogue.facts().greeting.is_some() {
+                        let greeting_ms = self.elapsed_ms();
+                        self.result.timings.greeting_ms = Some(greeting_ms);
+                        if greeting_ms >= config.slow_greeting.as_millis() as u64 {
+                            self.find(Finding::SlowGreeting { ms: greeting_ms });
+                        }
+                    }
+                }
+                Next::Discarded { before, bytes } => {
+                    for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                        self.record(Direction::Server, SafeText::from_peer(line.trim_ascii_end()));
+                    }
+                    self.event(format!(
+                        "{} bytes arrived before our {} was sent: not a reply to it, discarded",
+                        bytes.len(),
+                        before.label()
+                    ));
+                }
+                Next::Send(command) => {
+                    // Bytes that arrived meanwhile would otherwise pass for this command's reply.
+                    if let Some(Ok(n @ 1..)) = stream.read(&mut chunk).now_or_never() {
+                        dialogue.receive(&chunk[..n]);
+                        continue;
+                    }
+                    limit = if command == Command::Quit {
+                        QUIT_WAIT
+                    } else {
+                        config.timeouts.command
+                    };
+                    if let Err(failure) = self.send(&mut stream, &command.line(), limit).await {
+                        return Until::End(dialogue.fail(failure));
+                    }
+                    dialogue.sent();
+                    waiting_since = Instant::now();
+                }
+                Next::Handshake { leftover } => {
+                    if leftover > 0 {
+                        self.event(format!("{leftover} unexpected bytes after the 220, discarded"));
+                    }
+                    return Until::Handshake(stream);
+                }
+                Next::End(outcome) => {
+                    if outcome.is_ok() {
+                        let _ = tokio::time::timeout(QUIT_WAIT, stream.shutdown()).await;
+                    }
+                    return Until::End(outcome);
+                }
+            }
+        }
     }
 
     async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
@@ -352,75 +373,6 @@ impl Session {
                 stage,
                 after_ms: limit.as_millis() as u64,
             }),
-        }
-    }
-
-    async fn read_reply<S: AsyncRead + Unpin>(
-        &mut self,
-        reader: &mut LineReader<S>,
-        limit: Duration,
-    ) -> Result<Reply, Failure> {
-        let stage = self.result.stage;
-        let start = Instant::now();
-        let mut parser = ReplyParser::default();
-        let read = async {
-            loop {
-                let line = reader.read_line().await.map_err(|e| match e {
-                    LineError::Closed => Failure::ConnectionClosed { stage },
-                    LineError::TooLong => Failure::LimitExceeded {
-                        stage,
-                        limit: format!("reply line longer than {MAX_LINE} bytes"),
-                    },
-                    LineError::Io(e) => classify_io(stage, &e),
-                })?;
-                if self.transcript.len() >= MAX_TRANSCRIPT {
-                    return Err(Failure::LimitExceeded {
-                        stage,
-                        limit: format!("transcript longer than {MAX_TRANSCRIPT} lines"),
-                    });
-                }
-                self.record(Direction::Server, SafeText::from_peer(&line.bytes));
-                if line.bare_lf {
-                    self.find(Finding::BareLineFeed);
-                }
-                if line.bytes.len() + 2 > RFC_REPLY_LINE_LIMIT {
-                    self.find(Finding::LongReplyLine {
-                        octets: line.bytes.len() + 2,
-                    });
-                }
-                match parser.push_line(&line.bytes) {
-                    Ok(Some(reply)) => return Ok(reply),
-                    Ok(None) => {}
-                    Err(e @ ReplyError::TooManyLines) => {
-                        return Err(Failure::LimitExceeded {
-                            stage,
-                            limit: e.to_string(),
-                        });
-                    }
-                    Err(e) => {
-                        return Err(Failure::MalformedReply {
-                            stage,
-                            detail: e.to_string(),
-                        });
-                    }
-                }
-            }
-        };
-        match tokio::time::timeout(limit, read).await {
-            Ok(result) => result,
-            Err(_) => Err(Failure::ReplyTimeout {
-                stage,
-                after_ms: start.elapsed().as_millis() as u64,
-            }),
-        }
-    }
-
-    /// Ends a session that is still alive with QUIT; a missing reply is only noted.
-    async fn quit_politely<S: AsyncRead + AsyncWrite + Unpin>(&mut self, reader: &mut LineReader<S>) {
-        let ok = self.send(reader.get_mut(), "QUIT", QUIT_WAIT).await.is_ok()
-            && self.read_reply(reader, QUIT_WAIT).await.is_ok_and(|r| r.code == 221);
-        if !ok {
-            self.find(Finding::QuitUnanswered);
         }
     }
 }

@@ -147,6 +147,20 @@ pub fn render_markdown(session: &Session) -> String {
         out.push('\n');
     }
 
+    if !v.findings.is_empty() {
+        let _ = writeln!(out, "## Also noticed\n");
+        for n in &v.findings {
+            let _ = writeln!(
+                out,
+                "- {} [{}]: {}",
+                code(&n.mx),
+                n.address.ip(),
+                md(&n.finding.describe())
+            );
+        }
+        out.push('\n');
+    }
+
     render_dns(&mut out, session);
     render_policy(&mut out, session);
     if !check.probes.is_empty() {

@@ -89,6 +89,15 @@ fn render_verdict(out: &mut String, v: &Verdict) {
     for e in &v.evidence {
         let _ = writeln!(out, "  evidence: {}", e.detail);
     }
+    for n in &v.findings {
+        let _ = writeln!(
+            out,
+            "  also noticed: {} [{}]: {}",
+            n.mx,
+            n.address.ip(),
+            n.finding.describe()
+        );
+    }
     let tree = Tree::embedded();
     for step in v.steps.iter().filter(|s| s.unanswered) {
         let Some(question) = tree.question_at(&step.node) else {
