@@ -296,3 +296,82 @@ async fn a_queued_454_is_never_read_as_the_answer_to_starttls() {
         verdict.findings
     );
 }
+
+/// A TLS 1.0 ServerHello (TLS_RSA_WITH_AES_128_CBC_SHA, no extensions).
+fn tls10_server_hello() -> Vec<u8> {
+    let mut body = vec![0x03, 0x01];
+    body.extend_from_slice(&[7; 32]);
+    body.extend_from_slice(&[0x00, 0x00, 0x2f, 0x00]);
+    let mut message = vec![0x02, 0x00, 0x00, body.len() as u8];
+    message.extend_from_slice(&body);
+    let mut record = vec![0x16, 0x03, 0x01, 0x00, message.len() as u8];
+    record.extend_from_slice(&message);
+    record
+}
+
+/// An SMTP server that takes every connection to STARTTLS and answers each ClientHello
+/// with `flight`, whatever was offered.
+async fn serve_flight(flight: Vec<u8>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let flight = flight.clone();
+            tokio::spawn(async move {
+                let _ = s.write_all(b"220 hostile ESMTP\r\n").await;
+                read_some(&mut s).await;
+                let _ = s.write_all(b"250-hostile\r\n250 STARTTLS\r\n").await;
+                read_some(&mut s).await;
+                let _ = s.write_all(b"220 go ahead\r\n").await;
+                read_some(&mut s).await;
+                let _ = s.write_all(&flight).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            });
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn scan_never_calls_a_bare_server_hello_delivered() {
+    for (name, tail) in [
+        (
+            "random bytes",
+            vec![0x9c, 0x41, 0x07, 0xee, 0x13, 0x00, 0x01, 0x02, 0x77],
+        ),
+        ("a 0xFFFF record", vec![0x16, 0x03, 0x01, 0xff, 0xff, 0x00]),
+    ] {
+        let mut flight = tls10_server_hello();
+        flight.extend_from_slice(&tail);
+        let address = serve_flight(flight).await;
+        let options = mxtriage::check::CheckOptions {
+            target: mxtriage::target::Target::Address {
+                ip: address.ip(),
+                port: Some(address.port()),
+            },
+            port: address.port(),
+            family: mxtriage::dns::Family::Both,
+            nameservers: vec![],
+            dns_timeout: Duration::from_secs(1),
+            probe: config(),
+            attempts: 1,
+            scan: Some(mxtriage::probe::scan::ScanSettings {
+                delay: Duration::from_millis(1),
+                max_connections: 40,
+            }),
+            sender_profile: None,
+            second_opinion: Some(None),
+            policy: Default::default(),
+        };
+        let report = mxtriage::check::run(&options).await.unwrap();
+        let scan = report.probes[0].scan.as_ref().expect("scanned");
+        assert!(
+            scan.versions.iter().all(|v| !v.accepted),
+            "{name}: nothing was accepted, the handshake never went on: {:?}",
+            scan.versions
+        );
+        let session = mxtriage::report::Session::new(report, Default::default()).unwrap();
+        assert_ne!(session.exit_code(), 0, "{name}: {}", session.verdict.title);
+        assert_ne!(session.verdict.id, "weak-but-delivers", "{name}");
+    }
+}

@@ -129,7 +129,7 @@ const CHECKS: &[(&str, Check)] = &[
         let probes: Vec<usize> = hit
             .probes
             .into_iter()
-            .filter(|&i| r.probes.get(i).is_some_and(|p| p.stage == Stage::TlsHandshake))
+            .filter(|&i| r.probes.get(i).is_some_and(delivery_is_plausible))
             .collect();
         Hit {
             yes: !probes.is_empty(),
@@ -369,6 +369,21 @@ fn scanned(report: &CheckReport, test: impl Fn(&sender::Profile, &crate::probe::
     any(report, |p| {
         p.failure.is_some() && p.scan.as_ref().is_some_and(|s| s.stopped.is_none() && test(profile, s))
     })
+}
+
+/// A scan that shows a shared version and suite says "delivered" only when nothing
+/// else contradicts it: the live handshake failed the way a client that does not speak
+/// the server's old TLS fails (not with a broken record or a certificate it could not
+/// read), and the system's OpenSSL, when asked, completed the handshake too.
+fn delivery_is_plausible(p: &ProbeResult) -> bool {
+    let refused_for_age = match &p.failure {
+        Some(Failure::TlsAlert { alert, .. }) => matches!(alert.code, 40 | 70 | 71),
+        Some(Failure::HandshakeClosed { .. } | Failure::HandshakeReset { .. }) => true,
+        // rustls says so when the server wants what it does not speak.
+        Some(Failure::TlsError { message }) => message.starts_with("peer is incompatible"),
+        _ => false,
+    };
+    p.stage == Stage::TlsHandshake && refused_for_age && p.second_opinion.as_ref().is_none_or(|o| o.connected)
 }
 
 fn connect_failed(p: &ProbeResult) -> bool {

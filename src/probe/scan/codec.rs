@@ -54,6 +54,9 @@ pub enum Answer {
     Plaintext(Vec<u8>),
     /// Bytes that are neither TLS nor text.
     Garbage(Vec<u8>),
+    /// A ServerHello came, then the handshake broke (bad records, oversized messages,
+    /// certificates no client can read): the version or suite is not really accepted.
+    Broken(String),
 }
 
 fn push16(out: &mut Vec<u8>, v: u16) {
@@ -171,8 +174,18 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Reads the server's first answer from the bytes received so far; `None` means
-/// more bytes are needed.
+/// Largest record body a peer may send (RFC 5246 §6.2.3: 2^14 + 2048; TLS 1.3 allows less).
+const MAX_RECORD: usize = (1 << 14) + 2048;
+/// Largest handshake message accepted, as rustls does: a long certificate chain fits.
+pub const MAX_HANDSHAKE: usize = 0xffff;
+
+/// Reads the server's answer to a ClientHello from the bytes received so far; `None`
+/// means more bytes are needed.
+///
+/// A ServerHello alone proves nothing: a server (or a box on the path) can send one and
+/// then break. So a version and suite count as accepted only when the handshake can
+/// proceed: up to ServerHelloDone for TLS 1.2 and older (with every certificate
+/// parseable), or up to the first well-formed encrypted record for TLS 1.3.
 pub fn parse_answer(bytes: &[u8]) -> Option<Answer> {
     let first = *bytes.first()?;
     if first != 0x15 && first != 0x16 {
@@ -184,55 +197,138 @@ pub fn parse_answer(bytes: &[u8]) -> Option<Answer> {
             Answer::Garbage(sample)
         });
     }
-    let mut record = Reader(bytes);
-    let kind = record.u8()?;
-    let _version = record.u16()?;
-    let length = usize::from(record.u16()?);
-    let mut body = Reader(record.take(length)?);
-    if kind == 0x15 {
-        return Some(Answer::Alert {
-            level: body.u8()?,
-            description: body.u8()?,
-        });
-    }
     let garbage = || Some(Answer::Garbage(bytes[..bytes.len().min(64)].to_vec()));
-    if body.u8()? != 0x02 {
-        return garbage();
-    }
-    let hello_length = body
-        .take(3)
-        .map(|b| usize::from(b[0]) << 16 | usize::from(b[1]) << 8 | usize::from(b[2]));
-    // A ServerHello longer than its record is split over records; rare enough to call garbage.
-    let Some(mut hello) = hello_length.and_then(|n| body.take(n)).map(Reader) else {
-        return garbage();
-    };
-    let parsed = (|| {
-        let legacy_version = hello.u16()?;
-        let random = hello.take(32)?;
-        let session = usize::from(hello.u8()?);
-        hello.take(session)?;
-        let suite = hello.u16()?;
-        hello.u8()?;
-        let mut version = legacy_version;
-        let mut group = None;
-        if let Some(length) = hello.u16() {
-            let mut exts = Reader(hello.take(usize::from(length))?);
-            while let (Some(kind), Some(length)) = (exts.u16(), exts.u16()) {
-                let mut data = Reader(exts.take(usize::from(length))?);
-                match kind {
-                    0x002b => version = data.u16()?,
-                    0x0033 => group = data.u16(),
-                    _ => {}
-                }
+    let mut records = Reader(bytes);
+    let mut handshake: Vec<u8> = Vec::new();
+    let mut consumed = 0;
+    let mut hello: Option<Answer> = None;
+    let mut tls13 = false;
+    loop {
+        let kind = records.u8()?;
+        let _version = records.u16()?;
+        let length = usize::from(records.u16()?);
+        if length > MAX_RECORD {
+            return Some(Answer::Broken(format!(
+                "a record of {length} bytes, over the limit of {MAX_RECORD}"
+            )));
+        }
+        let body = records.take(length)?;
+        match kind {
+            0x15 => {
+                let mut alert = Reader(body);
+                return Some(Answer::Alert {
+                    level: alert.u8()?,
+                    description: alert.u8()?,
+                });
+            }
+            0x16 if !tls13 => handshake.extend_from_slice(body),
+            // TLS 1.3 middlebox compatibility: one change_cipher_spec of one byte.
+            0x14 if tls13 && body == [1] => continue,
+            0x17 if tls13 && !body.is_empty() => return hello,
+            _ if hello.is_none() => return garbage(),
+            _ => {
+                return Some(Answer::Broken(format!(
+                    "record type {kind} before the handshake could go on"
+                )));
             }
         }
-        Some(if random == HRR_RANDOM {
-            Answer::RetryRequest { suite, group }
-        } else {
-            Answer::Hello { version, suite, group }
-        })
-    })();
-    parsed.or_else(garbage)
+        // Whole handshake messages in the bytes so far.
+        loop {
+            let mut messages = Reader(&handshake[consumed..]);
+            let Some(message_type) = messages.u8() else { break };
+            let Some(length) = messages
+                .take(3)
+                .map(|b| usize::from(b[0]) << 16 | usize::from(b[1]) << 8 | usize::from(b[2]))
+            else {
+                break;
+            };
+            if length > MAX_HANDSHAKE {
+                return Some(Answer::Broken(format!(
+                    "a handshake message of {length} bytes, over the limit of {MAX_HANDSHAKE}"
+                )));
+            }
+            let Some(message) = messages.take(length) else { break };
+            consumed += 4 + length;
+            match (message_type, &hello) {
+                (0x02, None) => {
+                    let answer = server_hello(message).or_else(garbage)?;
+                    match answer {
+                        Answer::RetryRequest { .. } => return Some(answer),
+                        Answer::Hello { version: TLS13, .. } => tls13 = true,
+                        _ => {}
+                    }
+                    hello = Some(answer);
+                }
+                (_, None) => return garbage(),
+                (0x02, Some(_)) => return Some(Answer::Broken("a second ServerHello".into())),
+                (0x0b, Some(_)) => {
+                    if let Err(why) = certificates(message) {
+                        return Some(Answer::Broken(why));
+                    }
+                }
+                // ServerHelloDone: the server's whole first flight arrived intact.
+                (0x0e, Some(_)) => return hello,
+                _ => {}
+            }
+            if tls13 && consumed < handshake.len() {
+                return Some(Answer::Broken(
+                    "cleartext handshake data after a TLS 1.3 ServerHello".into(),
+                ));
+            }
+        }
+    }
+}
+
+/// Reads a ServerHello body: the version and suite chosen, the key-exchange group.
+fn server_hello(body: &[u8]) -> Option<Answer> {
+    let mut hello = Reader(body);
+    let legacy_version = hello.u16()?;
+    let random = hello.take(32)?;
+    let session = usize::from(hello.u8()?);
+    hello.take(session)?;
+    let suite = hello.u16()?;
+    hello.u8()?;
+    let mut version = legacy_version;
+    let mut group = None;
+    if let Some(length) = hello.u16() {
+        let mut exts = Reader(hello.take(usize::from(length))?);
+        while let (Some(kind), Some(length)) = (exts.u16(), exts.u16()) {
+            let mut data = Reader(exts.take(usize::from(length))?);
+            match kind {
+                0x002b => version = data.u16()?,
+                0x0033 => group = data.u16(),
+                _ => {}
+            }
+        }
+    }
+    Some(if random == HRR_RANDOM {
+        Answer::RetryRequest { suite, group }
+    } else {
+        Answer::Hello { version, suite, group }
+    })
+}
+
+/// Checks a TLS 1.2 Certificate message: every certificate must parse as X.509, as a
+/// real client needs before it can go on.
+fn certificates(body: &[u8]) -> Result<(), String> {
+    let u24 = |b: &[u8]| usize::from(b[0]) << 16 | usize::from(b[1]) << 8 | usize::from(b[2]);
+    let mut message = Reader(body);
+    let total = message.take(3).map(u24).ok_or("a truncated Certificate message")?;
+    let mut list = Reader(
+        message
+            .take(total)
+            .ok_or("a Certificate message shorter than it says")?,
+    );
+    let mut position = 0;
+    while !list.0.is_empty() {
+        let length = list.take(3).map(u24).ok_or("a truncated certificate length")?;
+        let der = list.take(length).ok_or("a certificate shorter than it says")?;
+        if x509_parser::parse_x509_certificate(der).is_err() {
+            return Err(format!("certificate {position} is not valid X.509"));
+        }
+        position += 1;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -278,30 +374,128 @@ mod tests {
         assert!(matches!(parse_answer(&[0x80, 0x2e, 0x01]), Some(Answer::Garbage(_))));
     }
 
-    #[test]
-    fn server_hello_with_supported_versions_reads_as_tls13() {
+    /// A handshake record holding one message of `kind` with `body`.
+    fn handshake_record(kind: u8, body: &[u8]) -> Vec<u8> {
+        let length = body.len();
+        let mut message = vec![kind, (length >> 16) as u8, (length >> 8) as u8, length as u8];
+        message.extend_from_slice(body);
+        let mut record = vec![0x16, 0x03, 0x03];
+        record.extend_from_slice(&(message.len() as u16).to_be_bytes());
+        record.extend_from_slice(&message);
+        record
+    }
+
+    fn server_hello_body(version: u16, suite: u16) -> Vec<u8> {
         let mut hello = vec![0x03, 0x03];
         hello.extend_from_slice(&[1; 32]);
         hello.push(0);
-        hello.extend_from_slice(&[0x13, 0x01, 0x00]);
-        let exts = [0x00, 0x2b, 0x00, 0x02, 0x03, 0x04, 0x00, 0x33, 0x00, 0x02, 0x00, 0x1d];
-        let mut ext_block = vec![0x00, exts.len() as u8];
-        ext_block.extend_from_slice(&exts);
-        hello.extend_from_slice(&ext_block);
-        let mut handshake = vec![0x02, 0x00, 0x00, hello.len() as u8];
-        handshake.extend_from_slice(&hello);
-        let mut record = vec![0x16, 0x03, 0x03, 0x00, handshake.len() as u8];
-        record.extend_from_slice(&handshake);
+        hello.extend_from_slice(&suite.to_be_bytes());
+        hello.push(0);
+        if version == TLS13 {
+            let exts = [0x00, 0x2b, 0x00, 0x02, 0x03, 0x04, 0x00, 0x33, 0x00, 0x02, 0x00, 0x1d];
+            hello.extend_from_slice(&[0x00, exts.len() as u8]);
+            hello.extend_from_slice(&exts);
+        }
+        hello
+    }
+
+    fn certificate_body(certificates: &[&[u8]]) -> Vec<u8> {
+        let u24 = |n: usize| [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        let mut list = Vec::new();
+        for der in certificates {
+            list.extend_from_slice(&u24(der.len()));
+            list.extend_from_slice(der);
+        }
+        let mut body = u24(list.len()).to_vec();
+        body.extend_from_slice(&list);
+        body
+    }
+
+    #[test]
+    fn tls13_is_accepted_once_an_encrypted_record_follows_the_server_hello() {
+        let mut flight = handshake_record(0x02, &server_hello_body(TLS13, 0x1301));
+        assert_eq!(parse_answer(&flight), None, "a ServerHello alone waits for more");
+        flight.extend_from_slice(&[0x14, 0x03, 0x03, 0x00, 0x01, 0x01]);
+        assert_eq!(parse_answer(&flight), None, "the compatibility CCS is not enough");
+        flight.extend_from_slice(&[0x17, 0x03, 0x03, 0x00, 0x03, 0xaa, 0xbb, 0xcc]);
         assert_eq!(
-            parse_answer(&record),
+            parse_answer(&flight),
             Some(Answer::Hello {
                 version: TLS13,
                 suite: 0x1301,
                 group: Some(X25519)
             })
         );
-        record.truncate(record.len() - 3);
-        assert!(matches!(parse_answer(&record), None | Some(Answer::Garbage(_))));
+    }
+
+    #[test]
+    fn a_server_hello_followed_by_random_bytes_is_not_acceptance() {
+        let mut flight = handshake_record(0x02, &server_hello_body(TLS13, 0x1301));
+        flight.extend_from_slice(&[0x9c, 0x41, 0x07, 0xee, 0x13, 0x00, 0x01, 0x02]);
+        assert!(
+            matches!(parse_answer(&flight), Some(Answer::Broken(_))),
+            "{:?}",
+            parse_answer(&flight)
+        );
+        let mut flight = handshake_record(0x02, &server_hello_body(TLS10, 0x002f));
+        flight.extend_from_slice(&[0x9c, 0x41, 0x07, 0xee, 0x13, 0x00, 0x01, 0x02]);
+        assert!(matches!(parse_answer(&flight), Some(Answer::Broken(_))));
+    }
+
+    #[test]
+    fn an_oversized_record_after_the_server_hello_is_broken() {
+        let mut flight = handshake_record(0x02, &server_hello_body(TLS12, 0xc02f));
+        flight.extend_from_slice(&[0x16, 0x03, 0x03, 0xff, 0xff]);
+        assert!(matches!(parse_answer(&flight), Some(Answer::Broken(why)) if why.contains("65535")));
+    }
+
+    #[test]
+    fn an_oversized_handshake_message_is_broken() {
+        let mut flight = handshake_record(0x02, &server_hello_body(TLS12, 0xc02f));
+        // A Certificate message that claims 16 MB.
+        flight.extend_from_slice(&[0x16, 0x03, 0x03, 0x00, 0x08, 0x0b, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+        assert!(matches!(parse_answer(&flight), Some(Answer::Broken(why)) if why.contains("handshake message")));
+    }
+
+    #[test]
+    fn tls12_is_accepted_at_server_hello_done_with_readable_certificates() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["mx.example.com".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let mut flight = handshake_record(0x02, &server_hello_body(TLS12, 0xc02f));
+        flight.extend_from_slice(&handshake_record(0x0b, &certificate_body(&[cert.der().as_ref()])));
+        assert_eq!(
+            parse_answer(&flight),
+            None,
+            "the flight is not over before ServerHelloDone"
+        );
+        let mut done = flight.clone();
+        done.extend_from_slice(&handshake_record(0x0e, &[]));
+        assert_eq!(
+            parse_answer(&done),
+            Some(Answer::Hello {
+                version: TLS12,
+                suite: 0xc02f,
+                group: None
+            })
+        );
+
+        let mut broken = handshake_record(0x02, &server_hello_body(TLS12, 0xc02f));
+        broken.extend_from_slice(&handshake_record(0x0b, &certificate_body(&[b"not a certificate"])));
+        broken.extend_from_slice(&handshake_record(0x0e, &[]));
+        assert!(matches!(parse_answer(&broken), Some(Answer::Broken(why)) if why.contains("X.509")));
+    }
+
+    #[test]
+    fn a_hello_retry_request_is_an_answer_on_its_own() {
+        let mut body = server_hello_body(TLS13, 0x1302);
+        body[2..34].copy_from_slice(&HRR_RANDOM);
+        assert!(matches!(
+            parse_answer(&handshake_record(0x02, &body)),
+            Some(Answer::RetryRequest { suite: 0x1302, .. })
+        ));
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub enum Refusal {
     },
     Plaintext,
     Garbage,
+    /// A ServerHello, then a handshake no client could continue (see [`codec::parse_answer`]).
+    Broken {
+        detail: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +100,7 @@ impl Scan {
                     let how = match &v.refusal {
                         Some(Refusal::Alert { code, name }) => format!("alert {name} ({code})"),
                         Some(Refusal::OtherVersion { version }) => format!("answered with {version}"),
+                        Some(Refusal::Broken { detail }) => format!("handshake broke after ServerHello: {detail}"),
                         Some(other) => format!("{other:?}").to_lowercase(),
                         None => "not tried".to_string(),
                     };
@@ -201,8 +206,8 @@ impl Scanner<'_> {
                         if let Some(answer) = codec::parse_answer(&received) {
                             return Attempt::Answered(answer);
                         }
-                        // A first record never needs more than this; stop reading a flood.
-                        if received.len() > 20_000 {
+                        // A server's first flight (with its chain) never needs more; stop reading a flood.
+                        if received.len() > 2 * codec::MAX_HANDSHAKE {
                             return Attempt::Refused(Refusal::Garbage);
                         }
                     }
@@ -229,6 +234,7 @@ impl Scanner<'_> {
             }),
             Attempt::Answered(Answer::Plaintext(_)) => Err(Refusal::Plaintext),
             Attempt::Answered(Answer::Garbage(_)) => Err(Refusal::Garbage),
+            Attempt::Answered(Answer::Broken(detail)) => Err(Refusal::Broken { detail }),
             Attempt::Answered(answer) => Ok(answer),
             Attempt::Refused(refusal) => Err(refusal),
             Attempt::Throttled(reason) => {
