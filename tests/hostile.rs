@@ -375,3 +375,72 @@ async fn scan_never_calls_a_bare_server_hello_delivered() {
         assert_ne!(session.verdict.id, "weak-but-delivers", "{name}");
     }
 }
+
+#[tokio::test]
+async fn a_chain_longer_than_kept_is_said_to_be_cut_not_incomplete() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    // root → 18 intermediates → leaf, all sent: 20 certificates, more than the 16 kept.
+    let ca_params = || {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p
+    };
+    let root_key = KeyPair::generate().unwrap();
+    let root = ca_params().self_signed(&root_key).unwrap();
+    let mut sent = vec![root.der().clone()];
+    let mut issuer = (root, root_key);
+    for i in 0..18 {
+        let key = KeyPair::generate().unwrap();
+        let mut params = ca_params();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, format!("intermediate {i}"));
+        let cert = params.signed_by(&key, &issuer.0, &issuer.1).unwrap();
+        sent.insert(0, cert.der().clone());
+        issuer = (cert, key);
+    }
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["mx.hostile.test".into()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer.0, &issuer.1)
+        .unwrap();
+    sent.insert(0, leaf.der().clone());
+    assert_eq!(sent.len(), 20);
+    let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap();
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(sent, key)
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let script = mxtriage::lab::smtp::Script::healthy("mx.hostile.test", Arc::new(server));
+    tokio::spawn(mxtriage::lab::smtp::serve(
+        listener,
+        Arc::new(script),
+        Default::default(),
+    ));
+    let p = probe::probe(
+        &config(),
+        &ProbeTarget {
+            mx: "mx.hostile.test".into(),
+            address,
+        },
+    )
+    .await;
+    let chain = p.chain.as_ref().expect("TLS was established");
+    assert_eq!(chain.certificates.len(), 16);
+    assert_eq!(chain.sent, Some(20));
+    assert_eq!(
+        chain.completeness,
+        mxtriage::cert::Completeness::Truncated { sent: 20, kept: 16 },
+        "the issuer of the 16th was sent, only not kept"
+    );
+    let verdict = verdict_of(&p);
+    assert!(
+        !verdict.title.to_lowercase().contains("intermediate") && !verdict.title.to_lowercase().contains("incomplete"),
+        "{}",
+        verdict.title
+    );
+}

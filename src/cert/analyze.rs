@@ -48,6 +48,7 @@ pub fn analyze(chain: &[CertificateDer<'_>], reference: &str, stores: &TrustStor
         completeness,
         trust,
         name,
+        sent: None,
     }
 }
 

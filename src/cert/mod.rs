@@ -77,6 +77,10 @@ pub enum Completeness {
     Disordered,
     /// No certificates were presented.
     Empty,
+    /// The server sent more certificates than are kept; the top of what was kept is not
+    /// an anchor, but its issuer may well have been among those dropped, so nothing is
+    /// claimed missing.
+    Truncated { sent: usize, kept: usize },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +160,9 @@ pub struct ChainReport {
     pub completeness: Completeness,
     pub trust: Vec<TrustResult>,
     pub name: NameCheck,
+    /// How many certificates the server sent, when more than were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<usize>,
 }
 
 impl ChainReport {
@@ -170,5 +177,17 @@ impl ChainReport {
 
     pub fn leaf(&self) -> Option<&CertInfo> {
         self.certificates.first()
+    }
+
+    /// Records that the server sent `sent` certificates of which only those analysed were
+    /// kept: a missing issuer is then unknown rather than absent.
+    pub fn mark_cut(&mut self, sent: usize) {
+        let kept = self.certificates.len();
+        if sent > kept && matches!(self.completeness, Completeness::MissingIssuer { .. }) {
+            self.completeness = Completeness::Truncated { sent, kept };
+        }
+        if sent > kept {
+            self.sent = Some(sent);
+        }
     }
 }

@@ -340,7 +340,15 @@ impl Session {
         let chain = verifier.chain();
         // The name a verifying sender checks: the MX host, or the name the operator chose to send.
         let reference = config.server_name(target);
-        self.result.chain = Some(cert::analyze(&chain, reference, &config.stores, UnixTime::now()));
+        let mut report = cert::analyze(&chain, reference, &config.stores, UnixTime::now());
+        report.mark_cut(verifier.sent());
+        if let Some(sent) = report.sent {
+            self.event(format!(
+                "the server sent {sent} certificates; only the first {} are kept and judged",
+                chain.len()
+            ));
+        }
+        self.result.chain = Some(report);
         self.result.presented = chain;
         Ok(stream)
     }

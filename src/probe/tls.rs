@@ -26,6 +26,8 @@ pub const MAX_CHAIN_CERTS: usize = 16;
 pub struct CapturingVerifier {
     provider: Arc<CryptoProvider>,
     chain: Mutex<Vec<CertificateDer<'static>>>,
+    /// How many certificates the server sent (more than [`MAX_CHAIN_CERTS`] are not kept).
+    sent: std::sync::atomic::AtomicUsize,
 }
 
 impl CapturingVerifier {
@@ -33,11 +35,17 @@ impl CapturingVerifier {
         Self {
             provider,
             chain: Mutex::new(Vec::new()),
+            sent: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
     pub fn chain(&self) -> Vec<CertificateDer<'static>> {
         self.chain.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// How many certificates the server presented, kept or not.
+    pub fn sent(&self) -> usize {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -50,6 +58,8 @@ impl ServerCertVerifier for CapturingVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        self.sent
+            .store(1 + intermediates.len(), std::sync::atomic::Ordering::Relaxed);
         let chain = std::iter::once(end_entity)
             .chain(intermediates)
             .take(MAX_CHAIN_CERTS)

@@ -77,6 +77,21 @@ pub fn lines(chain: &ChainReport) -> Vec<ChainLine> {
         }
         Completeness::Disordered => lines.push(line(0, Tone::Bad, "chain: certificates out of order".into())),
         Completeness::Empty => lines.push(line(0, Tone::Bad, "chain: no certificate presented".into())),
+        Completeness::Truncated { sent, kept } => lines.push(line(
+            0,
+            Tone::Bad,
+            format!("chain cut: the server sent {sent} certificates, only the first {kept} are judged"),
+        )),
+    }
+    if let (Some(sent), false) = (chain.sent, matches!(chain.completeness, Completeness::Truncated { .. })) {
+        lines.push(line(
+            0,
+            Tone::Dim,
+            format!(
+                "the server sent {sent} certificates; the first {} are judged",
+                chain.certificates.len()
+            ),
+        ));
     }
     for t in &chain.trust {
         let tone = match t.outcome {
