@@ -144,6 +144,9 @@ pub struct ProbeArgs {
     /// Seconds to wait for the TLS handshake.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub timeout_tls: f64,
+    /// Seconds the whole check may take, whatever each step's own timeout.
+    #[arg(long, value_name = "SECS", default_value_t = 120.0)]
+    pub deadline: f64,
     /// Resolver to ask, IP or IP:PORT (repeatable) [default: system configuration].
     #[arg(long, value_name = "IP[:PORT]", value_parser = mxtriage::dns::parse_nameserver)]
     pub nameserver: Vec<SocketAddr>,

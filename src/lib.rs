@@ -4,9 +4,9 @@
 //! Nothing here touches a terminal; the binary (and later the TUI) sits on top.
 
 pub mod cert;
-pub mod check;
 pub mod diagnose;
 pub mod dns;
+pub mod engine;
 pub mod host;
 pub mod intake;
 pub mod lab;

@@ -12,15 +12,15 @@ use clap::Parser;
 
 use cli::{Cli, Command, Format, ProbeArgs, ReportCommand};
 use mxtriage::cert::TrustStores;
-use mxtriage::check::{self, CheckOptions, PolicyOptions};
 use mxtriage::diagnose::{self, Answers, Tree};
 use mxtriage::dns::Family;
+use mxtriage::engine::{self, PolicyOptions, Settings};
 use mxtriage::lab;
 use mxtriage::policy::sts_fetch::FetchSettings;
-use mxtriage::probe::{ProbeConfig, Timeouts};
+use mxtriage::probe::Timeouts;
 use mxtriage::report::{self, Session, diff, store};
 use mxtriage::target::Target;
-use mxtriage::tui::{self, app::App, app::RunSettings};
+use mxtriage::tui::{self, app::App};
 
 const USAGE: u8 = 2;
 const NOTHING_TESTED: u8 = 3;
@@ -92,8 +92,9 @@ fn family(args: &ProbeArgs) -> Family {
     }
 }
 
-fn settings(args: &ProbeArgs) -> RunSettings {
-    RunSettings {
+/// The one mapping from the shared flags to the engine's settings (`check` adds its own).
+fn settings(args: &ProbeArgs) -> Result<Settings, Usage> {
+    Ok(Settings {
         port: args.port,
         family: family(args),
         nameservers: args.nameserver.clone(),
@@ -103,9 +104,11 @@ fn settings(args: &ProbeArgs) -> RunSettings {
         sni: args.sni.clone(),
         attempts: usize::from(args.attempts),
         implicit_tls: args.tls == cli::TlsMode::Implicit,
-        scan: false,
+        timeouts: timeouts(args)?,
+        deadline: cli::seconds(args.deadline, "deadline").map_err(Usage)?,
         policy: policy_options(args),
-    }
+        ..Settings::default()
+    })
 }
 
 fn policy_options(args: &ProbeArgs) -> PolicyOptions {
@@ -128,11 +131,8 @@ async fn workbench(target: Option<String>, probe: ProbeArgs, resume: bool) -> an
         eprintln!("See mxtriage --help.");
         return Ok(USAGE);
     }
-    let env = tui::Environment {
-        extra_anchors: Vec::new(),
-        timeouts: timeouts(&probe)?,
-    };
-    let settings = settings(&probe);
+    let env = tui::Environment::default();
+    let settings = settings(&probe)?;
     if resume {
         let session = tui::load_autosave().map_err(Usage)?;
         tui::run(App::resumed(settings, session), env, Vec::new()).await?;
@@ -163,16 +163,13 @@ async fn demo() -> anyhow::Result<u8> {
             resolver: lab.resolver_for(&s.domain),
         })
         .collect();
-    let settings = RunSettings {
-        port: lab.port,
+    // Each scenario picked brings its own resolver; the rest is the lab's.
+    let settings = Settings {
         nameservers: vec![lab.dns],
-        ehlo: Some(lab::demo::DEMO_EHLO.into()),
-        policy: lab.policy_options(),
-        ..RunSettings::default()
+        ..lab.settings("")
     };
     let env = tui::Environment {
         extra_anchors: vec![lab.ca_der()],
-        timeouts: lab::demo::DEMO_TIMEOUTS,
     };
     tui::run(App::new(settings, offers), env, Vec::new()).await?;
     Ok(0)
@@ -200,32 +197,17 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
         Some(path) => Some(Session::load(path).map_err(|e| Usage(e.to_string()))?),
         None => None,
     };
-    let options = CheckOptions {
-        target,
-        port: args.probe.port,
-        family: family(&args.probe),
-        nameservers: args.probe.nameserver.clone(),
-        dns_timeout: Duration::from_secs(5),
-        probe: ProbeConfig {
-            sni: args.probe.sni.clone(),
-            source: args.probe.source,
-            implicit_tls: args.probe.tls == cli::TlsMode::Implicit,
-            ..ProbeConfig::new(
-                args.probe.ehlo.clone().unwrap_or_else(mxtriage::host::ehlo_name),
-                timeouts(&args.probe)?,
-                Arc::new(stores),
-            )
-        },
-        attempts: usize::from(args.probe.attempts),
+    let settings = Settings {
         scan: args.scan.then(|| mxtriage::probe::scan::ScanSettings {
-            delay: std::time::Duration::from_millis(args.scan_delay_ms),
+            delay: Duration::from_millis(args.scan_delay_ms),
             ..Default::default()
         }),
+        second_opinion: args.openssl || args.scan,
         sender_profile: args.sender_profile.clone(),
-        second_opinion: (args.openssl || args.scan).then(|| args.probe.ca_file.clone()),
-        policy: policy_options(&args.probe),
+        ..settings(&args.probe)?
     };
-    let report = check::run(&options).await.context("cannot resolve the target")?;
+    let options = settings.options(target, Arc::new(stores));
+    let report = run_with_progress(&options).await.context("cannot resolve the target")?;
     let mut answers = answers;
     if let Some(other) = &compare
         && !answers.contains_key("vantage")
@@ -252,6 +234,58 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(session.exit_code())
+}
+
+/// Runs the check; on a terminal, says on stderr what it is doing as the events come.
+async fn run_with_progress(
+    options: &engine::CheckOptions,
+) -> Result<mxtriage::model::CheckReport, mxtriage::dns::DnsError> {
+    if !std::io::stderr().is_terminal() {
+        return engine::run(options, &()).await;
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let show = async move {
+        while let Some(event) = rx.recv().await {
+            if let Some(line) = progress_line(&event) {
+                eprintln!("{line}");
+            }
+        }
+    };
+    let (report, ()) = tokio::join!(
+        async move {
+            let report = engine::run(options, &tx).await;
+            drop(tx);
+            report
+        },
+        show
+    );
+    report
+}
+
+/// One line of progress for an event, or none for the small steps.
+fn progress_line(event: &engine::Event) -> Option<String> {
+    use engine::Event;
+    match event {
+        Event::Resolved { report, targets } => Some(format!(
+            "{}: {} address(es) to probe",
+            mxtriage::report::describe_resolution(&report.resolution),
+            targets.len()
+        )),
+        Event::Probed(p) => Some(format!(
+            "  {} [{}]: {}",
+            p.mx,
+            p.address.ip(),
+            p.failure.as_ref().map_or_else(|| "ok".to_string(), |f| f.summary())
+        )),
+        Event::Scanned { address, scan } => Some(format!(
+            "  scanned [{}]: {} connections",
+            address.ip(),
+            scan.connections
+        )),
+        Event::SecondOpinion { address, opinion } => Some(format!("  [{}] {}", address.ip(), opinion.describe())),
+        Event::Policy(_) => Some("  recipient policy checked".into()),
+        Event::Stage { .. } | Event::Finished { .. } => None,
+    }
 }
 
 fn render(session: &Session, format: Format, verbose: bool) -> String {

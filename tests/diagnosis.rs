@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mxtriage::cert::TrustStores;
-use mxtriage::check::{self, CheckReport};
 use mxtriage::diagnose::{Answers, Confidence, Family, Owner, Scope, WorkaroundKind};
+use mxtriage::engine;
 use mxtriage::lab::demo::lab_check_options;
 use mxtriage::lab::{Lab, LabOptions};
+use mxtriage::model::CheckReport;
 use mxtriage::report::Session;
 
 async fn lab() -> Lab {
@@ -30,7 +31,7 @@ async fn run(lab: &Lab, scenario: &str, attempts: usize) -> CheckReport {
         Duration::from_secs(2)
     };
     options.attempts = attempts;
-    check::run(&options).await.expect("check runs")
+    engine::run(&options, &()).await.expect("check runs")
 }
 
 fn answers(pairs: &[(&str, &str)]) -> Answers {
@@ -440,7 +441,7 @@ async fn every_connect_timing_out_suspects_local_egress_first() {
             held.push(stream);
         }
     }
-    let options = check::CheckOptions {
+    let options = engine::CheckOptions {
         target: Target::Address {
             ip: address.ip(),
             port: Some(address.port()),
@@ -463,8 +464,9 @@ async fn every_connect_timing_out_suspects_local_egress_first() {
         sender_profile: None,
         second_opinion: None,
         policy: Default::default(),
+        deadline: mxtriage::engine::DEFAULT_DEADLINE,
     };
-    let report = check::run(&options).await.unwrap();
+    let report = engine::run(&options, &()).await.unwrap();
     assert!(matches!(
         report.probes[0].failure,
         Some(mxtriage::model::Failure::ConnectTimeout { .. })

@@ -219,7 +219,7 @@ async fn refused_connection_keeps_the_errno() {
 
 /// A verdict for one probe, as `check` would give it.
 fn verdict_of(p: &ProbeResult) -> mxtriage::diagnose::Verdict {
-    let report = mxtriage::check::CheckReport::new(
+    let report = mxtriage::model::CheckReport::new(
         mxtriage::target::Target::parse(&p.address.to_string()).unwrap(),
         "test-host".into(),
         0,
@@ -344,7 +344,7 @@ async fn scan_never_calls_a_bare_server_hello_delivered() {
         let mut flight = tls10_server_hello();
         flight.extend_from_slice(&tail);
         let address = serve_flight(flight).await;
-        let options = mxtriage::check::CheckOptions {
+        let options = mxtriage::engine::CheckOptions {
             target: mxtriage::target::Target::Address {
                 ip: address.ip(),
                 port: Some(address.port()),
@@ -362,8 +362,9 @@ async fn scan_never_calls_a_bare_server_hello_delivered() {
             sender_profile: None,
             second_opinion: Some(None),
             policy: Default::default(),
+            deadline: mxtriage::engine::DEFAULT_DEADLINE,
         };
-        let report = mxtriage::check::run(&options).await.unwrap();
+        let report = mxtriage::engine::run(&options, &()).await.unwrap();
         let scan = report.probes[0].scan.as_ref().expect("scanned");
         assert!(
             scan.versions.iter().all(|v| !v.accepted),
@@ -442,5 +443,53 @@ async fn a_chain_longer_than_kept_is_said_to_be_cut_not_incomplete() {
         !verdict.title.to_lowercase().contains("intermediate") && !verdict.title.to_lowercase().contains("incomplete"),
         "{}",
         verdict.title
+    );
+}
+
+#[tokio::test]
+async fn a_whole_check_ends_at_its_deadline_not_at_the_sum_of_its_timeouts() {
+    // A greeting that drips one byte a second: each step's own limit would allow 60 s.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        if let Ok((mut s, _)) = listener.accept().await {
+            for byte in b"220 slow ESMTP\r\n" {
+                if s.write_all(&[*byte]).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    });
+    let mut settings = mxtriage::engine::Settings {
+        port: address.port(),
+        deadline: Duration::from_millis(1500),
+        ..Default::default()
+    };
+    settings.timeouts.command = Duration::from_secs(60);
+    let options = settings.options(
+        mxtriage::target::Target::Address {
+            ip: address.ip(),
+            port: None,
+        },
+        Arc::new(TrustStores::from_parts(vec![], vec![])),
+    );
+    let started = std::time::Instant::now();
+    let report = mxtriage::engine::run(&options, &()).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    let Some(Failure::GreetingTimeout { partial, .. }) = &report.probes[0].failure else {
+        panic!("{:?}", report.probes[0].failure);
+    };
+    assert!(
+        partial.as_ref().is_some_and(|p| p.as_str().starts_with("2")),
+        "what dripped in is kept: {partial:?}"
+    );
+    assert!(
+        report.probes[0]
+            .failure
+            .as_ref()
+            .unwrap()
+            .summary()
+            .contains("incomplete")
     );
 }

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mxtriage::cert::TrustStores;
-use mxtriage::check::{self, CheckReport};
 use mxtriage::diagnose::{Answers, Family, Owner};
+use mxtriage::engine;
 use mxtriage::lab::demo::lab_check_options;
 use mxtriage::lab::{Lab, LabOptions};
+use mxtriage::model::CheckReport;
 use mxtriage::probe::scan::ScanSettings;
 use mxtriage::report::Session;
 
@@ -40,7 +41,7 @@ async fn scanned(lab: &Lab, scenario: &str, profile: &str) -> CheckReport {
         max_connections: 40,
     });
     options.sender_profile = Some(profile.into());
-    check::run(&options).await.unwrap()
+    engine::run(&options, &()).await.unwrap()
 }
 
 fn accepted(report: &CheckReport) -> Vec<(String, Vec<String>)> {
@@ -166,7 +167,7 @@ async fn openssl_second_opinion_disagrees_with_rustls_on_a_cbc_only_server() {
         Arc::new(TrustStores::from_parts(vec![], vec![lab.ca_der()])),
     );
     options.second_opinion = Some(None);
-    let report = check::run(&options).await.unwrap();
+    let report = engine::run(&options, &()).await.unwrap();
     let p = &report.probes[0];
     assert!(p.tls.is_none(), "rustls cannot agree on a suite");
     let opinion = p.second_opinion.as_ref().expect("openssl asked");

@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mxtriage::cert::TrustStores;
-use mxtriage::check::{self, CheckReport};
 use mxtriage::dns::compare::{DifferenceKind, ViewRole};
 use mxtriage::dns::{Dns, Family};
+use mxtriage::engine;
 use mxtriage::lab::demo::lab_check_options;
 use mxtriage::lab::dns::{DnsServer, ZoneSpec};
 use mxtriage::lab::{Lab, LabOptions};
+use mxtriage::model::CheckReport;
 use mxtriage::policy::dane::{DaneOutcome, TaFailure, Usability};
 use mxtriage::policy::mta_sts::Mode;
 use mxtriage::policy::recipient::{RecipientPolicy, Txt};
@@ -27,7 +28,7 @@ async fn report(lab: &Lab, scenario: &str) -> CheckReport {
     let stores = Arc::new(TrustStores::from_parts(vec![], vec![lab.ca_der()]));
     let mut options = lab_check_options(lab, domain, stores);
     options.probe.timeouts.command = Duration::from_secs(2);
-    check::run(&options).await.expect("check runs")
+    engine::run(&options, &()).await.expect("check runs")
 }
 
 fn policy(report: &CheckReport) -> &RecipientPolicy {

@@ -5,92 +5,111 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mxtriage::cert::TrustStores;
-use mxtriage::check::{self, CheckReport};
+use mxtriage::engine::{self, Settings};
 use mxtriage::lab::demo::lab_check_options;
 use mxtriage::lab::{Lab, LabOptions};
+use mxtriage::model::CheckReport;
 use mxtriage::model::Stage;
-use mxtriage::probe::{ProbeTarget, Progress};
 use mxtriage::target::Target;
-use mxtriage::tui::app::{App, Command, Event, RunSettings, Screen, TriagePane};
+use mxtriage::tui::app::{App, Command, Event, Screen, TriagePane};
 use mxtriage::tui::view;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::{Color, Modifier};
 
-async fn lab_report(scenario: &str) -> CheckReport {
+/// A lab check as the engine told it: every event, and the report it returned.
+struct Recorded {
+    report: CheckReport,
+    events: Vec<engine::Event>,
+}
+
+async fn lab_report(scenario: &str) -> Recorded {
+    lab_report_with(scenario, |_| {}).await
+}
+
+/// Runs the real engine against the lab and records its events as a consumer gets them.
+async fn lab_report_with(scenario: &str, adjust: impl FnOnce(&mut engine::CheckOptions)) -> Recorded {
     let lab = Lab::start(LabOptions::default()).await.expect("lab");
     let domain = lab.scenario(scenario).expect("scenario").domain.clone();
     let stores = Arc::new(TrustStores::from_parts(vec![], vec![lab.ca_der()]));
     let mut options = lab_check_options(&lab, &domain, stores);
     options.probe.timeouts.command = Duration::from_secs(2);
-    let mut report = check::run(&options).await.expect("check");
-    // Stable figures for snapshots.
-    report.started_at = 1_795_900_000;
-    report.vantage_host = "relay.example.test".into();
-    for p in &mut report.probes {
-        p.address.set_port(25);
-        p.timings = Default::default();
-        for line in &mut p.transcript {
-            line.at_ms = 0;
+    adjust(&mut options);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let (report, mut events) = tokio::join!(
+        async move {
+            let report = engine::run(&options, &tx).await;
+            drop(tx);
+            report
+        },
+        async move {
+            let mut events = Vec::new();
+            while let Some(event) = rx.recv().await {
+                events.push(event);
+            }
+            events
+        }
+    );
+    let mut report = report.expect("check");
+    stabilise(&mut report);
+    for event in &mut events {
+        match event {
+            engine::Event::Resolved { report, targets } => {
+                stabilise(report);
+                targets.iter_mut().for_each(|t| t.address.set_port(25));
+            }
+            engine::Event::Stage { target, .. } => target.address.set_port(25),
+            engine::Event::Probed(p) => stabilise_probe(p),
+            engine::Event::Scanned { address, .. } | engine::Event::SecondOpinion { address, .. } => {
+                address.set_port(25)
+            }
+            engine::Event::Finished { elapsed_ms } => *elapsed_ms = report.elapsed_ms,
+            engine::Event::Policy(_) => {}
         }
     }
-    report
+    Recorded { report, events }
+}
+
+/// Stable figures for snapshots.
+fn stabilise(report: &mut CheckReport) {
+    report.started_at = 1_795_900_000;
+    report.vantage_host = "relay.example.test".into();
+    report.probes.iter_mut().for_each(stabilise_probe);
+}
+
+fn stabilise_probe(p: &mut mxtriage::model::ProbeResult) {
+    p.address.set_port(25);
+    p.timings = Default::default();
+    for line in &mut p.transcript {
+        line.at_ms = 0;
+    }
 }
 
 fn key(code: KeyCode) -> Event {
     Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
-/// Starts a run in the app and feeds it the report's results as the runner would.
-fn feed(app: &mut App, report: &CheckReport) -> Vec<Command> {
-    let commands = app.start(report.target.clone());
+/// Starts a run in the app and feeds it the engine's events as the runner would.
+fn feed(app: &mut App, recorded: &Recorded) -> Vec<Command> {
+    let commands = app.start(recorded.report.target.clone());
     let Some(Command::Start { generation, .. }) = commands.first().cloned() else {
         panic!("start asks the runner to run: {commands:?}");
     };
-    feed_generation(app, report, generation)
+    feed_generation(app, recorded, generation)
 }
 
-/// Feeds a run already started (generation known) with the report's results.
-fn feed_generation(app: &mut App, report: &CheckReport, generation: u64) -> Vec<Command> {
-    let targets = targets(report);
-    let mut out = app.update(Event::Resolved {
-        generation,
-        started_at: report.started_at,
-        resolution: report.resolution.clone(),
-        targets: targets.clone(),
-    });
-    for (target, probe) in targets.iter().zip(&report.probes) {
-        app.update(Event::Stage {
+/// Feeds a run already started (generation known) with the recorded events.
+fn feed_generation(app: &mut App, recorded: &Recorded, generation: u64) -> Vec<Command> {
+    let mut out = Vec::new();
+    for event in &recorded.events {
+        assert!(app.busy(), "still running until Finished");
+        out.extend(app.update(Event::Engine {
             generation,
-            progress: Progress {
-                target: target.clone(),
-                stage: Stage::TlsHandshake,
-            },
-        });
-        assert!(app.busy(), "still probing");
-        out.extend(app.update(Event::ProbeDone {
-            generation,
-            result: Box::new(probe.clone()),
+            event: event.clone(),
         }));
     }
-    out.extend(app.update(Event::Finished {
-        generation,
-        report: Box::new(report.clone()),
-    }));
     out
-}
-
-/// The addresses the report probed, as the runner announces them.
-fn targets(report: &CheckReport) -> Vec<ProbeTarget> {
-    report
-        .probes
-        .iter()
-        .map(|p| ProbeTarget {
-            mx: p.mx.clone(),
-            address: p.address,
-        })
-        .collect()
 }
 
 /// The index of the cell where `needle` starts (one character per cell).
@@ -124,16 +143,16 @@ fn snapshot(name: &str, terminal: &Terminal<TestBackend>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn update_follows_a_run_and_stale_events_are_ignored() {
-    let report = lab_report("close-after-220").await;
-    let mut app = App::new(RunSettings::default(), Vec::new());
-    let commands = feed(&mut app, &report);
+    let recorded = lab_report("close-after-220").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    let commands = feed(&mut app, &recorded);
     assert!(
         commands.iter().any(|c| matches!(c, Command::Autosave(_))),
         "evidence is autosaved"
     );
     let run = app.run.clone().unwrap();
     assert!(run.finished() && !app.busy());
-    assert_eq!(run.live[0].stage, Some(Stage::TlsHandshake));
+    assert_eq!(run.stages[0], Some(Stage::TlsHandshake));
     let session = app.session.as_ref().unwrap();
     assert_eq!(session.verdict.id, "remote-tls-broken");
     // The open question is focused and answerable inline.
@@ -147,17 +166,19 @@ async fn update_follows_a_run_and_stale_events_are_ignored() {
     let old = run.generation;
     app.update(key(KeyCode::Char('r')));
     let before = app.run.clone();
-    app.update(Event::ProbeDone {
+    let session = app.session.as_ref().map(|s| s.check.clone());
+    app.update(Event::Engine {
         generation: old,
-        result: Box::new(report.probes[0].clone()),
+        event: engine::Event::Probed(Box::new(recorded.report.probes[0].clone())),
     });
     assert_eq!(app.run, before, "stale result dropped");
+    assert_eq!(app.session.as_ref().map(|s| s.check.clone()), session);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_move_between_screens_and_back() {
     let report = lab_report("expired").await;
-    let mut app = App::new(RunSettings::default(), Vec::new());
+    let mut app = App::new(Settings::default(), Vec::new());
     feed(&mut app, &report);
     app.update(key(KeyCode::Tab));
     assert_eq!(app.triage_pane, TriagePane::Matrix);
@@ -172,10 +193,10 @@ async fn keys_move_between_screens_and_back() {
     assert_eq!(app.screen, Screen::Verdict);
     let commands = app.update(key(KeyCode::Char('s')));
     assert!(
-        matches!(commands.as_slice(), [Command::Start { settings, .. }] if settings.scan),
+        matches!(commands.as_slice(), [Command::Start { settings, .. }] if settings.scan.is_some() && settings.second_opinion),
         "s re-runs with the capability scan: {commands:?}"
     );
-    assert!(!app.settings.scan, "only that run scans");
+    assert!(app.settings.scan.is_none(), "only that run scans");
     let generation = app.run.as_ref().unwrap().generation;
     feed_generation(&mut app, &report, generation);
     app.screen = Screen::Verdict;
@@ -193,7 +214,7 @@ async fn keys_move_between_screens_and_back() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn quitting_while_probes_run_asks_first() {
-    let mut app = App::new(RunSettings::default(), Vec::new());
+    let mut app = App::new(Settings::default(), Vec::new());
     app.start(Target::Domain {
         name: "example.com".into(),
     });
@@ -209,7 +230,7 @@ async fn quitting_while_probes_run_asks_first() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn enter_in_the_target_field_starts_the_check() {
-    let mut app = App::new(RunSettings::default(), Vec::new());
+    let mut app = App::new(Settings::default(), Vec::new());
     app.update(key(KeyCode::Tab));
     for c in "example.com".chars() {
         app.update(key(KeyCode::Char(c)));
@@ -224,7 +245,7 @@ async fn enter_in_the_target_field_starts_the_check() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn typing_a_bad_target_explains_itself() {
-    let mut app = App::new(RunSettings::default(), Vec::new());
+    let mut app = App::new(Settings::default(), Vec::new());
     app.update(key(KeyCode::Tab));
     for c in "[192.0.2.1".chars() {
         app.update(key(KeyCode::Char(c)));
@@ -243,7 +264,7 @@ async fn typing_a_bad_target_explains_itself() {
 async fn screens_at_80x24_and_120x40() {
     for scenario in ["healthy", "close-after-220", "expired"] {
         let report = lab_report(scenario).await;
-        let mut app = App::new(RunSettings::default(), Vec::new());
+        let mut app = App::new(Settings::default(), Vec::new());
         feed(&mut app, &report);
         for (width, height) in [(80, 24), (120, 40)] {
             app.screen = Screen::Triage;
@@ -266,9 +287,9 @@ async fn screens_at_80x24_and_120x40() {
             app.triage_pane = TriagePane::Steps;
         }
     }
-    let app = App::new(RunSettings::default(), Vec::new());
+    let app = App::new(Settings::default(), Vec::new());
     snapshot("intake_80x24", &draw(&app, 80, 24));
-    let mut help = App::new(RunSettings::default(), Vec::new());
+    let mut help = App::new(Settings::default(), Vec::new());
     help.help = true;
     help.intake.focus = mxtriage::tui::app::IntakeFocus::Options;
     snapshot("help_80x24", &draw(&help, 80, 24));
@@ -277,7 +298,7 @@ async fn screens_at_80x24_and_120x40() {
 #[tokio::test(flavor = "multi_thread")]
 async fn failures_are_red_and_marked_in_words() {
     let report = lab_report("close-after-220").await;
-    let mut app = App::new(RunSettings::default(), Vec::new());
+    let mut app = App::new(Settings::default(), Vec::new());
     feed(&mut app, &report);
     app.triage_pane = TriagePane::Matrix;
     let terminal = draw(&app, 80, 24);
@@ -299,7 +320,7 @@ async fn failures_are_red_and_marked_in_words() {
 #[tokio::test(flavor = "multi_thread")]
 async fn non_utf8_terminals_get_plain_ascii() {
     let report = lab_report("two-mx").await;
-    let mut app = App::new(RunSettings::default(), Vec::new());
+    let mut app = App::new(Settings::default(), Vec::new());
     feed(&mut app, &report);
     app.ascii = true;
     for screen in [Screen::Triage, Screen::Detail, Screen::Verdict] {
@@ -319,38 +340,84 @@ async fn non_utf8_terminals_get_plain_ascii() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_header_says_when_only_the_policy_lookups_are_left() {
-    let report = lab_report("sts-enforce").await;
-    let mut app = App::new(RunSettings::default(), Vec::new());
-    let commands = app.start(report.target.clone());
+    let recorded = lab_report("sts-enforce").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    let commands = app.start(recorded.report.target.clone());
     let Some(Command::Start { generation, .. }) = commands.first().cloned() else {
         panic!("start asks the runner to run: {commands:?}");
     };
-    app.update(Event::Resolved {
-        generation,
-        started_at: report.started_at,
-        resolution: report.resolution.clone(),
-        targets: targets(&report),
-    });
+    let mut events = recorded.events.iter().cloned();
+    let mut next = |app: &mut App| {
+        let event = events.next().expect("more events");
+        app.update(Event::Engine { generation, event });
+    };
+    next(&mut app);
     assert!(find(draw(&app, 120, 40).backend().buffer(), "probing").is_some());
-    for probe in &report.probes {
-        app.update(Event::ProbeDone {
-            generation,
-            result: Box::new(probe.clone()),
-        });
+    // Up to the last probe's result: the policy lookups are all that is left.
+    let probed = recorded
+        .events
+        .iter()
+        .rposition(|e| matches!(e, engine::Event::Probed(_)))
+        .expect("probes");
+    for _ in 1..=probed {
+        next(&mut app);
     }
     assert!(app.busy(), "the run is not finished until the policy lookups are");
     let buffer = draw(&app, 120, 40);
     assert!(find(buffer.backend().buffer(), "checking MTA-STS, DANE and DNS").is_some());
-    app.update(Event::Finished {
-        generation,
-        report: Box::new(report.clone()),
-    });
+    for _ in probed + 1..recorded.events.len() {
+        next(&mut app);
+    }
+    assert!(!app.busy());
     assert!(find(draw(&app, 120, 40).backend().buffer(), "checking MTA-STS").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_workbench_holds_what_the_engine_returned_scan_and_openssl_included() {
+    let recorded = lab_report_with("healthy", |options| {
+        options.scan = Some(mxtriage::probe::scan::ScanSettings {
+            delay: Duration::from_millis(1),
+            ..Default::default()
+        });
+        options.second_opinion = Some(None);
+    })
+    .await;
+    assert!(matches!(recorded.events.first(), Some(engine::Event::Resolved { .. })));
+    assert!(matches!(recorded.events.last(), Some(engine::Event::Finished { .. })));
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &recorded);
+    let held = &app.session.as_ref().expect("session").check;
+    assert_eq!(
+        held, &recorded.report,
+        "one report, built from the same events the engine applied"
+    );
+    let probe = &held.probes[0];
+    assert!(
+        probe.scan.is_some(),
+        "the scan is live in the workbench, not only after --resume"
+    );
+    if which_openssl() {
+        assert!(probe.second_opinion.is_some(), "OpenSSL's second opinion too");
+    }
+    app.update(key(KeyCode::Enter));
+    app.screen = Screen::Detail;
+    let buffer = draw(&app, 120, 40);
+    assert!(
+        find(buffer.backend().buffer(), "TLSv1.3").is_some(),
+        "Detail shows the scan as it arrived"
+    );
+}
+
+fn which_openssl() -> bool {
+    std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 #[test]
 fn a_paste_is_shown_escaped_and_bounded() {
-    let mut app = App::new(RunSettings::default(), Vec::new());
+    let mut app = App::new(Settings::default(), Vec::new());
     app.update(Event::Paste(
         "550 5.7.1 \u{1b}]0;pwned\u{7} rejected\r\n\tby mx.example.net \u{202e}moc".into(),
     ));

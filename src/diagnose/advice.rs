@@ -10,7 +10,7 @@ use super::tree::VerdictSpec;
 use super::verdict::*;
 use super::{Answers, domain_level, telling_line};
 use crate::cert::Completeness;
-use crate::check::CheckReport;
+use crate::model::CheckReport;
 use crate::model::{MxOutcome, ProbeResult};
 use crate::target::Target;
 

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::cert::{Completeness, TrustOutcome};
-use crate::check::CheckReport;
 use crate::dns::compare::{Difference, DifferenceKind, ViewRole};
 use crate::dns::raw::TlsaStatus;
+use crate::model::CheckReport;
 use crate::model::{Failure, MxOutcome, ProbeResult, Stage};
 use crate::policy::dane::DaneOutcome;
 use crate::policy::recipient::{MtaSts, RecipientPolicy};

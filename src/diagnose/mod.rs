@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use thiserror::Error;
 
-use crate::check::CheckReport;
+use crate::model::CheckReport;
 use crate::model::{Direction, Finding, MxOutcome};
 pub use tree::Tree;
 use tree::{Target, UNKNOWN};

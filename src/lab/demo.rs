@@ -9,10 +9,10 @@ use futures_util::future::join_all;
 
 use super::{Lab, LabError, LabOptions};
 use crate::cert::TrustStores;
-use crate::check::{self, CheckOptions, CheckReport};
 use crate::diagnose::Answers;
-use crate::dns::Family;
-use crate::probe::{ProbeConfig, Timeouts};
+use crate::engine::{self, CheckOptions};
+use crate::model::CheckReport;
+use crate::probe::Timeouts;
 use crate::report::Session;
 use crate::target::Target;
 
@@ -61,21 +61,10 @@ pub const DEMO_EHLO: &str = "demo.mxtriage.invalid";
 
 /// Options that check a lab domain through the real resolver, SMTP and TLS paths.
 pub fn lab_check_options(lab: &Lab, domain: &str, stores: Arc<TrustStores>) -> CheckOptions {
-    CheckOptions {
-        target: Target::Domain {
-            name: domain.to_string(),
-        },
-        port: lab.port,
-        family: Family::Both,
-        nameservers: vec![lab.resolver_for(domain)],
-        dns_timeout: Duration::from_secs(3),
-        probe: ProbeConfig::new(DEMO_EHLO.to_string(), DEMO_TIMEOUTS, stores),
-        attempts: 1,
-        scan: None,
-        sender_profile: None,
-        second_opinion: None,
-        policy: lab.policy_options(),
-    }
+    let target = Target::Domain {
+        name: domain.to_string(),
+    };
+    lab.settings(domain).options(target, stores)
 }
 
 /// Checks every scenario at once and prints one line each.
@@ -101,7 +90,7 @@ pub async fn run() -> Result<u8, LabError> {
                 ..Default::default()
             });
         }
-        async move { check::run(&options).await }
+        async move { engine::run(&options, &()).await }
     }))
     .await;
     for (scenario, report) in lab.scenarios().iter().zip(reports) {

@@ -400,13 +400,26 @@ impl Lab {
     }
 
     /// Policy lookups against the lab: its policy host and its DNS server as the authority.
-    pub fn policy_options(&self) -> crate::check::PolicyOptions {
-        crate::check::PolicyOptions {
+    pub fn policy_options(&self) -> crate::engine::PolicyOptions {
+        crate::engine::PolicyOptions {
             fetch: crate::policy::sts_fetch::FetchSettings {
                 port: self.port,
                 ..Default::default()
             },
             authority_port: self.dns.port(),
+            ..Default::default()
+        }
+    }
+
+    /// How a relay checks `domain` in this lab: the lab's port, the scenario's resolver,
+    /// the demo's EHLO name and short limits, and the lab's policy servers.
+    pub fn settings(&self, domain: &str) -> crate::engine::Settings {
+        crate::engine::Settings {
+            port: self.port,
+            nameservers: vec![self.resolver_for(domain)],
+            ehlo: Some(demo::DEMO_EHLO.to_string()),
+            timeouts: demo::DEMO_TIMEOUTS,
+            policy: self.policy_options(),
             ..Default::default()
         }
     }

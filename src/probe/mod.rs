@@ -13,15 +13,13 @@ pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::cert::TrustStores;
 use crate::model::{ProbeResult, Stage};
 
-pub use session::run;
-
 /// Per-step time limits. Each network wait has its own.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     pub connect: Duration,
     /// For the greeting and every command's reply.
@@ -52,8 +50,9 @@ pub struct ProbeConfig {
     /// A greeting slower than this is reported as a tarpit.
     pub slow_greeting: Duration,
     pub stores: Arc<TrustStores>,
-    /// Where each stage change is reported while the probe runs (the TUI's live matrix).
-    pub progress: Option<ProgressSink>,
+    /// The whole check ends by then: every step waits at most until it, so a slow peer
+    /// cannot stretch a check to the sum of every step's timeout.
+    pub deadline: Option<Instant>,
     /// TLS from the first byte (port 465, `--tls implicit`) instead of STARTTLS.
     pub implicit_tls: bool,
 }
@@ -68,7 +67,15 @@ impl ProbeConfig {
         self.sni.as_deref().unwrap_or(&target.mx)
     }
 
-    /// STARTTLS with the MX name as SNI, no source binding, no progress reports.
+    /// How long a step may wait: its own limit, cut short by the check's deadline.
+    pub fn wait(&self, limit: Duration) -> Duration {
+        match self.deadline {
+            Some(deadline) => limit.min(deadline.saturating_duration_since(Instant::now())),
+            None => limit,
+        }
+    }
+
+    /// STARTTLS with the MX name as SNI, no source binding, no deadline.
     pub fn new(ehlo_name: String, timeouts: Timeouts, stores: Arc<TrustStores>) -> Self {
         Self {
             ehlo_name,
@@ -77,20 +84,14 @@ impl ProbeConfig {
             timeouts,
             slow_greeting: SLOW_GREETING,
             stores,
-            progress: None,
+            deadline: None,
             implicit_tls: false,
         }
     }
 }
 
-/// A probe entered a new stage.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Progress {
-    pub target: ProbeTarget,
-    pub stage: Stage,
-}
-
-pub type ProgressSink = tokio::sync::mpsc::UnboundedSender<Progress>;
+/// Told each stage a probe enters, while it runs (the workbench's live matrix).
+pub type StageObserver<'a> = &'a (dyn Fn(Stage) + Send + Sync);
 
 /// One address to probe, with the MX name it was reached through.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,5 +102,10 @@ pub struct ProbeTarget {
 
 /// Probes one address. Never fails: every outcome is in the result.
 pub async fn probe(config: &ProbeConfig, target: &ProbeTarget) -> ProbeResult {
-    session::run(config, target).await
+    session::run(config, target, None).await
+}
+
+/// [`probe`], telling `observer` each stage as it is entered.
+pub async fn probe_observed(config: &ProbeConfig, target: &ProbeTarget, observer: StageObserver<'_>) -> ProbeResult {
+    session::run(config, target, Some(observer)).await
 }

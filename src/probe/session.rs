@@ -12,7 +12,7 @@ use tokio_rustls::TlsConnector;
 use super::connect::connect;
 use super::dialogue::{Command, Dialogue, Next};
 use super::tls::{self, CapturingVerifier, Recording, WireRecord};
-use super::{ProbeConfig, ProbeTarget};
+use super::{ProbeConfig, ProbeTarget, StageObserver};
 use crate::cert;
 use crate::model::{Direction, Failure, Finding, ProbeResult, Stage, Timings, TlsSession, TranscriptLine};
 use crate::text::SafeText;
@@ -39,8 +39,9 @@ pub async fn starttls_stream(config: &ProbeConfig, target: &ProbeTarget) -> Resu
     }
 }
 
-pub async fn run(config: &ProbeConfig, target: &ProbeTarget) -> ProbeResult {
+pub async fn run(config: &ProbeConfig, target: &ProbeTarget, observer: Option<StageObserver<'_>>) -> ProbeResult {
     let mut session = Session::new(config, target);
+    session.observer = observer;
     let mut dialogue = Dialogue::new(&config.ehlo_name, config.implicit_tls);
     let outcome = session.dialogue(config, target, &mut dialogue).await;
     let stage = session.result.stage;
@@ -71,19 +72,19 @@ enum Until<S> {
     End(Result<(), Failure>),
 }
 
-struct Session {
+struct Session<'a> {
     started: Instant,
-    progress: Option<(super::ProgressSink, ProbeTarget)>,
+    observer: Option<StageObserver<'a>>,
     encrypted: bool,
     transcript: Vec<TranscriptLine>,
     result: ProbeResult,
 }
 
-impl Session {
+impl Session<'_> {
     fn new(config: &ProbeConfig, target: &ProbeTarget) -> Self {
         Self {
             started: Instant::now(),
-            progress: config.progress.clone().map(|sink| (sink, target.clone())),
+            observer: None,
             encrypted: false,
             transcript: Vec::new(),
             result: ProbeResult {
@@ -139,12 +140,8 @@ impl Session {
             return;
         }
         self.result.stage = stage;
-        if let Some((sink, target)) = &self.progress {
-            // A closed receiver only means nobody watches any more.
-            let _ = sink.send(super::Progress {
-                target: target.clone(),
-                stage,
-            });
+        if let Some(observer) = self.observer {
+            observer(stage);
         }
     }
 
@@ -157,7 +154,7 @@ impl Session {
         dialogue: &mut Dialogue,
     ) -> Result<Until<TcpStream>, Failure> {
         self.event(format!("connecting to {} ({})", target.address, target.mx));
-        let stream = connect(target.address, config.source, config.timeouts.connect).await?;
+        let stream = connect(target.address, config.source, config.wait(config.timeouts.connect)).await?;
         self.result.timings.connect_ms = Some(self.elapsed_ms());
         self.result.local_address = stream.local_addr().ok();
         if let Some(local) = self.result.local_address {
@@ -204,7 +201,7 @@ impl Session {
             self.enter(dialogue.stage());
             match dialogue.poll() {
                 Next::Read => {
-                    let remaining = limit.saturating_sub(waiting_since.elapsed());
+                    let remaining = config.wait(limit.saturating_sub(waiting_since.elapsed()));
                     let stage = dialogue.stage();
                     match tokio::time::timeout(remaining, stream.read(&mut chunk)).await {
                         Err(_) => {
@@ -254,7 +251,7 @@ impl Session {
                     } else {
                         config.timeouts.command
                     };
-                    if let Err(failure) = self.send(&mut stream, &command.line(), limit).await {
+                    if let Err(failure) = self.send(&mut stream, &command.line(), config.wait(limit)).await {
                         return Until::End(dialogue.fail(failure));
                     }
                     dialogue.sent();
@@ -302,7 +299,11 @@ impl Session {
         });
         let start = Instant::now();
         let connector = TlsConnector::from(Arc::new(client));
-        let outcome = tokio::time::timeout(config.timeouts.tls, connector.connect(server_name, recording)).await;
+        let outcome = tokio::time::timeout(
+            config.wait(config.timeouts.tls),
+            connector.connect(server_name, recording),
+        )
+        .await;
         let tls_ms = start.elapsed().as_millis() as u64;
         let wire = std::mem::take(&mut *wire.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         let stream = match outcome {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use super::session::Session;
-use crate::check::CheckReport;
+use crate::model::CheckReport;
 use crate::model::{Failure, ProbeResult};
 
 /// What differs, and what each difference means.

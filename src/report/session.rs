@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::check::CheckReport;
 use crate::diagnose::{self, Answers, DiagnoseError, Tree, Verdict};
+use crate::model::CheckReport;
 use crate::model::SCHEMA_VERSION;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,12 +8,11 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui_textarea::TextArea;
 
 use super::keymap::{self, Action, Scope};
-use crate::check::CheckReport;
 use crate::diagnose::{Answers, Tree};
-use crate::dns::Family;
+use crate::engine::{self, Settings};
 use crate::intake::{self, Extracted, NotFound};
-use crate::model::{ProbeResult, Resolution, Stage};
-use crate::probe::{ProbeTarget, Progress};
+use crate::model::{ProbeResult, Stage};
+use crate::probe::ProbeTarget;
 use crate::report::Session;
 use crate::target::Target;
 
@@ -34,23 +33,10 @@ pub enum Event {
     Resize,
     /// Spinner tick; only sent while something runs.
     Tick,
-    Resolved {
+    /// What the engine reports of the run `generation`.
+    Engine {
         generation: u64,
-        started_at: u64,
-        resolution: Resolution,
-        targets: Vec<ProbeTarget>,
-    },
-    Stage {
-        generation: u64,
-        progress: Progress,
-    },
-    ProbeDone {
-        generation: u64,
-        result: Box<ProbeResult>,
-    },
-    Finished {
-        generation: u64,
-        report: Box<CheckReport>,
+        event: engine::Event,
     },
     RunFailed {
         generation: u64,
@@ -67,50 +53,13 @@ pub enum Command {
     Start {
         generation: u64,
         target: Target,
-        settings: RunSettings,
+        settings: Box<Settings>,
     },
     Export {
         session: Box<Session>,
         to: Option<PathBuf>,
     },
     Autosave(Box<Session>),
-}
-
-/// The options of a run, as the operator set them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunSettings {
-    pub port: u16,
-    pub family: Family,
-    pub nameservers: Vec<SocketAddr>,
-    pub ca_file: Option<PathBuf>,
-    pub source: Option<IpAddr>,
-    pub ehlo: Option<String>,
-    pub sni: Option<String>,
-    pub attempts: usize,
-    /// TLS from the first byte (port 465) instead of STARTTLS.
-    pub implicit_tls: bool,
-    /// Also run the capability scan and OpenSSL's second opinion (the `s` key).
-    pub scan: bool,
-    /// Recipient policy and resolver comparison.
-    pub policy: crate::check::PolicyOptions,
-}
-
-impl Default for RunSettings {
-    fn default() -> Self {
-        Self {
-            port: 25,
-            family: Family::Both,
-            nameservers: Vec::new(),
-            ca_file: None,
-            source: None,
-            ehlo: None,
-            sni: None,
-            attempts: 1,
-            implicit_tls: false,
-            scan: false,
-            policy: crate::check::PolicyOptions::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,43 +124,24 @@ pub struct Intake {
     pub error: Option<String>,
 }
 
-/// One row of the MX × address matrix.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Live {
-    pub target: ProbeTarget,
-    pub stage: Option<Stage>,
-    pub results: Vec<ProbeResult>,
-}
-
-/// The check in progress (or done).
+/// The check in progress (or done). Its evidence is the session's report: one copy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
     pub generation: u64,
     pub target: Target,
-    pub started_at: u64,
-    pub resolution: Option<Resolution>,
-    pub live: Vec<Live>,
-    pub report: Option<CheckReport>,
+    /// The addresses being probed, in matrix order, once DNS has answered.
+    pub targets: Vec<ProbeTarget>,
+    /// The stage each target's current session is in (`None`: not started).
+    pub stages: Vec<Option<Stage>>,
+    /// This run also scans (the `s` key).
+    pub scanning: bool,
+    pub done: bool,
     pub error: Option<String>,
 }
 
 impl Run {
     pub fn finished(&self) -> bool {
-        self.report.is_some() || self.error.is_some()
-    }
-
-    /// The evidence so far, as a report the tree can walk.
-    fn evidence(&self, vantage_host: &str) -> Option<CheckReport> {
-        if let Some(report) = &self.report {
-            return Some(report.clone());
-        }
-        Some(CheckReport::new(
-            self.target.clone(),
-            vantage_host.to_string(),
-            self.started_at,
-            self.resolution.clone()?,
-            self.live.iter().flat_map(|l| l.results.iter().cloned()).collect(),
-        ))
+        self.done || self.error.is_some()
     }
 }
 
@@ -235,7 +165,7 @@ pub struct App {
     pub status: Option<String>,
     pub spinner: usize,
     pub intake: Intake,
-    pub settings: RunSettings,
+    pub settings: Settings,
     pub run: Option<Run>,
     pub answers: Answers,
     pub session: Option<Session>,
@@ -268,7 +198,7 @@ fn single_line(placeholder: &str) -> TextArea<'static> {
 }
 
 impl App {
-    pub fn new(settings: RunSettings, offers: Vec<Offer>) -> Self {
+    pub fn new(settings: Settings, offers: Vec<Offer>) -> Self {
         let mut paste = TextArea::default();
         paste.set_placeholder_text("Paste a bounce, a DSN or MTA log lines here");
         let focus = if offers.is_empty() {
@@ -319,35 +249,51 @@ impl App {
     }
 
     /// Opens a saved session as if its check had just finished.
-    pub fn resumed(settings: RunSettings, session: Session) -> Self {
+    pub fn resumed(settings: Settings, session: Session) -> Self {
         let mut app = App::new(settings, Vec::new());
-        let report = session.check.clone();
         app.answers = session.answers.clone();
-        let live = report
-            .probes
-            .iter()
-            .map(|p| Live {
-                target: ProbeTarget {
-                    mx: p.mx.clone(),
-                    address: p.address,
-                },
-                stage: Some(p.stage),
-                results: vec![p.clone()],
-            })
-            .collect();
+        let mut targets: Vec<ProbeTarget> = Vec::new();
+        for p in &session.check.probes {
+            let target = ProbeTarget {
+                mx: p.mx.clone(),
+                address: p.address,
+            };
+            if !targets.contains(&target) {
+                targets.push(target);
+            }
+        }
+        let stages = targets.iter().map(|t| app_stage(&session, t)).collect();
         app.run = Some(Run {
             generation: 0,
-            target: report.target.clone(),
-            started_at: report.started_at,
-            resolution: Some(report.resolution.clone()),
-            live,
-            report: Some(report),
+            target: session.check.target.clone(),
+            targets,
+            stages,
+            scanning: false,
+            done: true,
             error: None,
         });
         app.session = Some(session);
         app.screen = Screen::Verdict;
         app.status = Some("resumed the last autosaved session; r re-runs the probes".into());
         app
+    }
+
+    /// What the run in flight is busy with, for the header.
+    pub fn phase(&self) -> Option<&'static str> {
+        let run = self.run.as_ref().filter(|r| !r.finished())?;
+        let report = self.session.as_ref().map(|s| &s.check);
+        let probed =
+            report.is_some() && !run.targets.is_empty() && run.targets.iter().all(|t| !self.results(t).is_empty());
+        if !probed {
+            return Some("probing");
+        }
+        // Every address answered: the scan and OpenSSL (when asked), then the policy lookups.
+        let scanned = report.is_some_and(|r| r.probes.iter().any(|p| p.scan.is_some()));
+        Some(if run.scanning && !scanned {
+            "scanning what the servers accept"
+        } else {
+            "checking MTA-STS, DANE and DNS"
+        })
     }
 
     /// True while probes run: the runner ticks the spinner only then.
@@ -427,71 +373,65 @@ impl App {
                 }
                 Vec::new()
             }
-            Event::Resolved {
-                generation,
-                started_at,
-                resolution,
-                targets,
-            } => self.with_run(generation, |run| {
-                run.started_at = started_at;
-                run.resolution = Some(resolution);
-                run.live = targets
-                    .into_iter()
-                    .map(|target| Live {
-                        target,
-                        stage: None,
-                        results: Vec::new(),
-                    })
-                    .collect();
-            }),
-            Event::Stage { generation, progress } => {
-                let run = self.run.as_mut().filter(|r| r.generation == generation);
-                if let Some(live) = run.and_then(|r| r.live.iter_mut().find(|l| l.target == progress.target)) {
-                    live.stage = Some(progress.stage);
-                }
-                Vec::new()
-            }
-            Event::ProbeDone { generation, result } => self.with_run(generation, |run| {
-                if let Some(live) = run
-                    .live
-                    .iter_mut()
-                    .find(|l| l.target.address == result.address && l.target.mx == result.mx)
-                {
-                    live.stage = Some(result.stage);
-                    live.results.push(*result);
-                }
-            }),
-            Event::Finished { generation, report } => {
-                let commands = self.with_run(generation, |run| run.report = Some(*report));
-                if self.run.as_ref().is_some_and(|r| r.generation == generation) {
-                    self.focus_first_question();
-                }
-                commands
-            }
+            Event::Engine { generation, event } => self.on_engine(generation, event),
             Event::RunFailed { generation, message } => {
-                self.with_run(generation, |run| run.error = Some(message));
+                if let Some(run) = self.run.as_mut().filter(|r| r.generation == generation) {
+                    run.error = Some(message);
+                }
                 Vec::new()
             }
         }
     }
 
-    /// Applies `change` to the current run if `generation` is current (stale events are
-    /// dropped), then re-diagnoses and autosaves.
-    fn with_run(&mut self, generation: u64, change: impl FnOnce(&mut Run)) -> Vec<Command> {
-        match self.run.as_mut() {
-            Some(run) if run.generation == generation => change(run),
-            _ => return Vec::new(),
+    /// Applies what the engine says of run `generation`; events of older runs are dropped.
+    fn on_engine(&mut self, generation: u64, event: engine::Event) -> Vec<Command> {
+        let Some(run) = self.run.as_mut().filter(|r| r.generation == generation) else {
+            return Vec::new();
+        };
+        match event {
+            engine::Event::Resolved { report, targets } => {
+                run.stages = vec![None; targets.len()];
+                run.targets = targets;
+                self.session = Session::new(*report, self.answers.clone()).ok();
+            }
+            engine::Event::Stage { target, stage } => {
+                if let Some(i) = run.targets.iter().position(|t| *t == target) {
+                    run.stages[i] = Some(stage);
+                }
+                // The evidence is unchanged: nothing to judge or save.
+                return Vec::new();
+            }
+            event => {
+                let finished = matches!(event, engine::Event::Finished { .. });
+                if let engine::Event::Probed(probe) = &event
+                    && let Some(i) = run
+                        .targets
+                        .iter()
+                        .position(|t| t.address == probe.address && t.mx == probe.mx)
+                {
+                    run.stages[i] = Some(probe.stage);
+                }
+                run.done = finished;
+                if let Some(session) = &mut self.session {
+                    session.check.apply(event);
+                }
+                self.rediagnose();
+                if finished {
+                    self.focus_first_question();
+                }
+            }
         }
-        self.rediagnose();
         self.autosave()
     }
 
+    /// Judges the evidence again (new results or answers); the report is not copied.
     fn rediagnose(&mut self) {
-        self.session = self
-            .run
-            .as_ref()
-            .and_then(|run| run.evidence(&self.vantage_host))
-            .and_then(|report| Session::new(report, self.answers.clone()).ok());
+        if let Some(session) = &mut self.session {
+            session.answers = self.answers.clone();
+            if let Ok(verdict) = crate::diagnose::diagnose(Tree::embedded(), &session.check, &session.answers) {
+                session.verdict = verdict;
+            }
+        }
     }
 
     fn autosave(&self) -> Vec<Command> {
@@ -648,9 +588,11 @@ impl App {
             Action::Rerun => self.rerun(),
             Action::Scan => {
                 // One scanned re-run; the next plain re-run is quick again.
-                self.settings.scan = true;
+                let plain = self.settings.clone();
+                self.settings.scan = Some(crate::probe::scan::ScanSettings::default());
+                self.settings.second_opinion = true;
                 let commands = self.rerun();
-                self.settings.scan = false;
+                self.settings = plain;
                 if !commands.is_empty() {
                     self.status = Some("scanning what the server accepts: up to 40 connections per address".into());
                 }
@@ -794,7 +736,7 @@ impl App {
                     self.step_selected = step(self.step_selected, len);
                 }
                 TriagePane::Matrix => {
-                    let len = self.run.as_ref().map_or(0, |r| r.live.len());
+                    let len = self.run.as_ref().map_or(0, |r| r.targets.len());
                     self.address_selected = step(self.address_selected, len);
                 }
             },
@@ -882,7 +824,7 @@ impl App {
         let Some(index) = self
             .run
             .as_ref()
-            .and_then(|r| r.live.iter().position(|l| l.target.address == address))
+            .and_then(|r| r.targets.iter().position(|t| t.address == address))
         else {
             return;
         };
@@ -1001,10 +943,10 @@ impl App {
         self.run = Some(Run {
             generation,
             target: target.clone(),
-            started_at: 0,
-            resolution: None,
-            live: Vec::new(),
-            report: None,
+            targets: Vec::new(),
+            stages: Vec::new(),
+            scanning: self.settings.scan.is_some(),
+            done: false,
             error: None,
         });
         self.session = None;
@@ -1016,7 +958,7 @@ impl App {
         vec![Command::Start {
             generation,
             target,
-            settings: self.settings.clone(),
+            settings: Box::new(self.settings.clone()),
         }]
     }
 
@@ -1033,6 +975,29 @@ impl App {
 
     /// The latest result of the selected matrix row.
     pub fn selected_probe(&self) -> Option<&ProbeResult> {
-        self.run.as_ref()?.live.get(self.address_selected)?.results.last()
+        let target = self.run.as_ref()?.targets.get(self.address_selected)?;
+        self.results(target).last().copied()
     }
+
+    /// Every session's result for one matrix row, oldest first.
+    pub fn results(&self, target: &ProbeTarget) -> Vec<&ProbeResult> {
+        self.session.as_ref().map_or_else(Vec::new, |s| {
+            s.check
+                .probes
+                .iter()
+                .filter(|p| p.address == target.address && p.mx == target.mx)
+                .collect()
+        })
+    }
+}
+
+/// The stage a resumed session's last result for `target` reached.
+fn app_stage(session: &Session, target: &ProbeTarget) -> Option<Stage> {
+    session
+        .check
+        .probes
+        .iter()
+        .rev()
+        .find(|p| p.address == target.address && p.mx == target.mx)
+        .map(|p| p.stage)
 }

@@ -21,10 +21,9 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 use crate::cert::TrustStores;
-use crate::check::{self, CheckOptions};
-use crate::probe::{ProbeConfig, Timeouts};
+use crate::engine::{self, Settings};
 use crate::report::{self, Session, store};
-use app::{App, Command, Event, RunSettings};
+use app::{App, Command, Event};
 
 #[derive(Debug, Error)]
 pub enum TuiError {
@@ -39,12 +38,11 @@ const TICK: Duration = Duration::from_millis(120);
 /// Events waiting to be handled; probes and keys are far fewer than this.
 const QUEUE: usize = 1024;
 
-/// Things the runner needs that the model must not touch (files, trust anchors).
+/// Things the runner needs that the model must not touch (trust anchors not in a file).
 #[derive(Default)]
 pub struct Environment {
     /// Extra anchors that are not in a file (the in-process lab's CA).
     pub extra_anchors: Vec<rustls::pki_types::CertificateDer<'static>>,
-    pub timeouts: Timeouts,
 }
 
 /// Runs the workbench until the operator quits; always restores the terminal.
@@ -254,79 +252,39 @@ fn spawn_signals(tx: mpsc::Sender<Event>) {
     });
 }
 
-/// The check, reporting each step as an event.
+/// The engine's events for run `generation`, straight into the workbench's one channel.
+struct Tagged<'a> {
+    tx: &'a mpsc::Sender<Event>,
+    generation: u64,
+}
+
+impl engine::Sink for Tagged<'_> {
+    async fn send(&self, event: engine::Event) {
+        let generation = self.generation;
+        let _ = self.tx.send(Event::Engine { generation, event }).await;
+    }
+
+    fn offer(&self, event: engine::Event) {
+        let generation = self.generation;
+        let _ = self.tx.try_send(Event::Engine { generation, event });
+    }
+}
+
+/// The check, its events going to the workbench as they happen.
 async fn run_check(
     generation: u64,
     target: crate::target::Target,
-    settings: RunSettings,
+    settings: Box<Settings>,
     env: &Environment,
     stores: &StoreCache,
     tx: &mpsc::Sender<Event>,
 ) -> Result<(), String> {
     let stores = stores.get(settings.ca_file.clone(), env).await?;
-    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
-    let options = CheckOptions {
-        target,
-        port: settings.port,
-        family: settings.family,
-        nameservers: settings.nameservers.clone(),
-        dns_timeout: Duration::from_secs(5),
-        probe: ProbeConfig {
-            sni: settings.sni.clone(),
-            source: settings.source,
-            progress: Some(progress_tx),
-            implicit_tls: settings.implicit_tls,
-            ..ProbeConfig::new(
-                settings.ehlo.clone().unwrap_or_else(crate::host::ehlo_name),
-                env.timeouts,
-                stores,
-            )
-        },
-        attempts: settings.attempts,
-        // The `s` key: the capability scan and OpenSSL's second opinion.
-        scan: settings.scan.then(crate::probe::scan::ScanSettings::default),
-        sender_profile: None,
-        second_opinion: settings.scan.then(|| settings.ca_file.clone()),
-        policy: settings.policy.clone(),
-    };
-    let forward = {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            while let Some(progress) = progress_rx.recv().await {
-                if tx.send(Event::Stage { generation, progress }).await.is_err() {
-                    break;
-                }
-            }
-        })
-    };
-    let resolved = |started_at, resolution, targets| async move {
-        let _ = tx
-            .send(Event::Resolved {
-                generation,
-                started_at,
-                resolution,
-                targets,
-            })
-            .await;
-    };
-    let probed = |result| async move {
-        let _ = tx
-            .send(Event::ProbeDone {
-                generation,
-                result: Box::new(result),
-            })
-            .await;
-    };
-    let report = check::run_observed(&options, resolved, probed).await;
-    forward.abort();
-    let report = report.map_err(|e| e.to_string())?;
-    let _ = tx
-        .send(Event::Finished {
-            generation,
-            report: Box::new(report),
-        })
-        .await;
-    Ok(())
+    let options = settings.options(target, stores);
+    engine::run(&options, &Tagged { tx, generation })
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Writes the reports: both formats to the data directory, or one file to `to`.

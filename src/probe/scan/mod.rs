@@ -9,14 +9,14 @@ pub mod suites;
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use self::codec::{Answer, Offer};
 use super::{ProbeConfig, ProbeTarget, session};
 use crate::model::Failure;
+pub use crate::model::scan::{Refusal, Scan, VersionScan};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanSettings {
     /// Pause between two connections to the same address.
     pub delay: Duration,
@@ -30,92 +30,6 @@ impl Default for ScanSettings {
             delay: Duration::from_millis(200),
             max_connections: 40,
         }
-    }
-}
-
-/// How the server turned an offer down.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Refusal {
-    Alert {
-        code: u8,
-        name: String,
-    },
-    Closed,
-    Reset,
-    Timeout,
-    /// It answered, but with another version than offered (a downgrade or upgrade).
-    OtherVersion {
-        version: String,
-    },
-    Plaintext,
-    Garbage,
-    /// A ServerHello, then a handshake no client could continue (see [`codec::parse_answer`]).
-    Broken {
-        detail: String,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VersionScan {
-    pub version: String,
-    pub accepted: bool,
-    pub refusal: Option<Refusal>,
-    /// Accepted suites, in the order the server chose them (its preference when it has one).
-    pub suites: Vec<String>,
-    /// Whether the server picks by its own order rather than ours; `None` if not measurable.
-    pub server_order: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Scan {
-    pub versions: Vec<VersionScan>,
-    /// TLS 1.3 key-exchange groups the server accepts (directly or by HelloRetryRequest).
-    pub groups: Vec<String>,
-    pub connections: usize,
-    /// Why the scan stopped early (throttling, budget), if it did.
-    pub stopped: Option<String>,
-}
-
-impl Scan {
-    /// One line per version, then groups and cost: for text and Markdown reports.
-    pub fn describe(&self) -> Vec<String> {
-        let mut lines: Vec<String> = self
-            .versions
-            .iter()
-            .map(|v| {
-                if v.accepted {
-                    let order = match v.server_order {
-                        Some(true) => ", server's order",
-                        Some(false) => ", client's order",
-                        None => "",
-                    };
-                    format!(
-                        "{}: accepted, {} suites{order}: {}",
-                        v.version,
-                        v.suites.len(),
-                        v.suites.join(", ")
-                    )
-                } else {
-                    let how = match &v.refusal {
-                        Some(Refusal::Alert { code, name }) => format!("alert {name} ({code})"),
-                        Some(Refusal::OtherVersion { version }) => format!("answered with {version}"),
-                        Some(Refusal::Broken { detail }) => format!("handshake broke after ServerHello: {detail}"),
-                        Some(other) => format!("{other:?}").to_lowercase(),
-                        None => "not tried".to_string(),
-                    };
-                    format!("{}: refused ({how})", v.version)
-                }
-            })
-            .collect();
-        if !self.groups.is_empty() {
-            lines.push(format!("TLS 1.3 groups: {}", self.groups.join(", ")));
-        }
-        lines.push(format!("{} connections", self.connections));
-        if let Some(stopped) = &self.stopped {
-            lines.push(stopped.clone());
-        }
-        lines
     }
 }
 
@@ -169,7 +83,10 @@ struct Scanner<'a> {
 }
 
 impl Scanner<'_> {
-    fn exhausted(&self) -> bool {
+    fn exhausted(&mut self) -> bool {
+        if self.stopped.is_none() && self.config.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            self.stopped = Some("stopped: the check's overall deadline passed".into());
+        }
         self.stopped.is_some() || self.connections >= self.settings.max_connections
     }
 
@@ -191,7 +108,7 @@ impl Scanner<'_> {
         };
         let random: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(self.connections as u8));
         let hello = codec::client_hello(offer, &random);
-        let limit = self.config.timeouts.tls;
+        let limit = self.config.wait(self.config.timeouts.tls);
         if tokio::time::timeout(limit, stream.write_all(&hello)).await.is_err() {
             return Attempt::Refused(Refusal::Timeout);
         }

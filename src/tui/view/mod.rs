@@ -135,18 +135,9 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Export => "Export",
     };
     let target = app.run.as_ref().map(|r| r.target.to_string()).unwrap_or_default();
-    let busy = match &app.run {
-        Some(run) if app.busy() => {
-            // Every address answered: what is left is the recipient-policy and DNS lookups.
-            let probed = run.resolution.is_some() && run.live.iter().all(|l| !l.results.is_empty());
-            let phase = if probed && !run.live.is_empty() {
-                "checking MTA-STS, DANE and DNS"
-            } else {
-                "probing"
-            };
-            format!(" {} {phase}", spinner(app))
-        }
-        _ => String::new(),
+    let busy = match app.phase() {
+        Some(phase) => format!(" {} {phase}", spinner(app)),
+        None => String::new(),
     };
     frame.render_widget(
         Paragraph::new(Line::from(vec![

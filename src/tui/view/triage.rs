@@ -18,7 +18,7 @@ use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 
 use super::{Theme, spinner};
 use crate::diagnose::{Step, Tree};
-use crate::tui::app::{App, Live, TriagePane};
+use crate::tui::app::{App, TriagePane};
 
 /// How a step reads: a word in brackets, so colour is never the only signal.
 pub fn step_state(app: &App, step: &Step, theme: &Theme) -> (String, ratatui::style::Style) {
@@ -114,11 +114,19 @@ fn render_explanation(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 /// One matrix entry: the address and its state, then what happened and how long it took.
-pub fn live_row(app: &App, live: &Live, theme: &Theme) -> Vec<Line<'static>> {
-    let address = live.target.address.ip().to_string();
-    let (state, style, detail) = match live.results.last() {
+pub fn live_row(app: &App, index: usize, theme: &Theme) -> Vec<Line<'static>> {
+    let Some((target, stage)) = app
+        .run
+        .as_ref()
+        .and_then(|r| Some((r.targets.get(index)?, r.stages.get(index).copied().flatten())))
+    else {
+        return Vec::new();
+    };
+    let results = app.results(target);
+    let address = target.address.ip().to_string();
+    let (state, style, detail) = match results.last() {
         None => {
-            let stage = live.stage.map_or("waiting", |s| s.label());
+            let stage = stage.map_or("waiting", |s| s.label());
             (format!("{} {stage}", spinner(app)), theme.warn(), String::new())
         }
         Some(p) => match &p.failure {
@@ -138,14 +146,13 @@ pub fn live_row(app: &App, live: &Live, theme: &Theme) -> Vec<Line<'static>> {
             ),
         },
     };
-    let attempts = if live.results.len() > 1 {
-        let failed = live.results.iter().filter(|p| p.failure.is_some()).count();
-        format!(" ({failed} of {} attempts failed)", live.results.len())
+    let attempts = if results.len() > 1 {
+        let failed = results.iter().filter(|p| p.failure.is_some()).count();
+        format!(" ({failed} of {} attempts failed)", results.len())
     } else {
         String::new()
     };
-    let timing = live
-        .results
+    let timing = results
         .last()
         .map_or(String::new(), |p| format!(", {} ms", p.timings.total_ms));
     vec![
@@ -163,27 +170,28 @@ fn render_matrix(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut items = Vec::new();
     let mut selected_row = None;
     let mut last_mx: Option<&str> = None;
-    let hosts = run.resolution.as_ref().map(|r| r.hosts.as_slice()).unwrap_or_default();
-    for (index, live) in run.live.iter().enumerate() {
-        if last_mx != Some(live.target.mx.as_str()) {
+    let resolution = app.session.as_ref().map(|s| &s.check.resolution);
+    let hosts = resolution.map(|r| r.hosts.as_slice()).unwrap_or_default();
+    for (index, target) in run.targets.iter().enumerate() {
+        if last_mx != Some(target.mx.as_str()) {
             let preference = hosts
                 .iter()
-                .find(|h| h.name == live.target.mx)
+                .find(|h| h.name == target.mx)
                 .and_then(|h| h.preference)
                 .map_or(String::new(), |p| format!("MX {p} "));
             items.push(ListItem::new(Line::styled(
-                format!("{preference}{}", live.target.mx),
+                format!("{preference}{}", target.mx),
                 theme.title(),
             )));
-            last_mx = Some(live.target.mx.as_str());
+            last_mx = Some(target.mx.as_str());
         }
         if index == app.address_selected {
             selected_row = Some(items.len());
         }
-        items.push(ListItem::new(live_row(app, live, theme)));
+        items.push(ListItem::new(live_row(app, index, theme)));
     }
     if items.is_empty() {
-        let text = match (&run.resolution, &run.error) {
+        let text = match (resolution, &run.error) {
             (_, Some(error)) => error.clone(),
             (Some(r), None) => crate::report::describe_resolution(r),
             (None, None) => format!("{} looking up {} ...", spinner(app), run.target),

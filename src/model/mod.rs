@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::text::SafeText;
 
+pub mod opinion;
+pub mod report;
+pub mod scan;
+
+pub use report::CheckReport;
+
 /// Bumped whenever a JSON consumer would need to change.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -320,10 +326,10 @@ pub struct ProbeResult {
     pub transcript: Vec<TranscriptLine>,
     /// What the server accepts beyond this probe's own handshake (`check --scan`).
     #[serde(default)]
-    pub scan: Option<crate::probe::scan::Scan>,
+    pub scan: Option<scan::Scan>,
     /// What the system's OpenSSL made of the same address (`--openssl` or `--scan`).
     #[serde(default)]
-    pub second_opinion: Option<crate::probe::openssl::SecondOpinion>,
+    pub second_opinion: Option<opinion::SecondOpinion>,
     /// The certificates as presented, for matching against TLSA records after the probe.
     /// Not saved: a session keeps the analysis and the DANE result, not the raw chain.
     #[serde(skip)]
