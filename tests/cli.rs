@@ -133,6 +133,18 @@ async fn address_literal_skips_mx_lookup_and_sends_no_sni() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn ipv4_and_port_without_brackets_is_probed_as_an_address() {
+    let f = fixture("cli-ip-port").await;
+    // `127.0.0.x:port`, exactly as an operator copies it from a log line.
+    let out = run(check(&f, &f.server("healthy"), &["--format", "json"])).await;
+    let v = json(&out);
+    assert_eq!(v["target"]["kind"], "address", "{v}");
+    assert_eq!(v["resolution"]["outcome"]["kind"], "direct");
+    assert_eq!(v["probes"][0]["stage"], "done");
+    assert_ne!(v["verdict"]["owner"], "dns_owner", "{}", v["verdict"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn host_port_form_resolves_the_host_without_mx() {
     let f = fixture("cli-hostport").await;
     let target = format!("mx.healthy.lab.test:{}", f.lab.port);
