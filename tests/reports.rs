@@ -260,3 +260,35 @@ async fn a_tampered_report_is_shown_escaped_and_rediagnosed() {
     );
     assert!(!render_markdown(&loaded).contains('\u{1b}'));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_from_the_far_future_is_shown_not_a_panic() {
+    let f = fixture("far-future").await;
+    // An expired certificate: its verdict carries a dated workaround (started_at + days).
+    let original = session(&f, "expired").await;
+    assert!(original.verdict.workaround.is_some(), "the scenario needs a workaround");
+    let mut value: serde_json::Value = serde_json::from_str(&original.to_json()).unwrap();
+    // The last second a date can hold, so the expiry overflows; and a u64 that `as i64` wraps.
+    for (name, started_at) in [("last-second", 253_402_300_799_u64), ("u64-max", u64::MAX)] {
+        value["started_at"] = started_at.into();
+        let path = f.dir.join(format!("{name}.json"));
+        std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+        for format in ["text", "markdown", "json"] {
+            let mut show = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+            show.args(["report", "show"]).arg(&path).args(["--format", format]);
+            let out = run(show).await;
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{name} {format}: {err}");
+            assert!(!err.contains("panicked"), "{err}");
+        }
+        let mut diff = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+        diff.args(["report", "diff"]).arg(&path).arg(&path);
+        let out = run(diff).await;
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+        let mut compare = check_to_file(&f, "healthy", &f.dir.join(format!("{name}-now.json")), &["--compare"]);
+        compare.arg(&path);
+        let out = run(compare).await;
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}

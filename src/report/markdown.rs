@@ -49,9 +49,14 @@ fn fenced(lang: &str, body: &str) -> String {
 }
 
 pub fn utc(unix: u64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix as i64)
-        .map(|t| format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute()))
-        .unwrap_or_else(|_| unix.to_string())
+    // `as i64` would turn a hostile u64::MAX into -1, a plausible 1969 date.
+    i64::try_from(unix)
+        .ok()
+        .and_then(|unix| time::OffsetDateTime::from_unix_timestamp(unix).ok())
+        .map_or_else(
+            || unix.to_string(),
+            |t| format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute()),
+        )
 }
 
 fn source_address(session: &Session) -> Option<String> {

@@ -35,7 +35,9 @@ pub fn file_name(target: &str, started_at: u64, extension: &str) -> String {
             }
         })
         .collect();
-    let stamp = time::OffsetDateTime::from_unix_timestamp(started_at as i64)
+    let stamp = i64::try_from(started_at)
+        .ok()
+        .and_then(|unix| time::OffsetDateTime::from_unix_timestamp(unix).ok())
         .map(|t| {
             format!(
                 "{}{:02}{:02}T{:02}{:02}{:02}Z",
@@ -47,7 +49,7 @@ pub fn file_name(target: &str, started_at: u64, extension: &str) -> String {
                 t.second()
             )
         })
-        .unwrap_or_else(|_| started_at.to_string());
+        .unwrap_or_else(|| started_at.to_string());
     format!("{clean}-{stamp}.{extension}")
 }
 
