@@ -82,10 +82,60 @@ fn push_shown(out: &mut String, c: char) {
     }
 }
 
-/// Format characters that change how text reads without being seen: bidirectional
-/// overrides and isolates (a "Trojan Source" in a report), zero-width characters.
+/// Characters that change how text reads, or where it breaks, without being seen.
+///
+/// The rule is Unicode's, not a list of the tricks seen so far: every code point that is
+/// a format character (general category `Cf`: bidi overrides and isolates, the Arabic
+/// letter mark, zero-width joiners, interlinear annotations, tag characters), or
+/// `Default_Ignorable_Code_Point` (Hangul fillers, variation selectors, the Mongolian
+/// vowel separator, the combining grapheme joiner; renderers draw nothing for them, so
+/// they take a cell in one terminal and none in another and shift the borders), or a
+/// line or paragraph separator (`Zl`, `Zp`: a line break a Markdown renderer honours).
+/// The table is Unicode 16's `DerivedCoreProperties.txt` and `DerivedGeneralCategory.txt`
+/// for these properties, merged; unassigned code points in those blocks are included
+/// because a later Unicode may assign them to the same kind.
+const INVISIBLE: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),   // soft hyphen
+    ('\u{034F}', '\u{034F}'),   // combining grapheme joiner
+    ('\u{0600}', '\u{0605}'),   // Arabic number signs (Cf)
+    ('\u{061C}', '\u{061C}'),   // Arabic letter mark
+    ('\u{06DD}', '\u{06DD}'),   // Arabic end of ayah (Cf)
+    ('\u{070F}', '\u{070F}'),   // Syriac abbreviation mark (Cf)
+    ('\u{0890}', '\u{0891}'),   // Arabic pound/piastre mark above (Cf)
+    ('\u{08E2}', '\u{08E2}'),   // Arabic disputed end of ayah (Cf)
+    ('\u{115F}', '\u{1160}'),   // Hangul choseong and jungseong fillers
+    ('\u{17B4}', '\u{17B5}'),   // Khmer inherent vowels
+    ('\u{180B}', '\u{180F}'),   // Mongolian free variation selectors, vowel separator
+    ('\u{200B}', '\u{200F}'),   // zero-width space, joiners, LRM, RLM
+    ('\u{2028}', '\u{2029}'),   // line and paragraph separators (Zl, Zp)
+    ('\u{202A}', '\u{202E}'),   // bidi embeddings and overrides
+    ('\u{2060}', '\u{206F}'),   // word joiner, invisible operators, bidi isolates, deprecated
+    ('\u{3164}', '\u{3164}'),   // Hangul filler
+    ('\u{FE00}', '\u{FE0F}'),   // variation selectors 1-16
+    ('\u{FEFF}', '\u{FEFF}'),   // byte order mark, zero-width no-break space
+    ('\u{FFA0}', '\u{FFA0}'),   // halfwidth Hangul filler
+    ('\u{FFF0}', '\u{FFFB}'),   // unassigned specials, interlinear annotation
+    ('\u{110BD}', '\u{110BD}'), // Kaithi number sign (Cf)
+    ('\u{110CD}', '\u{110CD}'), // Kaithi number sign above (Cf)
+    ('\u{13430}', '\u{1343F}'), // Egyptian hieroglyph format controls (Cf)
+    ('\u{1BCA0}', '\u{1BCA3}'), // shorthand format controls
+    ('\u{1D173}', '\u{1D17A}'), // musical symbol format controls
+    ('\u{E0000}', '\u{E0FFF}'), // tag characters, variation selectors 17-256, reserved
+];
+
+/// Whether `c` is in [`INVISIBLE`].
 fn invisible(c: char) -> bool {
-    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    INVISIBLE
+        .binary_search_by(|&(low, high)| {
+            if high < c {
+                std::cmp::Ordering::Less
+            } else if low > c {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
 }
 
 impl fmt::Display for SafeText {
@@ -108,6 +158,56 @@ mod tests {
     fn bidi_overrides_and_zero_width_characters_are_shown() {
         let t = SafeText::from_peer_str("mx\u{202E}moc.live\u{200B}");
         assert_eq!(t.as_str(), "mx\\x202emoc.live\\x200b");
+    }
+
+    #[test]
+    fn format_and_default_ignorable_characters_are_shown() {
+        let hidden = [
+            '\u{061C}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{E0001}',
+            '\u{E0041}',
+            '\u{E007F}',
+            '\u{3164}',
+            '\u{115F}',
+            '\u{1160}',
+            '\u{FFA0}',
+            '\u{180E}',
+            '\u{FFF9}',
+            '\u{FFFA}',
+            '\u{FFFB}',
+            '\u{034F}',
+            '\u{FE00}',
+            '\u{FE0F}',
+            '\u{E0100}',
+            '\u{E01EF}',
+            '\u{00AD}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{FEFF}',
+        ];
+        for c in hidden {
+            let shown = SafeText::from_peer_str(&format!("mx{c}x"));
+            assert_eq!(
+                shown.as_str(),
+                format!("mx\\x{:02x}x", u32::from(c)),
+                "U+{:04X}",
+                u32::from(c)
+            );
+            assert!(shown.as_str().is_ascii());
+        }
+        // Visible text, including non-Latin scripts and symbols, is kept as it is.
+        let kept = "Ünïcode 日本語 ✓ ب ㄱ";
+        assert_eq!(SafeText::escape(kept), kept);
+    }
+
+    #[test]
+    fn the_invisible_table_is_sorted_and_disjoint() {
+        // `invisible` searches it by halves; an unsorted row would be missed.
+        for pair in INVISIBLE.windows(2) {
+            assert!(pair[0].0 <= pair[0].1 && pair[0].1 < pair[1].0, "{pair:?}");
+        }
     }
 
     #[test]
