@@ -7,6 +7,7 @@ pub mod cert;
 pub mod check;
 pub mod diagnose;
 pub mod dns;
+pub mod files;
 pub mod host;
 pub mod intake;
 pub mod lab;

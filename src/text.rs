@@ -22,21 +22,18 @@ impl<'de> Deserialize<'de> for SafeText {
 /// Longest peer string kept in one piece of text.
 pub const MAX_TEXT_CHARS: usize = 1024;
 
+/// Longest string kept from a saved report. Larger than [`MAX_TEXT_CHARS`] because some
+/// fields join several peer strings (a reply's lines, a policy's notes); nothing this
+/// tool writes comes near it.
+pub const MAX_SAVED_CHARS: usize = 16 * MAX_TEXT_CHARS;
+
 impl SafeText {
     pub fn from_peer(bytes: &[u8]) -> Self {
         Self::from_peer_str(&String::from_utf8_lossy(bytes))
     }
 
     pub fn from_peer_str(s: &str) -> Self {
-        let mut out = String::with_capacity(s.len().min(MAX_TEXT_CHARS));
-        for (count, c) in s.chars().enumerate() {
-            if count >= MAX_TEXT_CHARS {
-                out.push_str("…[truncated]");
-                break;
-            }
-            push_shown(&mut out, c);
-        }
-        SafeText(out)
+        SafeText(shown_capped(s, MAX_TEXT_CHARS))
     }
 
     /// Like [`SafeText::escape`] but keeping line breaks and tabs: for text an operator
@@ -52,14 +49,11 @@ impl SafeText {
         out
     }
 
-    /// Control and invisible characters escaped as in [`SafeText`], with no length cap:
-    /// for text of any length read back from a saved report.
+    /// Control and invisible characters escaped as in [`SafeText`], with the longer cap
+    /// of [`MAX_SAVED_CHARS`]: for every string read back from a saved report, where a
+    /// plain `String` field would otherwise be as long as the file let it be.
     pub fn escape(s: &str) -> String {
-        let mut out = String::with_capacity(s.len());
-        for c in s.chars() {
-            push_shown(&mut out, c);
-        }
-        out
+        shown_capped(s, MAX_SAVED_CHARS)
     }
 
     /// A peer string, neutralised, as a plain `String` for fields that stay strings.
@@ -70,6 +64,20 @@ impl SafeText {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `s` with control and invisible characters escaped, cut after `max` characters with a
+/// visible marker.
+fn shown_capped(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max));
+    for (count, c) in s.chars().enumerate() {
+        if count >= max {
+            out.push_str("…[truncated]");
+            break;
+        }
+        push_shown(&mut out, c);
+    }
+    out
 }
 
 /// Appends `c`, or its `\xNN` form when it is a control or invisible character.

@@ -292,3 +292,20 @@ async fn a_report_from_the_far_future_is_shown_not_a_panic() {
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_string_fields_of_a_loaded_report_are_capped() {
+    let f = fixture("capped").await;
+    let original = session(&f, "healthy").await;
+    let mut value: serde_json::Value = serde_json::from_str(&original.to_json()).unwrap();
+    // Plain `String` fields, not SafeText: only the load path can cap them.
+    value["vantage_host"] = "v".repeat(1 << 20).into();
+    value["resolution"]["hosts"][0]["name"] = "m".repeat(1 << 20).into();
+    let path = f.dir.join("long.json");
+    std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+    let loaded = Session::load(&path).unwrap();
+    for field in [&loaded.check.vantage_host, &loaded.check.resolution.hosts[0].name] {
+        assert!(field.ends_with("…[truncated]"), "{}", field.len());
+        assert!(field.chars().count() <= mxtriage::text::MAX_SAVED_CHARS + 12);
+    }
+}
