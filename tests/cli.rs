@@ -230,3 +230,62 @@ async fn scan_is_opt_in_and_reported_per_address() {
         assert_eq!(v["probes"][0]["second_opinion"]["connected"], true);
     }
 }
+
+/// Standard output as a pipe whose reader is already gone: every write gets EPIPE.
+fn closed_pipe() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    writer
+}
+
+fn dev_full() -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_pipe_or_a_full_disk_keeps_the_verdicts_exit_code() {
+    let f = fixture("cli-pipe").await;
+    let saved = f.dir.join("problem.json");
+    let mut save = check(&f, "starttls-454.lab.test", &["--format", "json", "-o"]);
+    save.arg(&saved);
+    assert_eq!(run(save).await.status.code(), Some(1));
+
+    for (scenario, code) in [("healthy.lab.test", 0), ("starttls-454.lab.test", 1)] {
+        // `mxtriage check … | head -0`: the reader left, so nothing is said.
+        let mut piped = check(&f, scenario, &["--verbose"]);
+        piped.stdout(closed_pipe());
+        let out = run(piped).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{scenario}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("error"), "{err}");
+
+        // `> /dev/full`: said once, clearly, and the verdict still decides the exit code.
+        let mut full = check(&f, scenario, &["--format", "markdown"]);
+        full.stdout(dev_full());
+        let out = run(full).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{scenario}: {err}");
+        assert!(
+            err.contains("cannot write the report to standard output: No space left on device"),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+
+    for args in [&["report", "show"][..], &["report", "diff"][..]] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+        command.args(args).arg(&saved);
+        if args[1] == "diff" {
+            command.arg(&saved);
+        }
+        command.stdout(closed_pipe());
+        let out = run(command).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        let expected = if args[1] == "diff" { 0 } else { 1 };
+        assert_eq!(out.status.code(), Some(expected), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
