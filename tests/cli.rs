@@ -289,3 +289,33 @@ async fn a_closed_pipe_or_a_full_disk_keeps_the_verdicts_exit_code() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn output_file_problems_and_absurd_settings_are_usage_errors_before_any_probe() {
+    let f = fixture("cli-early-usage").await;
+    let existing = f.dir.join("existing.md");
+    std::fs::write(&existing, "keep me").unwrap();
+    let missing_dir = f.dir.join("no-such-dir/report.md");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["-o".into(), missing_dir.display().to_string()], "does not exist"),
+        (vec!["-o".into(), existing.display().to_string()], "already exists"),
+        (vec!["-o".into(), "/etc/passwd/report.md".into()], "is not a directory"),
+        // Not writable even for root: a read-only kernel file system.
+        (vec!["-o".into(), "/proc/mxtriage-report.md".into()], "cannot write"),
+        (vec!["--port".into(), "0".into()], "--port"),
+        (vec!["--timeout-connect".into(), "0.01".into()], "too short"),
+        (vec!["--timeout-tls".into(), "0".into()], "too short"),
+        (vec!["--timeout-tls".into(), "NaN".into()], "not a usable timeout"),
+    ];
+    for (extra, says) in cases {
+        let before = f.lab.connections();
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let out = run(check(&f, "healthy.lab.test", &extra)).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(says), "{extra:?}: {err}");
+        assert_eq!(f.lab.connections(), before, "{extra:?}: nothing was probed");
+    }
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
+    assert!(!missing_dir.parent().unwrap().exists(), "no directory was made");
+}

@@ -203,7 +203,11 @@ async fn output_file_is_private_and_never_overwritten() {
     let before = std::fs::read_to_string(&path).unwrap();
     assert!(before.starts_with("# STARTTLS triage: healthy.lab.test"));
     let out = run(check_to_file(&f, "healthy", &path, &[])).await;
-    assert_eq!(out.status.code(), Some(3), "a write failure is reported, not hidden");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "refused up front as a usage error, not hidden"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
