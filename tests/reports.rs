@@ -313,3 +313,33 @@ async fn plain_string_fields_of_a_loaded_report_are_capped() {
         assert!(field.chars().count() <= mxtriage::text::MAX_SAVED_CHARS + 12);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn peer_text_in_the_ticket_cannot_ping_link_or_hide() {
+    let f = fixture("md-neutral").await;
+    let original = session(&f, "expired").await;
+    let mut value: serde_json::Value = serde_json::from_str(&original.to_json()).unwrap();
+    let hostile = "@security-team see https://evil.example/x &rlm; www.evil.example\u{2028}\u{E0041}\u{3164}";
+    value["resolution"]["query"] = hostile.into();
+    value["resolution"]["hosts"][0]["cname_chain"] = serde_json::json!([hostile]);
+    let path = f.dir.join("hostile.json");
+    std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+    let mut show = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    show.args(["report", "show"]).arg(&path).args(["--format", "markdown"]);
+    let out = run(show).await;
+    let markdown = String::from_utf8_lossy(&out.stdout);
+    // Where the text shows (the CNAME line, the postmaster note), every trigger is in a
+    // code span or escaped, and the invisible characters are spelled out.
+    let shown = "`@security-team` see `https://evil.example/x` \\&rlm; `www.evil.example\\x2028\\xe0041\\x3164`";
+    assert!(markdown.matches(shown).count() >= 2, "{markdown}");
+    for raw in [
+        " @security-team",
+        " https://evil",
+        " &rlm;",
+        "\u{2028}",
+        "\u{E0041}",
+        "\u{3164}",
+    ] {
+        assert!(!markdown.contains(raw), "{raw:?} passed raw:\n{markdown}");
+    }
+}
