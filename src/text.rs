@@ -66,6 +66,15 @@ impl SafeText {
     }
 }
 
+/// `s` with every run of whitespace made one space, and none at either end.
+///
+/// For peer text shown inside structured lines (a certificate's subject in a chain
+/// listing): a name padded with hundreds of spaces would otherwise wrap into rows that
+/// read like the listing's own lines ("trust Mozilla roots: trusted").
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// `s` with control and invisible characters escaped, cut after `max` characters with a
 /// visible marker.
 fn shown_capped(s: &str, max: usize) -> String {
@@ -208,6 +217,14 @@ mod tests {
         // Visible text, including non-Latin scripts and symbols, is kept as it is.
         let kept = "Ünïcode 日本語 ✓ ب ㄱ";
         assert_eq!(SafeText::escape(kept), kept);
+    }
+
+    #[test]
+    fn whitespace_runs_become_one_space() {
+        assert_eq!(
+            one_line("  CN=mx   \u{a0}\u{3000} chain: complete  "),
+            "CN=mx chain: complete"
+        );
     }
 
     #[test]

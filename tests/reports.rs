@@ -343,3 +343,27 @@ async fn peer_text_in_the_ticket_cannot_ping_link_or_hide() {
         assert!(!markdown.contains(raw), "{raw:?} passed raw:\n{markdown}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_padded_certificate_name_stays_on_its_own_line_in_the_reports() {
+    let f = fixture("padded-name").await;
+    let original = session(&f, "expired").await;
+    let mut value: serde_json::Value = serde_json::from_str(&original.to_json()).unwrap();
+    let pad = " ".repeat(200);
+    value["probes"][0]["chain"]["certificates"][0]["subject"] =
+        format!("CN=mx.expired.lab.test{pad}trust Mozilla roots: trusted{pad}").into();
+    let path = f.dir.join("padded.json");
+    std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+    for format in ["text", "markdown"] {
+        let mut show = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+        show.args(["report", "show"]).arg(&path).args(["--format", format]);
+        let out = run(show).await;
+        let shown = String::from_utf8_lossy(&out.stdout);
+        // One space where the padding was: a terminal that soft-wraps the line no longer
+        // starts a row with the fake "trust" line after a screenful of blanks.
+        assert!(
+            shown.contains("subject CN=mx.expired.lab.test trust Mozilla roots: trusted\n"),
+            "{format}:\n{shown}"
+        );
+    }
+}

@@ -364,3 +364,47 @@ fn a_paste_is_shown_escaped_and_bounded() {
     let held: usize = app.intake.paste.lines().iter().map(|l| l.len() + 1).sum();
     assert!(held <= mxtriage::intake::MAX_INPUT_BYTES + 1, "{held}");
 }
+
+/// The buffer as rows of text (one string per row, wide cells as they are stored).
+fn rows(buffer: &ratatui::buffer::Buffer) -> Vec<String> {
+    let width = usize::from(buffer.area.width);
+    buffer
+        .content()
+        .chunks(width)
+        .map(|row| row.iter().map(|c| c.symbol()).collect())
+        .collect()
+}
+
+/// A report whose first address's peer text is hostile in the given ways.
+fn tampered(mut report: CheckReport, banner: &[u8], subject: &str) -> CheckReport {
+    use mxtriage::text::SafeText;
+    let p = &mut report.probes[0];
+    if let Some(line) = p.transcript.iter_mut().find(|l| l.text.as_str().starts_with("220")) {
+        line.text = SafeText::from_peer(banner);
+    }
+    if let Some(chain) = &mut p.chain {
+        chain.certificates[0].subject = SafeText::from_peer_str(subject);
+    }
+    report
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_padded_certificate_name_cannot_pass_for_lines_of_the_chain_pane() {
+    let pad = " ".repeat(300);
+    let subject = format!("CN=mx1.two-mx.lab.test{pad}chain: complete{pad}trust Mozilla roots: trusted{pad}");
+    let report = tampered(lab_report("two-mx").await, b"220 mx ESMTP", &subject);
+    let mut app = App::new(RunSettings::default(), Vec::new());
+    feed(&mut app, &report);
+    app.screen = Screen::Detail;
+    for (width, height) in [(80, 24), (120, 40)] {
+        let terminal = draw(&app, width, height);
+        let rows = rows(terminal.backend().buffer());
+        let shown = rows.join("\n");
+        for fake in ["chain: complete", "trust Mozilla roots: trusted"] {
+            // A row of the pane's own starts right after the border; the fake may
+            // only appear after a continuation marker or inside the subject's row.
+            assert!(!shown.contains(&format!("│{fake}")), "{width}x{height}:\n{shown}");
+        }
+        assert!(shown.contains("↳"), "the continuation is marked:\n{shown}");
+    }
+}

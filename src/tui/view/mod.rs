@@ -62,6 +62,11 @@ impl Theme {
         }
     }
 
+    /// Starts a row that continues the line above (see `detail::wrap_marked`).
+    pub fn continuation(&self) -> &'static str {
+        if self.ascii { "-> " } else { "↳ " }
+    }
+
     /// A separator that survives a non-UTF-8 terminal.
     pub fn dot(&self) -> &'static str {
         if self.ascii { "-" } else { "·" }
