@@ -75,6 +75,27 @@ pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// `s` in ASCII: every other character as `\u{..}`.
+///
+/// For a terminal whose locale is not UTF-8: there the bytes of a UTF-8 character mean
+/// something else (`Û` is C3 9B, and 0x9B is CSI on an 8-bit terminal), so peer text
+/// must reach it as ASCII only.
+pub fn ascii_escaped(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.is_ascii() {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            use fmt::Write;
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// `s` with control and invisible characters escaped, cut after `max` characters with a
 /// visible marker.
 fn shown_capped(s: &str, max: usize) -> String {
@@ -225,6 +246,13 @@ mod tests {
             one_line("  CN=mx   \u{a0}\u{3000} chain: complete  "),
             "CN=mx chain: complete"
         );
+    }
+
+    #[test]
+    fn non_ascii_is_spelled_out_for_8_bit_terminals() {
+        assert_eq!(ascii_escaped("220 \u{db}ber ok"), "220 \\u{db}ber ok");
+        assert_eq!(ascii_escaped("\u{1F600}"), "\\u{1f600}");
+        assert!(matches!(ascii_escaped("plain"), std::borrow::Cow::Borrowed("plain")));
     }
 
     #[test]

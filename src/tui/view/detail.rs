@@ -46,24 +46,28 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     });
     let outcome = match &probe.failure {
         Some(f) => Span::styled(
-            format!("FAILED at {}: {}", probe.stage.label(), f.summary()),
+            format!("FAILED at {}: {}", probe.stage.label(), theme.text(&f.summary())),
             theme.bad(),
         ),
-        None => Span::styled(format!("completed; TLS: {tls}"), theme.good()),
+        None => Span::styled(format!("completed; TLS: {}", theme.text(&tls)), theme.good()),
     };
     frame.render_widget(
         Paragraph::new(vec![
             Line::from(vec![
-                Span::styled(format!("{} [{}] ", probe.mx, probe.address), theme.title()),
+                Span::styled(format!("{} [{}] ", theme.text(&probe.mx), probe.address), theme.title()),
                 outcome,
             ]),
             Line::styled(
-                probe
-                    .findings
-                    .iter()
-                    .map(|f| f.describe())
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                theme
+                    .text(
+                        &probe
+                            .findings
+                            .iter()
+                            .map(|f| f.describe())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    )
+                    .into_owned(),
                 theme.warn(),
             ),
         ]),
@@ -92,7 +96,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .session
         .as_ref()
         .and_then(|s| s.verdict.reproduce.iter().find(|r| r.address == probe.address))
-        .map(|r| vec![Line::raw(r.swaks.clone()), Line::raw(r.openssl.clone())])
+        .map(|r| {
+            vec![
+                Line::raw(theme.text(&r.swaks).into_owned()),
+                Line::raw(theme.text(&r.openssl).into_owned()),
+            ]
+        })
         .unwrap_or_default();
     frame.render_widget(
         Paragraph::new(commands)
@@ -117,7 +126,7 @@ fn transcript(probe: &ProbeResult, theme: &Theme) -> Vec<Line<'static>> {
             let lock = if l.encrypted { "tls" } else { "   " };
             Line::from(vec![
                 Span::styled(format!("{i:>3} {:>5}ms {lock} ", l.at_ms), theme.dim()),
-                Span::styled(format!("{arrow} {}", l.text), style),
+                Span::styled(format!("{arrow} {}", theme.text(l.text.as_str())), style),
             ])
         })
         .collect()
@@ -127,7 +136,7 @@ fn chain(probe: &ProbeResult, theme: &Theme, width: usize) -> Vec<Line<'static>>
     let mut lines = Vec::new();
     let mut push = |depth: usize, text: &str, style: Style| {
         let indent = "    ".repeat(depth);
-        let rows = wrap_marked(&format!("{indent}{text}"), width, theme.continuation());
+        let rows = wrap_marked(&format!("{indent}{}", theme.text(text)), width, theme.continuation());
         lines.extend(rows.into_iter().enumerate().map(|(i, row)| {
             if i == 0 {
                 Line::styled(row, style)
