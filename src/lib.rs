@@ -12,6 +12,7 @@ pub mod host;
 pub mod intake;
 pub mod lab;
 pub mod model;
+pub mod output;
 pub mod policy;
 pub mod probe;
 pub mod report;

@@ -262,22 +262,20 @@ fn render(session: &Session, format: Format, verbose: bool) -> String {
     }
 }
 
-/// Writes a finished report to standard output without `print!`'s panic on failure.
+/// Writes a finished report to standard output (see [`mxtriage::output`]).
 ///
 /// A reader that stopped early (`| head`) wanted no more: nothing to say. Any other
 /// failure (`> /dev/full`) is said once on stderr. Either way the caller returns the
 /// verdict's exit code: the check itself did not fail, and scripts branch on it.
 fn emit(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "error: cannot write the report to standard output: {e}"
-            );
-        }
-        _ => {}
+    if let Err(e) = mxtriage::output::print(text)
+        && !mxtriage::output::reader_gone(&e)
+    {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: cannot write the report to standard output: {e}"
+        );
     }
 }
 

@@ -319,3 +319,28 @@ async fn output_file_problems_and_absurd_settings_are_usage_errors_before_any_pr
     assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
     assert!(!missing_dir.parent().unwrap().exists(), "no directory was made");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_printed_lab_and_demo_stop_quietly_when_the_reader_is_gone() {
+    for command in ["lab", "demo"] {
+        let mut piped = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+        piped
+            .arg(command)
+            .stdin(std::process::Stdio::null())
+            .stdout(closed_pipe());
+        let out = run(piped).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{command}: {err}");
+        assert!(!err.contains("panicked"), "{command}: {err}");
+    }
+    // A full disk is said, not hidden.
+    let mut full = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    full.arg("demo").stdin(std::process::Stdio::null()).stdout(dev_full());
+    let out = run(full).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("No space left on device") && !err.contains("panicked"),
+        "{err}"
+    );
+}
