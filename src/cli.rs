@@ -110,7 +110,7 @@ pub struct CheckArgs {
     #[arg(long, default_value_t = 200, value_name = "MS")]
     pub scan_delay_ms: u64,
     /// Write the report in --format to this file instead of standard output (never overwrites).
-    #[arg(long, short = 'o', value_name = "FILE")]
+    #[arg(long, short = 'o', value_name = "FILE", value_parser = output_file)]
     pub output: Option<PathBuf>,
 }
 
@@ -118,7 +118,7 @@ pub struct CheckArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ProbeArgs {
     /// Port when the target does not name one.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
     /// IPv4 only.
     #[arg(short = '4', conflicts_with = "ipv6")]
@@ -136,13 +136,13 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "NAME")]
     pub sni: Option<String>,
     /// Seconds to wait for the TCP connection.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = timeout)]
     pub timeout_connect: f64,
     /// Seconds to wait for the greeting and each reply.
-    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = timeout)]
     pub timeout_command: f64,
     /// Seconds to wait for the TLS handshake.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = timeout)]
     pub timeout_tls: f64,
     /// Seconds the whole check may take, whatever each step's own timeout.
     #[arg(long, value_name = "SECS", default_value_t = 120.0)]
@@ -165,10 +165,10 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub no_policy: bool,
     /// Port of the MTA-STS policy host (443; other values are for test labs).
-    #[arg(long, value_name = "PORT", default_value_t = 443, hide_short_help = true)]
+    #[arg(long, value_name = "PORT", default_value_t = 443, hide_short_help = true, value_parser = clap::value_parser!(u16).range(1..))]
     pub mta_sts_port: u16,
     /// Port of the domain's authoritative name servers (53; other values are for test labs).
-    #[arg(long, value_name = "PORT", default_value_t = 53, hide_short_help = true)]
+    #[arg(long, value_name = "PORT", default_value_t = 53, hide_short_help = true, value_parser = clap::value_parser!(u16).range(1..))]
     pub authority_port: u16,
     /// Sessions per address, one after another (2 or 3 reveal an unstable pool member).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
@@ -195,6 +195,37 @@ pub struct BenchArgs {
     pub runs: usize,
 }
 
+/// The shortest timeout accepted for one network step.
+///
+/// Below it a healthy server cannot answer in time: a TCP handshake across a continent
+/// takes 100-300 ms, a TLS handshake two round trips more, and some receivers pause
+/// their greeting on purpose. A shorter value only manufactures timeouts, which the
+/// verdict would then blame on the recipient or the network.
+pub const MIN_TIMEOUT_SECS: f64 = 0.1;
+
+/// `--timeout-*`: seconds, at least [`MIN_TIMEOUT_SECS`], as a usage error otherwise.
+fn timeout(value: &str) -> Result<f64, String> {
+    let secs: f64 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number of seconds"))?;
+    if !secs.is_finite() || secs > 86_400.0 {
+        return Err(format!("{value} seconds is not a usable timeout (at most a day)"));
+    }
+    if secs < MIN_TIMEOUT_SECS {
+        return Err(format!(
+            "{value} seconds is too short to hear any real server; use at least {MIN_TIMEOUT_SECS}"
+        ));
+    }
+    Ok(secs)
+}
+
+/// `-o FILE`: found unusable now, not after the whole check.
+fn output_file(value: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(value);
+    mxtriage::report::store::check_new(&path).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
 pub fn seconds(value: f64, name: &str) -> Result<std::time::Duration, String> {
     std::time::Duration::try_from_secs_f64(value)
         .ok()
@@ -205,6 +236,23 @@ pub fn seconds(value: f64, name: &str) -> Result<std::time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_below_the_floor_or_not_finite_are_refused() {
+        assert_eq!(timeout("0.1"), Ok(0.1));
+        assert_eq!(timeout("30"), Ok(30.0));
+        for bad in ["0", "0.05", "-1", "NaN", "inf", "1e300", "soon"] {
+            assert!(timeout(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn port_zero_is_a_usage_error() {
+        for flag in ["--port", "--mta-sts-port", "--authority-port"] {
+            let parsed = Cli::try_parse_from(["mxtriage", "check", "example.com", flag, "0"]);
+            assert!(parsed.is_err(), "{flag}");
+        }
+    }
 
     #[test]
     fn cli_definition_is_consistent() {

@@ -3,12 +3,15 @@
 
 /// This host's name as the kernel knows it.
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(libc_hostname)
-        .unwrap_or_else(|| "unknown".to_string())
+    crate::files::read_text(
+        std::path::Path::new("/proc/sys/kernel/hostname"),
+        crate::files::HOST_FILE,
+    )
+    .ok()
+    .map(|s| s.trim().to_string())
+    .filter(|s| !s.is_empty())
+    .or_else(libc_hostname)
+    .unwrap_or_else(|| "unknown".to_string())
 }
 
 fn libc_hostname() -> Option<String> {
@@ -31,7 +34,7 @@ pub fn ehlo_name() -> String {
     if short.contains('.') && !short.starts_with("localhost") {
         return short;
     }
-    if let Some(fqdn) = std::fs::read_to_string("/etc/hosts")
+    if let Some(fqdn) = crate::files::read_text(std::path::Path::new("/etc/hosts"), crate::files::HOST_FILE)
         .ok()
         .and_then(|hosts| fqdn_from_hosts(&hosts, &short))
     {

@@ -222,7 +222,7 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
             store::write_new(path, &rendered)?;
             eprintln!("report written to {}", path.display());
         }
-        None => print!("{rendered}"),
+        None => emit(&rendered),
     }
     if args.save {
         let dir = store::default_dir()?;
@@ -296,18 +296,35 @@ fn render(session: &Session, format: Format, verbose: bool) -> String {
     }
 }
 
+/// Writes a finished report to standard output (see [`mxtriage::output`]).
+///
+/// A reader that stopped early (`| head`) wanted no more: nothing to say. Any other
+/// failure (`> /dev/full`) is said once on stderr. Either way the caller returns the
+/// verdict's exit code: the check itself did not fail, and scripts branch on it.
+fn emit(text: &str) {
+    if let Err(e) = mxtriage::output::print(text)
+        && !mxtriage::output::reader_gone(&e)
+    {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: cannot write the report to standard output: {e}"
+        );
+    }
+}
+
 fn report_command(command: ReportCommand) -> anyhow::Result<u8> {
     match command {
         ReportCommand::Show { file, format } => {
             let session = Session::load(&file).map_err(|e| Usage(e.to_string()))?;
-            print!("{}", render(&session, format, true));
+            emit(&render(&session, format, true));
             Ok(session.exit_code())
         }
         ReportCommand::Diff { a, b } => {
             let a = Session::load(&a).map_err(|e| Usage(e.to_string()))?;
             let b = Session::load(&b).map_err(|e| Usage(e.to_string()))?;
             let d = diff::diff(&a, &b);
-            print!("{}", diff::render_diff(&a, &b, &d));
+            emit(&diff::render_diff(&a, &b, &d));
             Ok(u8::from(!d.differences.is_empty()))
         }
     }

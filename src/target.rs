@@ -1,7 +1,7 @@
 //! What the operator asked to check, in the forms Postfix and posttls-finger accept.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -27,6 +27,8 @@ pub enum TargetError {
     BadPort(String),
     #[error("{0:?} is not a valid host or domain name (letters, digits, hyphens and dots only)")]
     BadName(String),
+    #[error("{0:?} looks like an IPv4 address but is not one (four numbers from 0 to 255)")]
+    BadAddress(String),
 }
 
 impl Target {
@@ -56,6 +58,14 @@ impl Target {
             return Ok(Target::Address { ip, port: None });
         }
         if let Some((host, port)) = input.rsplit_once(':') {
+            // `192.0.2.1:25` names an address, as `[192.0.2.1]:25` does; taken as a host
+            // name it would go to DNS and come back as "the MX hosts have no addresses".
+            if let Ok(ip) = host.parse::<Ipv4Addr>() {
+                return Ok(Target::Address {
+                    ip: IpAddr::V4(ip),
+                    port: Some(parse_port(port, input)?),
+                });
+            }
             return Ok(Target::Host {
                 name: host_name(host)?,
                 port: Some(parse_port(port, input)?),
@@ -94,8 +104,14 @@ fn parse_port(port: &str, input: &str) -> Result<u16, TargetError> {
 }
 
 /// Lower-cases and checks a host name; a trailing dot is accepted and removed.
+///
+/// A name made only of numeric labels (`192.0.2.300`) is a mistyped address, not a
+/// name: no top-level domain is numeric, and resolving it would only blame DNS.
 fn host_name(name: &str) -> Result<String, TargetError> {
     let trimmed = name.trim_end_matches('.').to_ascii_lowercase();
+    if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(TargetError::BadAddress(name.to_string()));
+    }
     let valid = !trimmed.is_empty()
         && trimmed.len() <= 253
         && trimmed.split('.').all(|label| {
@@ -161,6 +177,41 @@ mod tests {
                 port: None
             }
         );
+    }
+
+    #[test]
+    fn ip_and_port_without_brackets_is_an_address() {
+        assert_eq!(
+            Target::parse("192.0.2.1:25").unwrap(),
+            Target::Address {
+                ip: "192.0.2.1".parse().unwrap(),
+                port: Some(25)
+            }
+        );
+        assert_eq!(
+            Target::parse("[2001:db8::1]:2525").unwrap(),
+            Target::Address {
+                ip: "2001:db8::1".parse().unwrap(),
+                port: Some(2525)
+            }
+        );
+        assert_eq!(
+            Target::parse("192.0.2.1").unwrap(),
+            Target::Address {
+                ip: "192.0.2.1".parse().unwrap(),
+                port: None
+            }
+        );
+        assert!(matches!(
+            Target::parse("192.0.2.1:0").unwrap_err(),
+            TargetError::BadPort(_)
+        ));
+        for mistyped in ["192.0.2.300:25", "[192.0.2]:25", "192.0.2.300"] {
+            assert!(
+                matches!(Target::parse(mistyped), Err(TargetError::BadAddress(_))),
+                "{mistyped}"
+            );
+        }
     }
 
     #[test]

@@ -133,6 +133,18 @@ async fn address_literal_skips_mx_lookup_and_sends_no_sni() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn ipv4_and_port_without_brackets_is_probed_as_an_address() {
+    let f = fixture("cli-ip-port").await;
+    // `127.0.0.x:port`, exactly as an operator copies it from a log line.
+    let out = run(check(&f, &f.server("healthy"), &["--format", "json"])).await;
+    let v = json(&out);
+    assert_eq!(v["target"]["kind"], "address", "{v}");
+    assert_eq!(v["resolution"]["outcome"]["kind"], "direct");
+    assert_eq!(v["probes"][0]["stage"], "done");
+    assert_ne!(v["verdict"]["owner"], "dns_owner", "{}", v["verdict"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn host_port_form_resolves_the_host_without_mx() {
     let f = fixture("cli-hostport").await;
     let target = format!("mx.healthy.lab.test:{}", f.lab.port);
@@ -217,4 +229,118 @@ async fn scan_is_opt_in_and_reported_per_address() {
     if openssl == 1 {
         assert_eq!(v["probes"][0]["second_opinion"]["connected"], true);
     }
+}
+
+/// Standard output as a pipe whose reader is already gone: every write gets EPIPE.
+fn closed_pipe() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    writer
+}
+
+fn dev_full() -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_pipe_or_a_full_disk_keeps_the_verdicts_exit_code() {
+    let f = fixture("cli-pipe").await;
+    let saved = f.dir.join("problem.json");
+    let mut save = check(&f, "starttls-454.lab.test", &["--format", "json", "-o"]);
+    save.arg(&saved);
+    assert_eq!(run(save).await.status.code(), Some(1));
+
+    for (scenario, code) in [("healthy.lab.test", 0), ("starttls-454.lab.test", 1)] {
+        // `mxtriage check … | head -0`: the reader left, so nothing is said.
+        let mut piped = check(&f, scenario, &["--verbose"]);
+        piped.stdout(closed_pipe());
+        let out = run(piped).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{scenario}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("error"), "{err}");
+
+        // `> /dev/full`: said once, clearly, and the verdict still decides the exit code.
+        let mut full = check(&f, scenario, &["--format", "markdown"]);
+        full.stdout(dev_full());
+        let out = run(full).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{scenario}: {err}");
+        assert!(
+            err.contains("cannot write the report to standard output: No space left on device"),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+
+    for args in [&["report", "show"][..], &["report", "diff"][..]] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+        command.args(args).arg(&saved);
+        if args[1] == "diff" {
+            command.arg(&saved);
+        }
+        command.stdout(closed_pipe());
+        let out = run(command).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        let expected = if args[1] == "diff" { 0 } else { 1 };
+        assert_eq!(out.status.code(), Some(expected), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn output_file_problems_and_absurd_settings_are_usage_errors_before_any_probe() {
+    let f = fixture("cli-early-usage").await;
+    let existing = f.dir.join("existing.md");
+    std::fs::write(&existing, "keep me").unwrap();
+    let missing_dir = f.dir.join("no-such-dir/report.md");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["-o".into(), missing_dir.display().to_string()], "does not exist"),
+        (vec!["-o".into(), existing.display().to_string()], "already exists"),
+        (vec!["-o".into(), "/etc/passwd/report.md".into()], "is not a directory"),
+        // Not writable even for root: a read-only kernel file system.
+        (vec!["-o".into(), "/proc/mxtriage-report.md".into()], "cannot write"),
+        (vec!["--port".into(), "0".into()], "--port"),
+        (vec!["--timeout-connect".into(), "0.01".into()], "too short"),
+        (vec!["--timeout-tls".into(), "0".into()], "too short"),
+        (vec!["--timeout-tls".into(), "NaN".into()], "not a usable timeout"),
+    ];
+    for (extra, says) in cases {
+        let before = f.lab.connections();
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let out = run(check(&f, "healthy.lab.test", &extra)).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(says), "{extra:?}: {err}");
+        assert_eq!(f.lab.connections(), before, "{extra:?}: nothing was probed");
+    }
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
+    assert!(!missing_dir.parent().unwrap().exists(), "no directory was made");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_printed_lab_and_demo_stop_quietly_when_the_reader_is_gone() {
+    for command in ["lab", "demo"] {
+        let mut piped = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+        piped
+            .arg(command)
+            .stdin(std::process::Stdio::null())
+            .stdout(closed_pipe());
+        let out = run(piped).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{command}: {err}");
+        assert!(!err.contains("panicked"), "{command}: {err}");
+    }
+    // A full disk is said, not hidden.
+    let mut full = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    full.arg("demo").stdin(std::process::Stdio::null()).stdout(dev_full());
+    let out = run(full).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("No space left on device") && !err.contains("panicked"),
+        "{err}"
+    );
 }

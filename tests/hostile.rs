@@ -493,3 +493,45 @@ async fn a_whole_check_ends_at_its_deadline_not_at_the_sum_of_its_timeouts() {
             .contains("incomplete")
     );
 }
+
+/// Runs the real binary with `args`, with a memory ceiling so a read that is not bounded
+/// fails the test instead of growing until the kernel kills it.
+fn binary(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -v 1000000 && exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_mxtriage"),
+        ])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn endless_files_are_refused_at_their_size_limit() {
+    for args in [
+        &["report", "show", "/dev/zero"][..],
+        &["report", "diff", "/dev/zero", "/dev/zero"][..],
+        &["check", "example.invalid", "--ca-file", "/dev/zero"][..],
+    ] {
+        let out = binary(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("/dev/zero is larger than"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn an_oversized_report_is_refused_before_it_is_read() {
+    let path = std::env::temp_dir().join(format!("mxtriage-hostile-{}-big.json", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    // Sparse: 200 MB on paper, nothing on disk; the size alone says no.
+    file.set_len(200 << 20).unwrap();
+    let out = binary(&["report", "show", path.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&path);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("larger than 8 MiB, the most saved reports hold"), "{err}");
+}

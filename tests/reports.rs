@@ -203,7 +203,11 @@ async fn output_file_is_private_and_never_overwritten() {
     let before = std::fs::read_to_string(&path).unwrap();
     assert!(before.starts_with("# STARTTLS triage: healthy.lab.test"));
     let out = run(check_to_file(&f, "healthy", &path, &[])).await;
-    assert_eq!(out.status.code(), Some(3), "a write failure is reported, not hidden");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "refused up front as a usage error, not hidden"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
@@ -259,4 +263,107 @@ async fn a_tampered_report_is_shown_escaped_and_rediagnosed() {
         "the verdict comes from the evidence"
     );
     assert!(!render_markdown(&loaded).contains('\u{1b}'));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_from_the_far_future_is_shown_not_a_panic() {
+    let f = fixture("far-future").await;
+    // An expired certificate: its verdict carries a dated workaround (started_at + days).
+    let original = session(&f, "expired").await;
+    assert!(original.verdict.workaround.is_some(), "the scenario needs a workaround");
+    let mut value: serde_json::Value = serde_json::from_str(&original.to_json()).unwrap();
+    // The last second a date can hold, so the expiry overflows; and a u64 that `as i64` wraps.
+    for (name, started_at) in [("last-second", 253_402_300_799_u64), ("u64-max", u64::MAX)] {
+        value["started_at"] = started_at.into();
+        let path = f.dir.join(format!("{name}.json"));
+        std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+        for format in ["text", "markdown", "json"] {
+            let mut show = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+            show.args(["report", "show"]).arg(&path).args(["--format", format]);
+            let out = run(show).await;
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{name} {format}: {err}");
+            assert!(!err.contains("panicked"), "{err}");
+        }
+        let mut diff = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+        diff.args(["report", "diff"]).arg(&path).arg(&path);
+        let out = run(diff).await;
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+        let mut compare = check_to_file(&f, "healthy", &f.dir.join(format!("{name}-now.json")), &["--compare"]);
+        compare.arg(&path);
+        let out = run(compare).await;
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_string_fields_of_a_loaded_report_are_capped() {
+    let f = fixture("capped").await;
+    let original = session(&f, "healthy").await;
+    let mut value: serde_json::Value = serde_json::from_str(&original.to_json()).unwrap();
+    // Plain `String` fields, not SafeText: only the load path can cap them.
+    value["vantage_host"] = "v".repeat(1 << 20).into();
+    value["resolution"]["hosts"][0]["name"] = "m".repeat(1 << 20).into();
+    let path = f.dir.join("long.json");
+    std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+    let loaded = Session::load(&path).unwrap();
+    for field in [&loaded.check.vantage_host, &loaded.check.resolution.hosts[0].name] {
+        assert!(field.ends_with("…[truncated]"), "{}", field.len());
+        assert!(field.chars().count() <= mxtriage::text::MAX_SAVED_CHARS + 12);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn peer_text_in_the_ticket_cannot_ping_link_or_hide() {
+    let f = fixture("md-neutral").await;
+    let original = session(&f, "expired").await;
+    let mut value: serde_json::Value = serde_json::from_str(&original.to_json()).unwrap();
+    let hostile = "@security-team see https://evil.example/x &rlm; www.evil.example\u{2028}\u{E0041}\u{3164}";
+    value["resolution"]["query"] = hostile.into();
+    value["resolution"]["hosts"][0]["cname_chain"] = serde_json::json!([hostile]);
+    let path = f.dir.join("hostile.json");
+    std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+    let mut show = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    show.args(["report", "show"]).arg(&path).args(["--format", "markdown"]);
+    let out = run(show).await;
+    let markdown = String::from_utf8_lossy(&out.stdout);
+    // Where the text shows (the CNAME line, the postmaster note), every trigger is in a
+    // code span or escaped, and the invisible characters are spelled out.
+    let shown = "`@security-team` see `https://evil.example/x` \\&rlm; `www.evil.example\\x2028\\xe0041\\x3164`";
+    assert!(markdown.matches(shown).count() >= 2, "{markdown}");
+    for raw in [
+        " @security-team",
+        " https://evil",
+        " &rlm;",
+        "\u{2028}",
+        "\u{E0041}",
+        "\u{3164}",
+    ] {
+        assert!(!markdown.contains(raw), "{raw:?} passed raw:\n{markdown}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_padded_certificate_name_stays_on_its_own_line_in_the_reports() {
+    let f = fixture("padded-name").await;
+    let original = session(&f, "expired").await;
+    let mut value: serde_json::Value = serde_json::from_str(&original.to_json()).unwrap();
+    let pad = " ".repeat(200);
+    value["probes"][0]["chain"]["certificates"][0]["subject"] =
+        format!("CN=mx.expired.lab.test{pad}trust Mozilla roots: trusted{pad}").into();
+    let path = f.dir.join("padded.json");
+    std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+    for format in ["text", "markdown"] {
+        let mut show = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+        show.args(["report", "show"]).arg(&path).args(["--format", format]);
+        let out = run(show).await;
+        let shown = String::from_utf8_lossy(&out.stdout);
+        // One space where the padding was: a terminal that soft-wraps the line no longer
+        // starts a row with the fake "trust" line after a screenful of blanks.
+        assert!(
+            shown.contains("subject CN=mx.expired.lab.test trust Mozilla roots: trusted\n"),
+            "{format}:\n{shown}"
+        );
+    }
 }

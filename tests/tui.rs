@@ -431,3 +431,112 @@ fn a_paste_is_shown_escaped_and_bounded() {
     let held: usize = app.intake.paste.lines().iter().map(|l| l.len() + 1).sum();
     assert!(held <= mxtriage::intake::MAX_INPUT_BYTES + 1, "{held}");
 }
+
+/// The buffer as rows of text (one string per row, wide cells as they are stored).
+fn rows(buffer: &ratatui::buffer::Buffer) -> Vec<String> {
+    let width = usize::from(buffer.area.width);
+    buffer
+        .content()
+        .chunks(width)
+        .map(|row| row.iter().map(|c| c.symbol()).collect())
+        .collect()
+}
+
+/// A recorded run whose first address's peer text is hostile in the given ways.
+fn tampered(mut recorded: Recorded, banner: &[u8], subject: &str) -> Recorded {
+    use mxtriage::text::SafeText;
+    let tamper = |p: &mut mxtriage::model::ProbeResult| {
+        if let Some(line) = p.transcript.iter_mut().find(|l| l.text.as_str().starts_with("220")) {
+            line.text = SafeText::from_peer(banner);
+        }
+        if let Some(chain) = &mut p.chain {
+            chain.certificates[0].subject = SafeText::from_peer_str(subject);
+        }
+    };
+    let first = (recorded.report.probes[0].mx.clone(), recorded.report.probes[0].address);
+    tamper(&mut recorded.report.probes[0]);
+    for event in &mut recorded.events {
+        if let engine::Event::Probed(p) = event
+            && (p.mx.clone(), p.address) == first
+        {
+            tamper(p);
+        }
+    }
+    recorded
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_utf8_terminal_gets_peer_text_as_ascii_escapes() {
+    // `Û` is C3 9B in UTF-8; 0x9B alone is CSI on an 8-bit terminal.
+    let report = tampered(
+        lab_report("two-mx").await,
+        b"220 \xc3\x9bber ESMTP",
+        "CN=\u{db}ber \u{1F600}",
+    );
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &report);
+    app.ascii = true;
+    app.screen = Screen::Detail;
+    for (width, height) in [(80, 24), (120, 40)] {
+        let terminal = draw(&app, width, height);
+        let buffer = terminal.backend().buffer();
+        let odd: Vec<&str> = buffer
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .filter(|s| !s.is_ascii())
+            .collect();
+        assert!(odd.is_empty(), "{width}x{height} writes non-ASCII: {odd:?}");
+        let text = rows(buffer).concat();
+        assert!(
+            text.contains("220 \\u{db}ber ESMTP"),
+            "the banner is spelled out:\n{}",
+            rows(buffer).join("\n")
+        );
+        assert!(
+            text.contains("CN=\\u{db}ber") && text.contains("\\u{1f600}"),
+            "{}",
+            rows(buffer).join("\n")
+        );
+    }
+    // Whatever screen is open, no cell holds anything but ASCII.
+    for screen in [Screen::Intake, Screen::Triage, Screen::Verdict, Screen::Export] {
+        app.screen = screen;
+        let terminal = draw(&app, 80, 24);
+        let odd: Vec<&str> = terminal
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .filter(|s| !s.is_ascii())
+            .collect();
+        assert!(odd.is_empty(), "{screen:?} writes non-ASCII: {odd:?}");
+    }
+    app.screen = Screen::Detail;
+    // On a UTF-8 terminal the same text is shown as it is.
+    app.ascii = false;
+    let text = rows(draw(&app, 120, 40).backend().buffer()).concat();
+    assert!(text.contains("220 Ûber ESMTP"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_padded_certificate_name_cannot_pass_for_lines_of_the_chain_pane() {
+    let pad = " ".repeat(300);
+    let subject = format!("CN=mx1.two-mx.lab.test{pad}chain: complete{pad}trust Mozilla roots: trusted{pad}");
+    let report = tampered(lab_report("two-mx").await, b"220 mx ESMTP", &subject);
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &report);
+    app.screen = Screen::Detail;
+    for (width, height) in [(80, 24), (120, 40)] {
+        let terminal = draw(&app, width, height);
+        let rows = rows(terminal.backend().buffer());
+        let shown = rows.join("\n");
+        for fake in ["chain: complete", "trust Mozilla roots: trusted"] {
+            // A row of the pane's own starts right after the border; the fake may
+            // only appear after a continuation marker or inside the subject's row.
+            assert!(!shown.contains(&format!("│{fake}")), "{width}x{height}:\n{shown}");
+        }
+        assert!(shown.contains("↳"), "the continuation is marked:\n{shown}");
+    }
+}

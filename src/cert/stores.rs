@@ -4,8 +4,6 @@
 //! System is what an MTA on this host would trust, and the CA file is what the operator
 //! says their private senders trust. They are loaded once and shared by every probe.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use rustls::RootCertStore;
@@ -22,6 +20,8 @@ pub enum CertError {
         #[source]
         source: std::io::Error,
     },
+    #[error("ca file: {0}")]
+    CaFile(#[from] crate::files::ReadError),
     #[error("ca file {} holds no pem certificates", path.display())]
     CaFileEmpty { path: PathBuf },
     #[error("ca file {}: none of its {found} certificates is usable as a trust anchor", path.display())]
@@ -153,8 +153,8 @@ fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, CertError
         path: path.to_owned(),
         source,
     };
-    let file = File::open(path).map_err(read_err)?;
-    let certs = rustls_pemfile::certs(&mut BufReader::new(file))
+    let pem = crate::files::read(path, crate::files::CA_FILE)?;
+    let certs = rustls_pemfile::certs(&mut pem.as_slice())
         .collect::<Result<Vec<_>, _>>()
         .map_err(read_err)?;
     if certs.is_empty() {
@@ -230,7 +230,7 @@ mod tests {
     fn missing_ca_file_is_a_read_error_naming_the_path() {
         let path = temp_path("missing.pem");
         let err = read_pem_certs(&path).unwrap_err();
-        assert!(matches!(err, CertError::CaFileRead { .. }));
+        assert!(matches!(err, CertError::CaFile(_)), "{err}");
         assert!(err.to_string().contains(&path.display().to_string()));
     }
 

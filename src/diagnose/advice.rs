@@ -446,10 +446,14 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
     out
 }
 
+/// `unix` plus `plus_days` as a calendar date; "unknown" when either is past what a date
+/// can hold (a saved report may claim any `started_at`).
 fn date(unix: u64, plus_days: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix as i64)
-        .map(|t| (t + time::Duration::days(plus_days)).date().to_string())
-        .unwrap_or_else(|_| "unknown".to_string())
+    i64::try_from(unix)
+        .ok()
+        .and_then(|unix| time::OffsetDateTime::from_unix_timestamp(unix).ok())
+        .and_then(|t| t.checked_add(time::Duration::days(plus_days)))
+        .map_or_else(|| "unknown".to_string(), |t| t.date().to_string())
 }
 
 fn workaround(spec: &VerdictSpec, report: &CheckReport, answers: &Answers, supporting: &[usize]) -> Option<Workaround> {
@@ -722,5 +726,13 @@ mod tests {
     #[test]
     fn dates_are_calendar_days() {
         assert_eq!(date(0, 14), "1970-01-15");
+    }
+
+    #[test]
+    fn a_date_past_the_calendar_is_unknown_not_a_panic() {
+        // 9999-12-31T23:59:59Z, the last second `time` can hold, from a saved report.
+        assert_eq!(date(253_402_300_799, 0), "9999-12-31");
+        assert_eq!(date(253_402_300_799, 14), "unknown");
+        assert_eq!(date(u64::MAX, 14), "unknown");
     }
 }

@@ -21,14 +21,19 @@ pub async fn run(latency_ms: u64, runs: usize) -> Result<(), LabError> {
     let exe = std::env::current_exe().map_err(LabError::Io)?;
     let domain = lab.scenario("pool").map(|s| s.domain.clone()).unwrap_or_default();
     let bound = latency * DELAYED_REPLIES;
-    println!("bench: check {domain} (2 MX x 2 addresses), {latency_ms} ms before every SMTP reply");
-    println!(
+    say!("bench: check {domain} (2 MX x 2 addresses), {latency_ms} ms before every SMTP reply");
+    say!(
         "critical-path lower bound: {DELAYED_REPLIES} replies x {latency_ms} ms = {} ms\n",
         bound.as_millis()
     );
-    println!(
+    say!(
         "{:>4} {:>10} {:>7} {:>12} {:>14} {:>6}",
-        "run", "wall ms", "ratio", "connections", "max per addr", "exit"
+        "run",
+        "wall ms",
+        "ratio",
+        "connections",
+        "max per addr",
+        "exit"
     );
     let mut walls = Vec::new();
     for run in 1..=runs.max(1) {
@@ -51,7 +56,7 @@ pub async fn run(latency_ms: u64, runs: usize) -> Result<(), LabError> {
             .collect();
         let total: usize = per_address.iter().sum();
         let max = per_address.iter().copied().max().unwrap_or(0);
-        println!(
+        say!(
             "{run:>4} {:>10} {:>7.2} {total:>12} {max:>14} {:>6}",
             wall.as_millis(),
             wall.as_secs_f64() / bound.as_secs_f64(),
@@ -61,7 +66,7 @@ pub async fn run(latency_ms: u64, runs: usize) -> Result<(), LabError> {
     }
     walls.sort();
     let median = walls[walls.len() / 2];
-    println!(
+    say!(
         "\nmedian wall {} ms, ratio {:.2} (target <= 1.30); peak RSS of the check process {} KiB (target <= 20480)",
         median.as_millis(),
         median.as_secs_f64() / bound.as_secs_f64(),

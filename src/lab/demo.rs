@@ -31,19 +31,20 @@ pub async fn serve(latency_ms: u64, dir: Option<PathBuf>) -> Result<(), LabError
     let ca_file = lab
         .write_ca_file(&dir.unwrap_or_else(default_dir))
         .map_err(LabError::Io)?;
-    println!(
+    say!(
         "mxtriage lab: DNS on {}, SMTP on port {} of 127.77.0.x",
-        lab.dns, lab.port
+        lab.dns,
+        lab.port
     );
-    println!("lab CA: {}\n", ca_file.display());
+    say!("lab CA: {}\n", ca_file.display());
     for scenario in lab.scenarios() {
-        println!("{:<24} {}", scenario.name, scenario.summary);
-        println!("{:<24} {}\n", "", lab.check_command(&scenario.domain, &ca_file));
+        say!("{:<24} {}", scenario.name, scenario.summary);
+        say!("{:<24} {}\n", "", lab.check_command(&scenario.domain, &ca_file));
     }
     for skipped in &lab.skipped {
-        println!("{skipped}");
+        say!("{skipped}");
     }
-    println!("Press Ctrl-C to stop.");
+    say!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await.map_err(LabError::Io)?;
     Ok(())
 }
@@ -73,7 +74,9 @@ pub async fn run() -> Result<u8, LabError> {
     let dir = default_dir();
     let ca_file = lab.write_ca_file(&dir).map_err(LabError::Io)?;
     let stores = Arc::new(TrustStores::load(Some(&ca_file)).map_err(|e| LabError::Io(std::io::Error::other(e)))?);
-    println!(
+    // Read once into the stores: the file is not needed after this.
+    let _ = std::fs::remove_dir_all(&dir);
+    say!(
         "mxtriage demo: {} lab scenarios, DNS {}, SMTP port {} (this takes about 10 seconds)\n",
         lab.scenarios().len(),
         lab.dns,
@@ -100,8 +103,8 @@ pub async fn run() -> Result<u8, LabError> {
         {
             Ok(session) => {
                 let v = &session.verdict;
-                println!("{:<24} {}", scenario.name, summary_line(&session.check));
-                println!(
+                say!("{:<24} {}", scenario.name, summary_line(&session.check));
+                say!(
                     "{:<24} -> {} [{}; owner: {}; confidence: {}; exit {}]\n",
                     "",
                     v.title,
@@ -111,15 +114,14 @@ pub async fn run() -> Result<u8, LabError> {
                     session.exit_code()
                 );
             }
-            Err(e) => println!("{:<24} error: {e}\n", scenario.name),
+            Err(e) => say!("{:<24} error: {e}\n", scenario.name),
         }
     }
     for skipped in &lab.skipped {
-        println!("{skipped}");
+        say!("{skipped}");
     }
-    println!("Verdicts above assume no answers to the tree's questions; try one by hand with");
-    println!("`mxtriage lab` (it prints the check command for each scenario) and --answer ID=KEY.");
-    let _ = std::fs::remove_dir_all(&dir);
+    say!("Verdicts above assume no answers to the tree's questions; try one by hand with");
+    say!("`mxtriage lab` (it prints the check command for each scenario) and --answer ID=KEY.");
     Ok(0)
 }
 

@@ -4,6 +4,21 @@
 //! Every scenario server listens on its own 127.77.0.x address, all on one port,
 //! and the lab's DNS server publishes `<scenario>.lab.test` pointing at them.
 
+/// `println!` for the lab's printed output (`lab`, `demo`, `bench`): a reader that went
+/// away ends the command quietly with the default value, any other write error is a
+/// [`LabError::Io`]; `println!` would panic on either.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        if let Err(e) = $crate::output::print(&format!("{}\n", format_args!($($arg)*))) {
+            return if $crate::output::reader_gone(&e) {
+                Ok(Default::default())
+            } else {
+                Err($crate::lab::LabError::Io(e))
+            };
+        }
+    };
+}
+
 pub mod bench;
 pub mod demo;
 pub mod dns;

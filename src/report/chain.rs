@@ -3,6 +3,7 @@
 //! say the same thing (the workbench colours lines by tone).
 
 use crate::cert::{ChainReport, Completeness, TrustOutcome};
+use crate::text::one_line;
 
 /// How a line reads: the workbench colours by it, the reports ignore it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,8 @@ fn line(depth: usize, tone: Tone, text: String) -> ChainLine {
     ChainLine { depth, text, tone }
 }
 
+/// The chain as lines. Peer fields are made [`one_line`]: each line here stands for one
+/// fact, and padding must not let a name spill into what reads as the next fact.
 pub fn lines(chain: &ChainReport) -> Vec<ChainLine> {
     let mut lines = Vec::new();
     for c in &chain.certificates {
@@ -36,11 +39,11 @@ pub fn lines(chain: &ChainReport) -> Vec<ChainLine> {
         lines.push(line(
             0,
             Tone::Heading,
-            format!("[{}] subject {}", c.position, c.subject),
+            format!("[{}] subject {}", c.position, one_line(c.subject.as_str())),
         ));
-        lines.push(line(1, Tone::Plain, format!("issuer {}", c.issuer)));
+        lines.push(line(1, Tone::Plain, format!("issuer {}", one_line(c.issuer.as_str()))));
         if !c.sans.is_empty() {
-            let sans: Vec<&str> = c.sans.iter().map(|s| s.as_str()).collect();
+            let sans: Vec<String> = c.sans.iter().map(|s| one_line(s.as_str())).collect();
             lines.push(line(1, Tone::Plain, format!("SANs: {}", sans.join(", "))));
         }
         let validity = format!("valid {} to {}", c.not_before, c.not_after);
@@ -72,7 +75,7 @@ pub fn lines(chain: &ChainReport) -> Vec<ChainLine> {
             lines.push(line(
                 0,
                 Tone::Bad,
-                format!("chain incomplete: issuer {issuer} not sent"),
+                format!("chain incomplete: issuer {} not sent", one_line(issuer.as_str())),
             ));
         }
         Completeness::Disordered => lines.push(line(0, Tone::Bad, "chain: certificates out of order".into())),
@@ -107,7 +110,11 @@ pub fn lines(chain: &ChainReport) -> Vec<ChainLine> {
     }
     let reference = &chain.name.reference;
     lines.push(match &chain.name.matched_by {
-        Some(id) => line(0, Tone::Good, format!("name {reference} matched by {id}")),
+        Some(id) => line(
+            0,
+            Tone::Good,
+            format!("name {reference} matched by {}", one_line(id.as_str())),
+        ),
         None if chain.name.cn_only => line(
             0,
             Tone::Bad,

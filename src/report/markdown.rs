@@ -8,20 +8,65 @@ use crate::cert::{ChainReport, Completeness};
 use crate::diagnose::{CheckStatus, EvidenceAt, Owner, Scope};
 use crate::model::ProbeResult;
 
-/// Peer text as inert Markdown: no links, images, HTML, emphasis or table breaks.
+/// Peer text as inert Markdown: no links, images, HTML, entities, emphasis, table
+/// breaks, mentions or issue references.
+///
+/// Backslashes neutralise Markdown syntax, but not what GitHub-style renderers add on
+/// top: `@name` pings a person or team, bare `https://…`, `www.…` and `user@host` become
+/// links, `#12` links an issue. Those filters run on the rendered text, where the
+/// backslash is gone, and skip code spans; so a word that would trigger one goes in a
+/// code span, and everything else is escaped character by character.
 fn md(text: &str) -> String {
+    let text = text.replace(['\n', '\r'], " ");
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '!' | '#' | '|' | '{' | '}' | '~' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
+    for (i, word) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if renderer_would_link(word) {
+            // Punctuation around the word stays outside the span, as it reads.
+            let core = word.trim_start_matches('(').trim_end_matches(['.', ',', ':', ';', ')']);
+            let start = word.len() - word.trim_start_matches('(').len();
+            escape_word(&mut out, &word[..start]);
+            // A pipe splits a table cell even inside a code span; outside one, `\|` is
+            // a plain pipe everywhere, so the span is cut around it.
+            let pieces: Vec<String> = core
+                .split('|')
+                .map(|piece| if piece.is_empty() { String::new() } else { code(piece) })
+                .collect();
+            out.push_str(&pieces.join("\\|"));
+            escape_word(&mut out, &word[start + core.len()..]);
+        } else {
+            escape_word(&mut out, word);
         }
     }
     out
+}
+
+/// Whether a GitHub-style renderer would turn `word` into a mention, a link or an
+/// issue reference even with every punctuation mark escaped.
+fn renderer_would_link(word: &str) -> bool {
+    let lower = word.to_ascii_lowercase();
+    word.contains('@')
+        || lower.contains("://")
+        || lower.contains("www.")
+        || lower.contains("mailto:")
+        || word
+            .as_bytes()
+            .windows(2)
+            .any(|w| w[0] == b'#' && w[1].is_ascii_digit())
+}
+
+fn escape_word(out: &mut String, word: &str) {
+    for c in word.chars() {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '!' | '#' | '|' | '{' | '}' | '~' | '&'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
 }
 
 /// Escapes text for a table cell.
@@ -49,9 +94,14 @@ fn fenced(lang: &str, body: &str) -> String {
 }
 
 pub fn utc(unix: u64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix as i64)
-        .map(|t| format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute()))
-        .unwrap_or_else(|_| unix.to_string())
+    // `as i64` would turn a hostile u64::MAX into -1, a plausible 1969 date.
+    i64::try_from(unix)
+        .ok()
+        .and_then(|unix| time::OffsetDateTime::from_unix_timestamp(unix).ok())
+        .map_or_else(
+            || unix.to_string(),
+            |t| format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute()),
+        )
 }
 
 fn source_address(session: &Session) -> Option<String> {
@@ -431,8 +481,25 @@ mod tests {
 
     #[test]
     fn peer_text_cannot_inject_markdown() {
-        assert_eq!(md("[click](http://x) <b>|"), "\\[click\\](http://x) \\<b\\>\\|");
+        assert_eq!(md("[click](x) <b>|"), "\\[click\\](x) \\<b\\>\\|");
+        assert_eq!(md("[click](http://x)"), "`[click](http://x`)");
         assert_eq!(code("a`b"), "``a`b``");
         assert_eq!(code("`x"), "`` `x ``");
+    }
+
+    #[test]
+    fn peer_text_cannot_ping_link_or_smuggle_entities() {
+        assert_eq!(md("cc @security-team now"), "cc `@security-team` now");
+        assert_eq!(md("see https://evil.example/x"), "see `https://evil.example/x`");
+        assert_eq!(md("www.evil.example"), "`www.evil.example`");
+        assert_eq!(md("mail root@evil.example"), "mail `root@evil.example`");
+        assert_eq!(md("fixes #12"), "fixes `#12`");
+        assert_eq!(md("(rua=mailto:a@b.example)."), "(`rua=mailto:a@b.example`).");
+        assert_eq!(md("a&rlm;b &amp;"), "a\\&rlm;b \\&amp;");
+        // In a table a pipe must stay escaped even where the word is a code span.
+        assert_eq!(md("@a|b"), "`@a`\\|`b`");
+        assert_eq!(md("x`@y"), "``x`@y``");
+        // Ordinary words keep their backslash escapes.
+        assert_eq!(md("_smtp._tls [1]"), "\\_smtp.\\_tls \\[1\\]");
     }
 }

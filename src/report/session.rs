@@ -19,8 +19,8 @@ pub struct Session {
 
 #[derive(Debug, Error)]
 pub enum SessionError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Read(#[from] crate::files::ReadError),
     #[error("{path} is not an mxtriage JSON report: {source}")]
     Parse { path: String, source: serde_json::Error },
     #[error("{path} has schema_version {found}; this mxtriage reads {SCHEMA_VERSION}")]
@@ -50,10 +50,7 @@ impl Session {
     /// Reads a saved JSON report, refusing other schema versions with a clear message.
     pub fn load(path: &std::path::Path) -> Result<Self, SessionError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SessionError::Read {
-            path: shown.clone(),
-            source,
-        })?;
+        let text = crate::files::read_text(path, crate::files::REPORT)?;
         let value: serde_json::Value = serde_json::from_str(&text).map_err(|source| SessionError::Parse {
             path: shown.clone(),
             source,

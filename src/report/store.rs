@@ -14,6 +14,14 @@ pub enum StoreError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("no user data directory is known (is HOME set?); pass an explicit path")]
     NoDataDir,
+    #[error("cannot write {}: directory {} does not exist or cannot be read ({source})", path.display(), dir.display())]
+    NoDirectory {
+        path: PathBuf,
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {} is not a directory", path.display(), dir.display())]
+    NotADirectory { path: PathBuf, dir: PathBuf },
 }
 
 /// Where reports go by default: `$XDG_DATA_HOME/mxtriage/reports` or the platform's equivalent.
@@ -35,7 +43,9 @@ pub fn file_name(target: &str, started_at: u64, extension: &str) -> String {
             }
         })
         .collect();
-    let stamp = time::OffsetDateTime::from_unix_timestamp(started_at as i64)
+    let stamp = i64::try_from(started_at)
+        .ok()
+        .and_then(|unix| time::OffsetDateTime::from_unix_timestamp(unix).ok())
         .map(|t| {
             format!(
                 "{}{:02}{:02}T{:02}{:02}{:02}Z",
@@ -47,7 +57,7 @@ pub fn file_name(target: &str, started_at: u64, extension: &str) -> String {
                 t.second()
             )
         })
-        .unwrap_or_else(|_| started_at.to_string());
+        .unwrap_or_else(|| started_at.to_string());
     format!("{clean}-{stamp}.{extension}")
 }
 
@@ -62,16 +72,9 @@ pub fn write_new(path: &Path, contents: &str) -> Result<(), StoreError> {
     if path.exists() {
         return Err(StoreError::Exists(path.to_path_buf()));
     }
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent(path);
     std::fs::create_dir_all(&dir).map_err(err)?;
-    let temp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("report"),
-        std::process::id()
-    ));
+    let temp = temp_beside(path, &dir);
     write_private(&temp, contents).map_err(err)?;
     // hard_link fails if the destination exists: no silent overwrite, even in a race.
     let linked = std::fs::hard_link(&temp, path);
@@ -81,6 +84,58 @@ pub fn write_new(path: &Path, contents: &str) -> Result<(), StoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StoreError::Exists(path.to_path_buf())),
         Err(e) => Err(err(e)),
     }
+}
+
+/// Checks up front that [`write_new`] will be able to create `path`: nothing is there
+/// yet, its directory exists (a mistyped directory is not created), and a file can be
+/// made in it. Found after a minute-long check, any of these would lose the result;
+/// `write_new` still checks again, since a file may appear in between.
+pub fn check_new(path: &Path) -> Result<(), StoreError> {
+    if path.symlink_metadata().is_ok() {
+        return Err(StoreError::Exists(path.to_path_buf()));
+    }
+    let dir = parent(path);
+    match std::fs::metadata(&dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            return Err(StoreError::NotADirectory {
+                path: path.to_path_buf(),
+                dir,
+            });
+        }
+        Err(source) => {
+            return Err(StoreError::NoDirectory {
+                path: path.to_path_buf(),
+                dir,
+                source,
+            });
+        }
+    }
+    // Permission bits do not tell (root, ACLs, read-only mounts): try it.
+    let probe = temp_beside(path, &dir);
+    write_private(&probe, "").map_err(|source| StoreError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// The directory `path` goes into; `.` for a bare file name.
+fn parent(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A private temporary name in `dir` for writing `path`.
+fn temp_beside(path: &Path, dir: &Path) -> PathBuf {
+    dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("report"),
+        std::process::id()
+    ))
 }
 
 /// Writes a new report into `dir`, adding `-2`, `-3`, … to the name when an earlier

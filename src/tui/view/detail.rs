@@ -13,6 +13,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
@@ -45,24 +46,28 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     });
     let outcome = match &probe.failure {
         Some(f) => Span::styled(
-            format!("FAILED at {}: {}", probe.stage.label(), f.summary()),
+            format!("FAILED at {}: {}", probe.stage.label(), theme.text(&f.summary())),
             theme.bad(),
         ),
-        None => Span::styled(format!("completed; TLS: {tls}"), theme.good()),
+        None => Span::styled(format!("completed; TLS: {}", theme.text(&tls)), theme.good()),
     };
     frame.render_widget(
         Paragraph::new(vec![
             Line::from(vec![
-                Span::styled(format!("{} [{}] ", probe.mx, probe.address), theme.title()),
+                Span::styled(format!("{} [{}] ", theme.text(&probe.mx), probe.address), theme.title()),
                 outcome,
             ]),
             Line::styled(
-                probe
-                    .findings
-                    .iter()
-                    .map(|f| f.describe())
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                theme
+                    .text(
+                        &probe
+                            .findings
+                            .iter()
+                            .map(|f| f.describe())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    )
+                    .into_owned(),
                 theme.warn(),
             ),
         ]),
@@ -79,10 +84,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .scroll((app.transcript_scroll, 0)),
         left,
     );
+    // Wrapped here, not by the Paragraph: see `wrap_marked`.
+    let inner = usize::from(right.width.saturating_sub(2));
     frame.render_widget(
-        Paragraph::new(chain(probe, theme))
+        Paragraph::new(chain(probe, theme, inner))
             .block(theme.block("certificate chain", app.detail_focus == DetailPane::Chain))
-            .wrap(Wrap { trim: false })
             .scroll((app.chain_scroll, 0)),
         right,
     );
@@ -90,7 +96,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .session
         .as_ref()
         .and_then(|s| s.verdict.reproduce.iter().find(|r| r.address == probe.address))
-        .map(|r| vec![Line::raw(r.swaks.clone()), Line::raw(r.openssl.clone())])
+        .map(|r| {
+            vec![
+                Line::raw(theme.text(&r.swaks).into_owned()),
+                Line::raw(theme.text(&r.openssl).into_owned()),
+            ]
+        })
         .unwrap_or_default();
     frame.render_widget(
         Paragraph::new(commands)
@@ -115,34 +126,148 @@ fn transcript(probe: &ProbeResult, theme: &Theme) -> Vec<Line<'static>> {
             let lock = if l.encrypted { "tls" } else { "   " };
             Line::from(vec![
                 Span::styled(format!("{i:>3} {:>5}ms {lock} ", l.at_ms), theme.dim()),
-                Span::styled(format!("{arrow} {}", l.text), style),
+                Span::styled(format!("{arrow} {}", theme.text(l.text.as_str())), style),
             ])
         })
         .collect()
 }
 
-fn chain(probe: &ProbeResult, theme: &Theme) -> Vec<Line<'static>> {
+fn chain(probe: &ProbeResult, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
+    let mut push = |depth: usize, text: &str, style: Style| {
+        let indent = "    ".repeat(depth);
+        let rows = wrap_marked(&format!("{indent}{}", theme.text(text)), width, theme.continuation());
+        lines.extend(rows.into_iter().enumerate().map(|(i, row)| {
+            if i == 0 {
+                Line::styled(row, style)
+            } else {
+                // The marker dim, the text in the line's own style.
+                let (marker, rest) = row.split_at(row.len() - row.trim_start().len() + theme.continuation().len());
+                Line::from(vec![
+                    Span::styled(marker.to_string(), theme.dim()),
+                    Span::styled(rest.to_string(), style),
+                ])
+            }
+        }));
+    };
     if let Some(opinion) = &probe.second_opinion {
-        lines.push(Line::styled(opinion.describe(), theme.title()));
+        push(0, &opinion.describe(), theme.title());
     }
     if let Some(scan) = &probe.scan {
-        lines.push(Line::styled("capability scan:", theme.title()));
-        lines.extend(scan.describe().into_iter().map(|l| Line::raw(format!("  {l}"))));
+        push(0, "capability scan:", theme.title());
+        for l in scan.describe() {
+            push(0, &format!("  {l}"), Style::default());
+        }
     }
     let Some(chain) = &probe.chain else {
-        lines.push(Line::raw("No certificate: the handshake did not get that far."));
+        push(
+            0,
+            "No certificate: the handshake did not get that far.",
+            Style::default(),
+        );
         return lines;
     };
-    lines.extend(crate::report::chain::lines(chain).into_iter().map(|l| {
+    for l in crate::report::chain::lines(chain) {
         let style = match l.tone {
             Tone::Heading => theme.title(),
-            Tone::Plain => ratatui::style::Style::default(),
+            Tone::Plain => Style::default(),
             Tone::Good => theme.good(),
             Tone::Bad => theme.bad(),
             Tone::Dim => theme.dim(),
         };
-        Line::styled(format!("{}{}", "    ".repeat(l.depth), l.text), style)
-    }));
+        push(l.depth, &l.text, style);
+    }
     lines
+}
+
+/// `text` cut into rows of at most `width` columns, at spaces where it can be; every
+/// row after the first starts where the text does, with `marker`.
+///
+/// Each line of the chain pane is one fact, and its first column says which. A
+/// certificate name is peer text: wrapped by the widget, a long one would continue on
+/// rows that read like facts of their own ("trust Mozilla roots: trusted" above the
+/// real "unknown issuer"). A marked continuation row cannot pass for one, since no
+/// line of the pane starts with the marker.
+fn wrap_marked(text: &str, width: usize, marker: &str) -> Vec<String> {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    let indent = text.len() - text.trim_start().len();
+    let lead = format!("{}{marker}", " ".repeat(indent));
+    // Too narrow to wrap meaningfully: let the pane cut the line.
+    if width <= lead.width() + 8 {
+        return vec![text.to_string()];
+    }
+    let mut rows = Vec::new();
+    let mut row = String::new();
+    let mut used = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let prefix = if rows.is_empty() && row.is_empty() {
+            ""
+        } else {
+            lead.as_str()
+        };
+        if row.is_empty() {
+            row.push_str(prefix);
+            used = prefix.width();
+            if !prefix.is_empty() {
+                rest = rest.trim_start();
+            }
+        }
+        // The longest piece that fits, preferring to end before a space.
+        let mut end = 0;
+        let mut last_space = None;
+        let mut cols = used;
+        for (i, c) in rest.char_indices() {
+            let w = c.width().unwrap_or(0);
+            if cols + w > width {
+                if c == ' ' {
+                    last_space = Some(i);
+                }
+                break;
+            }
+            cols += w;
+            end = i + c.len_utf8();
+            if c == ' ' {
+                last_space = Some(i);
+            }
+        }
+        if end == rest.len() {
+            row.push_str(rest);
+            rows.push(row);
+            return rows;
+        }
+        let cut = match last_space {
+            Some(space) if space > 0 => space,
+            _ => end.max(rest.chars().next().map_or(1, char::len_utf8)),
+        };
+        row.push_str(&rest[..cut]);
+        rows.push(std::mem::take(&mut row));
+        rest = &rest[cut..];
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuation_rows_are_marked_and_indented() {
+        let rows = wrap_marked(
+            "[0] subject CN=mx.example chain: complete trust Mozilla roots: trusted",
+            30,
+            "> ",
+        );
+        assert_eq!(rows[0], "[0] subject CN=mx.example");
+        assert!(rows.len() > 1, "{rows:?}");
+        for row in &rows[1..] {
+            assert!(row.starts_with("> "), "{row:?}");
+            assert!(row.chars().count() <= 30, "{row:?}");
+        }
+        let detail = wrap_marked("    issuer CN=a-very-long-issuer-name-without-spaces-at-all", 30, "> ");
+        assert!(detail[1..].iter().all(|r| r.starts_with("    > ")), "{detail:?}");
+        // A word that fits exactly ends its row; the space after it is not carried over.
+        assert_eq!(wrap_marked("abcdefghijkl mn", 12, "> "), vec!["abcdefghijkl", "> mn"]);
+        assert_eq!(wrap_marked("short", 30, "> "), vec!["short"]);
+    }
 }

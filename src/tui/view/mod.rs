@@ -62,6 +62,22 @@ impl Theme {
         }
     }
 
+    /// Peer text as this terminal can show it: as is on a UTF-8 terminal, otherwise
+    /// every non-ASCII character spelled `\u{..}` (see [`crate::text::ascii_escaped`]).
+    /// [`render`] makes sure of it for whatever does not come through here.
+    pub fn text<'a>(&self, s: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.ascii {
+            crate::text::ascii_escaped(s)
+        } else {
+            std::borrow::Cow::Borrowed(s)
+        }
+    }
+
+    /// Starts a row that continues the line above (see `detail::wrap_marked`).
+    pub fn continuation(&self) -> &'static str {
+        if self.ascii { "-> " } else { "↳ " }
+    }
+
     /// A separator that survives a non-UTF-8 terminal.
     pub fn dot(&self) -> &'static str {
         if self.ascii { "-" } else { "·" }
@@ -166,6 +182,35 @@ pub fn render(frame: &mut Frame, app: &App) {
     frame.render_widget(Paragraph::new(Line::from(keys)), footer);
     if app.help {
         help::render(frame, centered(frame.area(), 76, 20), &theme);
+    }
+    if app.ascii {
+        ascii_only(frame.buffer_mut());
+    }
+}
+
+/// The guarantee for a terminal whose locale is not UTF-8: no cell holds anything but
+/// ASCII, whichever widget wrote it (a text area, a title, a string no view passed
+/// through [`Theme::text`]). Peer text normally arrives already spelled `\u{..}`; what
+/// is left is the tool's own punctuation, given its ASCII look, and anything else
+/// becomes `?`, since one cell has no room for an escape.
+fn ascii_only(buffer: &mut ratatui::buffer::Buffer) {
+    for cell in &mut buffer.content {
+        let symbol = cell.symbol();
+        if symbol.is_ascii() {
+            continue;
+        }
+        let plain = match symbol {
+            "—" | "–" | "·" | "─" | "━" => "-",
+            "→" | "›" | "»" => ">",
+            "←" | "‹" | "«" => "<",
+            "…" => ".",
+            "✓" | "✔" => "+",
+            "✗" | "✘" => "x",
+            "•" => "*",
+            "│" | "┃" => "|",
+            _ => "?",
+        };
+        cell.set_symbol(plain);
     }
 }
 

@@ -157,7 +157,10 @@ pub fn live_row(app: &App, index: usize, theme: &Theme) -> Vec<Line<'static>> {
         .map_or(String::new(), |p| format!(", {} ms", p.timings.total_ms));
     vec![
         Line::from(vec![Span::raw(format!(" {address:<16} ")), Span::styled(state, style)]),
-        Line::styled(format!("   {detail}{timing}{attempts}"), theme.dim()),
+        Line::styled(
+            theme.text(&format!("   {detail}{timing}{attempts}")).into_owned(),
+            theme.dim(),
+        ),
     ]
 }
 
@@ -180,7 +183,7 @@ fn render_matrix(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 .and_then(|h| h.preference)
                 .map_or(String::new(), |p| format!("MX {p} "));
             items.push(ListItem::new(Line::styled(
-                format!("{preference}{}", target.mx),
+                format!("{preference}{}", theme.text(&target.mx)),
                 theme.title(),
             )));
             last_mx = Some(target.mx.as_str());
@@ -196,7 +199,7 @@ fn render_matrix(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             (Some(r), None) => crate::report::describe_resolution(r),
             (None, None) => format!("{} looking up {} ...", spinner(app), run.target),
         };
-        items.push(ListItem::new(text));
+        items.push(ListItem::new(theme.text(&text).into_owned()));
     }
     let mut state = ListState::default().with_selected(if focused { selected_row } else { None });
     let list = List::new(items)

@@ -92,7 +92,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 EvidenceAt::Published { source } => source.clone(),
             };
             let who = e.address.map(|a| format!("[{}] ", a.ip())).unwrap_or_default();
-            ListItem::new(format!("{who}{place}: {}", e.detail))
+            ListItem::new(theme.text(&format!("{who}{place}: {}", e.detail)).into_owned())
         })
         .collect();
     let mut state = ListState::default().with_selected(Some(app.evidence_selected));
@@ -118,7 +118,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         };
         more.push(Line::from(vec![
             Span::styled(mark, style),
-            Span::raw(format!(" {}{detail}", item.text)),
+            Span::raw(theme.text(&format!(" {}{detail}", item.text)).into_owned()),
         ]));
     }
     if let Some(w) = &v.workaround {
