@@ -32,7 +32,7 @@ async fn healthy_domain_exits_0_with_versioned_json() {
     let out = run(check(&f, "healthy.lab.test", &["--format", "json"])).await;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let v = json(&out);
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], mxtriage::model::SCHEMA_VERSION);
     assert_eq!(v["resolution"]["outcome"]["kind"], "mx");
     assert_eq!(v["probes"][0]["stage"], "done");
     assert_eq!(v["probes"][0]["ehlo_name"], "cli-test.mxtriage.invalid");

@@ -50,9 +50,9 @@ fn accepted(report: &CheckReport) -> Vec<(String, Vec<String>)> {
         .iter()
         .filter(|v| v.accepted)
         .map(|v| {
-            let mut suites = v.suites.clone();
+            let mut suites: Vec<String> = v.suites.iter().map(|s| s.name()).collect();
             suites.sort();
-            (v.version.clone(), suites)
+            (v.version.name(), suites)
         })
         .collect()
 }

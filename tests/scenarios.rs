@@ -58,7 +58,7 @@ async fn healthy_completes_with_trusted_matching_chain() {
     assert_eq!(p.stage, Stage::Done);
     assert_eq!(p.failure, None);
     let tls = p.tls.as_ref().unwrap();
-    assert_eq!(tls.version, "TLSv1_3");
+    assert_eq!(tls.version, mxtriage::model::tls::TlsVersion::TLS13);
     assert_eq!(tls.sni.as_deref(), Some("mx.healthy.lab.test"));
     assert!(p.capabilities.as_ref().unwrap().has("STARTTLS"));
     let inside = p.capabilities_tls.as_ref().unwrap();

@@ -144,7 +144,11 @@ pub fn summary_line(report: &CheckReport) -> String {
         match (&probe.failure, &probe.chain) {
             (Some(failure), _) => line.push_str(&failure.summary()),
             (None, Some(chain)) if probe.is_secure() => {
-                let _ = write!(line, "OK {}", probe.tls.as_ref().map_or("", |t| t.version.as_str()));
+                let _ = write!(
+                    line,
+                    "OK {}",
+                    probe.tls.as_ref().map_or(String::new(), |t| t.version.name())
+                );
                 let _ = chain;
             }
             (None, Some(chain)) => line.push_str(&certificate_problem(chain)),

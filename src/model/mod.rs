@@ -12,11 +12,16 @@ use crate::text::SafeText;
 pub mod opinion;
 pub mod report;
 pub mod scan;
+pub mod tls;
 
 pub use report::CheckReport;
 
 /// Bumped whenever a JSON consumer would need to change.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// 2: TLS versions, suites and groups are written by their IANA names everywhere
+/// (`TLSv1.3`, `TLS_AES_256_GCM_SHA384`, `x25519`); reports of schema 1, which had
+/// rustls' spellings in the probe's TLS session, are still read.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How the MX set was obtained: the first split the operator needs to see.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,9 +197,9 @@ impl Capabilities {
 /// What the TLS layer negotiated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsSession {
-    pub version: String,
-    pub cipher_suite: String,
-    pub key_exchange_group: Option<String>,
+    pub version: tls::TlsVersion,
+    pub cipher_suite: tls::CipherSuite,
+    pub key_exchange_group: Option<tls::NamedGroup>,
     /// The SNI we sent; `None` when the name was an IP address (no SNI).
     pub sni: Option<String>,
 }

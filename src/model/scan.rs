@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::tls::{CipherSuite, NamedGroup, TlsVersion};
+
 /// How the server turned an offer down.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -16,7 +18,7 @@ pub enum Refusal {
     Timeout,
     /// It answered, but with another version than offered (a downgrade or upgrade).
     OtherVersion {
-        version: String,
+        version: TlsVersion,
     },
     Plaintext,
     Garbage,
@@ -28,11 +30,11 @@ pub enum Refusal {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionScan {
-    pub version: String,
+    pub version: TlsVersion,
     pub accepted: bool,
     pub refusal: Option<Refusal>,
     /// Accepted suites, in the order the server chose them (its preference when it has one).
-    pub suites: Vec<String>,
+    pub suites: Vec<CipherSuite>,
     /// Whether the server picks by its own order rather than ours; `None` if not measurable.
     pub server_order: Option<bool>,
 }
@@ -41,7 +43,7 @@ pub struct VersionScan {
 pub struct Scan {
     pub versions: Vec<VersionScan>,
     /// TLS 1.3 key-exchange groups the server accepts (directly or by HelloRetryRequest).
-    pub groups: Vec<String>,
+    pub groups: Vec<NamedGroup>,
     pub connections: usize,
     /// Why the scan stopped early (throttling, budget), if it did.
     pub stopped: Option<String>,
@@ -64,7 +66,7 @@ impl Scan {
                         "{}: accepted, {} suites{order}: {}",
                         v.version,
                         v.suites.len(),
-                        v.suites.join(", ")
+                        join(&v.suites)
                     )
                 } else {
                     let how = match &v.refusal {
@@ -79,7 +81,7 @@ impl Scan {
             })
             .collect();
         if !self.groups.is_empty() {
-            lines.push(format!("TLS 1.3 groups: {}", self.groups.join(", ")));
+            lines.push(format!("TLS 1.3 groups: {}", join(&self.groups)));
         }
         lines.push(format!("{} connections", self.connections));
         if let Some(stopped) = &self.stopped {
@@ -87,4 +89,8 @@ impl Scan {
         }
         lines
     }
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }

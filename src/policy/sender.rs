@@ -5,17 +5,25 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::probe::scan::{Scan, suites};
+use crate::model::scan::Scan;
+use crate::model::tls::{CipherSuite, NamedGroup, TlsVersion};
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     pub name: String,
     pub description: String,
-    pub versions: Vec<String>,
+    pub versions: Vec<TlsVersion>,
+    /// IANA codes, as `openssl ciphers -V` prints them.
     pub suites: Vec<u16>,
-    pub groups: Vec<String>,
+    pub groups: Vec<NamedGroup>,
     pub verifies: bool,
+}
+
+impl Profile {
+    pub fn cipher_suites(&self) -> Vec<CipherSuite> {
+        self.suites.iter().copied().map(CipherSuite).collect()
+    }
 }
 
 #[derive(Deserialize)]
@@ -58,66 +66,52 @@ pub fn parse_profile(name: &str) -> Result<String, String> {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Overlap {
     /// They share at least this version and suite (the best the sender would get).
-    Fine {
-        version: String,
-        suite: String,
-    },
+    Fine { version: TlsVersion, suite: CipherSuite },
     NoCommonVersion {
-        server: Vec<String>,
-        sender: Vec<String>,
+        server: Vec<TlsVersion>,
+        sender: Vec<TlsVersion>,
     },
     NoCommonSuite {
-        versions: Vec<String>,
-        server: Vec<String>,
-        sender: Vec<String>,
+        versions: Vec<TlsVersion>,
+        server: Vec<CipherSuite>,
+        sender: Vec<CipherSuite>,
     },
-}
-
-/// Version order, oldest first, for "which side is outdated".
-fn rank(version: &str) -> usize {
-    crate::probe::scan::VERSIONS
-        .iter()
-        .position(|(_, v)| *v == version)
-        .unwrap_or(0)
 }
 
 pub fn overlap(profile: &Profile, scan: &Scan) -> Overlap {
-    let server_versions: Vec<String> = scan
-        .versions
+    let server_versions: Vec<TlsVersion> = scan.versions.iter().filter(|v| v.accepted).map(|v| v.version).collect();
+    let mut common: Vec<TlsVersion> = server_versions
         .iter()
-        .filter(|v| v.accepted)
-        .map(|v| v.version.clone())
-        .collect();
-    let mut common: Vec<&String> = server_versions
-        .iter()
+        .copied()
         .filter(|v| profile.versions.contains(v))
         .collect();
     if common.is_empty() {
         return Overlap::NoCommonVersion {
-            server: server_versions.clone(),
+            server: server_versions,
             sender: profile.versions.clone(),
         };
     }
-    common.sort_by_key(|v| std::cmp::Reverse(rank(v)));
-    let sender_suites: Vec<String> = profile.suites.iter().map(|s| suites::name(*s)).collect();
+    // Newest first: the best the two would agree on.
+    common.sort_by_key(|v| std::cmp::Reverse(*v));
+    let sender_suites = profile.cipher_suites();
     for version in &common {
-        let Some(scanned) = scan.versions.iter().find(|v| &&v.version == version) else {
+        let Some(scanned) = scan.versions.iter().find(|v| v.version == *version) else {
             continue;
         };
         if let Some(suite) = scanned.suites.iter().find(|s| sender_suites.contains(s)) {
             return Overlap::Fine {
-                version: (*version).clone(),
-                suite: suite.clone(),
+                version: *version,
+                suite: *suite,
             };
         }
     }
-    let server: Vec<String> = common
+    let server: Vec<CipherSuite> = common
         .iter()
-        .filter_map(|v| scan.versions.iter().find(|s| &&s.version == v))
-        .flat_map(|v| v.suites.iter().cloned())
+        .filter_map(|v| scan.versions.iter().find(|s| s.version == *v))
+        .flat_map(|v| v.suites.iter().copied())
         .collect();
     Overlap::NoCommonSuite {
-        versions: common.into_iter().cloned().collect(),
+        versions: common,
         server,
         sender: sender_suites,
     }
@@ -127,28 +121,16 @@ pub fn overlap(profile: &Profile, scan: &Scan) -> Overlap {
 /// TLS 1.2: the server is the outdated side. A TLS 1.2 server facing a TLS 1.3-only
 /// sender is not outdated; that sender's policy is too strict.
 pub fn server_is_older(profile: &Profile, scan: &Scan) -> bool {
-    let newest_server = scan
-        .versions
-        .iter()
-        .filter(|v| v.accepted)
-        .map(|v| rank(&v.version))
-        .max();
-    let oldest_sender = profile.versions.iter().map(|v| rank(v)).min();
-    matches!((newest_server, oldest_sender), (Some(server), Some(sender)) if server < sender && server < rank("TLSv1.2"))
-}
-
-/// A suite with forward secrecy and authenticated encryption (ECDHE/DHE or TLS 1.3, GCM or ChaCha20).
-fn modern(suite: &str) -> bool {
-    let aead = suite.contains("GCM") || suite.contains("CHACHA20");
-    let forward_secret = suite.contains("DHE") || suite.starts_with("TLS_AES") || suite.starts_with("TLS_CHACHA");
-    aead && forward_secret
+    let newest_server = scan.versions.iter().filter(|v| v.accepted).map(|v| v.version).max();
+    let oldest_sender = profile.versions.iter().copied().min();
+    matches!((newest_server, oldest_sender), (Some(server), Some(sender)) if server < sender && server < TlsVersion::TLS12)
 }
 
 /// The server accepts only outdated suites (static RSA, CBC, 3DES, RC4): an old
 /// configuration rather than a sender whose list is too narrow.
 pub fn server_suites_outdated(scan: &Scan) -> bool {
-    let accepted: Vec<&String> = scan.versions.iter().flat_map(|v| v.suites.iter()).collect();
-    !accepted.is_empty() && accepted.iter().all(|s| !modern(s))
+    let mut accepted = scan.versions.iter().flat_map(|v| v.suites.iter()).peekable();
+    accepted.peek().is_some() && accepted.all(|s| !s.is_modern())
 }
 
 #[cfg(test)]
@@ -161,10 +143,10 @@ mod tests {
             versions: versions
                 .iter()
                 .map(|(v, suites)| VersionScan {
-                    version: (*v).into(),
+                    version: TlsVersion::parse(v).unwrap(),
                     accepted: !suites.is_empty(),
                     refusal: None,
-                    suites: suites.iter().map(|s| (*s).into()).collect(),
+                    suites: suites.iter().map(|s| CipherSuite::parse(s).unwrap()).collect(),
                     server_order: None,
                 })
                 .collect(),
@@ -181,7 +163,7 @@ mod tests {
         for profile in &parsed.profile {
             for suite in &profile.suites {
                 assert!(
-                    !suites::name(*suite).starts_with("0x"),
+                    !CipherSuite(*suite).name().starts_with("0x"),
                     "{}: 0x{suite:04x} has no name",
                     profile.name
                 );

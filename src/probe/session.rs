@@ -14,6 +14,7 @@ use super::dialogue::{Command, Dialogue, Next};
 use super::tls::{self, CapturingVerifier, Recording, WireRecord};
 use super::{ProbeConfig, ProbeTarget, StageObserver};
 use crate::cert;
+use crate::model::tls::{CipherSuite, NamedGroup, TlsVersion};
 use crate::model::{Direction, Failure, Finding, ProbeResult, Stage, Timings, TlsSession, TranscriptLine};
 use crate::text::SafeText;
 
@@ -321,20 +322,18 @@ impl Session<'_> {
         let session = TlsSession {
             version: connection
                 .protocol_version()
-                .map_or_else(|| "unknown".into(), |v| format!("{v:?}")),
-            cipher_suite: connection
-                .negotiated_cipher_suite()
-                .map_or_else(|| "unknown".into(), |s| format!("{:?}", s.suite())),
+                .map_or(TlsVersion(0), TlsVersion::from_rustls),
+            cipher_suite: CipherSuite(connection.negotiated_cipher_suite().map_or(0, |s| u16::from(s.suite()))),
             key_exchange_group: connection
                 .negotiated_key_exchange_group()
-                .map(|g| format!("{:?}", g.name())),
+                .map(|g| NamedGroup(u16::from(g.name()))),
             sni: sent_sni,
         };
         self.event(format!(
             "TLS established: {} {} {}",
             session.version,
             session.cipher_suite,
-            session.key_exchange_group.as_deref().unwrap_or("")
+            session.key_exchange_group.map(|g| g.name()).unwrap_or_default()
         ));
         self.result.tls = Some(session);
         self.encrypted = true;

@@ -8,6 +8,9 @@ use crate::diagnose::{self, Answers, DiagnoseError, Tree, Verdict};
 use crate::model::CheckReport;
 use crate::model::SCHEMA_VERSION;
 
+/// The oldest report this version reads: schema 1 differs only in how TLS names are spelt.
+const OLDEST_SCHEMA: u32 = 1;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     /// The evidence, flattened so `schema_version`, `target` and `probes` sit at the top.
@@ -23,7 +26,7 @@ pub enum SessionError {
     Read(#[from] crate::files::ReadError),
     #[error("{path} is not an mxtriage JSON report: {source}")]
     Parse { path: String, source: serde_json::Error },
-    #[error("{path} has schema_version {found}; this mxtriage reads {SCHEMA_VERSION}")]
+    #[error("{path} has schema_version {found}; this mxtriage reads {OLDEST_SCHEMA} to {SCHEMA_VERSION}")]
     Version { path: String, found: u64 },
     #[error(transparent)]
     Diagnose(#[from] DiagnoseError),
@@ -59,13 +62,15 @@ impl Session {
             .get("schema_version")
             .and_then(serde_json::Value::as_u64)
             .unwrap_or(0);
-        if found != u64::from(SCHEMA_VERSION) {
+        if !(u64::from(OLDEST_SCHEMA)..=u64::from(SCHEMA_VERSION)).contains(&found) {
             return Err(SessionError::Version { path: shown, found });
         }
         let mut value = value;
         neutralise(&mut value);
-        let saved: Saved =
+        let mut saved: Saved =
             serde_json::from_value(value).map_err(|source| SessionError::Parse { path: shown, source })?;
+        // Read back, it is written again in this version's spelling.
+        saved.check.schema_version = SCHEMA_VERSION;
         Ok(Session::new(saved.check, saved.answers)?)
     }
 }

@@ -169,7 +169,7 @@ fn render_probe(out: &mut String, p: &ProbeResult, verbose: bool) {
             "  TLS: {} {} {} SNI={}",
             t.version,
             t.cipher_suite,
-            t.key_exchange_group.as_deref().unwrap_or("-"),
+            t.key_exchange_group.map_or_else(|| "-".to_string(), |g| g.name()),
             t.sni.as_deref().unwrap_or("(none)")
         );
     }

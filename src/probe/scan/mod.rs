@@ -5,7 +5,6 @@
 //! between them, a connection budget, and a stop at the first 421 or tarpit.
 
 pub mod codec;
-pub mod suites;
 
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use self::codec::{Answer, Offer};
 use super::{ProbeConfig, ProbeTarget, session};
 use crate::model::Failure;
 pub use crate::model::scan::{Refusal, Scan, VersionScan};
+use crate::model::tls::{CipherSuite, LEGACY_SUITES, NamedGroup, TLS13_SUITES, TlsVersion};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanSettings {
@@ -33,29 +33,14 @@ impl Default for ScanSettings {
     }
 }
 
-/// The versions scanned, oldest first, with their wire code.
-pub const VERSIONS: &[(u16, &str)] = &[
-    (codec::SSL3, "SSLv3"),
-    (codec::TLS10, "TLSv1.0"),
-    (codec::TLS11, "TLSv1.1"),
-    (codec::TLS12, "TLSv1.2"),
-    (codec::TLS13, "TLSv1.3"),
+/// The groups the scan asks about, one at a time, in TLS 1.3.
+const GROUPS: [NamedGroup; 5] = [
+    NamedGroup::X25519,
+    NamedGroup::SECP256R1,
+    NamedGroup::SECP384R1,
+    NamedGroup::SECP521R1,
+    NamedGroup::FFDHE2048,
 ];
-
-const GROUPS: &[(u16, &str)] = &[
-    (codec::X25519, "x25519"),
-    (codec::SECP256R1, "secp256r1"),
-    (codec::SECP384R1, "secp384r1"),
-    (codec::SECP521R1, "secp521r1"),
-    (codec::FFDHE2048, "ffdhe2048"),
-];
-
-fn version_name(code: u16) -> String {
-    VERSIONS
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map_or_else(|| format!("0x{code:04x}"), |(_, n)| (*n).to_string())
-}
 
 /// The version and suite a ServerHello (or HelloRetryRequest, always TLS 1.3) chose.
 fn chosen_by(answer: &Answer) -> Option<(u16, u16)> {
@@ -161,16 +146,17 @@ impl Scanner<'_> {
         }
     }
 
-    async fn scan_version(&mut self, version: u16, name: &str) -> VersionScan {
-        let candidates: Vec<u16> = if version == codec::TLS13 {
-            suites::TLS13_SUITES.iter().map(|(c, _)| *c).collect()
+    async fn scan_version(&mut self, tls_version: TlsVersion) -> VersionScan {
+        let version = tls_version.0;
+        let candidates: Vec<u16> = if tls_version == TlsVersion::TLS13 {
+            TLS13_SUITES.iter().map(|(c, _)| *c).collect()
         } else {
-            suites::LEGACY_SUITES.iter().map(|(c, _)| *c).collect()
+            LEGACY_SUITES.iter().map(|(c, _)| *c).collect()
         };
-        let groups: Vec<u16> = GROUPS.iter().map(|(g, _)| *g).collect();
+        let groups: Vec<u16> = GROUPS.iter().map(|g| g.0).collect();
         let sni = Some(self.config.server_name(self.target).to_string());
         let mut result = VersionScan {
-            version: name.to_string(),
+            version: tls_version,
             accepted: false,
             refusal: None,
             suites: Vec::new(),
@@ -194,7 +180,7 @@ impl Scanner<'_> {
                     // An answer for another version is a refusal of this one.
                     if got != version && chosen.is_empty() {
                         result.refusal = Some(Refusal::OtherVersion {
-                            version: version_name(got),
+                            version: TlsVersion(got),
                         });
                         break;
                     }
@@ -227,28 +213,28 @@ impl Scanner<'_> {
                 result.server_order = Some(suite == chosen[0]);
             }
         }
-        result.suites = chosen.into_iter().map(suites::name).collect();
+        result.suites = chosen.into_iter().map(CipherSuite).collect();
         result
     }
 
-    async fn scan_groups(&mut self) -> Vec<String> {
+    async fn scan_groups(&mut self) -> Vec<NamedGroup> {
         let sni = Some(self.config.server_name(self.target).to_string());
         let mut accepted = Vec::new();
-        for (group, name) in GROUPS {
+        for group in GROUPS {
             if self.exhausted() {
                 break;
             }
             let offer = Offer {
                 version: codec::TLS13,
-                suites: suites::TLS13_SUITES.iter().map(|(c, _)| *c).collect(),
-                groups: vec![*group],
+                suites: TLS13_SUITES.iter().map(|(c, _)| *c).collect(),
+                groups: vec![group.0],
                 sni: sni.clone(),
             };
             match self.offer(offer).await {
                 Ok(Answer::Hello { group: Some(g), .. } | Answer::RetryRequest { group: Some(g), .. })
-                    if g == *group =>
+                    if g == group.0 =>
                 {
-                    accepted.push((*name).to_string());
+                    accepted.push(group);
                 }
                 _ => {}
             }
@@ -268,13 +254,13 @@ pub async fn scan(config: &ProbeConfig, target: &ProbeTarget, settings: &ScanSet
         stopped: None,
     };
     let mut versions = Vec::new();
-    for (code, name) in VERSIONS {
+    for version in TlsVersion::ALL {
         if scanner.exhausted() {
             break;
         }
-        versions.push(scanner.scan_version(*code, name).await);
+        versions.push(scanner.scan_version(version).await);
     }
-    let groups = if versions.iter().any(|v| v.version == "TLSv1.3" && v.accepted) {
+    let groups = if versions.iter().any(|v| v.version == TlsVersion::TLS13 && v.accepted) {
         scanner.scan_groups().await
     } else {
         Vec::new()

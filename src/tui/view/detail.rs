@@ -1,7 +1,7 @@
 //! Detail of one address: transcript beside the certificate chain.
 //!
 //! ```text
-//! +- TLS: TLSv1_3 TLS13_AES_256_GCM_SHA384 X25519, SNI mx.example.com -----+
+//! +- TLS: TLSv1.3 TLS_AES_256_GCM_SHA384 x25519, SNI mx.example.com -----+
 //! +- transcript -----------------------+- certificate chain ---------------+
 //! |  0 ms     -- connecting to ...     | [0] CN=mx.example.com              |
 //! |  3 ms     S: 220 mx ESMTP          |     SANs: mx.example.com           |
@@ -40,7 +40,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             "{} {} {}, SNI {}",
             t.version,
             t.cipher_suite,
-            t.key_exchange_group.as_deref().unwrap_or(""),
+            t.key_exchange_group.map(|g| g.name()).unwrap_or_default(),
             t.sni.as_deref().unwrap_or("(none)")
         )
     });

@@ -3,7 +3,7 @@
 //! ```text
 //! +- steps ----------------------+- MX x address -------------------+
 //! | [ ok ] Does the domain ...   | MX 10 mx1.example.com            |
-//! | [FAIL] Did the server clo... |  192.0.2.1  done     OK  TLSv1_3  |
+//! | [FAIL] Did the server clo... |  192.0.2.1  done     OK  TLSv1.3  |
 //! | [ask ] Seen from elsewhere?  | MX 20 mx2.example.com            |
 //! +- this step ------------------+  192.0.2.2  TLS handshake  closed|
 //! | what it checks and why       |                                  |
