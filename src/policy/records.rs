@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::mta_sts::{
+use super::txt_record::{
     Field, describe_char, first_of, ignored_suffix, invalid_line, peer_texts, plural, push, quote, read_fields, select,
     several_line, trim_wsp,
 };
