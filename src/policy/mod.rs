@@ -9,3 +9,4 @@ pub mod records;
 pub mod sender;
 pub mod sts_fetch;
 mod txt_record;
+mod wording;

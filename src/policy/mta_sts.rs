@@ -8,9 +8,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::txt_record::{
-    Field, MAX_REMARKS, describe_char, ignored_suffix, invalid_line, name_problem, near_misses, peer_texts, plural,
-    push, quote, read_fields, select, several_line, trim_wsp,
+    Field, MAX_REMARKS, describe_char, name_problem, near_misses, peer_texts, push, quote, read_fields, select,
+    trim_wsp,
 };
+use super::wording::{count, ignored_suffix, invalid_line, pairs, say, several_line};
 use crate::text::SafeText;
 
 /// The version field every `_mta-sts` record starts with (case-sensitive).
@@ -51,22 +52,20 @@ pub enum TxtOutcome {
 
 impl TxtOutcome {
     pub fn summary(&self) -> String {
-        const NO_POLICY: &str = "a sender treats the domain as having no MTA-STS policy";
+        let no_policy = say("mta_sts", "no_policy", &[]);
         match self {
             TxtOutcome::Absent { ignored, near_misses } => {
-                let near = match near_misses.first() {
-                    Some(first) => format!("; {} looks like a mistyped one", quote(first.as_str())),
-                    None => String::new(),
-                };
-                format!(
-                    "no v=STSv1 record: the domain does not use MTA-STS{near}{}",
-                    ignored_suffix(*ignored)
-                )
+                let near_miss = near_misses.first().map_or(String::new(), |first| {
+                    say("mta_sts", "near_miss", &[("record", &quote(first.as_str()))])
+                });
+                let values = [("near_miss", near_miss), ("ignored", ignored_suffix(*ignored))];
+                say("mta_sts", "absent", &pairs(&values))
             }
-            TxtOutcome::Multiple { records, ignored } => several_line(records.len(), STS_VERSION, NO_POLICY, *ignored),
-            TxtOutcome::Invalid { problems, ignored, .. } => invalid_line(STS_VERSION, problems, NO_POLICY, *ignored),
+            TxtOutcome::Multiple { records, ignored } => several_line(records.len(), STS_VERSION, &no_policy, *ignored),
+            TxtOutcome::Invalid { problems, ignored, .. } => invalid_line(STS_VERSION, problems, &no_policy, *ignored),
             TxtOutcome::Valid { id, ignored, .. } => {
-                format!("v=STSv1 record, id {id}: valid{}", ignored_suffix(*ignored))
+                let values = [("id", id.to_string()), ("ignored", ignored_suffix(*ignored))];
+                say("mta_sts", "valid", &pairs(&values))
             }
         }
     }
@@ -223,22 +222,35 @@ impl Policy {
     pub fn summary(&self) -> String {
         if !self.is_valid() {
             let first = match self.problems.first() {
-                Some(problem) => format!("{}, first: {problem}", plural(self.problems.len(), "problem")),
-                None => "a required field is missing".to_owned(),
+                Some(problem) => {
+                    let values = [
+                        ("count", self.problems.len().to_string()),
+                        ("problem", problem.to_string()),
+                    ];
+                    let key = if self.problems.len() == 1 {
+                        "first_problem_one"
+                    } else {
+                        "first_problem_many"
+                    };
+                    say("mta_sts", key, &pairs(&values))
+                }
+                None => say("mta_sts", "field_missing", &[]),
             };
-            return format!("MTA-STS policy invalid ({first}): a sender uses a cached policy or none");
+            return say("mta_sts", "policy_invalid", &[("first", &first)]);
         }
-        let mode = self.mode.map_or("?", Mode::label);
         let age = self.max_age.unwrap_or_default();
-        format!(
-            "MTA-STS policy: mode {mode}, max_age {age} ({}), {}: valid",
-            if age < 86_400 {
-                "under a day".to_owned()
-            } else {
-                plural((age / 86_400) as usize, "day")
-            },
-            plural(self.mx.len(), "mx pattern")
-        )
+        let age_words = if age < 86_400 {
+            say("mta_sts", "under_a_day", &[])
+        } else {
+            count("mta_sts", "day_one", "days", (age / 86_400) as usize)
+        };
+        let values = [
+            ("mode", self.mode.map_or("?", Mode::label).to_string()),
+            ("max_age", age.to_string()),
+            ("age", age_words),
+            ("patterns", count("mta_sts", "pattern_one", "patterns", self.mx.len())),
+        ];
+        say("mta_sts", "policy_valid", &pairs(&values))
     }
 }
 

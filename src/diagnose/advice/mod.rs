@@ -17,6 +17,7 @@ use super::verdict::*;
 use super::{Answers, domain_level};
 use crate::model::CheckReport;
 use crate::model::ProbeResult;
+pub use crate::wording::fill;
 
 const ADVICE_TOML: &str = include_str!("../../../assets/advice.toml");
 
@@ -165,35 +166,6 @@ fn confidence(tree: &Tree, spec: &VerdictSpec, steps: &[Step], scope: &Scope) ->
     (confidence, reason)
 }
 
-/// Fills `{name}` placeholders in one pass, so a value that itself contains
-/// `{something}` (peer text, say) is never expanded again.
-pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let value = after.find('}').and_then(|close| {
-            values
-                .iter()
-                .find(|(key, _)| *key == &after[..close])
-                .map(|(_, v)| (close, v))
-        });
-        match value {
-            Some((close, value)) => {
-                out.push_str(value);
-                rest = &after[close + 1..];
-            }
-            None => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,11 +176,5 @@ mod tests {
         assert!(advice.workaround.contains_key("relax_verification"));
         assert!(advice.workaround.contains_key("allow_opportunistic"));
         assert_eq!(advice.checklist.len(), 6);
-    }
-
-    #[test]
-    fn placeholders_are_filled_once() {
-        let filled = fill("{a} and {b} and {unknown}", &[("a", "{b}"), ("b", "B")]);
-        assert_eq!(filled, "{b} and B and {unknown}");
     }
 }

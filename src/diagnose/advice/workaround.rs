@@ -6,7 +6,6 @@
 
 use serde::Deserialize;
 
-use super::fill;
 use crate::diagnose::Answers;
 use crate::diagnose::tree::VerdictSpec;
 use crate::diagnose::verdict::{Family, Workaround, WorkaroundKind};
@@ -15,6 +14,7 @@ use crate::model::CheckReport;
 use crate::model::ProbeResult;
 use crate::target::Target;
 use crate::text::SafeText;
+use crate::wording::fill;
 
 /// How long a workaround may live before it must be removed.
 const WORKAROUND_DAYS: i64 = 14;

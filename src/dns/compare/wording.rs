@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{
     AUTHORITY_LABEL, AnswerStatus, Difference, DifferenceKind, DnsComparison, PRIMARY_LABEL, ResolverView, ViewRole,
 };
-use crate::diagnose::fill;
+use crate::wording::fill;
 
 const WORDING_TOML: &str = include_str!("../../../assets/dns_compare.toml");
 
