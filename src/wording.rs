@@ -63,6 +63,11 @@ impl Sentences {
     }
 }
 
+/// Borrowed pairs for [`fill`] from owned values.
+pub fn pairs<'a>(values: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+    values.iter().map(|(key, value)| (*key, value.as_str())).collect()
+}
+
 /// Fills `{name}` placeholders in one pass, so a value that itself contains
 /// `{something}` (peer text, say) is never expanded again.
 pub fn fill(template: &str, values: &[(&str, &str)]) -> String {

@@ -2,6 +2,7 @@
 //! record kind's summary shares (several records, an invalid one, ignored others).
 
 use crate::wording::Sentences;
+pub(super) use crate::wording::pairs;
 
 static POLICY: Sentences = Sentences::new("assets/policy.toml", include_str!("../../assets/policy.toml"));
 
@@ -60,11 +61,6 @@ pub(super) fn ignored_suffix(ignored: usize) -> String {
         0 => String::new(),
         n => count("records", "ignored_one", "ignored_many", n),
     }
-}
-
-/// Borrowed pairs for [`say`] from owned values.
-pub(super) fn pairs<'a>(values: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
-    values.iter().map(|(key, value)| (*key, value.as_str())).collect()
 }
 
 /// Every sentence the code asks for; the test below keeps this and the asset in step.
