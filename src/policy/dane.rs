@@ -18,6 +18,7 @@ use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
+use super::wording::{pairs, say};
 use crate::cert::names::dns_id_matches;
 use crate::cert::{TrustOutcome, classify_error, hex, parse, webpki_algorithms};
 use crate::text::SafeText;
@@ -153,11 +154,11 @@ pub enum TaFailure {
 impl TaFailure {
     fn describe(&self) -> String {
         match self {
-            TaFailure::Expired => "a certificate on the path to it has expired".to_owned(),
-            TaFailure::NotYetValid => "a certificate on the path to it is not valid yet".to_owned(),
-            TaFailure::NoPath => "the leaf does not chain up to it".to_owned(),
-            TaFailure::Invalid { reason } => format!("the path to it does not validate ({reason})"),
-            TaFailure::NameMismatch => "the leaf's DNS names do not cover the MX host".to_owned(),
+            TaFailure::Expired => say("dane_failure", "expired", &[]),
+            TaFailure::NotYetValid => say("dane_failure", "not_yet_valid", &[]),
+            TaFailure::NoPath => say("dane_failure", "no_path", &[]),
+            TaFailure::Invalid { reason } => say("dane_failure", "invalid", &[("reason", reason)]),
+            TaFailure::NameMismatch => say("dane_failure", "name_mismatch", &[]),
         }
     }
 }
@@ -237,23 +238,21 @@ impl DaneCheck {
                 record,
                 position,
                 reason,
-            } => format!(
-                "TLSA {} matches {}, but {}",
-                self.record(*record),
-                position_name(*position),
-                reason.describe()
-            ),
+            } => {
+                let values = [
+                    ("record", self.record(*record)),
+                    ("position", position_name(*position)),
+                    ("reason", reason.describe()),
+                ];
+                say("dane", "matches_but", &pairs(&values))
+            }
             DaneOutcome::Mismatch { rotation } => self.mismatch_line(*rotation),
-            DaneOutcome::NoUsableRecords if self.records.is_empty() => "No TLSA records were given".to_owned(),
-            DaneOutcome::NoUsableRecords => format!(
-                "None of the {} TLSA records is usable for SMTP: senders must still use TLS but cannot \
-                 authenticate the server",
-                self.records.len()
-            ),
-            DaneOutcome::NoChain => "The server presented no certificate, so no TLSA record can match".to_owned(),
+            DaneOutcome::NoUsableRecords if self.records.is_empty() => say("dane", "no_records", &[]),
+            DaneOutcome::NoUsableRecords => say("dane", "no_usable", &[("count", &self.records.len().to_string())]),
+            DaneOutcome::NoChain => say("dane", "no_chain", &[]),
         };
         if self.skipped > 0 {
-            line.push_str(&format!(" ({} more records were not examined)", self.skipped));
+            line.push_str(&say("dane", "not_examined", &[("count", &self.skipped.to_string())]));
         }
         line
     }
@@ -267,16 +266,16 @@ impl DaneCheck {
 
     fn authenticated_line(&self, record: usize, position: usize) -> String {
         let Some(result) = self.records.get(record) else {
-            return "A TLSA record matches".to_owned();
+            return say("dane", "matches", &[]);
         };
-        let what = selector_name(result.record.selector);
+        let values = [
+            ("record", result.record.to_string()),
+            ("what", selector_name(result.record.selector).to_owned()),
+            ("position", position_name(position)),
+        ];
         match position {
-            0 if result.record.usage == USAGE_DANE_EE => format!("TLSA {} matches the leaf's {what}", result.record),
-            _ => format!(
-                "TLSA {} matches the {what} of {} and the leaf validates up to it",
-                result.record,
-                position_name(position)
-            ),
+            0 if result.record.usage == USAGE_DANE_EE => say("dane", "matches_leaf", &pairs(&values)),
+            _ => say("dane", "matches_issuer", &pairs(&values)),
         }
     }
 
@@ -284,16 +283,9 @@ impl DaneCheck {
         let usable = self.records.iter().filter(|r| r.usable == Usability::Usable);
         let only_ta = usable.clone().all(|r| r.record.usage == USAGE_DANE_TA);
         match (rotation, only_ta) {
-            (true, true) => "No DANE-TA record matches a certificate the server sent: the CA changed its \
-                             intermediate, or the server does not send the certificate the record names \
-                             (RFC 7672 §3.1.2 requires it in the chain)"
-                .to_owned(),
-            (true, false) => "No TLSA record matches the leaf or its issuer: the certificate was probably \
-                              replaced without publishing its TLSA record first"
-                .to_owned(),
-            (false, _) => "A TLSA record matches a certificate the server sent, but its usage compares \
-                           another position (DANE-EE names the leaf, DANE-TA an issuer)"
-                .to_owned(),
+            (true, true) => say("dane", "rotation_ta", &[]),
+            (true, false) => say("dane", "rotation", &[]),
+            (false, _) => say("dane", "wrong_usage", &[]),
         }
     }
 }

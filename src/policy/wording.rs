@@ -117,6 +117,22 @@ const USED: &[(&str, &str)] = &[
     ("status", "dane_insecure_path"),
     ("status", "dane_not_validated"),
     ("status", "no_dane"),
+    ("dane", "matches"),
+    ("dane", "matches_leaf"),
+    ("dane", "matches_issuer"),
+    ("dane", "matches_but"),
+    ("dane", "rotation_ta"),
+    ("dane", "rotation"),
+    ("dane", "wrong_usage"),
+    ("dane", "no_records"),
+    ("dane", "no_usable"),
+    ("dane", "no_chain"),
+    ("dane", "not_examined"),
+    ("dane_failure", "expired"),
+    ("dane_failure", "not_yet_valid"),
+    ("dane_failure", "no_path"),
+    ("dane_failure", "invalid"),
+    ("dane_failure", "name_mismatch"),
 ];
 
 #[cfg(test)]
