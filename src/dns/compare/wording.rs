@@ -2,123 +2,64 @@
 //! view could not be compared, and for each difference what the view returns, what
 //! its reference says and how long the cache keeps the difference alive.
 
-use std::sync::OnceLock;
-
-use serde::Deserialize;
-
 use super::{
     AUTHORITY_LABEL, AnswerStatus, Difference, DifferenceKind, DnsComparison, PRIMARY_LABEL, ResolverView, ViewRole,
 };
-use crate::wording::fill;
+use crate::wording::Sentences;
 
-const WORDING_TOML: &str = include_str!("../../../assets/dns_compare.toml");
+static DNS_COMPARE: Sentences = Sentences::new(
+    "assets/dns_compare.toml",
+    include_str!("../../../assets/dns_compare.toml"),
+);
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Wording {
-    status: Status,
-    summary: Summary,
-    authoritative: Sentences,
-    unconfirmed: Sentences,
-    ttl: Ttl,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Status {
-    found: String,
-    no_data: String,
-    nx_domain: String,
-    serv_fail: String,
-    refused: String,
-    not_authoritative: String,
-    skipped: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Summary {
-    lookup_failed: String,
-    authority_no_answer: String,
-    authority_unreachable: String,
-    all_agree: String,
-    no_mx_hosts: String,
-    no_addresses: String,
-    ttl_left: String,
-}
-
-/// The difference sentences against one kind of reference: the authoritative
-/// servers (the view is outdated) or this relay's resolver (which is current is open).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Sentences {
-    mx_only: String,
-    mx_missing: String,
-    preference: String,
-    address_only: String,
-    address_missing: String,
-    expiry: String,
-    expiry_unknown: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Ttl {
-    moment: String,
-    second: String,
-    seconds: String,
-    minutes: String,
-    hour: String,
-    hours: String,
-    days: String,
-}
-
-fn wording() -> &'static Wording {
-    static WORDING: OnceLock<Wording> = OnceLock::new();
-    WORDING.get_or_init(|| {
-        #[expect(clippy::expect_used, reason = "the embedded asset is parsed by a test")]
-        toml::from_str(WORDING_TOML).expect("assets/dns_compare.toml parses")
-    })
+/// The sentence `section.key` with its placeholders filled.
+fn say(section: &str, key: &str, values: &[(&str, &str)]) -> String {
+    DNS_COMPARE.say(section, key, values)
 }
 
 impl AnswerStatus {
     fn describe(&self) -> String {
-        let status = &wording().status;
-        match self {
-            Self::Found => status.found.clone(),
-            Self::NoData => status.no_data.clone(),
-            Self::NxDomain => status.nx_domain.clone(),
-            Self::ServFail => status.serv_fail.clone(),
-            Self::Refused => status.refused.clone(),
-            Self::NotAuthoritative => status.not_authoritative.clone(),
-            Self::Error { message } => message.clone(),
-            Self::Skipped => status.skipped.clone(),
-        }
+        let key = match self {
+            Self::Found => "found",
+            Self::NoData => "no_data",
+            Self::NxDomain => "nx_domain",
+            Self::ServFail => "serv_fail",
+            Self::Refused => "refused",
+            Self::NotAuthoritative => "not_authoritative",
+            Self::Error { message } => return message.clone(),
+            Self::Skipped => "skipped",
+        };
+        say("status", key, &[])
     }
 }
 
 impl DnsComparison {
     /// Plain-English lines for an operator, most important first.
     pub fn summary(&self) -> Vec<String> {
-        let say = &wording().summary;
         let mut lines = Vec::new();
         for view in &self.views {
             if !view.mx_status.is_definitive() {
                 let status = view.mx_status.describe();
-                lines.push(fill(&say.lookup_failed, &[("view", &view.label), ("status", &status)]));
+                lines.push(say(
+                    "summary",
+                    "lookup_failed",
+                    &[("view", &view.label), ("status", &status)],
+                ));
             }
         }
         let labels = [("authority", AUTHORITY_LABEL), ("primary", PRIMARY_LABEL)];
         match (&self.authority, &self.authority_error) {
             (Some(authority), _) if !authority.view.mx_status.is_definitive() => {
                 let status = authority.view.mx_status.describe();
-                lines.push(fill(
-                    &say.authority_no_answer,
+                lines.push(say(
+                    "summary",
+                    "authority_no_answer",
                     &[&labels[..], &[("status", &status)]].concat(),
                 ));
             }
-            (None, Some(error)) => lines.push(fill(
-                &say.authority_unreachable,
+            (None, Some(error)) => lines.push(say(
+                "summary",
+                "authority_unreachable",
                 &[&labels[..], &[("error", error)]].concat(),
             )),
             _ => {}
@@ -137,7 +78,7 @@ impl DnsComparison {
                 None => PRIMARY_LABEL,
             };
             if self.views.len() > 1 || self.authoritative_reference().is_some() {
-                lines.push(fill(&say.all_agree, &[("reference", with)]));
+                lines.push(say("summary", "all_agree", &[("reference", with)]));
             }
         }
         lines
@@ -150,28 +91,28 @@ fn describe_differences(view: &ResolverView, reference: &ResolverView, differenc
     if differences.is_empty() {
         return lines;
     }
-    let say = &wording().summary;
-    let authoritative = reference.role == ViewRole::Authority;
-    let sentences = if authoritative {
-        &wording().authoritative
+    // Against the authoritative servers the view is outdated; against this relay's
+    // resolver, which side is current cannot be told.
+    let sentences = if reference.role == ViewRole::Authority {
+        "authoritative"
     } else {
-        &wording().unconfirmed
+        "unconfirmed"
     };
     let of_kind = |kind| differences.iter().copied().filter(move |d| d.kind == kind);
     let expiry = |ttl: Option<u32>| match ttl {
-        Some(ttl) => fill(&sentences.expiry, &[("about", &about(ttl))]),
-        None => sentences.expiry_unknown.clone(),
+        Some(ttl) => say(sentences, "expiry", &[("about", &about(ttl))]),
+        None => say(sentences, "expiry_unknown", &[]),
     };
     // Every sentence names the view and its reference first.
-    let line = |template: &str, values: &[(&str, &str)]| {
+    let line = |key: &str, values: &[(&str, &str)]| {
         let named = [("view", view.label.as_str()), ("reference", reference.label.as_str())];
-        fill(template, &[&named[..], values].concat())
+        say(sentences, key, &[&named[..], values].concat())
     };
 
     let only: Vec<&Difference> = of_kind(DifferenceKind::MxOnlyInView).collect();
     let missing: Vec<&Difference> = of_kind(DifferenceKind::MxMissingInView).collect();
     let reference_hosts = if reference.mx.is_empty() {
-        say.no_mx_hosts.clone()
+        say("summary", "no_mx_hosts", &[])
     } else {
         join(reference.mx.iter().map(|mx| mx.exchange.clone()))
     };
@@ -179,7 +120,7 @@ fn describe_differences(view: &ResolverView, reference: &ResolverView, differenc
         let listed = join(only.iter().map(|d| format!("{}{}", d.name, ttl_left(d.ttl))));
         let longest = only.iter().filter_map(|d| d.ttl).max();
         lines.push(line(
-            &sentences.mx_only,
+            "mx_only",
             &[
                 ("hosts", &listed),
                 ("reference_hosts", &reference_hosts),
@@ -190,7 +131,7 @@ fn describe_differences(view: &ResolverView, reference: &ResolverView, differenc
         let listed = join(missing.iter().map(|d| d.name.clone()));
         let ttl = missing.iter().filter_map(|d| d.ttl).max();
         lines.push(line(
-            &sentences.mx_missing,
+            "mx_missing",
             &[
                 ("hosts", &listed),
                 ("ttl", &ttl_left(ttl)),
@@ -201,7 +142,7 @@ fn describe_differences(view: &ResolverView, reference: &ResolverView, differenc
     }
     for d in of_kind(DifferenceKind::PreferenceDiffers) {
         lines.push(line(
-            &sentences.preference,
+            "preference",
             &[
                 ("host", &d.name),
                 ("preference", d.view_value.as_deref().unwrap_or("?")),
@@ -231,7 +172,7 @@ fn describe_differences(view: &ResolverView, reference: &ResolverView, differenc
             .find(|mx| mx.exchange == host)
             .map(|mx| join(mx.addresses.iter().map(|a| a.ip.to_string())))
             .filter(|ips| !ips.is_empty())
-            .unwrap_or_else(|| say.no_addresses.clone());
+            .unwrap_or_else(|| say("summary", "no_addresses", &[]));
         if !only.is_empty() {
             let listed = join(
                 only.iter()
@@ -239,7 +180,7 @@ fn describe_differences(view: &ResolverView, reference: &ResolverView, differenc
             );
             let longest = only.iter().filter_map(|d| d.ttl).max();
             lines.push(line(
-                &sentences.address_only,
+                "address_only",
                 &[
                     ("addresses", &listed),
                     ("host", host),
@@ -252,7 +193,7 @@ fn describe_differences(view: &ResolverView, reference: &ResolverView, differenc
             let listed = join(missing.iter().map(|d| d.reference_value.clone().unwrap_or_default()));
             let ttl = missing.iter().filter_map(|d| d.ttl).max();
             lines.push(line(
-                &sentences.address_missing,
+                "address_missing",
                 &[
                     ("addresses", &listed),
                     ("host", host),
@@ -271,24 +212,63 @@ fn join(items: impl Iterator<Item = String>) -> String {
 }
 
 fn ttl_left(ttl: Option<u32>) -> String {
-    ttl.map(|ttl| fill(&wording().summary.ttl_left, &[("ttl", &ttl.to_string())]))
+    ttl.map(|ttl| say("summary", "ttl_left", &[("ttl", &ttl.to_string())]))
         .unwrap_or_default()
 }
 
 /// A TTL as an operator would say it.
 fn about(seconds: u32) -> String {
-    let say = &wording().ttl;
-    let (template, n) = match seconds {
-        0 => (&say.moment, 0),
-        1 => (&say.second, 1),
-        2..=89 => (&say.seconds, seconds),
-        90..=3299 => (&say.minutes, (seconds + 30) / 60),
-        3300..=5399 => (&say.hour, 1),
-        5400..=129_599 => (&say.hours, (seconds + 1800) / 3600),
-        _ => (&say.days, (seconds + 43_200) / 86_400),
+    let (key, n) = match seconds {
+        0 => ("moment", 0),
+        1 => ("second", 1),
+        2..=89 => ("seconds", seconds),
+        90..=3299 => ("minutes", (seconds + 30) / 60),
+        3300..=5399 => ("hour", 1),
+        5400..=129_599 => ("hours", (seconds + 1800) / 3600),
+        _ => ("days", (seconds + 43_200) / 86_400),
     };
-    fill(template, &[("n", &n.to_string())])
+    say("ttl", key, &[("n", &n.to_string())])
 }
+
+/// Every sentence the code asks for; a test keeps this and the asset in step.
+#[cfg(test)]
+const USED: &[(&str, &str)] = &[
+    ("status", "found"),
+    ("status", "no_data"),
+    ("status", "nx_domain"),
+    ("status", "serv_fail"),
+    ("status", "refused"),
+    ("status", "not_authoritative"),
+    ("status", "skipped"),
+    ("summary", "lookup_failed"),
+    ("summary", "authority_no_answer"),
+    ("summary", "authority_unreachable"),
+    ("summary", "all_agree"),
+    ("summary", "no_mx_hosts"),
+    ("summary", "no_addresses"),
+    ("summary", "ttl_left"),
+    ("authoritative", "mx_only"),
+    ("authoritative", "mx_missing"),
+    ("authoritative", "preference"),
+    ("authoritative", "address_only"),
+    ("authoritative", "address_missing"),
+    ("authoritative", "expiry"),
+    ("authoritative", "expiry_unknown"),
+    ("unconfirmed", "mx_only"),
+    ("unconfirmed", "mx_missing"),
+    ("unconfirmed", "preference"),
+    ("unconfirmed", "address_only"),
+    ("unconfirmed", "address_missing"),
+    ("unconfirmed", "expiry"),
+    ("unconfirmed", "expiry_unknown"),
+    ("ttl", "moment"),
+    ("ttl", "second"),
+    ("ttl", "seconds"),
+    ("ttl", "minutes"),
+    ("ttl", "hour"),
+    ("ttl", "hours"),
+    ("ttl", "days"),
+];
 
 #[cfg(test)]
 mod tests {
@@ -297,9 +277,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wording_asset_parses() {
-        let parsed: Result<Wording, _> = toml::from_str(WORDING_TOML);
-        assert!(parsed.is_ok(), "{parsed:?}");
+    fn every_sentence_used_is_in_the_asset() {
+        assert_eq!(DNS_COMPARE.problems(USED), Vec::<String>::new());
     }
 
     #[test]
