@@ -11,6 +11,7 @@ use crate::policy::recipient::{DaneHost, MtaSts, RecipientPolicy, Txt};
 use crate::policy::records::{DmarcOutcome, SpfOutcome, TlsRptOutcome};
 use crate::policy::sts_fetch::FetchOutcome;
 use crate::report::wording::say;
+use crate::text::SafeText;
 use crate::wording::pairs;
 
 /// One titled block of evidence lines.
@@ -252,39 +253,44 @@ fn context(policy: &RecipientPolicy) -> Vec<String> {
             &[("domain", domain), ("message", message)],
         )),
     }
-    let record = |record: &str| say("policy_context", "record", &[("record", record)]);
-    match &policy.spf {
-        Txt::Parsed { outcome } => {
-            let record = match outcome {
-                SpfOutcome::Valid { record: text, .. } => record(text.as_str()),
-                _ => String::new(),
-            };
-            let summary = outcome.summary();
-            lines.push(say(
-                "policy_context",
-                "spf",
-                &[("summary", &summary), ("record", &record)],
-            ));
-        }
-        Txt::Failed { message } => lines.push(say("policy_context", "spf_failed", &[("message", message)])),
-    }
-    match &policy.dmarc {
-        Txt::Parsed { outcome } => {
-            let record = match outcome {
-                DmarcOutcome::Valid { record: text, .. } => record(text.as_str()),
-                _ => String::new(),
-            };
-            let summary = outcome.summary();
-            lines.push(say(
-                "policy_context",
-                "dmarc",
-                &[("summary", &summary), ("record", &record)],
-            ));
-        }
-        Txt::Failed { message } => lines.push(say("policy_context", "dmarc_failed", &[("message", message)])),
-    }
+    let spf = match &policy.spf {
+        Txt::Parsed { outcome } => Ok((
+            outcome.summary(),
+            match outcome {
+                SpfOutcome::Valid { record, .. } => Some(record),
+                _ => None,
+            },
+        )),
+        Txt::Failed { message } => Err(message),
+    };
+    lines.push(mail_record("spf", spf));
+    let dmarc = match &policy.dmarc {
+        Txt::Parsed { outcome } => Ok((
+            outcome.summary(),
+            match outcome {
+                DmarcOutcome::Valid { record, .. } => Some(record),
+                _ => None,
+            },
+        )),
+        Txt::Failed { message } => Err(message),
+    };
+    lines.push(mail_record("dmarc", dmarc));
     lines.push(say("policy_context", "not_the_cause", &[]));
     lines
+}
+
+/// The SPF or DMARC line (`kind`): the summary and, when valid, the record itself;
+/// or why the lookup failed.
+fn mail_record(kind: &str, found: Result<(String, Option<&SafeText>), &String>) -> String {
+    match found {
+        Ok((summary, record)) => {
+            let record = record.map_or(String::new(), |record| {
+                say("policy_context", "record", &[("record", record.as_str())])
+            });
+            say("policy_context", kind, &[("summary", &summary), ("record", &record)])
+        }
+        Err(message) => say("policy_context", &format!("{kind}_failed"), &[("message", message)]),
+    }
 }
 
 fn resolvers(comparison: &DnsComparison) -> Vec<String> {

@@ -104,7 +104,7 @@ pub(super) fn compare_views(view: &ResolverView, reference: &ResolverView) -> Ve
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::view;
+    use super::super::tests::{moved_address, view};
     use super::super::{AUTHORITY_LABEL, AnswerStatus, PRIMARY_LABEL};
     use super::*;
 
@@ -127,12 +127,7 @@ mod tests {
 
     #[test]
     fn changed_address_is_one_address_only_in_the_view_and_one_missing() {
-        let reference = view(
-            ViewRole::Authority,
-            AUTHORITY_LABEL,
-            &[("mx.example", &["192.0.2.2"], 300)],
-        );
-        let cached = view(ViewRole::Primary, PRIMARY_LABEL, &[("mx.example", &["192.0.2.1"], 200)]);
+        let (cached, reference) = moved_address();
         let kinds: Vec<DifferenceKind> = compare_views(&cached, &reference).iter().map(|d| d.kind).collect();
         assert_eq!(
             kinds,

@@ -212,6 +212,18 @@ impl ResolverView {
 mod tests {
     use super::*;
 
+    /// An MX host whose address moved: this relay's resolver still has the old one
+    /// (200 s left), the authoritative servers the new one. `(cached, reference)`.
+    pub(super) fn moved_address() -> (ResolverView, ResolverView) {
+        let reference = view(
+            ViewRole::Authority,
+            AUTHORITY_LABEL,
+            &[("mx.example", &["192.0.2.2"], 300)],
+        );
+        let cached = view(ViewRole::Primary, PRIMARY_LABEL, &[("mx.example", &["192.0.2.1"], 200)]);
+        (cached, reference)
+    }
+
     /// A view that found every host at preference 10, with A records only.
     pub(super) fn view(role: ViewRole, label: &str, hosts: &[(&str, &[&str], u32)]) -> ResolverView {
         let mut view = ResolverView::empty(label.into(), role);

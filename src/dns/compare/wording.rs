@@ -273,7 +273,7 @@ const USED: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::super::diff::compare_views;
-    use super::super::tests::view;
+    use super::super::tests::moved_address;
     use super::*;
 
     #[test]
@@ -293,12 +293,7 @@ mod tests {
 
     #[test]
     fn changed_address_reads_as_stale_cache() {
-        let reference = view(
-            ViewRole::Authority,
-            AUTHORITY_LABEL,
-            &[("mx.example", &["192.0.2.2"], 300)],
-        );
-        let cached = view(ViewRole::Primary, PRIMARY_LABEL, &[("mx.example", &["192.0.2.1"], 200)]);
+        let (cached, reference) = moved_address();
         let differences = compare_views(&cached, &reference);
         let refs: Vec<&Difference> = differences.iter().collect();
         let lines = describe_differences(&cached, &reference, &refs);
