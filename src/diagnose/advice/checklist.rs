@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::label;
+use super::{label, say};
 use crate::diagnose::Answers;
 use crate::diagnose::verdict::{CheckStatus, ChecklistItem};
 use crate::model::CheckReport;
@@ -46,11 +46,19 @@ pub(super) fn checklist(report: &CheckReport, answers: &Answers) -> Vec<Checklis
     let cert_failing = failing(ProbeResult::is_secure);
     let verdict_of = |failing: Vec<String>| -> (CheckStatus, String) {
         if probes.is_empty() {
-            (CheckStatus::Fail, "no address could be probed".to_string())
+            (CheckStatus::Fail, say("checklist", "nothing_probed", &[]))
         } else if failing.is_empty() {
-            (CheckStatus::Pass, format!("all {} addresses", probes.len()))
+            let count = probes.len().to_string();
+            (
+                CheckStatus::Pass,
+                say("checklist", "all_addresses", &[("count", &count)]),
+            )
         } else {
-            (CheckStatus::Fail, format!("failing: {}", failing.join(", ")))
+            let addresses = failing.join(", ");
+            (
+                CheckStatus::Fail,
+                say("checklist", "failing", &[("addresses", &addresses)]),
+            )
         }
     };
     super::advice()
@@ -68,37 +76,25 @@ pub(super) fn checklist(report: &CheckReport, answers: &Answers) -> Vec<Checklis
                             None => h.name.clone(),
                         })
                         .collect();
-                    (
-                        CheckStatus::Ask,
-                        format!(
-                            "seen: {}",
-                            if hosts.is_empty() {
-                                "none".to_string()
-                            } else {
-                                hosts.join(", ")
-                            }
-                        ),
-                    )
+                    let seen = if hosts.is_empty() {
+                        say("checklist", "no_mx", &[])
+                    } else {
+                        hosts.join(", ")
+                    };
+                    (CheckStatus::Ask, say("checklist", "mx_seen", &[("hosts", &seen)]))
                 }
                 Measure::Handshake => verdict_of(handshake_failing.clone()),
                 Measure::Certificate => verdict_of(cert_failing.clone()),
                 Measure::SenderPolicy => match answers.get("sender-policy").map(String::as_str) {
-                    Some("opportunistic") => (
-                        CheckStatus::Pass,
-                        "opportunistic TLS accepts any certificate".to_string(),
-                    ),
-                    Some("encrypt") if handshake_failing.is_empty() && !probes.is_empty() => (
-                        CheckStatus::Pass,
-                        "TLS is required and every handshake completes".to_string(),
-                    ),
-                    Some("verify") if cert_failing.is_empty() && !probes.is_empty() => {
-                        (CheckStatus::Pass, "certificates verify on every address".to_string())
+                    Some("opportunistic") => (CheckStatus::Pass, say("checklist", "sender_opportunistic", &[])),
+                    Some("encrypt") if handshake_failing.is_empty() && !probes.is_empty() => {
+                        (CheckStatus::Pass, say("checklist", "sender_encrypt_met", &[]))
                     }
-                    Some("encrypt" | "verify") => (
-                        CheckStatus::Fail,
-                        "the server does not meet this relay's policy".to_string(),
-                    ),
-                    _ => (CheckStatus::Ask, "answer the sender-policy question".to_string()),
+                    Some("verify") if cert_failing.is_empty() && !probes.is_empty() => {
+                        (CheckStatus::Pass, say("checklist", "sender_verify_met", &[]))
+                    }
+                    Some("encrypt" | "verify") => (CheckStatus::Fail, say("checklist", "sender_not_met", &[])),
+                    _ => (CheckStatus::Ask, say("checklist", "sender_unanswered", &[])),
                 },
                 Measure::RecipientPolicy => recipient_policy_item(report),
                 Measure::Ask => (CheckStatus::Ask, String::new()),
@@ -116,10 +112,7 @@ pub(super) fn checklist(report: &CheckReport, answers: &Answers) -> Vec<Checklis
 /// The checklist line on MTA-STS and DANE, from what the check measured.
 fn recipient_policy_item(report: &CheckReport) -> (CheckStatus, String) {
     let Some(policy) = &report.recipient else {
-        return (
-            CheckStatus::Ask,
-            "not looked up in this check: look for _mta-sts and TLSA records".to_string(),
-        );
+        return (CheckStatus::Ask, say("checklist", "recipient_not_looked_up", &[]));
     };
     let status = policy.status_line();
     let violated =
@@ -127,12 +120,12 @@ fn recipient_policy_item(report: &CheckReport) -> (CheckStatus, String) {
     if violated {
         (
             CheckStatus::Fail,
-            format!("{status}: the live setup does not satisfy it"),
+            say("checklist", "recipient_violated", &[("status", &status)]),
         )
     } else if policy.mta_sts.publication_problem().is_some() || policy.dane_unusable() {
         (
             CheckStatus::Ask,
-            format!("{status}: published, but broken (see the policy section)"),
+            say("checklist", "recipient_broken", &[("status", &status)]),
         )
     } else {
         (CheckStatus::Pass, status)

@@ -2,7 +2,7 @@
 //! supporting probe, the DNS answer for a domain-level verdict, and what the
 //! recipient publishes for the verdicts whose tree entry names it (`evidence`).
 
-use super::MAX_EVIDENCE;
+use super::{MAX_EVIDENCE, pairs, say};
 use crate::cert::Completeness;
 use crate::diagnose::tree::{PublishedEvidence, VerdictSpec};
 use crate::diagnose::verdict::{EvidenceAt, EvidenceRef, Family};
@@ -15,13 +15,13 @@ pub(super) fn evidence(spec: &VerdictSpec, report: &CheckReport, supporting: &[u
     if domain_level(report) {
         let r = &report.resolution;
         let detail = match &r.outcome {
-            MxOutcome::NxDomain => "NXDOMAIN: the name does not exist".to_string(),
-            MxOutcome::NullMx => "MX 0 . (null MX)".to_string(),
-            MxOutcome::NoData => "no MX and no A/AAAA records (NODATA)".to_string(),
-            MxOutcome::Error { message } => format!("lookup failed: {message}"),
+            MxOutcome::NxDomain => say("dns", "nxdomain", &[]),
+            MxOutcome::NullMx => say("dns", "null_mx", &[]),
+            MxOutcome::NoData => say("dns", "nodata", &[]),
+            MxOutcome::Error { message } => say("dns", "error", &[("message", message)]),
             _ => {
                 let hosts: Vec<&str> = r.hosts.iter().map(|h| h.name.as_str()).collect();
-                format!("MX hosts without addresses: {}", hosts.join(", "))
+                say("dns", "no_addresses", &[("hosts", &hosts.join(", "))])
             }
         };
         refs.push(EvidenceRef {
@@ -43,15 +43,16 @@ pub(super) fn evidence(spec: &VerdictSpec, report: &CheckReport, supporting: &[u
                 let said = line
                     .and_then(|i| p.transcript.get(i))
                     .filter(|l| l.direction == crate::model::Direction::Server)
-                    .map(|l| format!(" (server's last words: {})", l.text))
+                    .map(|l| say("transcript", "last_words", &[("line", l.text.as_str())]))
                     .unwrap_or_default();
+                let summary = failure.summary();
                 refs.push(EvidenceRef {
                     address: Some(p.address),
                     mx: Some(p.mx.clone()),
                     at: EvidenceAt::Transcript {
                         line: line.unwrap_or(0),
                     },
-                    detail: format!("{}{said}", failure.summary()),
+                    detail: say("transcript", "failure", &[("failure", &summary), ("said", &said)]),
                 });
             }
             None => refs.extend(certificate_evidence(spec, p)),
@@ -111,9 +112,14 @@ fn policy_evidence(spec: &VerdictSpec, report: &CheckReport) -> Vec<EvidenceRef>
                         Some(failure.address),
                         Some(&mx.host),
                         &url,
-                        format!(
-                            "mode enforce, mx: {pattern}; {} ({})",
-                            failure.reason, failure.result_type
+                        say(
+                            "published",
+                            "sts_failure",
+                            &[
+                                ("pattern", pattern),
+                                ("reason", &failure.reason),
+                                ("result_type", &failure.result_type),
+                            ],
                         ),
                     ));
                 }
@@ -128,10 +134,10 @@ fn policy_evidence(spec: &VerdictSpec, report: &CheckReport) -> Vec<EvidenceRef>
                     None,
                     Some(&mx.host),
                     &url,
-                    format!(
-                        "{} matches none of the policy's mx patterns: {}",
-                        mx.host,
-                        patterns.join(", ")
+                    say(
+                        "published",
+                        "sts_uncovered",
+                        &[("host", &mx.host), ("patterns", &patterns.join(", "))],
                     ),
                 ));
             }
@@ -143,13 +149,16 @@ fn policy_evidence(spec: &VerdictSpec, report: &CheckReport) -> Vec<EvidenceRef>
                 } else {
                     url.clone()
                 };
-                refs.push(published(None, None, &source, format!("{detail} ({kind})")));
+                let detail = say("published", "sts_publication", &[("detail", &detail), ("kind", kind)]);
+                refs.push(published(None, None, &source, detail));
             }
         }
         PublishedEvidence::DaneServfail => {
             for host in &policy.dane {
                 if host.lookup.status == crate::dns::raw::TlsaStatus::ServFail {
-                    let detail = format!("SERVFAIL from {} for {}", host.lookup.resolver, host.lookup.owner);
+                    let resolver = host.lookup.resolver.to_string();
+                    let values = [("resolver", resolver.as_str()), ("owner", host.lookup.owner.as_str())];
+                    let detail = say("published", "dane_servfail", &values);
                     refs.push(published(None, Some(&host.host), &host.lookup.owner, detail));
                 }
             }
@@ -207,9 +216,14 @@ fn certificate_evidence(spec: &VerdictSpec, p: &ProbeResult) -> Vec<EvidenceRef>
             refs.push(at(
                 cert.position,
                 "not_after",
-                format!(
-                    "{} expired {} ({} days ago)",
-                    cert.subject, cert.not_after, -cert.days_remaining
+                say(
+                    "certificate",
+                    "expired",
+                    &pairs(&[
+                        ("subject", cert.subject.to_string()),
+                        ("not_after", cert.not_after.to_string()),
+                        ("days", (-cert.days_remaining).to_string()),
+                    ]),
                 ),
             ));
         }
@@ -221,22 +235,32 @@ fn certificate_evidence(spec: &VerdictSpec, p: &ProbeResult) -> Vec<EvidenceRef>
                 refs.push(at(
                     0,
                     "subjectAltName",
-                    format!(
-                        "{} is not among the certificate names: {}",
-                        chain.name.reference,
-                        sans.join(", ")
+                    say(
+                        "certificate",
+                        "name_mismatch",
+                        &pairs(&[
+                            ("reference", chain.name.reference.to_string()),
+                            ("names", sans.join(", ")),
+                        ]),
                     ),
                 ));
             }
             Family::Certificate if refs.is_empty() => {
                 let detail = match &chain.completeness {
                     Completeness::MissingIssuer { issuer } => {
-                        format!("issuer not sent and not a trusted root: {issuer}")
+                        say("certificate", "missing_issuer", &[("issuer", &issuer.to_string())])
                     }
-                    _ if leaf.self_signed => format!("self-signed: {}", leaf.subject),
-                    _ => format!(
-                        "valid from {} to {}, issued by {}",
-                        leaf.not_before, leaf.not_after, leaf.issuer
+                    _ if leaf.self_signed => {
+                        say("certificate", "self_signed", &[("subject", &leaf.subject.to_string())])
+                    }
+                    _ => say(
+                        "certificate",
+                        "validity",
+                        &pairs(&[
+                            ("not_before", leaf.not_before.to_string()),
+                            ("not_after", leaf.not_after.to_string()),
+                            ("issuer", leaf.issuer.to_string()),
+                        ]),
                     ),
                 };
                 refs.push(at(0, "issuer", detail));

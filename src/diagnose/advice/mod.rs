@@ -18,8 +18,16 @@ use super::{Answers, domain_level};
 use crate::model::CheckReport;
 use crate::model::ProbeResult;
 pub use crate::wording::fill;
+use crate::wording::{Sentences, pairs};
 
 const ADVICE_TOML: &str = include_str!("../../../assets/advice.toml");
+
+static VERDICT: Sentences = Sentences::new("assets/verdict.toml", include_str!("../../../assets/verdict.toml"));
+
+/// A sentence of assets/verdict.toml with its placeholders filled.
+fn say(section: &str, key: &str, values: &[(&str, &str)]) -> String {
+    VERDICT.say(section, key, values)
+}
 
 /// Evidence lines kept per verdict; the rest are in the per-address table.
 const MAX_EVIDENCE: usize = 12;
@@ -143,28 +151,72 @@ fn confidence(tree: &Tree, spec: &VerdictSpec, steps: &[Step], scope: &Scope) ->
         .collect();
     let confidence = unanswered.iter().fold(spec.confidence, |c, _| c.lowered());
     let mut reason = if unanswered.is_empty() {
-        "decided from the evidence on the wire".to_string()
+        say("confidence", "from_wire", &[])
     } else {
-        format!(
-            "lowered from {} because these questions are open: {}",
-            spec.confidence.label(),
-            unanswered.join("; ")
+        let questions = unanswered.join("; ");
+        say(
+            "confidence",
+            "lowered",
+            &[("confidence", spec.confidence.label()), ("questions", &questions)],
         )
     };
     if steps.iter().any(|s| s.lowers_confidence && second_vantage(s)) {
-        reason.push_str("; seen from this network only");
+        reason.push_str(&say("confidence", "one_vantage", &[]));
     }
     if let Scope::SomeAddresses { failing, .. } = scope {
-        reason.push_str(&format!(
-            "; host-specific: only {} of the addresses fail",
-            failing.len()
-        ));
+        let count = failing.len().to_string();
+        reason.push_str(&say("confidence", "host_specific", &[("count", &count)]));
     }
     if steps.iter().any(|s| second_vantage(s) && s.outcome == "same") {
-        reason.push_str("; confirmed from a second network");
+        reason.push_str(&say("confidence", "confirmed", &[]));
     }
     (confidence, reason)
 }
+
+/// Every sentence of assets/verdict.toml the code asks for; a test keeps both in step.
+#[cfg(test)]
+const USED: &[(&str, &str)] = &[
+    ("confidence", "from_wire"),
+    ("confidence", "lowered"),
+    ("confidence", "one_vantage"),
+    ("confidence", "host_specific"),
+    ("confidence", "confirmed"),
+    ("dns", "nxdomain"),
+    ("dns", "null_mx"),
+    ("dns", "nodata"),
+    ("dns", "error"),
+    ("dns", "no_addresses"),
+    ("transcript", "failure"),
+    ("transcript", "last_words"),
+    ("published", "sts_failure"),
+    ("published", "sts_uncovered"),
+    ("published", "sts_publication"),
+    ("published", "dane_servfail"),
+    ("certificate", "expired"),
+    ("certificate", "name_mismatch"),
+    ("certificate", "missing_issuer"),
+    ("certificate", "self_signed"),
+    ("certificate", "validity"),
+    ("checklist", "nothing_probed"),
+    ("checklist", "all_addresses"),
+    ("checklist", "failing"),
+    ("checklist", "mx_seen"),
+    ("checklist", "no_mx"),
+    ("checklist", "sender_opportunistic"),
+    ("checklist", "sender_encrypt_met"),
+    ("checklist", "sender_verify_met"),
+    ("checklist", "sender_not_met"),
+    ("checklist", "sender_unanswered"),
+    ("checklist", "recipient_not_looked_up"),
+    ("checklist", "recipient_violated"),
+    ("checklist", "recipient_broken"),
+    ("workaround", "owner"),
+    ("workaround", "policy_found"),
+    ("workaround", "policy_not_looked_up"),
+    ("workaround", "refused"),
+    ("workaround", "refused_destination"),
+    ("workaround", "refused_mx"),
+];
 
 #[cfg(test)]
 mod tests {
@@ -176,5 +228,10 @@ mod tests {
         assert!(advice.workaround.contains_key("relax_verification"));
         assert!(advice.workaround.contains_key("allow_opportunistic"));
         assert_eq!(advice.checklist.len(), 6);
+    }
+
+    #[test]
+    fn every_verdict_sentence_used_is_in_the_asset() {
+        assert_eq!(VERDICT.problems(USED), Vec::<String>::new());
     }
 }

@@ -6,6 +6,7 @@
 
 use serde::Deserialize;
 
+use super::say;
 use crate::diagnose::Answers;
 use crate::diagnose::tree::VerdictSpec;
 use crate::diagnose::verdict::{Family, Workaround, WorkaroundKind};
@@ -76,10 +77,10 @@ pub(super) fn workaround(
     let exclusions = exim_exclusions(affected.iter().map(|p| p.mx.as_str()));
     let today = date(report.started_at, 0);
     let expires = date(report.started_at, WORKAROUND_DAYS);
-    let owner = format!("the postmaster of {}", report.vantage_host);
+    let owner = say("workaround", "owner", &[("vantage", &report.vantage_host)]);
     let policy_status = match &report.recipient {
-        Some(recipient) => format!("mxtriage found {}", recipient.status_line()),
-        None => "mxtriage did not look them up in this check".to_string(),
+        Some(recipient) => say("workaround", "policy_found", &[("status", &recipient.status_line())]),
+        None => say("workaround", "policy_not_looked_up", &[]),
     };
     let reason = fill(
         &template.reason,
@@ -119,21 +120,33 @@ pub(super) fn workaround(
 /// A name that cannot go into a configuration line, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Refusal {
-    /// What the name is (`the MX name`, `the destination`).
-    role: &'static str,
+    role: Role,
     name: String,
     error: HostNameError,
+}
+
+/// Where a refused name was to go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The destination itself (the Postfix policy key).
+    Destination,
+    /// An MX host (an Exim host-list item).
+    Mx,
 }
 
 impl Refusal {
     /// The comment that stands in place of the MTA's configuration line.
     fn explain(&self, mta: &str, destination: &str) -> String {
-        let problem = format!(
-            "{} {} is not a host name or an IP address ({})",
-            self.role,
-            quote(&self.name),
-            self.error
-        );
+        let role = match self.role {
+            Role::Destination => say("workaround", "refused_destination", &[]),
+            Role::Mx => say("workaround", "refused_mx", &[]),
+        };
+        let values = [
+            ("role", role),
+            ("name", quote(&self.name)),
+            ("error", self.error.to_string()),
+        ];
+        let problem = say("workaround", "refused", &crate::wording::pairs(&values));
         fill(
             &super::advice().workaround_refused.text,
             &[("mta", mta), ("destination", destination), ("problem", &problem)],
@@ -146,7 +159,7 @@ fn destination_host(target: &Target) -> Result<(), Refusal> {
     match target {
         Target::Domain { name } | Target::Host { name, .. } => {
             ConfigHost::parse(name).map(drop).map_err(|error| Refusal {
-                role: "the destination",
+                role: Role::Destination,
                 name: name.clone(),
                 error,
             })
@@ -165,7 +178,7 @@ fn exim_exclusions<'a>(mx_names: impl Iterator<Item = &'a str>) -> Result<String
             Ok(ConfigHost::Address(ip)) => format!("! {}", ip.to_string().replace(':', "::")),
             Err(error) => {
                 return Err(Refusal {
-                    role: "the MX name",
+                    role: Role::Mx,
                     name: name.to_string(),
                     error,
                 });
