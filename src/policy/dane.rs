@@ -376,7 +376,7 @@ impl Context<'_> {
         if usable != Usability::Usable {
             result.note = unusable_note(record, usable);
         } else if self.presented.is_empty() {
-            result.note = "the server presented no certificate".to_owned();
+            result.note = say("dane_record", "no_certificate", &[]);
         } else if record.usage == USAGE_DANE_EE {
             self.check_ee(&mut result);
         } else {
@@ -390,17 +390,17 @@ impl Context<'_> {
         let what = selector_name(result.record.selector);
         if self.presented.first().is_some_and(|leaf| leaf.matches(&result.record)) {
             result.matched = Some(0);
-            result.note =
-                format!("matches the leaf's {what}; DANE-EE does not check names, dates or issuer (RFC 7672 §3.1.1)");
+            result.note = say("dane_record", "ee_matches", &[("what", what)]);
         } else if let Some(other) = self.position_matching(&result.record, 1) {
-            result.note = format!(
-                "matches the {what} of {}, but DANE-EE compares only the leaf: publish it as 2 {} {}",
-                position_name(other),
-                result.record.selector,
-                result.record.matching
-            );
+            let values = [
+                ("what", what.to_owned()),
+                ("position", position_name(other)),
+                ("selector", result.record.selector.to_string()),
+                ("matching", result.record.matching.to_string()),
+            ];
+            result.note = say("dane_record", "ee_wrong_position", &pairs(&values));
         } else {
-            result.note = format!("matches neither the leaf's {what} nor any other certificate the server sent");
+            result.note = say("dane_record", "ee_no_match", &[("what", what)]);
         }
     }
 
@@ -428,11 +428,7 @@ impl Context<'_> {
                 result.matched = Some(position);
                 result.failure = Some(failure);
             }
-            None => {
-                result.note = "matches no certificate the server sent; the DANE-TA certificate must be in the chain \
-                               (RFC 7672 §3.1.2)"
-                    .to_owned()
-            }
+            None => result.note = say("dane_record", "ta_not_in_chain", &[]),
         }
     }
 
@@ -486,21 +482,17 @@ impl Context<'_> {
 
 fn ta_note(position: usize, failure: Option<&TaFailure>) -> String {
     let leaf_hint = if position == 0 {
-        " (the leaf itself: DANE-TA serves only for a self-signed leaf, 3 x x is the usual record)"
+        say("dane_record", "ta_leaf_hint", &[])
     } else {
-        ""
+        String::new()
     };
-    match failure {
-        None => format!(
-            "matches {}{leaf_hint} and the leaf validates up to it",
-            position_name(position)
-        ),
-        Some(failure) => format!(
-            "matches {}{leaf_hint}, but {}",
-            position_name(position),
-            failure.describe()
-        ),
-    }
+    let values = [
+        ("position", position_name(position)),
+        ("leaf_hint", leaf_hint),
+        ("reason", failure.map(TaFailure::describe).unwrap_or_default()),
+    ];
+    let key = if failure.is_some() { "ta_failed" } else { "ta_valid" };
+    say("dane_record", key, &pairs(&values))
 }
 
 /// webpki's verdict with the matched certificate as the only anchor: an unknown issuer
@@ -550,31 +542,32 @@ fn full_data_parses(selector: u8, data: &[u8]) -> bool {
 
 fn unusable_note(record: &Tlsa, usable: Usability) -> String {
     match usable {
-        Usability::PkixNotForSmtp => format!(
-            "{} records are unusable for SMTP, senders ignore them (RFC 7672 §3.1.3)",
-            usage_name(record.usage)
+        Usability::PkixNotForSmtp => say("dane_record", "pkix", &[("usage", usage_name(record.usage))]),
+        Usability::UnknownUsage => say("dane_record", "unknown_usage", &[("usage", &record.usage.to_string())]),
+        Usability::UnknownSelector => say(
+            "dane_record",
+            "unknown_selector",
+            &[("selector", &record.selector.to_string())],
         ),
-        Usability::UnknownUsage => format!("usage {} is not defined, senders ignore the record", record.usage),
-        Usability::UnknownSelector => format!("selector {} is not defined, senders ignore the record", record.selector),
-        Usability::UnknownMatching => {
-            format!(
-                "matching type {} is not defined, senders ignore the record",
-                record.matching
-            )
-        }
+        Usability::UnknownMatching => say(
+            "dane_record",
+            "unknown_matching",
+            &[("matching", &record.matching.to_string())],
+        ),
         Usability::BadData => bad_data_note(record),
         Usability::Usable => String::new(),
     }
 }
 
 fn bad_data_note(record: &Tlsa) -> String {
-    let len = record.data.len();
-    match (record.matching, record.selector) {
-        (1, _) => format!("a SHA2-256 digest is 32 bytes, this one is {len}"),
-        (2, _) => format!("a SHA2-512 digest is 64 bytes, this one is {len}"),
-        (_, 0) => "Full(0) data with selector Cert(0) must be a DER certificate, and is not".to_owned(),
-        _ => "Full(0) data with selector SPKI(1) must be a DER SubjectPublicKeyInfo, and is not".to_owned(),
-    }
+    let length = record.data.len().to_string();
+    let key = match (record.matching, record.selector) {
+        (1, _) => "sha256_length",
+        (2, _) => "sha512_length",
+        (_, 0) => "full_not_certificate",
+        _ => "full_not_spki",
+    };
+    say("dane_record", key, &[("length", &length)])
 }
 
 fn outcome(results: &[RecordResult], presented: &[Presented<'_>]) -> DaneOutcome {

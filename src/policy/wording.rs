@@ -133,6 +133,22 @@ const USED: &[(&str, &str)] = &[
     ("dane_failure", "no_path"),
     ("dane_failure", "invalid"),
     ("dane_failure", "name_mismatch"),
+    ("dane_record", "no_certificate"),
+    ("dane_record", "ee_matches"),
+    ("dane_record", "ee_wrong_position"),
+    ("dane_record", "ee_no_match"),
+    ("dane_record", "ta_not_in_chain"),
+    ("dane_record", "ta_valid"),
+    ("dane_record", "ta_failed"),
+    ("dane_record", "ta_leaf_hint"),
+    ("dane_record", "pkix"),
+    ("dane_record", "unknown_usage"),
+    ("dane_record", "unknown_selector"),
+    ("dane_record", "unknown_matching"),
+    ("dane_record", "sha256_length"),
+    ("dane_record", "sha512_length"),
+    ("dane_record", "full_not_certificate"),
+    ("dane_record", "full_not_spki"),
 ];
 
 #[cfg(test)]
