@@ -174,6 +174,14 @@ pub enum SpfOutcome {
 }
 
 impl SpfOutcome {
+    /// The record itself, when there is exactly one.
+    pub fn valid_record(&self) -> Option<&SafeText> {
+        match self {
+            SpfOutcome::Valid { record, .. } => Some(record),
+            _ => None,
+        }
+    }
+
     pub fn summary(&self) -> String {
         match self {
             SpfOutcome::Absent => say("spf", "absent", &[]),
@@ -328,6 +336,14 @@ pub enum DmarcOutcome {
 }
 
 impl DmarcOutcome {
+    /// The record itself, when it is the one valid record.
+    pub fn valid_record(&self) -> Option<&SafeText> {
+        match self {
+            DmarcOutcome::Valid { record, .. } => Some(record),
+            _ => None,
+        }
+    }
+
     pub fn summary(&self) -> String {
         match self {
             DmarcOutcome::Absent => say("dmarc", "absent", &[]),

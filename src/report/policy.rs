@@ -253,43 +253,42 @@ fn context(policy: &RecipientPolicy) -> Vec<String> {
             &[("domain", domain), ("message", message)],
         )),
     }
-    let spf = match &policy.spf {
-        Txt::Parsed { outcome } => Ok((
-            outcome.summary(),
-            match outcome {
-                SpfOutcome::Valid { record, .. } => Some(record),
-                _ => None,
-            },
-        )),
-        Txt::Failed { message } => Err(message),
-    };
-    lines.push(mail_record("spf", spf));
-    let dmarc = match &policy.dmarc {
-        Txt::Parsed { outcome } => Ok((
-            outcome.summary(),
-            match outcome {
-                DmarcOutcome::Valid { record, .. } => Some(record),
-                _ => None,
-            },
-        )),
-        Txt::Failed { message } => Err(message),
-    };
-    lines.push(mail_record("dmarc", dmarc));
+    lines.push(mail_record(
+        "spf",
+        &policy.spf,
+        SpfOutcome::summary,
+        SpfOutcome::valid_record,
+    ));
+    lines.push(mail_record(
+        "dmarc",
+        &policy.dmarc,
+        DmarcOutcome::summary,
+        DmarcOutcome::valid_record,
+    ));
     lines.push(say("policy_context", "not_the_cause", &[]));
     lines
 }
 
 /// The SPF or DMARC line (`kind`): the summary and, when valid, the record itself;
 /// or why the lookup failed.
-fn mail_record(kind: &str, found: Result<(String, Option<&SafeText>), &String>) -> String {
-    match found {
-        Ok((summary, record)) => {
-            let record = record.map_or(String::new(), |record| {
+fn mail_record<T>(
+    kind: &str,
+    txt: &Txt<T>,
+    summary: fn(&T) -> String,
+    valid_record: fn(&T) -> Option<&SafeText>,
+) -> String {
+    match txt {
+        Txt::Parsed { outcome } => {
+            let record = valid_record(outcome).map_or(String::new(), |record| {
                 say("policy_context", "record", &[("record", record.as_str())])
             });
-            say("policy_context", kind, &[("summary", &summary), ("record", &record)])
+            say(
+                "policy_context",
+                kind,
+                &[("summary", &summary(outcome)), ("record", &record)],
+            )
         }
-        Err(message) => say("policy_context", &format!("{kind}_failed"), &[("message", message)]),
+        Txt::Failed { message } => say("policy_context", &format!("{kind}_failed"), &[("message", message)]),
     }
 }
 
