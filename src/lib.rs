@@ -19,3 +19,4 @@ pub mod report;
 pub mod target;
 pub mod text;
 pub mod tui;
+pub mod wording;

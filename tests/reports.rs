@@ -367,3 +367,62 @@ async fn a_padded_certificate_name_stays_on_its_own_line_in_the_reports() {
         );
     }
 }
+
+/// Exim host lists take `!` (negate), `*` (every host) and `:` (separator) from the
+/// text: an MX name carrying them must never reach a generated configuration line,
+/// and a loaded report is rediagnosed, so the check holds for files too.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_mx_name_in_a_loaded_report_yields_no_config_line() {
+    let f = fixture("hostile-mx-name").await;
+    for (scenario, exim_key, postfix_line) in [
+        ("starttls-454", "hosts_require_tls", "starttls-454.lab.test    may"),
+        ("expired", "tls_verify_hosts", "expired.lab.test    encrypt"),
+    ] {
+        let original = session(&f, scenario).await;
+        let live = render_markdown(&original);
+        assert!(live.contains(&format!("{exim_key} = ! ")), "{scenario}: {live}");
+        let mut value: serde_json::Value = serde_json::from_str(&original.to_json()).unwrap();
+        let probes = value["probes"].as_array_mut().expect("probes");
+        assert!(!probes.is_empty(), "{scenario}");
+        for probe in probes {
+            probe["mx"] = "mx.lab.test : ! * :".into();
+        }
+        let path = f.dir.join(format!("hostile-{scenario}.json"));
+        std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+
+        let loaded = Session::load(&path).unwrap();
+        let workaround = loaded.verdict.workaround.as_ref().expect("a workaround");
+        assert!(
+            !workaround.exim.contains(&format!("{exim_key} =")),
+            "{scenario}: {}",
+            workaround.exim
+        );
+        assert!(
+            workaround.exim.lines().all(|l| l.is_empty() || l.starts_with('#')),
+            "{scenario}: only comments in place of the Exim line: {}",
+            workaround.exim
+        );
+        // The Postfix entry names the destination, not the MX hosts: it stays.
+        assert!(
+            workaround.postfix.contains(postfix_line),
+            "{scenario}: {}",
+            workaround.postfix
+        );
+
+        for format in ["markdown", "text"] {
+            let mut show = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+            show.args(["report", "show"]).arg(&path).args(["--format", format]);
+            let out = run(show).await;
+            let shown = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                !shown.contains(&format!("{exim_key} =")),
+                "{scenario} {format}: {shown}"
+            );
+            assert!(
+                shown.contains("mxtriage wrote no Exim line")
+                    && shown.contains("is not a host name or an IP address (it contains a space"),
+                "{scenario} {format}: {shown}"
+            );
+        }
+    }
+}

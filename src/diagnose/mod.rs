@@ -68,7 +68,7 @@ pub fn diagnose(tree: &Tree, report: &CheckReport, answers: &Answers) -> Result<
         let node = match tree.target(current) {
             Some(Target::Node(node)) => node,
             Some(Target::Verdict(spec)) => {
-                let mut verdict = advice::complete(spec, report, answers, steps, supporting);
+                let mut verdict = advice::complete(tree, spec, report, answers, steps, supporting);
                 verdict.findings = noted(report);
                 return Ok(verdict);
             }

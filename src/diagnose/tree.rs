@@ -33,6 +33,10 @@ pub struct Question {
     /// only decides where to look next (is the relay still failing?) does not.
     #[serde(default = "yes")]
     pub lowers_confidence: bool,
+    /// The answer says how the destination looks from another network, so it
+    /// confirms (or narrows) what this relay saw.
+    #[serde(default)]
+    pub second_vantage: bool,
 }
 
 fn yes() -> bool {
@@ -79,6 +83,32 @@ pub struct VerdictSpec {
     /// The RFC 8460 result type a reporting sender would log.
     pub tlsrpt: Option<String>,
     pub workaround: Option<WorkaroundKind>,
+    /// What the recipient publishes that the verdict rests on, cited as evidence.
+    #[serde(default)]
+    pub evidence: Option<PublishedEvidence>,
+    /// Take the RFC 8460 type from that evidence when it names a more precise one
+    /// than `tlsrpt` (an MTA-STS certificate failure is expired, untrusted or for
+    /// another name).
+    #[serde(default)]
+    pub tlsrpt_measured: bool,
+}
+
+/// The part of the recipient's published policy a verdict cites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PublishedEvidence {
+    /// Each MX that fails an enforced MTA-STS policy, with the reason per address.
+    MtaStsFailures,
+    /// Each MX the MTA-STS policy's `mx` patterns do not cover.
+    MtaStsUncovered,
+    /// Why the MTA-STS record or policy file cannot be used.
+    MtaStsPublication,
+    /// The TLSA lookups that failed with SERVFAIL.
+    DaneServfail,
+    /// The DANE check of every address whose TLSA records apply.
+    DaneChecks,
+    /// The resolvers' and authoritative servers' differing answers.
+    ResolverComparison,
 }
 
 /// Where an edge leads.
@@ -191,6 +221,17 @@ impl Tree {
             if verdict.title.trim().is_empty() || verdict.fix.trim().is_empty() || verdict.explain.trim().is_empty() {
                 problems.push(format!(
                     "verdict {} needs a title, an explanation and a fix",
+                    verdict.id
+                ));
+            }
+            if verdict.tlsrpt_measured
+                && !matches!(
+                    verdict.evidence,
+                    Some(PublishedEvidence::MtaStsFailures | PublishedEvidence::DaneChecks)
+                )
+            {
+                problems.push(format!(
+                    "verdict {}: a measured RFC 8460 type needs MTA-STS failures or DANE checks as evidence",
                     verdict.id
                 ));
             }

@@ -18,6 +18,7 @@ use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
+use super::wording::{pairs, say};
 use crate::cert::names::dns_id_matches;
 use crate::cert::{TrustOutcome, classify_error, hex, parse, webpki_algorithms};
 use crate::text::SafeText;
@@ -153,11 +154,11 @@ pub enum TaFailure {
 impl TaFailure {
     fn describe(&self) -> String {
         match self {
-            TaFailure::Expired => "a certificate on the path to it has expired".to_owned(),
-            TaFailure::NotYetValid => "a certificate on the path to it is not valid yet".to_owned(),
-            TaFailure::NoPath => "the leaf does not chain up to it".to_owned(),
-            TaFailure::Invalid { reason } => format!("the path to it does not validate ({reason})"),
-            TaFailure::NameMismatch => "the leaf's DNS names do not cover the MX host".to_owned(),
+            TaFailure::Expired => say("dane_failure", "expired", &[]),
+            TaFailure::NotYetValid => say("dane_failure", "not_yet_valid", &[]),
+            TaFailure::NoPath => say("dane_failure", "no_path", &[]),
+            TaFailure::Invalid { reason } => say("dane_failure", "invalid", &[("reason", reason)]),
+            TaFailure::NameMismatch => say("dane_failure", "name_mismatch", &[]),
         }
     }
 }
@@ -237,23 +238,21 @@ impl DaneCheck {
                 record,
                 position,
                 reason,
-            } => format!(
-                "TLSA {} matches {}, but {}",
-                self.record(*record),
-                position_name(*position),
-                reason.describe()
-            ),
+            } => {
+                let values = [
+                    ("record", self.record(*record)),
+                    ("position", position_name(*position)),
+                    ("reason", reason.describe()),
+                ];
+                say("dane", "matches_but", &pairs(&values))
+            }
             DaneOutcome::Mismatch { rotation } => self.mismatch_line(*rotation),
-            DaneOutcome::NoUsableRecords if self.records.is_empty() => "No TLSA records were given".to_owned(),
-            DaneOutcome::NoUsableRecords => format!(
-                "None of the {} TLSA records is usable for SMTP: senders must still use TLS but cannot \
-                 authenticate the server",
-                self.records.len()
-            ),
-            DaneOutcome::NoChain => "The server presented no certificate, so no TLSA record can match".to_owned(),
+            DaneOutcome::NoUsableRecords if self.records.is_empty() => say("dane", "no_records", &[]),
+            DaneOutcome::NoUsableRecords => say("dane", "no_usable", &[("count", &self.records.len().to_string())]),
+            DaneOutcome::NoChain => say("dane", "no_chain", &[]),
         };
         if self.skipped > 0 {
-            line.push_str(&format!(" ({} more records were not examined)", self.skipped));
+            line.push_str(&say("dane", "not_examined", &[("count", &self.skipped.to_string())]));
         }
         line
     }
@@ -267,16 +266,16 @@ impl DaneCheck {
 
     fn authenticated_line(&self, record: usize, position: usize) -> String {
         let Some(result) = self.records.get(record) else {
-            return "A TLSA record matches".to_owned();
+            return say("dane", "matches", &[]);
         };
-        let what = selector_name(result.record.selector);
+        let values = [
+            ("record", result.record.to_string()),
+            ("what", selector_name(result.record.selector).to_owned()),
+            ("position", position_name(position)),
+        ];
         match position {
-            0 if result.record.usage == USAGE_DANE_EE => format!("TLSA {} matches the leaf's {what}", result.record),
-            _ => format!(
-                "TLSA {} matches the {what} of {} and the leaf validates up to it",
-                result.record,
-                position_name(position)
-            ),
+            0 if result.record.usage == USAGE_DANE_EE => say("dane", "matches_leaf", &pairs(&values)),
+            _ => say("dane", "matches_issuer", &pairs(&values)),
         }
     }
 
@@ -284,16 +283,9 @@ impl DaneCheck {
         let usable = self.records.iter().filter(|r| r.usable == Usability::Usable);
         let only_ta = usable.clone().all(|r| r.record.usage == USAGE_DANE_TA);
         match (rotation, only_ta) {
-            (true, true) => "No DANE-TA record matches a certificate the server sent: the CA changed its \
-                             intermediate, or the server does not send the certificate the record names \
-                             (RFC 7672 §3.1.2 requires it in the chain)"
-                .to_owned(),
-            (true, false) => "No TLSA record matches the leaf or its issuer: the certificate was probably \
-                              replaced without publishing its TLSA record first"
-                .to_owned(),
-            (false, _) => "A TLSA record matches a certificate the server sent, but its usage compares \
-                           another position (DANE-EE names the leaf, DANE-TA an issuer)"
-                .to_owned(),
+            (true, true) => say("dane", "rotation_ta", &[]),
+            (true, false) => say("dane", "rotation", &[]),
+            (false, _) => say("dane", "wrong_usage", &[]),
         }
     }
 }
@@ -384,7 +376,7 @@ impl Context<'_> {
         if usable != Usability::Usable {
             result.note = unusable_note(record, usable);
         } else if self.presented.is_empty() {
-            result.note = "the server presented no certificate".to_owned();
+            result.note = say("dane_record", "no_certificate", &[]);
         } else if record.usage == USAGE_DANE_EE {
             self.check_ee(&mut result);
         } else {
@@ -398,17 +390,17 @@ impl Context<'_> {
         let what = selector_name(result.record.selector);
         if self.presented.first().is_some_and(|leaf| leaf.matches(&result.record)) {
             result.matched = Some(0);
-            result.note =
-                format!("matches the leaf's {what}; DANE-EE does not check names, dates or issuer (RFC 7672 §3.1.1)");
+            result.note = say("dane_record", "ee_matches", &[("what", what)]);
         } else if let Some(other) = self.position_matching(&result.record, 1) {
-            result.note = format!(
-                "matches the {what} of {}, but DANE-EE compares only the leaf: publish it as 2 {} {}",
-                position_name(other),
-                result.record.selector,
-                result.record.matching
-            );
+            let values = [
+                ("what", what.to_owned()),
+                ("position", position_name(other)),
+                ("selector", result.record.selector.to_string()),
+                ("matching", result.record.matching.to_string()),
+            ];
+            result.note = say("dane_record", "ee_wrong_position", &pairs(&values));
         } else {
-            result.note = format!("matches neither the leaf's {what} nor any other certificate the server sent");
+            result.note = say("dane_record", "ee_no_match", &[("what", what)]);
         }
     }
 
@@ -436,11 +428,7 @@ impl Context<'_> {
                 result.matched = Some(position);
                 result.failure = Some(failure);
             }
-            None => {
-                result.note = "matches no certificate the server sent; the DANE-TA certificate must be in the chain \
-                               (RFC 7672 §3.1.2)"
-                    .to_owned()
-            }
+            None => result.note = say("dane_record", "ta_not_in_chain", &[]),
         }
     }
 
@@ -494,21 +482,17 @@ impl Context<'_> {
 
 fn ta_note(position: usize, failure: Option<&TaFailure>) -> String {
     let leaf_hint = if position == 0 {
-        " (the leaf itself: DANE-TA serves only for a self-signed leaf, 3 x x is the usual record)"
+        say("dane_record", "ta_leaf_hint", &[])
     } else {
-        ""
+        String::new()
     };
-    match failure {
-        None => format!(
-            "matches {}{leaf_hint} and the leaf validates up to it",
-            position_name(position)
-        ),
-        Some(failure) => format!(
-            "matches {}{leaf_hint}, but {}",
-            position_name(position),
-            failure.describe()
-        ),
-    }
+    let values = [
+        ("position", position_name(position)),
+        ("leaf_hint", leaf_hint),
+        ("reason", failure.map(TaFailure::describe).unwrap_or_default()),
+    ];
+    let key = if failure.is_some() { "ta_failed" } else { "ta_valid" };
+    say("dane_record", key, &pairs(&values))
 }
 
 /// webpki's verdict with the matched certificate as the only anchor: an unknown issuer
@@ -558,31 +542,32 @@ fn full_data_parses(selector: u8, data: &[u8]) -> bool {
 
 fn unusable_note(record: &Tlsa, usable: Usability) -> String {
     match usable {
-        Usability::PkixNotForSmtp => format!(
-            "{} records are unusable for SMTP, senders ignore them (RFC 7672 §3.1.3)",
-            usage_name(record.usage)
+        Usability::PkixNotForSmtp => say("dane_record", "pkix", &[("usage", usage_name(record.usage))]),
+        Usability::UnknownUsage => say("dane_record", "unknown_usage", &[("usage", &record.usage.to_string())]),
+        Usability::UnknownSelector => say(
+            "dane_record",
+            "unknown_selector",
+            &[("selector", &record.selector.to_string())],
         ),
-        Usability::UnknownUsage => format!("usage {} is not defined, senders ignore the record", record.usage),
-        Usability::UnknownSelector => format!("selector {} is not defined, senders ignore the record", record.selector),
-        Usability::UnknownMatching => {
-            format!(
-                "matching type {} is not defined, senders ignore the record",
-                record.matching
-            )
-        }
+        Usability::UnknownMatching => say(
+            "dane_record",
+            "unknown_matching",
+            &[("matching", &record.matching.to_string())],
+        ),
         Usability::BadData => bad_data_note(record),
         Usability::Usable => String::new(),
     }
 }
 
 fn bad_data_note(record: &Tlsa) -> String {
-    let len = record.data.len();
-    match (record.matching, record.selector) {
-        (1, _) => format!("a SHA2-256 digest is 32 bytes, this one is {len}"),
-        (2, _) => format!("a SHA2-512 digest is 64 bytes, this one is {len}"),
-        (_, 0) => "Full(0) data with selector Cert(0) must be a DER certificate, and is not".to_owned(),
-        _ => "Full(0) data with selector SPKI(1) must be a DER SubjectPublicKeyInfo, and is not".to_owned(),
-    }
+    let length = record.data.len().to_string();
+    let key = match (record.matching, record.selector) {
+        (1, _) => "sha256_length",
+        (2, _) => "sha512_length",
+        (_, 0) => "full_not_certificate",
+        _ => "full_not_spki",
+    };
+    say("dane_record", key, &[("length", &length)])
 }
 
 fn outcome(results: &[RecordResult], presented: &[Presented<'_>]) -> DaneOutcome {

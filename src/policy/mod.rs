@@ -8,3 +8,5 @@ pub mod recipient;
 pub mod records;
 pub mod sender;
 pub mod sts_fetch;
+mod txt_record;
+mod wording;

@@ -22,6 +22,7 @@ use crate::policy::dane::{self, DaneCheck, DaneOutcome, Tlsa};
 use crate::policy::mta_sts::{self, Mode, Policy, TxtOutcome};
 use crate::policy::records::{self, DmarcOutcome, SpfOutcome, TlsRptOutcome};
 use crate::policy::sts_fetch::{self, FetchOutcome, FetchSettings};
+use crate::policy::wording::{pairs, say};
 use crate::text::SafeText;
 use hickory_proto::rr::RecordType;
 
@@ -242,22 +243,23 @@ impl RecipientPolicy {
     pub fn status_line(&self) -> String {
         let mut parts = Vec::new();
         match self.mta_sts.mode() {
-            Some(mode) => parts.push(format!("MTA-STS {}", mode.label())),
-            None if self.mta_sts.published() => parts.push("MTA-STS published but unusable".to_string()),
-            None => parts.push("no MTA-STS".to_string()),
+            Some(mode) => parts.push(say("status", "mta_sts_mode", &[("mode", mode.label())])),
+            None if self.mta_sts.published() => parts.push(say("status", "mta_sts_unusable", &[])),
+            None => parts.push(say("status", "no_mta_sts", &[])),
         }
         let validated = self.dane.iter().filter(|h| h.applies()).count();
         if validated > 0 {
-            parts.push(format!(
-                "DNSSEC-validated TLSA for {validated} of {} MX",
-                self.dane.len()
-            ));
+            let values = [
+                ("validated", validated.to_string()),
+                ("hosts", self.dane.len().to_string()),
+            ];
+            parts.push(say("status", "dane_validated", &pairs(&values)));
         } else if self.dane.iter().any(DaneHost::insecure_path) {
-            parts.push("TLSA validated, but not the MX or address lookup (DANE does not apply)".to_string());
+            parts.push(say("status", "dane_insecure_path", &[]));
         } else if self.dane.iter().any(|h| h.lookup.status == TlsaStatus::Found) {
-            parts.push("TLSA not validated by the resolver (DANE does not apply as seen from here)".to_string());
+            parts.push(say("status", "dane_not_validated", &[]));
         } else {
-            parts.push("no DANE".to_string());
+            parts.push(say("status", "no_dane", &[]));
         }
         parts.join(", ")
     }

@@ -4,10 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::mta_sts::{
-    Field, describe_char, first_of, ignored_suffix, invalid_line, peer_texts, plural, push, quote, read_fields, select,
-    several_line, trim_wsp,
-};
+use super::txt_record::{Field, describe_char, peer_texts, push, quote, read_fields, select, trim_wsp};
+use super::wording::{count, first_of, ignored_suffix, invalid_line, pairs, say, several_line};
 use crate::text::SafeText;
 
 /// The version field of a `_smtp._tls` record (RFC 8460 §3, case-sensitive).
@@ -43,31 +41,20 @@ pub enum TlsRptOutcome {
 impl TlsRptOutcome {
     pub fn summary(&self) -> String {
         match self {
-            TlsRptOutcome::Absent { ignored } => {
-                format!(
-                    "no v=TLSRPTv1 record: senders send no TLS failure reports{}",
-                    ignored_suffix(*ignored)
-                )
-            }
+            TlsRptOutcome::Absent { ignored } => say("tls_rpt", "absent", &[("ignored", &ignored_suffix(*ignored))]),
             TlsRptOutcome::Multiple { records, ignored } => several_line(
                 records.len(),
                 TLS_RPT_VERSION,
-                "senders treat the domain as having no TLS reporting",
+                &say("tls_rpt", "several", &[]),
                 *ignored,
             ),
-            TlsRptOutcome::Invalid { problems, ignored, .. } => invalid_line(
-                TLS_RPT_VERSION,
-                problems,
-                "senders send no TLS failure reports",
-                *ignored,
-            ),
+            TlsRptOutcome::Invalid { problems, ignored, .. } => {
+                invalid_line(TLS_RPT_VERSION, problems, &say("tls_rpt", "invalid", &[]), *ignored)
+            }
             TlsRptOutcome::Valid { rua, ignored, .. } => {
                 let targets: Vec<&str> = rua.iter().map(SafeText::as_str).collect();
-                format!(
-                    "v=TLSRPTv1 record: reports go to {}{}",
-                    targets.join(", "),
-                    ignored_suffix(*ignored)
-                )
+                let values = [("targets", targets.join(", ")), ("ignored", ignored_suffix(*ignored))];
+                say("tls_rpt", "valid", &pairs(&values))
             }
         }
     }
@@ -187,22 +174,30 @@ pub enum SpfOutcome {
 }
 
 impl SpfOutcome {
+    /// The record itself, when there is exactly one.
+    pub fn valid_record(&self) -> Option<&SafeText> {
+        match self {
+            SpfOutcome::Valid { record, .. } => Some(record),
+            _ => None,
+        }
+    }
+
     pub fn summary(&self) -> String {
         match self {
-            SpfOutcome::Absent => "no SPF record (v=spf1)".to_owned(),
-            SpfOutcome::Multiple { records } => {
-                several_line(records.len(), "SPF", "receivers return permerror (RFC 7208 §4.5)", 0)
-            }
+            SpfOutcome::Absent => say("spf", "absent", &[]),
+            SpfOutcome::Multiple { records } => several_line(records.len(), "SPF", &say("spf", "several", &[]), 0),
             SpfOutcome::Valid {
                 all, dns_lookup_terms, ..
             } => {
-                let ending = all
-                    .as_ref()
-                    .map_or_else(|| "no all term".to_owned(), |a| format!("ends in {a}"));
-                format!(
-                    "SPF record: {ending}, {} in this record (includes not followed)",
-                    plural(*dns_lookup_terms, "DNS-lookup term")
-                )
+                let ending = all.as_ref().map_or_else(
+                    || say("spf", "no_all", &[]),
+                    |all| say("spf", "ends_in", &[("all", all.as_str())]),
+                );
+                let values = [
+                    ("ending", ending),
+                    ("lookups", count("spf", "lookup_one", "lookups", *dns_lookup_terms)),
+                ];
+                say("spf", "valid", &pairs(&values))
             }
         }
     }
@@ -341,14 +336,22 @@ pub enum DmarcOutcome {
 }
 
 impl DmarcOutcome {
+    /// The record itself, when it is the one valid record.
+    pub fn valid_record(&self) -> Option<&SafeText> {
+        match self {
+            DmarcOutcome::Valid { record, .. } => Some(record),
+            _ => None,
+        }
+    }
+
     pub fn summary(&self) -> String {
         match self {
-            DmarcOutcome::Absent => "no DMARC record".to_owned(),
+            DmarcOutcome::Absent => say("dmarc", "absent", &[]),
             DmarcOutcome::Multiple { records } => {
-                several_line(records.len(), "DMARC", "receivers apply no DMARC policy", 0)
+                several_line(records.len(), "DMARC", &say("dmarc", "several", &[]), 0)
             }
-            DmarcOutcome::Invalid { problems, .. } => format!("DMARC record invalid ({})", first_of(problems)),
-            DmarcOutcome::Valid { policy, .. } => format!("DMARC record: p={}", policy.label()),
+            DmarcOutcome::Invalid { problems, .. } => say("dmarc", "invalid", &[("first", &first_of(problems))]),
+            DmarcOutcome::Valid { policy, .. } => say("dmarc", "valid", &[("policy", policy.label())]),
         }
     }
 }

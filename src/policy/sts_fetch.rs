@@ -16,6 +16,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use serde::{Deserialize, Serialize};
 
+use super::wording::say;
 use crate::cert::TrustStore;
 use crate::cert::{TrustOutcome, TrustStores, classify_error};
 use crate::dns::Dns;
@@ -101,20 +102,30 @@ impl FetchOutcome {
             Self::Fetched {
                 content_type, bytes, ..
             } => {
-                let kind = content_type.as_ref().map_or("no content type", |c| c.as_str());
-                format!("200 OK, {bytes} bytes, {kind}")
+                let kind = content_type
+                    .as_ref()
+                    .map_or_else(|| say("fetch", "no_content_type", &[]), ToString::to_string);
+                say(
+                    "fetch",
+                    "fetched",
+                    &[("bytes", &bytes.to_string()), ("content_type", &kind)],
+                )
             }
             Self::HttpStatus {
                 status,
                 location: Some(location),
                 ..
-            } => format!("HTTP {status}, redirect to {location} (not followed: RFC 8461 forbids it)"),
-            Self::HttpStatus { status, .. } => format!("HTTP {status} instead of 200"),
-            Self::Certificate { problem, .. } => format!("the policy host's certificate is refused: {problem}"),
-            Self::TooLarge { limit, .. } => format!("the policy is larger than {} KiB", limit / 1024),
-            Self::NoAddress { message, .. } => format!("the policy host has no address: {message}"),
-            Self::Timeout { after_ms, .. } => format!("no complete answer within {after_ms} ms"),
-            Self::Failed { message, .. } => format!("fetch failed: {message}"),
+            } => say(
+                "fetch",
+                "redirect",
+                &[("status", &status.to_string()), ("location", location.as_str())],
+            ),
+            Self::HttpStatus { status, .. } => say("fetch", "http_status", &[("status", &status.to_string())]),
+            Self::Certificate { problem, .. } => say("fetch", "certificate", &[("problem", problem)]),
+            Self::TooLarge { limit, .. } => say("fetch", "too_large", &[("kib", &(limit / 1024).to_string())]),
+            Self::NoAddress { message, .. } => say("fetch", "no_address", &[("message", message.as_str())]),
+            Self::Timeout { after_ms, .. } => say("fetch", "timeout", &[("ms", &after_ms.to_string())]),
+            Self::Failed { message, .. } => say("fetch", "failed", &[("message", message.as_str())]),
         }
     }
 }

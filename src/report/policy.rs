@@ -10,6 +10,9 @@ use crate::policy::mta_sts::TxtOutcome;
 use crate::policy::recipient::{DaneHost, MtaSts, RecipientPolicy, Txt};
 use crate::policy::records::{DmarcOutcome, SpfOutcome, TlsRptOutcome};
 use crate::policy::sts_fetch::FetchOutcome;
+use crate::report::wording::say;
+use crate::text::SafeText;
+use crate::wording::pairs;
 
 /// One titled block of evidence lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,56 +52,87 @@ pub fn sections(policy: &RecipientPolicy, probes: &[ProbeResult]) -> Vec<Section
 fn mta_sts(sts: &MtaSts, domain: &str) -> Vec<String> {
     let mut lines = Vec::new();
     match &sts.txt {
-        Txt::Failed { message } => lines.push(format!("_mta-sts.{domain} TXT lookup failed: {message}")),
+        Txt::Failed { message } => lines.push(say(
+            "policy_mta_sts",
+            "txt_failed",
+            &[("domain", domain), ("message", message)],
+        )),
         Txt::Parsed { outcome } => {
-            lines.push(format!("_mta-sts.{domain}: {}", outcome.summary()));
+            let summary = outcome.summary();
+            lines.push(say(
+                "policy_mta_sts",
+                "txt",
+                &[("domain", domain), ("summary", &summary)],
+            ));
+            let record = |record: &str| format!("  {}", say("policy_mta_sts", "record", &[("record", record)]));
             match outcome {
-                TxtOutcome::Invalid { record, problems, .. } => {
-                    lines.push(format!("  record: {record}"));
+                TxtOutcome::Invalid {
+                    record: text, problems, ..
+                } => {
+                    lines.push(record(text.as_str()));
                     listed(&mut lines, problems.iter().map(ToString::to_string));
                 }
                 TxtOutcome::Multiple { records, .. } => {
-                    lines.extend(records.iter().map(|r| format!("  record: {r}")));
+                    lines.extend(records.iter().map(|r| record(r.as_str())));
                 }
-                TxtOutcome::Valid { notes, .. } => listed(&mut lines, notes.iter().map(|n| format!("note: {n}"))),
+                TxtOutcome::Valid { notes, .. } => listed(&mut lines, notes.iter().map(note)),
                 TxtOutcome::Absent { .. } => {}
             }
         }
     }
     if let Some(fetch) = &sts.fetch {
-        lines.push(format!("{}: {}", fetch.url(), fetch.describe()));
+        let outcome = fetch.describe();
+        lines.push(say(
+            "policy_mta_sts",
+            "fetch",
+            &[("url", fetch.url()), ("outcome", &outcome)],
+        ));
         if let Some(kind) = fetch.rfc8460_result_type() {
-            lines.push(format!("  a reporting sender logs {kind}"));
+            lines.push(format!(
+                "  {}",
+                say("policy_mta_sts", "reported_as", &[("result_type", kind)])
+            ));
         }
         if let FetchOutcome::Fetched { content_type, .. } = fetch
             && !content_type
                 .as_ref()
                 .is_some_and(|c| c.as_str().starts_with("text/plain"))
         {
-            lines.push("  note: RFC 8461 says the policy should be served as text/plain".to_string());
+            lines.push(format!("  {}", say("policy_mta_sts", "not_text_plain", &[])));
         }
     }
     if let Some(policy) = &sts.policy {
         lines.push(policy.summary());
         listed(&mut lines, policy.problems.iter().map(ToString::to_string));
-        listed(&mut lines, policy.notes.iter().map(|n| format!("note: {n}")));
+        listed(&mut lines, policy.notes.iter().map(note));
         if !policy.mx.is_empty() {
             let patterns: Vec<&str> = policy.mx.iter().map(|p| p.as_str()).collect();
-            lines.push(format!("  mx patterns: {}", patterns.join(", ")));
+            let patterns = patterns.join(", ");
+            lines.push(format!(
+                "  {}",
+                say("policy_mta_sts", "patterns", &[("patterns", &patterns)])
+            ));
         }
     }
     if let Some(mode) = sts.mode() {
         for mx in &sts.mx {
             let coverage = match &mx.pattern {
-                Some(pattern) => format!("covered by {pattern}"),
-                None => "NOT covered by the policy".to_string(),
+                Some(pattern) => say("policy_mta_sts", "covered", &[("pattern", pattern.as_str())]),
+                None => say("policy_mta_sts", "not_covered", &[]),
             };
-            lines.push(format!("{} ({} mode): {coverage}", mx.host, mode.label()));
+            lines.push(say(
+                "policy_mta_sts",
+                "mx",
+                &[("host", &mx.host), ("mode", mode.label()), ("coverage", &coverage)],
+            ));
             for failure in &mx.failures {
-                lines.push(format!(
-                    "  {}: fails the policy, {} ({})",
-                    failure.address, failure.reason, failure.result_type
-                ));
+                let address = failure.address.to_string();
+                let values = [
+                    ("address", address.as_str()),
+                    ("reason", failure.reason.as_str()),
+                    ("result_type", failure.result_type.as_str()),
+                ];
+                lines.push(format!("  {}", say("policy_mta_sts", "mx_failure", &values)));
             }
         }
     }
@@ -109,17 +143,13 @@ fn dane(policy: &RecipientPolicy, probes: &[ProbeResult]) -> Vec<String> {
     let mut lines = Vec::new();
     match policy.dnssec_resolver {
         Some(resolver) => {
-            lines.push(format!(
-                "TLSA asked of {resolver}; its AD bit counts as DNSSEC validation only if it is a validating resolver on a trusted path (as Postfix assumes)"
-            ));
+            let resolver_text = resolver.to_string();
+            lines.push(say("policy_dane", "resolver", &[("resolver", &resolver_text)]));
             if !resolver.ip().is_loopback() {
-                lines.push(
-                    "  note: this resolver is not on loopback, so its AD bit travels unprotected and could be forged"
-                        .into(),
-                );
+                lines.push(format!("  {}", say("policy_dane", "resolver_not_loopback", &[])));
             }
         }
-        None => lines.push("no resolver for TLSA lookups could be found".to_string()),
+        None => lines.push(say("policy_dane", "no_resolver", &[])),
     }
     for host in &policy.dane {
         lines.extend(dane_host(host, probes));
@@ -130,27 +160,30 @@ fn dane(policy: &RecipientPolicy, probes: &[ProbeResult]) -> Vec<String> {
 fn dane_host(host: &DaneHost, probes: &[ProbeResult]) -> Vec<String> {
     let lookup = &host.lookup;
     let status = match &lookup.status {
-        TlsaStatus::Found => format!("{} record(s)", lookup.records.len()),
-        TlsaStatus::NxDomain | TlsaStatus::NoData => "no TLSA records".to_string(),
-        TlsaStatus::ServFail => "SERVFAIL: DANE senders treat this MX as unusable (dnssec-invalid)".to_string(),
-        TlsaStatus::Error { message } => format!("lookup failed: {message}"),
+        TlsaStatus::Found => say(
+            "policy_dane",
+            "records_found",
+            &[("count", &lookup.records.len().to_string())],
+        ),
+        TlsaStatus::NxDomain | TlsaStatus::NoData => say("policy_dane", "no_records", &[]),
+        TlsaStatus::ServFail => say("policy_dane", "servfail", &[]),
+        TlsaStatus::Error { message } => say("policy_dane", "lookup_failed", &[("message", message)]),
     };
     let validated = match (&lookup.status, lookup.authenticated) {
-        (TlsaStatus::Found, true) if host.applies() => ", DNSSEC-validated (AD): DANE applies",
-        (TlsaStatus::Found, true) if !host.mx_secure => {
-            ", validated, but the MX records are not: DANE does not apply (senders only trust a validated MX host)"
-        }
-        (TlsaStatus::Found, true) => {
-            ", validated, but the host's address lookup is not: DANE does not apply (Postfix asks for TLSA only then)"
-        }
-        (TlsaStatus::Found, false) => {
-            ", not validated (no AD: an unsigned zone, or a resolver that does not validate): DANE does not apply"
-        }
-        _ => "",
+        (TlsaStatus::Found, true) if host.applies() => say("policy_dane", "applies", &[]),
+        (TlsaStatus::Found, true) if !host.mx_secure => say("policy_dane", "mx_not_validated", &[]),
+        (TlsaStatus::Found, true) => say("policy_dane", "address_not_validated", &[]),
+        (TlsaStatus::Found, false) => say("policy_dane", "not_validated", &[]),
+        _ => String::new(),
     };
-    let mut lines = vec![format!("{} {status}{validated}", lookup.owner)];
+    let mut lines = vec![say(
+        "policy_dane",
+        "host",
+        &[("owner", &lookup.owner), ("status", &status), ("validated", &validated)],
+    )];
     if let Some(target) = &lookup.alias_target {
-        lines.push(format!("  via CNAME to {target}"));
+        let target = target.to_string();
+        lines.push(format!("  {}", say("policy_dane", "alias", &[("target", &target)])));
     }
     for record in &lookup.records {
         lines.push(format!(
@@ -179,10 +212,13 @@ fn dane_host(host: &DaneHost, probes: &[ProbeResult]) -> Vec<String> {
             .and_then(|p| p.chain.as_ref())
             .and_then(|c| c.certificates.get(position));
         if let Some(certificate) = certificate {
-            lines.push(format!(
-                "    TLSA for what it presents now: {} IN TLSA {usage} 1 1 {}",
-                lookup.owner, certificate.spki_sha256
-            ));
+            let usage = usage.to_string();
+            let values = [
+                ("owner", lookup.owner.as_str()),
+                ("usage", usage.as_str()),
+                ("spki_sha256", certificate.spki_sha256.as_str()),
+            ];
+            lines.push(format!("    {}", say("policy_dane", "suggested_record", &values)));
         }
     }
     lines
@@ -196,34 +232,64 @@ fn context(policy: &RecipientPolicy) -> Vec<String> {
             outcome: TlsRptOutcome::Valid { rua, .. },
         } => {
             let rua: Vec<&str> = rua.iter().map(|r| r.as_str()).collect();
-            lines.push(format!("_smtp._tls.{domain}: failure reports go to {}", rua.join(", ")));
+            let rua = rua.join(", ");
+            lines.push(say(
+                "policy_context",
+                "tls_rpt_valid",
+                &[("domain", domain), ("rua", &rua)],
+            ));
         }
-        Txt::Parsed { outcome } => lines.push(format!("_smtp._tls.{domain}: {}", outcome.summary())),
-        Txt::Failed { message } => lines.push(format!("_smtp._tls.{domain} lookup failed: {message}")),
-    }
-    match &policy.spf {
         Txt::Parsed { outcome } => {
-            let record = match outcome {
-                SpfOutcome::Valid { record, .. } => format!(" ({record})"),
-                _ => String::new(),
-            };
-            lines.push(format!("SPF: {}{record}", outcome.summary()));
+            let summary = outcome.summary();
+            lines.push(say(
+                "policy_context",
+                "tls_rpt",
+                &[("domain", domain), ("summary", &summary)],
+            ));
         }
-        Txt::Failed { message } => lines.push(format!("SPF lookup failed: {message}")),
+        Txt::Failed { message } => lines.push(say(
+            "policy_context",
+            "tls_rpt_failed",
+            &[("domain", domain), ("message", message)],
+        )),
     }
-    match &policy.dmarc {
+    lines.push(mail_record(
+        "spf",
+        &policy.spf,
+        SpfOutcome::summary,
+        SpfOutcome::valid_record,
+    ));
+    lines.push(mail_record(
+        "dmarc",
+        &policy.dmarc,
+        DmarcOutcome::summary,
+        DmarcOutcome::valid_record,
+    ));
+    lines.push(say("policy_context", "not_the_cause", &[]));
+    lines
+}
+
+/// The SPF or DMARC line (`kind`): the summary and, when valid, the record itself;
+/// or why the lookup failed.
+fn mail_record<T>(
+    kind: &str,
+    txt: &Txt<T>,
+    summary: fn(&T) -> String,
+    valid_record: fn(&T) -> Option<&SafeText>,
+) -> String {
+    match txt {
         Txt::Parsed { outcome } => {
-            let record = match outcome {
-                DmarcOutcome::Valid { record, .. } => format!(" ({record})"),
-                _ => String::new(),
-            };
-            lines.push(format!("DMARC: {}{record}", outcome.summary()));
+            let record = valid_record(outcome).map_or(String::new(), |record| {
+                say("policy_context", "record", &[("record", record.as_str())])
+            });
+            say(
+                "policy_context",
+                kind,
+                &[("summary", &summary(outcome)), ("record", &record)],
+            )
         }
-        Txt::Failed { message } => lines.push(format!("DMARC lookup failed: {message}")),
+        Txt::Failed { message } => say("policy_context", &format!("{kind}_failed"), &[("message", message)]),
     }
-    lines
-        .push("SPF and DMARC never cause a STARTTLS failure; they are shown so the whole domain was looked at.".into());
-    lines
 }
 
 fn resolvers(comparison: &DnsComparison) -> Vec<String> {
@@ -237,12 +303,12 @@ fn resolvers(comparison: &DnsComparison) -> Vec<String> {
             .iter()
             .map(|s| format!("{} ({})", s.name, s.addr))
             .collect();
-        lines.push(format!(
-            "{} [zone {}; {}]",
-            view_line(&authority.view),
-            authority.zone,
-            servers.join(", ")
-        ));
+        let values = [
+            ("view", view_line(&authority.view)),
+            ("zone", authority.zone.clone()),
+            ("servers", servers.join(", ")),
+        ];
+        lines.push(say("policy_resolvers", "authority", &pairs(&values)));
     }
     lines
 }
@@ -253,20 +319,20 @@ fn view_line(view: &ResolverView) -> String {
         None => view.label.clone(),
     };
     if view.mx.is_empty() {
-        return format!("{who}: no MX hosts");
+        return say("policy_resolvers", "no_mx_hosts", &[("who", &who)]);
     }
     let hosts: Vec<String> = view
         .mx
         .iter()
         .map(|mx| {
             let addresses: Vec<String> = mx.addresses.iter().map(|a| a.ip.to_string()).collect();
-            format!(
-                "{} {} TTL {} s [{}]",
-                mx.preference,
-                mx.exchange,
-                mx.ttl,
-                addresses.join(" ")
-            )
+            let values = [
+                ("preference", mx.preference.to_string()),
+                ("exchange", mx.exchange.clone()),
+                ("ttl", mx.ttl.to_string()),
+                ("addresses", addresses.join(" ")),
+            ];
+            say("policy_resolvers", "mx_host", &pairs(&values))
         })
         .collect();
     format!("{who}: {}", hosts.join("; "))
@@ -278,8 +344,14 @@ fn listed(lines: &mut Vec<String>, items: impl Iterator<Item = String>) {
         lines.push(format!("  {item}"));
     }
     if items.len() > MAX_LISTED {
-        lines.push(format!("  … and {} more", items.len() - MAX_LISTED));
+        let more = (items.len() - MAX_LISTED).to_string();
+        lines.push(format!("  {}", say("policy_lists", "more", &[("count", &more)])));
     }
+}
+
+/// A note about a record or policy, as listed under it.
+fn note(note: impl std::fmt::Display) -> String {
+    say("policy_mta_sts", "note", &[("note", &note.to_string())])
 }
 
 /// Long hex data shortened for display; the report's JSON keeps it whole.

@@ -1,0 +1,272 @@
+//! The evidence a verdict cites: the transcript line or certificate field of each
+//! supporting probe, the DNS answer for a domain-level verdict, and what the
+//! recipient publishes for the verdicts whose tree entry names it (`evidence`).
+
+use super::{MAX_EVIDENCE, pairs, say};
+use crate::cert::Completeness;
+use crate::diagnose::tree::{PublishedEvidence, VerdictSpec};
+use crate::diagnose::verdict::{EvidenceAt, EvidenceRef, Family};
+use crate::diagnose::{domain_level, telling_line};
+use crate::model::CheckReport;
+use crate::model::{MxOutcome, ProbeResult};
+
+pub(super) fn evidence(spec: &VerdictSpec, report: &CheckReport, supporting: &[usize]) -> Vec<EvidenceRef> {
+    let mut refs = policy_evidence(spec, report);
+    if domain_level(report) {
+        let r = &report.resolution;
+        let detail = match &r.outcome {
+            MxOutcome::NxDomain => say("dns", "nxdomain", &[]),
+            MxOutcome::NullMx => say("dns", "null_mx", &[]),
+            MxOutcome::NoData => say("dns", "nodata", &[]),
+            MxOutcome::Error { message } => say("dns", "error", &[("message", message)]),
+            _ => {
+                let hosts: Vec<&str> = r.hosts.iter().map(|h| h.name.as_str()).collect();
+                say("dns", "no_addresses", &[("hosts", &hosts.join(", "))])
+            }
+        };
+        refs.push(EvidenceRef {
+            address: None,
+            mx: None,
+            at: EvidenceAt::Dns { name: r.query.clone() },
+            detail,
+        });
+        return refs;
+    }
+    for p in supporting
+        .iter()
+        .filter_map(|&i| report.probes.get(i))
+        .take(MAX_EVIDENCE)
+    {
+        match &p.failure {
+            Some(failure) => {
+                let line = telling_line(p);
+                let said = line
+                    .and_then(|i| p.transcript.get(i))
+                    .filter(|l| l.direction == crate::model::Direction::Server)
+                    .map(|l| say("transcript", "last_words", &[("line", l.text.as_str())]))
+                    .unwrap_or_default();
+                let summary = failure.summary();
+                refs.push(EvidenceRef {
+                    address: Some(p.address),
+                    mx: Some(p.mx.clone()),
+                    at: EvidenceAt::Transcript {
+                        line: line.unwrap_or(0),
+                    },
+                    detail: say("transcript", "failure", &[("failure", &summary), ("said", &said)]),
+                });
+            }
+            None => refs.extend(certificate_evidence(spec, p)),
+        }
+    }
+    refs
+}
+
+/// The RFC 8460 type the evidence itself names, where the verdict asks for it
+/// (`tlsrpt_measured`) and it is more precise than the verdict's general one.
+pub(super) fn measured_tlsrpt(spec: &VerdictSpec, report: &CheckReport) -> Option<String> {
+    if !spec.tlsrpt_measured {
+        return None;
+    }
+    let policy = report.recipient.as_ref()?;
+    match spec.evidence? {
+        PublishedEvidence::MtaStsFailures => policy
+            .mta_sts
+            .failing()
+            .iter()
+            .flat_map(|m| &m.failures)
+            .map(|f| f.result_type.clone())
+            .next(),
+        PublishedEvidence::DaneChecks => policy
+            .dane_failures()
+            .iter()
+            .flat_map(|h| &h.addresses)
+            .filter_map(|a| a.check.as_ref())
+            .find_map(|c| c.outcome.rfc8460_result_type())
+            .map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Points at what the recipient publishes, for verdicts that rest on it (their `evidence`).
+fn policy_evidence(spec: &VerdictSpec, report: &CheckReport) -> Vec<EvidenceRef> {
+    let (Some(policy), Some(cited)) = (&report.recipient, spec.evidence) else {
+        return Vec::new();
+    };
+    let published = |address, mx: Option<&str>, source: &str, detail: String| EvidenceRef {
+        address,
+        mx: mx.map(str::to_string),
+        at: EvidenceAt::Published {
+            source: source.to_string(),
+        },
+        detail,
+    };
+    let sts = &policy.mta_sts;
+    let url = sts.fetch.as_ref().map_or(String::new(), |f| f.url().to_string());
+    let mut refs = Vec::new();
+    match cited {
+        PublishedEvidence::MtaStsFailures => {
+            for mx in sts.failing() {
+                let pattern = mx.pattern.as_ref().map_or("", |p| p.as_str());
+                for failure in &mx.failures {
+                    refs.push(published(
+                        Some(failure.address),
+                        Some(&mx.host),
+                        &url,
+                        say(
+                            "published",
+                            "sts_failure",
+                            &[
+                                ("pattern", pattern),
+                                ("reason", &failure.reason),
+                                ("result_type", &failure.result_type),
+                            ],
+                        ),
+                    ));
+                }
+            }
+        }
+        PublishedEvidence::MtaStsUncovered => {
+            let patterns: Vec<&str> = sts
+                .active_policy()
+                .map_or(Vec::new(), |p| p.mx.iter().map(|m| m.as_str()).collect());
+            for mx in sts.uncovered() {
+                refs.push(published(
+                    None,
+                    Some(&mx.host),
+                    &url,
+                    say(
+                        "published",
+                        "sts_uncovered",
+                        &[("host", &mx.host), ("patterns", &patterns.join(", "))],
+                    ),
+                ));
+            }
+        }
+        PublishedEvidence::MtaStsPublication => {
+            if let Some((kind, detail)) = sts.publication_problem() {
+                let source = if url.is_empty() {
+                    format!("_mta-sts.{}", policy.domain)
+                } else {
+                    url.clone()
+                };
+                let detail = say("published", "sts_publication", &[("detail", &detail), ("kind", kind)]);
+                refs.push(published(None, None, &source, detail));
+            }
+        }
+        PublishedEvidence::DaneServfail => {
+            for host in &policy.dane {
+                if host.lookup.status == crate::dns::raw::TlsaStatus::ServFail {
+                    let resolver = host.lookup.resolver.to_string();
+                    let values = [("resolver", resolver.as_str()), ("owner", host.lookup.owner.as_str())];
+                    let detail = say("published", "dane_servfail", &values);
+                    refs.push(published(None, Some(&host.host), &host.lookup.owner, detail));
+                }
+            }
+        }
+        PublishedEvidence::DaneChecks => {
+            for host in policy.dane.iter().filter(|h| h.applies()) {
+                for address in &host.addresses {
+                    if let Some(check) = &address.check {
+                        refs.push(published(
+                            Some(address.address),
+                            Some(&host.host),
+                            &host.lookup.owner,
+                            check.summary(),
+                        ));
+                    }
+                }
+            }
+        }
+        PublishedEvidence::ResolverComparison => {
+            if let Some(comparison) = &policy.dns {
+                for line in comparison.summary() {
+                    refs.push(EvidenceRef {
+                        address: None,
+                        mx: None,
+                        at: EvidenceAt::Dns {
+                            name: comparison.domain.clone(),
+                        },
+                        detail: line,
+                    });
+                }
+            }
+        }
+    }
+    refs.truncate(MAX_EVIDENCE);
+    refs
+}
+
+/// Points at the certificate field behind a certificate verdict.
+fn certificate_evidence(spec: &VerdictSpec, p: &ProbeResult) -> Vec<EvidenceRef> {
+    let Some(chain) = &p.chain else {
+        return Vec::new();
+    };
+    let at = |position: usize, field: &str, detail: String| EvidenceRef {
+        address: Some(p.address),
+        mx: Some(p.mx.clone()),
+        at: EvidenceAt::Certificate {
+            position,
+            field: field.to_string(),
+        },
+        detail,
+    };
+    let mut refs = Vec::new();
+    for cert in chain.certificates.iter().filter(|c| c.parse_error.is_none()) {
+        if cert.days_remaining < 0 && spec.family == Family::Certificate {
+            refs.push(at(
+                cert.position,
+                "not_after",
+                say(
+                    "certificate",
+                    "expired",
+                    &pairs(&[
+                        ("subject", cert.subject.to_string()),
+                        ("not_after", cert.not_after.to_string()),
+                        ("days", (-cert.days_remaining).to_string()),
+                    ]),
+                ),
+            ));
+        }
+    }
+    if let Some(leaf) = chain.leaf() {
+        match spec.family {
+            Family::NameMismatch => {
+                let sans: Vec<&str> = leaf.sans.iter().map(|s| s.as_str()).collect();
+                refs.push(at(
+                    0,
+                    "subjectAltName",
+                    say(
+                        "certificate",
+                        "name_mismatch",
+                        &pairs(&[
+                            ("reference", chain.name.reference.to_string()),
+                            ("names", sans.join(", ")),
+                        ]),
+                    ),
+                ));
+            }
+            Family::Certificate if refs.is_empty() => {
+                let detail = match &chain.completeness {
+                    Completeness::MissingIssuer { issuer } => {
+                        say("certificate", "missing_issuer", &[("issuer", &issuer.to_string())])
+                    }
+                    _ if leaf.self_signed => {
+                        say("certificate", "self_signed", &[("subject", &leaf.subject.to_string())])
+                    }
+                    _ => say(
+                        "certificate",
+                        "validity",
+                        &pairs(&[
+                            ("not_before", leaf.not_before.to_string()),
+                            ("not_after", leaf.not_after.to_string()),
+                            ("issuer", leaf.issuer.to_string()),
+                        ]),
+                    ),
+                };
+                refs.push(at(0, "issuer", detail));
+            }
+            _ => {}
+        }
+    }
+    refs
+}

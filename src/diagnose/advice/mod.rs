@@ -1,0 +1,237 @@
+//! Everything around a verdict that helps the operator act: scope and confidence
+//! here; the evidence, the workaround, the reproduce commands and the checklist in
+//! their own modules, each chosen by what the tree and assets/advice.toml say.
+
+mod checklist;
+mod evidence;
+mod reproduce;
+mod workaround;
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use super::tree::{Tree, VerdictSpec};
+use super::verdict::*;
+use super::{Answers, domain_level};
+use crate::model::CheckReport;
+use crate::model::ProbeResult;
+pub use crate::wording::fill;
+use crate::wording::{Sentences, pairs};
+
+const ADVICE_TOML: &str = include_str!("../../../assets/advice.toml");
+
+static VERDICT: Sentences = Sentences::new("assets/verdict.toml", include_str!("../../../assets/verdict.toml"));
+
+/// A sentence of assets/verdict.toml with its placeholders filled.
+fn say(section: &str, key: &str, values: &[(&str, &str)]) -> String {
+    VERDICT.say(section, key, values)
+}
+
+/// Evidence lines kept per verdict; the rest are in the per-address table.
+const MAX_EVIDENCE: usize = 12;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advice {
+    workaround: BTreeMap<String, workaround::Template>,
+    workaround_refused: workaround::RefusedText,
+    checklist: Vec<checklist::ChecklistText>,
+    postmaster: Postmaster,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Postmaster {
+    note: String,
+}
+
+/// The template of the note for the recipient's postmaster (placeholders in braces).
+pub fn postmaster_template() -> &'static str {
+    &advice().postmaster.note
+}
+
+fn advice() -> &'static Advice {
+    static ADVICE: OnceLock<Advice> = OnceLock::new();
+    ADVICE.get_or_init(|| {
+        #[expect(clippy::expect_used, reason = "the embedded asset is parsed by a test")]
+        toml::from_str(ADVICE_TOML).expect("assets/advice.toml parses")
+    })
+}
+
+pub(super) fn complete(
+    tree: &Tree,
+    spec: &VerdictSpec,
+    report: &CheckReport,
+    answers: &Answers,
+    steps: Vec<Step>,
+    supporting: Vec<usize>,
+) -> Verdict {
+    let scope = scope(report, &supporting);
+    let (confidence, confidence_reason) = confidence(tree, spec, &steps, &scope);
+    let mut evidence = evidence::evidence(spec, report, &supporting);
+    for step in steps
+        .iter()
+        .filter(|s| !s.unanswered && !matches!(s.outcome.as_str(), "yes" | "no"))
+    {
+        evidence.push(EvidenceRef {
+            address: None,
+            mx: None,
+            at: EvidenceAt::Answer {
+                question: step.node.clone(),
+            },
+            detail: format!("{} → {}", step.title, step.outcome),
+        });
+    }
+    Verdict {
+        id: spec.id.clone(),
+        family: spec.family,
+        owner: spec.owner,
+        confidence,
+        confidence_reason,
+        title: spec.title.clone(),
+        explanation: spec.explain.clone(),
+        fix: spec.fix.clone(),
+        next_check: spec.next_check.clone(),
+        tlsrpt: evidence::measured_tlsrpt(spec, report).or_else(|| spec.tlsrpt.clone()),
+        scope,
+        evidence,
+        workaround: workaround::workaround(spec, report, answers, &supporting),
+        reproduce: reproduce::reproduce(spec, report),
+        checklist: checklist::checklist(report, answers),
+        steps,
+        findings: Vec::new(),
+    }
+}
+
+/// How an address is named in scope and checklist lines.
+fn label(p: &ProbeResult) -> String {
+    format!("{} [{}]", p.mx, p.address.ip())
+}
+
+fn scope(report: &CheckReport, supporting: &[usize]) -> Scope {
+    if domain_level(report) {
+        return Scope::Domain;
+    }
+    let mut failing: Vec<String> = supporting
+        .iter()
+        .filter_map(|&i| report.probes.get(i))
+        .map(label)
+        .collect();
+    failing.sort();
+    failing.dedup();
+    // "Working" means secure: an address that failed some other way is not a way in.
+    let mut working: Vec<String> = report
+        .probes
+        .iter()
+        .filter(|p| p.is_secure())
+        .map(label)
+        .filter(|l| !failing.contains(l))
+        .collect();
+    working.sort();
+    working.dedup();
+    let mut addresses: Vec<_> = report.probes.iter().map(|p| p.address).collect();
+    addresses.sort();
+    addresses.dedup();
+    if failing.is_empty() || working.is_empty() {
+        Scope::AllAddresses { count: addresses.len() }
+    } else {
+        Scope::SomeAddresses { failing, working }
+    }
+}
+
+/// The leaf's confidence, one level lower for each question left unanswered on the way.
+fn confidence(tree: &Tree, spec: &VerdictSpec, steps: &[Step], scope: &Scope) -> (Confidence, String) {
+    let second_vantage = |step: &Step| tree.question_at(&step.node).is_some_and(|q| q.second_vantage);
+    let unanswered: Vec<&str> = steps
+        .iter()
+        .filter(|s| s.lowers_confidence)
+        .map(|s| s.title.as_str())
+        .collect();
+    let confidence = unanswered.iter().fold(spec.confidence, |c, _| c.lowered());
+    let mut reason = if unanswered.is_empty() {
+        say("confidence", "from_wire", &[])
+    } else {
+        let questions = unanswered.join("; ");
+        say(
+            "confidence",
+            "lowered",
+            &[("confidence", spec.confidence.label()), ("questions", &questions)],
+        )
+    };
+    if steps.iter().any(|s| s.lowers_confidence && second_vantage(s)) {
+        reason.push_str(&say("confidence", "one_vantage", &[]));
+    }
+    if let Scope::SomeAddresses { failing, .. } = scope {
+        let count = failing.len().to_string();
+        reason.push_str(&say("confidence", "host_specific", &[("count", &count)]));
+    }
+    if steps.iter().any(|s| second_vantage(s) && s.outcome == "same") {
+        reason.push_str(&say("confidence", "confirmed", &[]));
+    }
+    (confidence, reason)
+}
+
+/// Every sentence of assets/verdict.toml the code asks for; a test keeps both in step.
+#[cfg(test)]
+const USED: &[(&str, &str)] = &[
+    ("confidence", "from_wire"),
+    ("confidence", "lowered"),
+    ("confidence", "one_vantage"),
+    ("confidence", "host_specific"),
+    ("confidence", "confirmed"),
+    ("dns", "nxdomain"),
+    ("dns", "null_mx"),
+    ("dns", "nodata"),
+    ("dns", "error"),
+    ("dns", "no_addresses"),
+    ("transcript", "failure"),
+    ("transcript", "last_words"),
+    ("published", "sts_failure"),
+    ("published", "sts_uncovered"),
+    ("published", "sts_publication"),
+    ("published", "dane_servfail"),
+    ("certificate", "expired"),
+    ("certificate", "name_mismatch"),
+    ("certificate", "missing_issuer"),
+    ("certificate", "self_signed"),
+    ("certificate", "validity"),
+    ("checklist", "nothing_probed"),
+    ("checklist", "all_addresses"),
+    ("checklist", "failing"),
+    ("checklist", "mx_seen"),
+    ("checklist", "no_mx"),
+    ("checklist", "sender_opportunistic"),
+    ("checklist", "sender_encrypt_met"),
+    ("checklist", "sender_verify_met"),
+    ("checklist", "sender_not_met"),
+    ("checklist", "sender_unanswered"),
+    ("checklist", "recipient_not_looked_up"),
+    ("checklist", "recipient_violated"),
+    ("checklist", "recipient_broken"),
+    ("workaround", "owner"),
+    ("workaround", "policy_found"),
+    ("workaround", "policy_not_looked_up"),
+    ("workaround", "refused"),
+    ("workaround", "refused_destination"),
+    ("workaround", "refused_mx"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advice_asset_parses_and_has_both_workarounds() {
+        let advice: Advice = toml::from_str(ADVICE_TOML).unwrap();
+        assert!(advice.workaround.contains_key("relax_verification"));
+        assert!(advice.workaround.contains_key("allow_opportunistic"));
+        assert_eq!(advice.checklist.len(), 6);
+    }
+
+    #[test]
+    fn every_verdict_sentence_used_is_in_the_asset() {
+        assert_eq!(VERDICT.problems(USED), Vec::<String>::new());
+    }
+}

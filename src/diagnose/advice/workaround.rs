@@ -1,0 +1,283 @@
+//! The temporary workaround: a narrow, dated exception for one destination, as
+//! Postfix and Exim configuration. Every name that goes into a configuration line
+//! is first checked to be a host name or an IP address; anything else (a hostile
+//! MX name carrying Exim list syntax such as `: ! * :`) refuses that snippet, with
+//! a sentence saying why, instead of widening the exception to other hosts.
+
+use serde::Deserialize;
+
+use super::say;
+use crate::diagnose::Answers;
+use crate::diagnose::tree::VerdictSpec;
+use crate::diagnose::verdict::{Family, Workaround, WorkaroundKind};
+use crate::host::{ConfigHost, HostNameError};
+use crate::model::CheckReport;
+use crate::model::ProbeResult;
+use crate::target::Target;
+use crate::text::SafeText;
+use crate::wording::fill;
+
+/// How long a workaround may live before it must be removed.
+const WORKAROUND_DAYS: i64 = 14;
+/// Characters of a refused name quoted in the sentence that refuses it.
+const QUOTE_CHARS: usize = 80;
+
+/// One workaround's wording and configuration templates.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Template {
+    reason: String,
+    postfix: String,
+    exim: String,
+    warning: String,
+}
+
+/// What a snippet says instead of its configuration line.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RefusedText {
+    text: String,
+}
+
+/// The narrow, dated exception the verdict allows, if this relay needs one and the
+/// recipient publishes nothing that forbids it.
+pub(super) fn workaround(
+    spec: &VerdictSpec,
+    report: &CheckReport,
+    answers: &Answers,
+    supporting: &[usize],
+) -> Option<Workaround> {
+    let kind = spec.workaround?;
+    let policy = answers.get("sender-policy").map_or("unknown", String::as_str);
+    let needed = match kind {
+        WorkaroundKind::RelaxVerification => matches!(policy, "verify" | "unknown"),
+        WorkaroundKind::AllowOpportunistic => policy != "opportunistic",
+    };
+    // A published policy (MTA-STS enforce, validated DANE) forbids any sender exception.
+    let forbidden = report.recipient.as_ref().is_some_and(|r| r.forbids_exceptions());
+    if !needed || spec.family == Family::RecipientPolicy || forbidden {
+        return None;
+    }
+    let template = super::advice().workaround.get(match kind {
+        WorkaroundKind::RelaxVerification => "relax_verification",
+        WorkaroundKind::AllowOpportunistic => "allow_opportunistic",
+    })?;
+    let destination = report.target.to_string();
+    let domain = match &report.target {
+        Target::Domain { name } | Target::Host { name, .. } => name.clone(),
+        Target::Address { ip, .. } => ip.to_string(),
+    };
+    // Exim host lists can be narrower than Postfix's per-domain entry: only the failing hosts.
+    let failing: Vec<&ProbeResult> = supporting.iter().filter_map(|&i| report.probes.get(i)).collect();
+    let affected = if failing.is_empty() {
+        report.probes.iter().collect()
+    } else {
+        failing
+    };
+    let exclusions = exim_exclusions(affected.iter().map(|p| p.mx.as_str()));
+    let today = date(report.started_at, 0);
+    let expires = date(report.started_at, WORKAROUND_DAYS);
+    let owner = say("workaround", "owner", &[("vantage", &report.vantage_host)]);
+    let policy_status = match &report.recipient {
+        Some(recipient) => say("workaround", "policy_found", &[("status", &recipient.status_line())]),
+        None => say("workaround", "policy_not_looked_up", &[]),
+    };
+    let reason = fill(
+        &template.reason,
+        &[("destination", &destination), ("title", &spec.title)],
+    );
+    let values = [
+        ("destination", destination.as_str()),
+        ("domain", domain.as_str()),
+        ("reason", reason.as_str()),
+        ("today", today.as_str()),
+        ("expires", expires.as_str()),
+        ("owner", owner.as_str()),
+        ("policy_status", policy_status.as_str()),
+    ];
+    let postfix = match destination_host(&report.target) {
+        Ok(()) => fill(&template.postfix, &values),
+        Err(refusal) => refusal.explain("Postfix", &destination),
+    };
+    let exim = match exclusions {
+        Ok(excluded_hosts) => fill(
+            &template.exim,
+            &[&values[..], &[("excluded_hosts", &excluded_hosts)]].concat(),
+        ),
+        Err(refusal) => refusal.explain("Exim", &destination),
+    };
+    Some(Workaround {
+        kind,
+        destination: destination.clone(),
+        expires: expires.clone(),
+        owner: owner.clone(),
+        postfix,
+        exim,
+        warning: fill(&template.warning, &values),
+    })
+}
+
+/// A name that cannot go into a configuration line, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Refusal {
+    role: Role,
+    name: String,
+    error: HostNameError,
+}
+
+/// Where a refused name was to go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The destination itself (the Postfix policy key).
+    Destination,
+    /// An MX host (an Exim host-list item).
+    Mx,
+}
+
+impl Refusal {
+    /// The comment that stands in place of the MTA's configuration line.
+    fn explain(&self, mta: &str, destination: &str) -> String {
+        let role = match self.role {
+            Role::Destination => say("workaround", "refused_destination", &[]),
+            Role::Mx => say("workaround", "refused_mx", &[]),
+        };
+        let values = [
+            ("role", role),
+            ("name", quote(&self.name)),
+            ("error", self.error.to_string()),
+        ];
+        let problem = say("workaround", "refused", &crate::wording::pairs(&values));
+        fill(
+            &super::advice().workaround_refused.text,
+            &[("mta", mta), ("destination", destination), ("problem", &problem)],
+        )
+    }
+}
+
+/// The Postfix policy key names the target itself (`domain`, `[host]:port`, `[ip]`).
+fn destination_host(target: &Target) -> Result<(), Refusal> {
+    match target {
+        Target::Domain { name } | Target::Host { name, .. } => {
+            ConfigHost::parse(name).map(drop).map_err(|error| Refusal {
+                role: Role::Destination,
+                name: name.clone(),
+                error,
+            })
+        }
+        Target::Address { .. } => Ok(()),
+    }
+}
+
+/// `! host : ! host …` for an Exim host list, each MX once, or the first MX name
+/// that cannot be a list item. IPv6 colons are doubled, as Exim lists require.
+fn exim_exclusions<'a>(mx_names: impl Iterator<Item = &'a str>) -> Result<String, Refusal> {
+    let mut items: Vec<String> = Vec::new();
+    for name in mx_names {
+        let item = match ConfigHost::parse(name) {
+            Ok(ConfigHost::Name(host)) => format!("! {host}"),
+            Ok(ConfigHost::Address(ip)) => format!("! {}", ip.to_string().replace(':', "::")),
+            Err(error) => {
+                return Err(Refusal {
+                    role: Role::Mx,
+                    name: name.to_string(),
+                    error,
+                });
+            }
+        };
+        if items.last() != Some(&item) {
+            items.push(item);
+        }
+    }
+    Ok(items.join(" : "))
+}
+
+/// A refused name for the sentence: neutralised, quoted and short.
+fn quote(name: &str) -> String {
+    let mut short: String = name.chars().take(QUOTE_CHARS).collect();
+    if name.chars().nth(QUOTE_CHARS).is_some() {
+        short.push('…');
+    }
+    format!("\"{}\"", SafeText::clean(&short))
+}
+
+/// `unix` plus `plus_days` as a calendar date; "unknown" when either is past what a date
+/// can hold (a saved report may claim any `started_at`).
+fn date(unix: u64, plus_days: i64) -> String {
+    i64::try_from(unix)
+        .ok()
+        .and_then(|unix| time::OffsetDateTime::from_unix_timestamp(unix).ok())
+        .and_then(|t| t.checked_add(time::Duration::days(plus_days)))
+        .map_or_else(|| "unknown".to_string(), |t| t.date().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_calendar_days() {
+        assert_eq!(date(0, 14), "1970-01-15");
+    }
+
+    #[test]
+    fn a_date_past_the_calendar_is_unknown_not_a_panic() {
+        // 9999-12-31T23:59:59Z, the last second `time` can hold, from a saved report.
+        assert_eq!(date(253_402_300_799, 0), "9999-12-31");
+        assert_eq!(date(253_402_300_799, 14), "unknown");
+        assert_eq!(date(u64::MAX, 14), "unknown");
+    }
+
+    #[test]
+    fn exim_exclusions_list_each_host_once() {
+        let names = ["mx1.example.com", "mx1.example.com", "mx2.example.com.", "192.0.2.1"];
+        assert_eq!(
+            exim_exclusions(names.into_iter()),
+            Ok("! mx1.example.com : ! mx2.example.com. : ! 192.0.2.1".to_string())
+        );
+        assert_eq!(
+            exim_exclusions(["2001:db8::1"].into_iter()),
+            Ok("! 2001::db8::::1".to_string())
+        );
+    }
+
+    #[test]
+    fn exim_list_syntax_in_an_mx_name_refuses_the_line() {
+        let refusal = exim_exclusions(["mx1.example.com", "x.example.com : ! * :"].into_iter()).unwrap_err();
+        assert_eq!(refusal.name, "x.example.com : ! * :");
+        let text = refusal.explain("Exim", "example.com");
+        assert!(
+            !text.contains("hosts_require_tls") && !text.contains("tls_verify_hosts"),
+            "{text}"
+        );
+        assert!(
+            text.lines().all(|line| line.is_empty() || line.starts_with('#')),
+            "only comments: {text}"
+        );
+        assert!(
+            text.contains("no Exim line for example.com: the MX name \"x.example.com : ! * :\" is not a host name"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_refused_name_cannot_break_out_of_its_comment() {
+        let refusal = exim_exclusions(["x\n*\r\nhosts_require_tls = *"].into_iter()).unwrap_err();
+        let text = refusal.explain("Exim", "example.com");
+        assert!(
+            text.lines().all(|line| line.is_empty() || line.starts_with('#')),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_hostile_destination_refuses_the_postfix_line() {
+        let target = Target::Domain {
+            name: "example.com    none\n*".to_string(),
+        };
+        assert!(destination_host(&target).is_err());
+        let target = Target::Domain {
+            name: "example.com".to_string(),
+        };
+        assert_eq!(destination_host(&target), Ok(()));
+    }
+}
