@@ -350,79 +350,284 @@ impl ProbeResult {
     }
 }
 
+/// The one-line names of outcomes, as data (assets/probe.toml).
+static PROBE: crate::wording::Sentences =
+    crate::wording::Sentences::new("assets/probe.toml", include_str!("../../assets/probe.toml"));
+
 impl Finding {
+    /// The finding's kind, as the JSON tag names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::SlowGreeting { .. } => "slow_greeting",
+            Self::BytesAfterStartTlsReply { .. } => "bytes_after_starttls_reply",
+            Self::UnsolicitedData { .. } => "unsolicited_data",
+            Self::StartTlsAdvertisedInTls => "starttls_advertised_in_tls",
+            Self::KeywordOnEhloFirstLine { .. } => "keyword_on_ehlo_first_line",
+            Self::LongReplyLine { .. } => "long_reply_line",
+            Self::BareLineFeed => "bare_line_feed",
+            Self::QuitUnanswered => "quit_unanswered",
+            Self::LibrariesDisagree { .. } => "libraries_disagree",
+        }
+    }
+
     /// One line for the operator.
     pub fn describe(&self) -> String {
-        match self {
-            Self::SlowGreeting { ms } => format!("greeting took {ms} ms (tarpit or postscreen-style delay)"),
-            Self::BytesAfterStartTlsReply { bytes } => {
-                format!("{bytes} bytes arrived after the 220 to STARTTLS and were discarded (injection or pipelining)")
-            }
-            Self::UnsolicitedData { before, bytes } => format!(
-                "{bytes} bytes arrived before our {} was sent and were discarded: the server does not wait for commands (pipelining violation, a replaying proxy or injection)",
-                before.label()
+        let (key, values): (&str, Vec<(&str, String)>) = match self {
+            Self::SlowGreeting { ms } => (self.kind(), vec![("ms", ms.to_string())]),
+            Self::BytesAfterStartTlsReply { bytes } => (self.kind(), vec![("bytes", bytes.to_string())]),
+            Self::UnsolicitedData { before, bytes } => (
+                self.kind(),
+                vec![("bytes", bytes.to_string()), ("stage", before.label().to_string())],
             ),
-            Self::StartTlsAdvertisedInTls => "STARTTLS advertised again inside TLS (RFC 3207 §4.2 forbids it)".into(),
-            Self::KeywordOnEhloFirstLine { line } => {
-                format!("EHLO reply starts with \"{line}\" where the server name belongs; some clients miss it")
-            }
-            Self::LongReplyLine { octets } => format!("a reply line of {octets} octets exceeds RFC 5321's 512"),
-            Self::BareLineFeed => "lines end with a bare LF instead of CRLF".into(),
-            Self::QuitUnanswered => "QUIT got no 221 reply".into(),
-            Self::LibrariesDisagree { openssl_connects: true } => {
-                "OpenSSL completes the handshake this probe could not: an OpenSSL relay still delivers".into()
-            }
+            Self::KeywordOnEhloFirstLine { line } => (self.kind(), vec![("line", line.to_string())]),
+            Self::LongReplyLine { octets } => (self.kind(), vec![("octets", octets.to_string())]),
+            Self::LibrariesDisagree { openssl_connects: true } => ("openssl_connects", vec![]),
             Self::LibrariesDisagree {
                 openssl_connects: false,
-            } => "this probe completed TLS but OpenSSL could not: an OpenSSL relay would fail here".into(),
-        }
+            } => ("openssl_fails", vec![]),
+            Self::StartTlsAdvertisedInTls | Self::BareLineFeed | Self::QuitUnanswered => (self.kind(), vec![]),
+        };
+        PROBE.say("finding", key, &crate::wording::pairs(&values))
     }
 }
 
 impl Failure {
+    /// The failure's kind, as the JSON tag names it (`closed_after_starttls`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ConnectRefused { .. } => "connect_refused",
+            Self::ConnectTimeout { .. } => "connect_timeout",
+            Self::ConnectUnreachable { .. } => "connect_unreachable",
+            Self::ConnectError { .. } => "connect_error",
+            Self::GreetingTimeout { .. } => "greeting_timeout",
+            Self::GreetingRejected { .. } => "greeting_rejected",
+            Self::EhloRejected { .. } => "ehlo_rejected",
+            Self::StartTlsNotOffered { .. } => "starttls_not_offered",
+            Self::StartTlsMasked { .. } => "starttls_masked",
+            Self::StartTlsRejected { .. } => "starttls_rejected",
+            Self::ClosedAfterStartTls => "closed_after_starttls",
+            Self::HandshakeReset { .. } => "handshake_reset",
+            Self::HandshakeClosed { .. } => "handshake_closed",
+            Self::TlsAlert { .. } => "tls_alert",
+            Self::HandshakeTimeout { .. } => "handshake_timeout",
+            Self::PlaintextInsteadOfTls { .. } => "plaintext_instead_of_tls",
+            Self::TlsError { .. } => "tls_error",
+            Self::TlsEhloRejected { .. } => "tls_ehlo_rejected",
+            Self::ConnectionClosed { .. } => "connection_closed",
+            Self::ConnectionReset { .. } => "connection_reset",
+            Self::ReplyTimeout { .. } => "reply_timeout",
+            Self::MalformedReply { .. } => "malformed_reply",
+            Self::LimitExceeded { .. } => "limit_exceeded",
+            Self::Io { .. } => "io",
+        }
+    }
+
     /// One line describing a failure, for the transcript and text output.
     pub fn summary(&self) -> String {
-        match self {
-            Self::ConnectRefused { message, .. } => format!("connection refused ({message})"),
-            Self::ConnectTimeout { after_ms } => format!("connect timed out after {after_ms} ms"),
-            Self::ConnectUnreachable { message, .. } => format!("unreachable ({message})"),
-            Self::ConnectError { message, .. } => format!("connect error ({message})"),
-            Self::GreetingTimeout {
+        let stage = |stage: &Stage| ("stage", stage.label().to_string());
+        let (key, values): (&str, Vec<(&str, String)>) = match self {
+            Self::ConnectRefused { message, .. }
+            | Self::ConnectUnreachable { message, .. }
+            | Self::ConnectError { message, .. }
+            | Self::TlsError { message } => (self.kind(), vec![("message", message.clone())]),
+            Self::ConnectTimeout { after_ms }
+            | Self::GreetingTimeout {
                 after_ms,
                 partial: None,
-            } => format!("no greeting within {after_ms} ms"),
+            } => (self.kind(), vec![("after_ms", after_ms.to_string())]),
             Self::GreetingTimeout {
                 after_ms,
                 partial: Some(partial),
-            } => format!("greeting incomplete after {after_ms} ms; only this arrived: {partial}"),
-            Self::GreetingRejected { reply } => format!("greeting rejected: {}", reply.one_line()),
-            Self::EhloRejected { reply } => format!("EHLO rejected: {}", reply.one_line()),
-            Self::StartTlsNotOffered { .. } => "STARTTLS not offered".to_string(),
-            Self::StartTlsMasked { keyword } => format!("STARTTLS masked as {keyword} (ESMTP inspection)"),
-            Self::StartTlsRejected { reply } => format!("STARTTLS refused: {}", reply.one_line()),
-            Self::ClosedAfterStartTls => "closed after 220, before any TLS bytes".to_string(),
-            Self::HandshakeReset { bytes_received } => {
-                format!("reset during TLS handshake ({bytes_received} bytes received)")
+            } => (
+                "greeting_incomplete",
+                vec![("after_ms", after_ms.to_string()), ("partial", partial.to_string())],
+            ),
+            Self::GreetingRejected { reply }
+            | Self::EhloRejected { reply }
+            | Self::StartTlsRejected { reply }
+            | Self::TlsEhloRejected { reply } => (self.kind(), vec![("reply", reply.one_line())]),
+            Self::StartTlsMasked { keyword } => (self.kind(), vec![("keyword", keyword.to_string())]),
+            Self::StartTlsNotOffered { .. } | Self::ClosedAfterStartTls => (self.kind(), vec![]),
+            Self::HandshakeReset { bytes_received } | Self::HandshakeClosed { bytes_received } => {
+                (self.kind(), vec![("bytes", bytes_received.to_string())])
             }
-            Self::HandshakeClosed { bytes_received } => {
-                format!("closed during TLS handshake ({bytes_received} bytes received)")
-            }
-            Self::TlsAlert { alert, .. } => format!("TLS alert {} ({})", alert.name, alert.code),
+            Self::TlsAlert { alert, .. } => (
+                self.kind(),
+                vec![("name", alert.name.clone()), ("code", alert.code.to_string())],
+            ),
             Self::HandshakeTimeout {
                 after_ms,
                 bytes_received,
-            } => {
-                format!("TLS handshake timed out after {after_ms} ms ({bytes_received} bytes received)")
+            } => (
+                self.kind(),
+                vec![
+                    ("after_ms", after_ms.to_string()),
+                    ("bytes", bytes_received.to_string()),
+                ],
+            ),
+            Self::PlaintextInsteadOfTls { first_bytes } => {
+                (self.kind(), vec![("first_bytes", first_bytes.to_string())])
             }
-            Self::PlaintextInsteadOfTls { first_bytes } => format!("cleartext instead of TLS: {first_bytes}"),
-            Self::TlsError { message } => format!("TLS error: {message}"),
-            Self::TlsEhloRejected { reply } => format!("EHLO inside TLS rejected: {}", reply.one_line()),
-            Self::ConnectionClosed { stage } => format!("connection closed during {}", stage.label()),
-            Self::ConnectionReset { stage } => format!("connection reset during {}", stage.label()),
-            Self::ReplyTimeout { stage, after_ms } => format!("no reply during {} within {after_ms} ms", stage.label()),
-            Self::MalformedReply { stage, detail } => format!("malformed reply during {}: {detail}", stage.label()),
-            Self::LimitExceeded { stage, limit } => format!("peer exceeded a limit during {}: {limit}", stage.label()),
-            Self::Io { stage, message } => format!("I/O error during {}: {message}", stage.label()),
+            Self::ConnectionClosed { stage: s } | Self::ConnectionReset { stage: s } => (self.kind(), vec![stage(s)]),
+            Self::ReplyTimeout { stage: s, after_ms } => {
+                (self.kind(), vec![stage(s), ("after_ms", after_ms.to_string())])
+            }
+            Self::MalformedReply { stage: s, detail } => (self.kind(), vec![stage(s), ("detail", detail.clone())]),
+            Self::LimitExceeded { stage: s, limit } => (self.kind(), vec![stage(s), ("limit", limit.clone())]),
+            Self::Io { stage: s, message } => (self.kind(), vec![stage(s), ("message", message.clone())]),
+        };
+        PROBE.say("failure", key, &crate::wording::pairs(&values))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One of every failure and finding, for the tests that hold code and data in step.
+    fn every() -> (Vec<Failure>, Vec<Finding>) {
+        let reply = Reply {
+            code: 454,
+            lines: vec![SafeText::from_peer_str("4.7.0 not now")],
+        };
+        let message = String::from("m");
+        let failures = vec![
+            Failure::ConnectRefused {
+                errno: None,
+                message: message.clone(),
+            },
+            Failure::ConnectTimeout { after_ms: 1 },
+            Failure::ConnectUnreachable {
+                errno: None,
+                message: message.clone(),
+            },
+            Failure::ConnectError {
+                errno: None,
+                message: message.clone(),
+            },
+            Failure::GreetingTimeout {
+                after_ms: 1,
+                partial: None,
+            },
+            Failure::GreetingTimeout {
+                after_ms: 1,
+                partial: Some(SafeText::from_peer_str("220-")),
+            },
+            Failure::GreetingRejected { reply: reply.clone() },
+            Failure::EhloRejected { reply: reply.clone() },
+            Failure::StartTlsNotOffered { keywords: vec![] },
+            Failure::StartTlsMasked {
+                keyword: SafeText::from_peer_str("XXXXXXXA"),
+            },
+            Failure::StartTlsRejected { reply: reply.clone() },
+            Failure::ClosedAfterStartTls,
+            Failure::HandshakeReset { bytes_received: 1 },
+            Failure::HandshakeClosed { bytes_received: 1 },
+            Failure::TlsAlert {
+                alert: Alert {
+                    code: 40,
+                    name: "handshake_failure".into(),
+                },
+                bytes_received: 7,
+            },
+            Failure::HandshakeTimeout {
+                after_ms: 1,
+                bytes_received: 1,
+            },
+            Failure::PlaintextInsteadOfTls {
+                first_bytes: SafeText::from_peer_str("500"),
+            },
+            Failure::TlsError {
+                message: message.clone(),
+            },
+            Failure::TlsEhloRejected { reply },
+            Failure::ConnectionClosed { stage: Stage::Ehlo },
+            Failure::ConnectionReset { stage: Stage::Ehlo },
+            Failure::ReplyTimeout {
+                stage: Stage::Ehlo,
+                after_ms: 1,
+            },
+            Failure::MalformedReply {
+                stage: Stage::Ehlo,
+                detail: message.clone(),
+            },
+            Failure::LimitExceeded {
+                stage: Stage::Ehlo,
+                limit: message.clone(),
+            },
+            Failure::Io {
+                stage: Stage::Ehlo,
+                message,
+            },
+        ];
+        let findings = vec![
+            Finding::SlowGreeting { ms: 1 },
+            Finding::BytesAfterStartTlsReply { bytes: 1 },
+            Finding::UnsolicitedData {
+                before: Stage::Ehlo,
+                bytes: 1,
+            },
+            Finding::StartTlsAdvertisedInTls,
+            Finding::KeywordOnEhloFirstLine {
+                line: SafeText::from_peer_str("STARTTLS"),
+            },
+            Finding::LongReplyLine { octets: 600 },
+            Finding::BareLineFeed,
+            Finding::QuitUnanswered,
+            Finding::LibrariesDisagree { openssl_connects: true },
+            Finding::LibrariesDisagree {
+                openssl_connects: false,
+            },
+        ];
+        (failures, findings)
+    }
+
+    #[test]
+    fn kinds_are_the_json_tags() {
+        let (failures, findings) = every();
+        let tag = |v: serde_json::Value| v["kind"].as_str().map(str::to_string);
+        for f in &failures {
+            assert_eq!(
+                tag(serde_json::to_value(f).unwrap()).as_deref(),
+                Some(f.kind()),
+                "{f:?}"
+            );
         }
+        for f in &findings {
+            assert_eq!(
+                tag(serde_json::to_value(f).unwrap()).as_deref(),
+                Some(f.kind()),
+                "{f:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_outcome_has_its_words_in_the_asset() {
+        let (failures, findings) = every();
+        let mut used: Vec<(&str, &str)> = vec![
+            ("failure", "greeting_incomplete"),
+            ("finding", "openssl_connects"),
+            ("finding", "openssl_fails"),
+        ];
+        used.extend(failures.iter().map(|f| ("failure", f.kind())));
+        used.extend(
+            findings
+                .iter()
+                .filter(|f| !matches!(f, Finding::LibrariesDisagree { .. }))
+                .map(|f| ("finding", f.kind())),
+        );
+        used.sort();
+        used.dedup();
+        assert_eq!(PROBE.problems(&used), Vec::<String>::new());
+        for f in &failures {
+            let text = f.summary();
+            assert!(!text.contains('{') && !text.starts_with("failure."), "{text}");
+        }
+        for f in &findings {
+            let text = f.describe();
+            assert!(!text.contains('{') && !text.starts_with("finding."), "{text}");
+        }
+        assert_eq!(failures[14].summary(), "TLS alert handshake_failure (40)");
     }
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use super::session::Session;
 use crate::model::CheckReport;
-use crate::model::{Failure, ProbeResult};
+use crate::model::ProbeResult;
 
 /// What differs, and what each difference means.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,15 +19,8 @@ pub fn outcome_kind(p: &ProbeResult) -> String {
     match &p.failure {
         None if p.is_secure() => "ok".to_string(),
         None => "certificate problem".to_string(),
-        Some(f) => failure_kind(f),
+        Some(f) => f.kind().to_string(),
     }
-}
-
-fn failure_kind(f: &Failure) -> String {
-    serde_json::to_value(f)
-        .ok()
-        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
-        .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// The latest result per address and port (repeated attempts: the last one).
