@@ -350,7 +350,7 @@ async fn answers_move_the_verdict_and_confidence() {
         (verify.verdict.id.as_str(), verify.verdict.confidence),
         ("cert-expired-verdict", Confidence::High)
     );
-    assert_eq!(verify.verdict.tlsrpt.as_deref(), Some("certificate-expired"));
+    assert_eq!(verify.verdict.tlsrpt.map(|t| t.as_str()), Some("certificate-expired"));
     let opportunistic = Session::new(expired, answers(&[("sender-policy", "opportunistic")])).unwrap();
     assert_eq!(opportunistic.verdict.id, "cert-not-blocking");
     assert!(

@@ -7,6 +7,7 @@ use crate::cert::{Completeness, TrustOutcome};
 use crate::dns::compare::{Difference, DifferenceKind, ViewRole};
 use crate::dns::raw::TlsaStatus;
 use crate::model::CheckReport;
+use crate::model::tlsrpt::ResultType;
 use crate::model::{Failure, MxOutcome, ProbeResult, Stage};
 use crate::policy::dane::DaneOutcome;
 use crate::policy::recipient::{MtaSts, RecipientPolicy};
@@ -189,13 +190,13 @@ const CHECKS: &[(&str, Check)] = &[
         })
     }),
     ("sts_policy_fetch_failed", |r| {
-        sts_problem(r, |kind| kind == "sts-policy-fetch-error")
+        sts_problem(r, |kind| kind == ResultType::StsPolicyFetchError)
     }),
     ("sts_policy_host_certificate_invalid", |r| {
-        sts_problem(r, |kind| kind == "sts-webpki-invalid")
+        sts_problem(r, |kind| kind == ResultType::StsWebpkiInvalid)
     }),
     ("sts_policy_invalid", |r| {
-        sts_problem(r, |kind| kind == "sts-policy-invalid")
+        sts_problem(r, |kind| kind == ResultType::StsPolicyInvalid)
     }),
     ("resolver_older_than_authority", resolver_older_than_authority),
     // Only behind a validated MX and address: elsewhere a DANE sender never asks.
@@ -301,7 +302,7 @@ fn sts_hit(
 }
 
 /// The MTA-STS publication is broken in the way whose RFC 8460 type passes `kind`.
-fn sts_problem(report: &CheckReport, kind: impl Fn(&str) -> bool) -> Hit {
+fn sts_problem(report: &CheckReport, kind: impl Fn(ResultType) -> bool) -> Hit {
     Hit::from(
         report
             .recipient

@@ -81,7 +81,7 @@ pub struct VerdictSpec {
     pub fix: String,
     pub next_check: Option<String>,
     /// The RFC 8460 result type a reporting sender would log.
-    pub tlsrpt: Option<String>,
+    pub tlsrpt: Option<crate::model::tlsrpt::ResultType>,
     pub workaround: Option<WorkaroundKind>,
     /// What the recipient publishes that the verdict rests on, cited as evidence.
     #[serde(default)]

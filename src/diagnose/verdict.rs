@@ -210,7 +210,7 @@ pub struct Verdict {
     pub explanation: String,
     pub fix: String,
     pub next_check: Option<String>,
-    pub tlsrpt: Option<String>,
+    pub tlsrpt: Option<crate::model::tlsrpt::ResultType>,
     pub scope: Scope,
     pub evidence: Vec<EvidenceRef>,
     pub steps: Vec<Step>,

@@ -13,6 +13,7 @@ pub mod opinion;
 pub mod report;
 pub mod scan;
 pub mod tls;
+pub mod tlsrpt;
 
 pub use report::CheckReport;
 

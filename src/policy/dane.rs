@@ -5,6 +5,7 @@
 //! mismatch" alone does not tell an operator which record, which certificate, or what to
 //! publish instead.
 
+use crate::model::tlsrpt::ResultType;
 use std::fmt;
 
 use ring::digest::{SHA256, SHA512, digest};
@@ -205,17 +206,17 @@ pub enum DaneOutcome {
 impl DaneOutcome {
     /// The RFC 8460 §4.3 result type a TLSRPT-sending MTA would report, `None` when
     /// delivery goes ahead (authenticated, or mandatory-but-unauthenticated TLS).
-    pub fn rfc8460_result_type(&self) -> Option<&'static str> {
+    pub fn rfc8460_result_type(&self) -> Option<ResultType> {
         match self {
             DaneOutcome::Authenticated { .. } | DaneOutcome::NoUsableRecords => None,
-            DaneOutcome::Mismatch { .. } => Some("tlsa-invalid"),
+            DaneOutcome::Mismatch { .. } => Some(ResultType::TlsaInvalid),
             DaneOutcome::TaMatchedButInvalid { reason, .. } => Some(match reason {
-                TaFailure::Expired => "certificate-expired",
-                TaFailure::NameMismatch => "certificate-host-mismatch",
-                TaFailure::NoPath => "certificate-not-trusted",
-                TaFailure::NotYetValid | TaFailure::Invalid { .. } => "validation-failure",
+                TaFailure::Expired => ResultType::CertificateExpired,
+                TaFailure::NameMismatch => ResultType::CertificateHostMismatch,
+                TaFailure::NoPath => ResultType::CertificateNotTrusted,
+                TaFailure::NotYetValid | TaFailure::Invalid { .. } => ResultType::ValidationFailure,
             }),
-            DaneOutcome::NoChain => Some("validation-failure"),
+            DaneOutcome::NoChain => Some(ResultType::ValidationFailure),
         }
     }
 }
@@ -796,7 +797,10 @@ mod tests {
                 reason: TaFailure::NameMismatch
             }
         );
-        assert_eq!(check.outcome.rfc8460_result_type(), Some("certificate-host-mismatch"));
+        assert_eq!(
+            check.outcome.rfc8460_result_type(),
+            Some(ResultType::CertificateHostMismatch)
+        );
         assert_mentions(&check.summary(), "do not cover the MX host");
     }
 
@@ -805,7 +809,10 @@ mod tests {
         let pki = Pki::with_leaf(&[MX], -200);
         let check = pki.check(&[record(&pki.inter.der(), 2, 1, 1)]);
         assert_ta_expired(&check.outcome);
-        assert_eq!(check.outcome.rfc8460_result_type(), Some("certificate-expired"));
+        assert_eq!(
+            check.outcome.rfc8460_result_type(),
+            Some(ResultType::CertificateExpired)
+        );
     }
 
     #[test]
@@ -842,7 +849,10 @@ mod tests {
                 reason: TaFailure::NoPath
             }
         );
-        assert_eq!(check.outcome.rfc8460_result_type(), Some("certificate-not-trusted"));
+        assert_eq!(
+            check.outcome.rfc8460_result_type(),
+            Some(ResultType::CertificateNotTrusted)
+        );
     }
 
     #[test]
@@ -850,7 +860,7 @@ mod tests {
         let pki = Pki::new();
         let check = pki.check(&[record(&pki.root.der(), 2, 1, 1)]);
         assert_eq!(check.outcome, DaneOutcome::Mismatch { rotation: true });
-        assert_eq!(check.outcome.rfc8460_result_type(), Some("tlsa-invalid"));
+        assert_eq!(check.outcome.rfc8460_result_type(), Some(ResultType::TlsaInvalid));
         assert_mentions(&check.summary(), "RFC 7672 §3.1.2");
     }
 
@@ -985,7 +995,7 @@ mod tests {
         let check = check_chain(&[record(&pki.leaf.der(), 3, 1, 1)], &[], &[MX], now());
         assert_eq!(check.outcome, DaneOutcome::NoChain);
         assert_eq!(check.records[0].matched, None);
-        assert_eq!(check.outcome.rfc8460_result_type(), Some("validation-failure"));
+        assert_eq!(check.outcome.rfc8460_result_type(), Some(ResultType::ValidationFailure));
     }
 
     #[test]

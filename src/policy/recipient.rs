@@ -17,6 +17,7 @@ use crate::cert::{TrustOutcome, TrustStores};
 use crate::dns::Dns;
 use crate::dns::compare::{self, DnsComparison};
 use crate::dns::raw::{self, QueryOptions, TlsaLookup, TlsaStatus};
+use crate::model::tlsrpt::ResultType;
 use crate::model::{Failure, ProbeResult, Resolution, Stage};
 use crate::policy::dane::{self, DaneCheck, DaneOutcome, Tlsa};
 use crate::policy::mta_sts::{self, Mode, Policy, TxtOutcome};
@@ -85,7 +86,7 @@ pub struct StsFailure {
     pub address: SocketAddr,
     pub reason: String,
     /// What a reporting sender logs for it (RFC 8460 §4.3).
-    pub result_type: String,
+    pub result_type: ResultType,
 }
 
 /// TLSA for one MX host and how each of its addresses matches it.
@@ -140,20 +141,20 @@ impl MtaSts {
     }
 
     /// What is wrong with the publication itself, with its RFC 8460 type, if anything.
-    pub fn publication_problem(&self) -> Option<(&'static str, String)> {
+    pub fn publication_problem(&self) -> Option<(ResultType, String)> {
         if !self.published() {
             return None;
         }
         let txt = self.txt.parsed()?;
         if !matches!(txt, TxtOutcome::Valid { .. }) {
-            return Some(("sts-policy-invalid", txt.summary()));
+            return Some((ResultType::StsPolicyInvalid, txt.summary()));
         }
         match &self.fetch {
             Some(FetchOutcome::Fetched { .. }) => self
                 .policy
                 .as_ref()
                 .filter(|policy| !policy.is_valid())
-                .map(|policy| ("sts-policy-invalid", policy.summary())),
+                .map(|policy| (ResultType::StsPolicyInvalid, policy.summary())),
             Some(fetch) => fetch.rfc8460_result_type().map(|kind| (kind, fetch.describe())),
             None => None,
         }
@@ -452,7 +453,7 @@ impl Gathered {
                         .map(|(address, reason, kind)| StsFailure {
                             address,
                             reason,
-                            result_type: kind.to_string(),
+                            result_type: kind,
                         })
                         .collect(),
                 })
@@ -526,14 +527,14 @@ fn to_tlsa(record: &raw::TlsaRecord) -> Option<Tlsa> {
 ///
 /// A host that cannot be reached or does not greet is not an MTA-STS failure: the
 /// policy is about TLS, and the session failure has its own verdict.
-fn sts_failure(p: &ProbeResult) -> Option<(String, &'static str)> {
+fn sts_failure(p: &ProbeResult) -> Option<(String, ResultType)> {
     if p.tls.is_none() {
         let failure = p.failure.as_ref()?;
         let kind = match failure {
             Failure::StartTlsNotOffered { .. } | Failure::StartTlsMasked { .. } | Failure::StartTlsRejected { .. } => {
-                "starttls-not-supported"
+                ResultType::StarttlsNotSupported
             }
-            _ if p.stage == Stage::TlsHandshake => "validation-failure",
+            _ if p.stage == Stage::TlsHandshake => ResultType::ValidationFailure,
             _ => return None,
         };
         return Some((format!("no TLS session: {}", failure.summary()), kind));
@@ -549,16 +550,16 @@ fn sts_failure(p: &ProbeResult) -> Option<(String, &'static str)> {
             .collect::<Vec<_>>()
             .join(", ");
         let kind = if expired {
-            "certificate-expired"
+            ResultType::CertificateExpired
         } else {
-            "certificate-not-trusted"
+            ResultType::CertificateNotTrusted
         };
         return Some((format!("certificate not trusted ({why})"), kind));
     }
     if !chain.name_matches() {
         return Some((
             format!("certificate does not cover {}", chain.name.reference),
-            "certificate-host-mismatch",
+            ResultType::CertificateHostMismatch,
         ));
     }
     None

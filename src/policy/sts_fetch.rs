@@ -76,11 +76,11 @@ pub enum FetchOutcome {
 
 impl FetchOutcome {
     /// The RFC 8460 result type a reporting sender logs for this outcome, if it fails.
-    pub fn rfc8460_result_type(&self) -> Option<&'static str> {
+    pub fn rfc8460_result_type(&self) -> Option<crate::model::tlsrpt::ResultType> {
         match self {
             Self::Fetched { .. } => None,
-            Self::Certificate { .. } => Some("sts-webpki-invalid"),
-            _ => Some("sts-policy-fetch-error"),
+            Self::Certificate { .. } => Some(crate::model::tlsrpt::ResultType::StsWebpkiInvalid),
+            _ => Some(crate::model::tlsrpt::ResultType::StsPolicyFetchError),
         }
     }
 

@@ -90,7 +90,7 @@ fn mta_sts(sts: &MtaSts, domain: &str) -> Vec<String> {
         if let Some(kind) = fetch.rfc8460_result_type() {
             lines.push(format!(
                 "  {}",
-                say("policy_mta_sts", "reported_as", &[("result_type", kind)])
+                say("policy_mta_sts", "reported_as", &[("result_type", kind.as_str())])
             ));
         }
         if let FetchOutcome::Fetched { content_type, .. } = fetch

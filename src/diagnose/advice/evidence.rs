@@ -8,6 +8,7 @@ use crate::diagnose::tree::{PublishedEvidence, VerdictSpec};
 use crate::diagnose::verdict::{EvidenceAt, EvidenceRef, Family};
 use crate::diagnose::{domain_level, telling_line};
 use crate::model::CheckReport;
+use crate::model::tlsrpt::ResultType;
 use crate::model::{MxOutcome, ProbeResult};
 
 pub(super) fn evidence(spec: &VerdictSpec, report: &CheckReport, supporting: &[usize]) -> Vec<EvidenceRef> {
@@ -63,7 +64,7 @@ pub(super) fn evidence(spec: &VerdictSpec, report: &CheckReport, supporting: &[u
 
 /// The RFC 8460 type the evidence itself names, where the verdict asks for it
 /// (`tlsrpt_measured`) and it is more precise than the verdict's general one.
-pub(super) fn measured_tlsrpt(spec: &VerdictSpec, report: &CheckReport) -> Option<String> {
+pub(super) fn measured_tlsrpt(spec: &VerdictSpec, report: &CheckReport) -> Option<ResultType> {
     if !spec.tlsrpt_measured {
         return None;
     }
@@ -74,15 +75,14 @@ pub(super) fn measured_tlsrpt(spec: &VerdictSpec, report: &CheckReport) -> Optio
             .failing()
             .iter()
             .flat_map(|m| &m.failures)
-            .map(|f| f.result_type.clone())
+            .map(|f| f.result_type)
             .next(),
         PublishedEvidence::DaneChecks => policy
             .dane_failures()
             .iter()
             .flat_map(|h| &h.addresses)
             .filter_map(|a| a.check.as_ref())
-            .find_map(|c| c.outcome.rfc8460_result_type())
-            .map(str::to_string),
+            .find_map(|c| c.outcome.rfc8460_result_type()),
         _ => None,
     }
 }
@@ -118,7 +118,7 @@ fn policy_evidence(spec: &VerdictSpec, report: &CheckReport) -> Vec<EvidenceRef>
                             &[
                                 ("pattern", pattern),
                                 ("reason", &failure.reason),
-                                ("result_type", &failure.result_type),
+                                ("result_type", failure.result_type.as_str()),
                             ],
                         ),
                     ));
@@ -149,7 +149,11 @@ fn policy_evidence(spec: &VerdictSpec, report: &CheckReport) -> Vec<EvidenceRef>
                 } else {
                     url.clone()
                 };
-                let detail = say("published", "sts_publication", &[("detail", &detail), ("kind", kind)]);
+                let detail = say(
+                    "published",
+                    "sts_publication",
+                    &[("detail", &detail), ("kind", kind.as_str())],
+                );
                 refs.push(published(None, None, &source, detail));
             }
         }

@@ -94,7 +94,7 @@ pub(super) fn complete(
         explanation: spec.explain.clone(),
         fix: spec.fix.clone(),
         next_check: spec.next_check.clone(),
-        tlsrpt: evidence::measured_tlsrpt(spec, report).or_else(|| spec.tlsrpt.clone()),
+        tlsrpt: evidence::measured_tlsrpt(spec, report).or(spec.tlsrpt),
         scope,
         evidence,
         workaround: workaround::workaround(spec, report, answers, &supporting),
