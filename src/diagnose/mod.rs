@@ -81,12 +81,13 @@ pub fn diagnose(tree: &Tree, report: &CheckReport, answers: &Answers) -> Result<
                 supporting = hit.probes;
             }
             let next = if hit.yes { &node.yes } else { &node.no };
-            (if hit.yes { "yes" } else { "no" }.to_string(), next.as_deref(), false)
+            let outcome = if hit.yes { Outcome::Yes } else { Outcome::No };
+            (outcome, next.as_deref(), false)
         } else {
             let question = node.question.as_deref().unwrap_or_default();
             let answer = answers.get(question).map_or(UNKNOWN, String::as_str);
             let next = node.next.as_ref().and_then(|n| n.get(answer)).map(String::as_str);
-            (answer.to_string(), next, answer == UNKNOWN)
+            (Outcome::Answer(answer.to_string()), next, answer == UNKNOWN)
         };
         let lowers_confidence = unanswered && tree.question_at(&node.id).is_none_or(|q| q.lowers_confidence);
         steps.push(Step {

@@ -106,12 +106,60 @@ pub enum WorkaroundKind {
 pub struct Step {
     pub node: String,
     pub title: String,
-    /// `yes`/`no` for checks, the answer key for questions (`unknown` when unanswered).
-    pub outcome: String,
+    /// What the step found: a check's yes or no, or the answer to a question.
+    pub outcome: Outcome,
     /// True when the step was a question the operator has not answered.
     pub unanswered: bool,
     /// The open question makes the verdict less certain.
     pub lowers_confidence: bool,
+}
+
+/// A step's answer. In JSON, `yes`, `no` or the answer key, as before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum Outcome {
+    /// The check found what it looks for: this step is the finding.
+    Yes,
+    /// The check did not: the walk goes on.
+    No,
+    /// The operator's answer key (`unknown` while unanswered).
+    Answer(String),
+}
+
+impl Outcome {
+    /// The answer key of a question step, `None` for a check.
+    pub fn answer(&self) -> Option<&str> {
+        match self {
+            Outcome::Answer(key) => Some(key),
+            Outcome::Yes | Outcome::No => None,
+        }
+    }
+}
+
+impl From<String> for Outcome {
+    fn from(text: String) -> Self {
+        match text.as_str() {
+            "yes" => Outcome::Yes,
+            "no" => Outcome::No,
+            _ => Outcome::Answer(text),
+        }
+    }
+}
+
+impl From<Outcome> for String {
+    fn from(outcome: Outcome) -> Self {
+        outcome.to_string()
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Outcome::Yes => "yes",
+            Outcome::No => "no",
+            Outcome::Answer(key) => key,
+        })
+    }
 }
 
 /// Which addresses the verdict is about.

@@ -71,10 +71,7 @@ pub(super) fn complete(
     let scope = scope(report, &supporting);
     let (confidence, confidence_reason) = confidence(tree, spec, &steps, &scope);
     let mut evidence = evidence::evidence(spec, report, &supporting);
-    for step in steps
-        .iter()
-        .filter(|s| !s.unanswered && !matches!(s.outcome.as_str(), "yes" | "no"))
-    {
+    for step in steps.iter().filter(|s| !s.unanswered && s.outcome.answer().is_some()) {
         evidence.push(EvidenceRef {
             address: None,
             mx: None,
@@ -167,7 +164,10 @@ fn confidence(tree: &Tree, spec: &VerdictSpec, steps: &[Step], scope: &Scope) ->
         let count = failing.len().to_string();
         reason.push_str(&say("confidence", "host_specific", &[("count", &count)]));
     }
-    if steps.iter().any(|s| second_vantage(s) && s.outcome == "same") {
+    if steps
+        .iter()
+        .any(|s| second_vantage(s) && s.outcome.answer() == Some("same"))
+    {
         reason.push_str(&say("confidence", "confirmed", &[]));
     }
     (confidence, reason)

@@ -17,7 +17,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 
 use super::{Theme, spinner};
-use crate::diagnose::{Step, Tree};
+use crate::diagnose::{Outcome, Step, Tree};
 use crate::tui::app::{App, TriagePane};
 
 /// How a step reads: a word in brackets, so colour is never the only signal.
@@ -27,9 +27,9 @@ pub fn step_state(app: &App, step: &Step, theme: &Theme) -> (String, ratatui::st
     if !finished && !decided_by_dns {
         return (format!("[ {} ]", spinner(app)), theme.warn());
     }
-    match step.outcome.as_str() {
-        "no" => ("[ ok ]".into(), theme.good()),
-        "yes" => ("[FAIL]".into(), theme.bad()),
+    match step.outcome {
+        Outcome::No => ("[ ok ]".into(), theme.good()),
+        Outcome::Yes => ("[FAIL]".into(), theme.bad()),
         _ if step.unanswered => ("[ask ]".into(), theme.warn()),
         _ => ("[ ans]".into(), theme.good()),
     }
