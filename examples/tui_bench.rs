@@ -5,6 +5,7 @@
 //! workbench's alone.
 //!
 //! Run: `cargo build --release && cargo run --release --example tui_bench [-- IDLE_SECS]`
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 use std::io::Read;
 use std::time::{Duration, Instant};

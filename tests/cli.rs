@@ -1,4 +1,5 @@
 //! The real binary against the lab: target forms, output formats and exit codes.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 mod common;
 

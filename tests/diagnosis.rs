@@ -1,5 +1,6 @@
 //! Every lab scenario through the real probe path to a verdict: family, owner and
 //! leaf; then aggregation across addresses, operator answers and exit codes.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 use std::sync::Arc;
 use std::time::Duration;

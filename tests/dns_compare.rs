@@ -1,6 +1,7 @@
 //! Raw DNS queries, TLSA lookups and the stale-DNS comparison against lab DNS
 //! servers on 127.0.0.1 only. A lab server stands in for a recursive resolver
 //! (it answers RD=1 queries from its zone) and for an authoritative server.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! Hostile and broken peers: the probe stays bounded, keeps the evidence and never
 //! lets escape sequences through.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! The intake corpus: real-shaped bounces, DSNs and MTA log excerpts, one per file in
 //! `tests/intake_corpus/`, each with its expected extraction in [`CORPUS`]. Every file
 //! needs a row and every row a file, so the corpus and the table cannot drift apart.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 //! DNS messages), on 127.0.0.1 only. These pin the answers the resolver module
 //! depends on: MX sets, null MX, implicit MX, NXDOMAIN vs NODATA, CNAME chains,
 //! TTLs, over UDP and over TCP.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! The MTA-STS policy fetch against the lab's HTTPS policy host: real DNS through the
 //! lab resolver, real TLS with certificates made by the lab CA, every failure distinct.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 use std::sync::Arc;
 use std::time::Duration;

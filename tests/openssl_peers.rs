@@ -1,6 +1,7 @@
 //! Real OpenSSL (s_server) as the peer for legacy setups rustls cannot play: the scan
 //! must find exactly the configured versions and suites, and the verdict must blame
 //! the right side under two sender profiles.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 use std::sync::Arc;
 use std::time::Duration;

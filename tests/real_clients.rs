@@ -1,6 +1,7 @@
 //! Real SMTP/TLS clients against the lab prove it speaks real SMTP and TLS:
 //! swaks and `openssl s_client -starttls smtp` complete against the healthy
 //! scenario and fail as expected against broken ones.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Recipient policy through the real lookup and fetch paths: the lab's DNS (with its
 //! stand-in for a validating resolver), its HTTPS policy host, and TLSA records made
 //! from the certificates the lab generated, matched against the chains the probes saw.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Reports: Markdown snapshots for several verdicts, JSON round trip through
 //! `report show`, `report diff` across two runs, `--compare`, and safe saving.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 mod common;
 

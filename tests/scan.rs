@@ -1,5 +1,6 @@
 //! The capability scan against real TLS servers in the lab: it must find exactly
 //! what the server accepts, with hand-made ClientHellos rather than rustls.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 use std::net::SocketAddr;
 use std::sync::Arc;

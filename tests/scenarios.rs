@@ -1,5 +1,6 @@
 //! Every lab scenario through the real resolver, SMTP and TLS paths on loopback:
 //! the stage reached, the failure and its evidence, and the certificate facts.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! The workbench's model and screens: `update` fed with real probe results from
 //! the lab, and every screen rendered to a test backend at 80×24 and 120×40.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 use std::sync::Arc;
 use std::time::Duration;

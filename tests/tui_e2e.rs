@@ -1,5 +1,6 @@
 //! The real binary in a pseudo-terminal, driven by keys like an operator over SSH:
 //! screens are read back through a VT100 parser.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

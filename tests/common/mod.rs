@@ -1,4 +1,5 @@
 //! Shared set-up for tests that drive real programs against the lab.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

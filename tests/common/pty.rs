@@ -1,5 +1,6 @@
 //! A program in a pseudo-terminal, its screen read back through a VT100 parser:
 //! shared by the end-to-end tests and the workbench benchmark.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
