@@ -52,7 +52,8 @@ async fn a_problem_exits_1_and_text_shows_the_transcript() {
     );
     assert!(text.contains("C: STARTTLS"), "{text}");
     assert!(
-        text.contains("VERDICT: The server refuses STARTTLS for now (454)"),
+        text.contains("VERDICT: The server refuses STARTTLS for now (a temporary 4xx reply)")
+            && text.contains("454 4."),
         "{text}"
     );
     assert!(text.contains("owner: recipient"), "{text}");
