@@ -116,6 +116,24 @@ async fn scan_stops_at_a_421_and_says_why() {
 }
 
 #[tokio::test]
+async fn a_scan_that_never_reaches_tls_invents_no_refusal() {
+    let lab = Lab::start(LabOptions::default()).await.unwrap();
+    // STARTTLS answered 454, as Postfix does when its certificate file is missing.
+    let result = scan::scan(&config(), &target(&lab, "starttls-454"), &quick()).await;
+    assert_eq!(result.connections, 1);
+    assert!(
+        result.versions.is_empty(),
+        "no ClientHello went out, so no version was refused: {:?}",
+        result.versions
+    );
+    let stopped = result.stopped.unwrap_or_default();
+    assert!(
+        stopped.contains("did not let the scan reach TLS") && stopped.contains("454"),
+        "{stopped}"
+    );
+}
+
+#[tokio::test]
 async fn alerts_and_resets_are_told_apart() {
     let lab = Lab::start(LabOptions::default()).await.unwrap();
     let result = scan::scan(&config(), &target(&lab, "reset-in-handshake"), &quick()).await;

@@ -198,6 +198,8 @@ const USED: &[(&str, &str)] = &[
     ("certificate", "self_signed"),
     ("certificate", "validity"),
     ("checklist", "nothing_probed"),
+    ("checklist", "no_certificate"),
+    ("checklist", "all_chains"),
     ("checklist", "all_addresses"),
     ("checklist", "failing"),
     ("checklist", "mx_seen"),

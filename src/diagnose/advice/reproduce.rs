@@ -23,17 +23,21 @@ pub(super) fn reproduce(spec: &VerdictSpec, report: &CheckReport) -> Vec<Reprodu
             fresh
         })
         .map(|p| {
-            let sni = p
-                .tls
-                .as_ref()
-                .and_then(|t| t.sni.clone())
-                .unwrap_or_else(|| p.mx.clone());
             let ip_target = p.mx.parse::<std::net::IpAddr>().is_ok();
-            let to = if mailbox.is_empty() {
-                format!("postmaster@{}", p.mx)
-            } else {
-                mailbox.clone()
+            // The name the probe sent and checked: --sni when given, else the MX host.
+            let sni = p.tls.as_ref().and_then(|t| t.sni.clone());
+            let reference = p
+                .chain
+                .as_ref()
+                .map_or_else(|| p.mx.clone(), |c| c.name.reference.clone());
+            let to = match (mailbox.is_empty(), p.mx.parse::<std::net::IpAddr>()) {
+                (false, _) => mailbox.clone(),
+                // RFC 5321 §4.1.3: an address literal goes in brackets.
+                (true, Ok(std::net::IpAddr::V6(ip))) => format!("postmaster@[IPv6:{ip}]"),
+                (true, Ok(ip)) => format!("postmaster@[{ip}]"),
+                (true, Err(_)) => format!("postmaster@{}", p.mx),
             };
+            let sni = sni.or_else(|| (!ip_target).then(|| p.mx.clone()));
             let mut swaks = format!(
                 "swaks --to {} --server {} --port {} --ehlo {} --tls --quit-after TLS",
                 shell(&to),
@@ -41,22 +45,20 @@ pub(super) fn reproduce(spec: &VerdictSpec, report: &CheckReport) -> Vec<Reprodu
                 p.address.port(),
                 shell(&p.ehlo_name)
             );
-            if !ip_target {
-                swaks.push_str(&format!(" --tls-sni {}", shell(&sni)));
+            if let Some(sni) = &sni {
+                swaks.push_str(&format!(" --tls-sni {}", shell(sni)));
             }
             let mut openssl = format!(
                 "openssl s_client -starttls smtp -connect {} -name {} -brief",
                 p.address,
                 shell(&p.ehlo_name)
             );
-            if ip_target {
-                openssl.push_str(&format!(" -verify_ip {}", p.mx));
-            } else {
-                openssl.push_str(&format!(
-                    " -servername {} -verify_hostname {}",
-                    shell(&sni),
-                    shell(&p.mx)
-                ));
+            if let Some(sni) = &sni {
+                openssl.push_str(&format!(" -servername {}", shell(sni)));
+            }
+            match reference.parse::<std::net::IpAddr>() {
+                Ok(ip) => openssl.push_str(&format!(" -verify_ip {ip}")),
+                Err(_) => openssl.push_str(&format!(" -verify_hostname {}", shell(&reference))),
             }
             openssl.push_str(" -verify_return_error");
             if version_matters {

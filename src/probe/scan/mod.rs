@@ -127,21 +127,22 @@ impl Scanner<'_> {
         outcome
     }
 
-    /// One offer; a throttled answer stops the scan.
-    async fn offer(&mut self, offer: Offer) -> Result<Answer, Refusal> {
+    /// One offer; a throttled answer stops the scan, and then nothing was refused
+    /// (`Err(None)`): no ClientHello went out.
+    async fn offer(&mut self, offer: Offer) -> Result<Answer, Option<Refusal>> {
         match self.attempt(&offer).await {
-            Attempt::Answered(Answer::Alert { description, .. }) => Err(Refusal::Alert {
+            Attempt::Answered(Answer::Alert { description, .. }) => Err(Some(Refusal::Alert {
                 code: description,
                 name: super::tls::alert_name(description).unwrap_or("unknown").to_string(),
-            }),
-            Attempt::Answered(Answer::Plaintext(_)) => Err(Refusal::Plaintext),
-            Attempt::Answered(Answer::Garbage(_)) => Err(Refusal::Garbage),
-            Attempt::Answered(Answer::Broken(detail)) => Err(Refusal::Broken { detail }),
+            })),
+            Attempt::Answered(Answer::Plaintext(_)) => Err(Some(Refusal::Plaintext)),
+            Attempt::Answered(Answer::Garbage(_)) => Err(Some(Refusal::Garbage)),
+            Attempt::Answered(Answer::Broken(detail)) => Err(Some(Refusal::Broken { detail })),
             Attempt::Answered(answer) => Ok(answer),
-            Attempt::Refused(refusal) => Err(refusal),
+            Attempt::Refused(refusal) => Err(Some(refusal)),
             Attempt::Throttled(reason) => {
-                self.stopped = Some(format!("stopped: the server refused the connection ({reason})"));
-                Err(Refusal::Closed)
+                self.stopped = Some(format!("stopped: the server did not let the scan reach TLS ({reason})"));
+                Err(None)
             }
         }
     }
@@ -192,7 +193,7 @@ impl Scanner<'_> {
                 }
                 Err(refusal) => {
                     if chosen.is_empty() {
-                        result.refusal = Some(refusal);
+                        result.refusal = refusal;
                     }
                     break;
                 }
@@ -260,6 +261,8 @@ pub async fn scan(config: &ProbeConfig, target: &ProbeTarget, settings: &ScanSet
         }
         versions.push(scanner.scan_version(version).await);
     }
+    // A version the scan never got to offer (stopped before its ClientHello) is not listed.
+    versions.retain(|v| v.accepted || v.refusal.is_some());
     let groups = if versions.iter().any(|v| v.version == TlsVersion::TLS13 && v.accepted) {
         scanner.scan_groups().await
     } else {
