@@ -162,7 +162,7 @@ const INVISIBLE: &[(char, char)] = &[
 ];
 
 /// Whether `c` is in [`INVISIBLE`].
-fn invisible(c: char) -> bool {
+pub(crate) fn invisible(c: char) -> bool {
     INVISIBLE
         .binary_search_by(|&(low, high)| {
             if high < c {
