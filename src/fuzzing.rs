@@ -108,14 +108,18 @@ pub fn server_answer(data: &[u8]) {
         return;
     };
     match &answer {
-        Answer::Plaintext(sample) | Answer::Garbage(sample) => assert!(sample.len() <= 64),
-        Answer::Hello { .. } | Answer::RetryRequest { .. } | Answer::Alert { .. } => {
-            // A decided answer is decided by its record: bytes after it change nothing.
-            let mut longer = data.to_vec();
-            longer.extend_from_slice(&[0x16, 0x03, 0x03, 0xff, 0xff]);
-            assert_eq!(codec::parse_answer(&longer), Some(answer));
+        Answer::Plaintext(sample) | Answer::Garbage(sample) => {
+            assert!(sample.len() <= 64);
+            return;
         }
+        Answer::Broken(why) => assert_shown("broken handshake", why),
+        Answer::Hello { .. } | Answer::RetryRequest { .. } | Answer::Alert { .. } => {}
     }
+    // A decided answer is decided by the records read so far: bytes after them
+    // (here the header of an oversized record) change nothing.
+    let mut longer = data.to_vec();
+    longer.extend_from_slice(&[0x16, 0x03, 0x03, 0xff, 0xff]);
+    assert_eq!(codec::parse_answer(&longer), Some(answer));
 }
 
 /// A pasted bounce, DSN or log excerpt (`intake/`).
@@ -231,6 +235,9 @@ pub fn cert_chain(data: &[u8]) {
     assert_eq!(report.certificates.len(), chain.len());
     assert_json_shown(&report);
     assert_round_trip(&report);
+    let mut cut = report.clone();
+    cut.mark_cut(chain.len() + 1);
+    assert_json_shown(&cut);
     // The same chain with its last certificate as a local anchor reaches the trusted paths.
     if let Some(top) = chain.last() {
         let mut anchored = stores.clone();
@@ -335,10 +342,10 @@ fn ready<F: Future>(future: F) -> F::Output {
 }
 
 /// Certificates back to back, cut by their outer DER length; what cannot be cut is the
-/// last "certificate" as it is. At most 8, more than any real chain needs here.
+/// last "certificate" as it is. At most 20, past the 16 a probe keeps.
 fn split_der(mut der: &[u8]) -> Vec<CertificateDer<'static>> {
     let mut chain = Vec::new();
-    while !der.is_empty() && chain.len() < 8 {
+    while !der.is_empty() && chain.len() < 20 {
         let length = der_length(der).filter(|&n| n <= der.len()).unwrap_or(der.len());
         chain.push(CertificateDer::from(der[..length].to_vec()));
         der = &der[length..];
