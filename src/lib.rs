@@ -8,6 +8,9 @@ pub mod diagnose;
 pub mod dns;
 pub mod engine;
 pub mod files;
+/// Fuzz-target bodies, shared by `fuzz/` and the corpus replay test; not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod host;
 pub mod intake;
 pub mod lab;

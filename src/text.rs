@@ -96,16 +96,33 @@ pub fn ascii_escaped(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// `s` with control and invisible characters escaped, cut after `max` characters with a
-/// visible marker.
+/// Ends text that was cut at its cap.
+const TRUNCATED: &str = "…[truncated]";
+
+/// `s` with control and invisible characters escaped, cut to at most `max` characters
+/// as shown (an escaped character counts as the four to eight of its `\xNN` form) and
+/// marked where cut. Text already cut to `max` or less keeps its one marker instead of
+/// being cut and marked again, so text saved in a report reads back unchanged.
 fn shown_capped(s: &str, max: usize) -> String {
+    let (s, cut) = match s.strip_suffix(TRUNCATED) {
+        Some(kept) if kept.chars().count() <= max => (kept, true),
+        _ => (s, false),
+    };
     let mut out = String::with_capacity(s.len().min(max));
-    for (count, c) in s.chars().enumerate() {
-        if count >= max {
-            out.push_str("…[truncated]");
-            break;
+    let mut shown = 0;
+    let mut one = String::new();
+    for c in s.chars() {
+        one.clear();
+        push_shown(&mut one, c);
+        shown += one.chars().count();
+        if shown > max {
+            out.push_str(TRUNCATED);
+            return out;
         }
-        push_shown(&mut out, c);
+        out.push_str(&one);
+    }
+    if cut {
+        out.push_str(TRUNCATED);
     }
     out
 }
@@ -162,7 +179,7 @@ const INVISIBLE: &[(char, char)] = &[
 ];
 
 /// Whether `c` is in [`INVISIBLE`].
-fn invisible(c: char) -> bool {
+pub(crate) fn invisible(c: char) -> bool {
     INVISIBLE
         .binary_search_by(|&(low, high)| {
             if high < c {
@@ -267,6 +284,27 @@ mod tests {
     fn text_read_back_from_json_is_neutralised_again() {
         let t: SafeText = serde_json::from_str("\"220 \\u001b[2J\"").unwrap();
         assert_eq!(t.as_str(), "220 \\x1b[2J");
+    }
+
+    /// Found by the `policy_records` fuzz target: a record of control characters was
+    /// capped by input characters, so its escaped form was cut again (and marked twice)
+    /// when the saved report was read back.
+    #[test]
+    fn escaped_text_over_the_cap_reads_back_unchanged() {
+        let inputs = [
+            "\0".repeat(300),
+            "\0".repeat(2000),
+            "a".repeat(5000),
+            format!("{}\u{202e}", "a".repeat(1021)),
+        ];
+        for input in inputs {
+            let text = SafeText::from_peer_str(&input);
+            let kept = text.as_str().strip_suffix(TRUNCATED).unwrap_or(text.as_str());
+            assert!(kept.chars().count() <= MAX_TEXT_CHARS);
+            let json = serde_json::to_string(&text).unwrap();
+            assert_eq!(serde_json::from_str::<SafeText>(&json).unwrap(), text);
+            assert_eq!(SafeText::escape(text.as_str()), text.as_str());
+        }
     }
 
     #[test]

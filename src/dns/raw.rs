@@ -182,7 +182,7 @@ fn build_query(id: u16, name: &Name, record_type: RecordType, recursion_desired:
 /// Decodes a reply and checks that it answers our query: same id, a response,
 /// same question (names compare case-insensitively). Error replies without a
 /// question section (FORMERR, NOTIMP) are accepted, as RFC 1035 servers send them.
-fn check_reply(bytes: &[u8], id: u16, question: &Query) -> Result<Message, String> {
+pub(crate) fn check_reply(bytes: &[u8], id: u16, question: &Query) -> Result<Message, String> {
     let message = Message::from_vec(bytes).map_err(|e| format!("undecodable message ({e})"))?;
     if message.id() != id {
         return Err(format!("reply id {} does not match query id {id}", message.id()));
@@ -372,11 +372,28 @@ pub async fn tlsa(server: SocketAddr, host: &str, port: u16, timeout: Duration) 
         }
     };
     lookup.authenticated = answer.authentic_data;
-    let (target, records) = follow_chain(&owner, RecordType::TLSA, &answer.answers);
+    let (target, records) = tlsa_records(&owner, &answer.answers);
     if target != owner {
         lookup.alias_target = Some(display(&target));
     }
-    lookup.records = records
+    lookup.records = records;
+    lookup.status = match answer.rcode {
+        ResponseCode::NoError if lookup.records.is_empty() => TlsaStatus::NoData,
+        ResponseCode::NoError => TlsaStatus::Found,
+        ResponseCode::NXDomain => TlsaStatus::NxDomain,
+        ResponseCode::ServFail => TlsaStatus::ServFail,
+        code => TlsaStatus::Error {
+            message: format!("server answered {code}"),
+        },
+    };
+    lookup
+}
+
+/// The TLSA records at `owner` or at the end of its CNAME chain, at most
+/// [`MAX_TLSA_RECORDS`], with the name they were found at. Pure, so it is fuzzed.
+pub(crate) fn tlsa_records(owner: &Name, answers: &[Record]) -> (Name, Vec<TlsaRecord>) {
+    let (target, records) = follow_chain(owner, RecordType::TLSA, answers);
+    let records = records
         .iter()
         .filter_map(|record| match record.data() {
             RData::TLSA(tlsa) => Some(TlsaRecord {
@@ -389,16 +406,7 @@ pub async fn tlsa(server: SocketAddr, host: &str, port: u16, timeout: Duration) 
         })
         .take(MAX_TLSA_RECORDS)
         .collect();
-    lookup.status = match answer.rcode {
-        ResponseCode::NoError if lookup.records.is_empty() => TlsaStatus::NoData,
-        ResponseCode::NoError => TlsaStatus::Found,
-        ResponseCode::NXDomain => TlsaStatus::NxDomain,
-        ResponseCode::ServFail => TlsaStatus::ServFail,
-        code => TlsaStatus::Error {
-            message: format!("server answered {code}"),
-        },
-    };
-    lookup
+    (target, records)
 }
 
 fn tlsa_owner(host: &str, port: u16) -> Result<Name, String> {

@@ -347,9 +347,9 @@ impl PolicyParser {
             None => format!("{} has no ':' (expected \"key: value\")", quote(line)),
             Some((key, _)) if trim_wsp(key) != key => {
                 format!(
-                    "{}: whitespace around the key; it must be \"{}:\"",
+                    "{}: whitespace around the key; it must be {}",
                     quote(line),
-                    trim_wsp(key)
+                    quote(&format!("{}:", trim_wsp(key)))
                 )
             }
             Some((key, value)) => match name_problem(key, "key") {
@@ -793,6 +793,17 @@ mod tests {
         assert_eq!(
             messages(&policy.problems),
             ["line 2: mode \"Enforce\" must be lowercase: mode values are case-sensitive"]
+        );
+    }
+
+    /// Found by the `mta_sts` fuzz target: the key named in the fix was not escaped.
+    #[test]
+    fn key_with_control_characters_and_spaces_is_escaped_in_the_fix() {
+        let policy = parse_policy(" \0ge: 60\n");
+        let message = &policy.problems[0].message;
+        assert_eq!(
+            message,
+            "\" \\x00ge: 60\": whitespace around the key; it must be \"\\x00ge:\""
         );
     }
 

@@ -54,7 +54,14 @@ impl Session {
     pub fn load(path: &std::path::Path) -> Result<Self, SessionError> {
         let shown = path.display().to_string();
         let text = crate::files::read_text(path, crate::files::REPORT)?;
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|source| SessionError::Parse {
+        Self::from_json(&text, &shown)
+    }
+
+    /// Reads a saved JSON report from text; `origin` names where it came from in errors.
+    /// Apart from [`Session::load`] so the same checks can be fuzzed without a file.
+    pub fn from_json(text: &str, origin: &str) -> Result<Self, SessionError> {
+        let shown = origin.to_owned();
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|source| SessionError::Parse {
             path: shown.clone(),
             source,
         })?;
