@@ -32,9 +32,9 @@ use crate::text::{MAX_TEXT_CHARS, SafeText};
 pub type Target = (&'static str, fn(&[u8]));
 
 /// Every target, so the corpus replay can check that each corpus has one and back.
-/// The SMTP dialogue state machine gets its target here once it exists.
 pub const TARGETS: &[Target] = &[
     ("smtp_reply", smtp_reply),
+    ("dialogue", dialogue),
     ("server_answer", server_answer),
     ("intake", intake),
     ("mta_sts", mta_sts),
@@ -72,6 +72,76 @@ pub fn smtp_reply(data: &[u8]) {
         }
     }
     assert!(reader.partial().len() <= 256);
+}
+
+/// A whole SMTP server side, fed to the dialogue state machine (`probe/dialogue.rs`)
+/// as the driver would: the first byte picks the chunk size the bytes arrive in, the
+/// second whether TLS comes first, the rest is what the server sends. The machine must
+/// never panic, must end within a number of steps bounded by the input, and what it
+/// keeps must be displayable text.
+pub fn dialogue(data: &[u8]) {
+    use crate::model::Stage;
+    use crate::probe::dialogue::{Dialogue, Next};
+    let (Some(&chunk), Some(&mode), Some(rest)) = (data.first(), data.get(1), data.get(2..)) else {
+        return;
+    };
+    let chunk = usize::from(chunk).max(1);
+    let mut machine = Dialogue::new("fuzz.mxtriage.invalid", mode & 1 == 1);
+    let mut chunks = rest.chunks(chunk);
+    let mut handshakes = 0;
+    let mut last_stage = machine.stage();
+    // Each step consumes input, sends one of at most a handful of commands, or ends.
+    for _ in 0..4 * rest.len() + 64 {
+        let stage = machine.stage();
+        assert!(
+            stage >= last_stage || stage == Stage::Greeting,
+            "stage went back from {last_stage:?} to {stage:?}"
+        );
+        last_stage = stage;
+        match machine.poll() {
+            Next::Read => match chunks.next() {
+                Some(bytes) => machine.receive(bytes),
+                None => {
+                    let _ = machine.timed_out(1);
+                    assert!(matches!(machine.poll(), Next::End(_)), "a timeout ends the dialogue");
+                    return check_facts(machine.facts());
+                }
+            },
+            Next::Line(line) => assert!(line.bytes.len() <= MAX_LINE + 4096),
+            Next::Discarded { bytes, .. } => assert!(!bytes.is_empty()),
+            Next::Send(command) => {
+                assert!(
+                    !command.line().contains(['\r', '\n']),
+                    "a command carries no line break"
+                );
+                machine.sent();
+            }
+            Next::Handshake { .. } => {
+                handshakes += 1;
+                assert!(handshakes <= 1, "one handshake per session");
+                machine.tls_established();
+            }
+            Next::End(outcome) => {
+                if let Err(failure) = outcome {
+                    assert_shown("failure", &failure.summary());
+                }
+                return check_facts(machine.facts());
+            }
+        }
+    }
+    panic!("the dialogue did not end within its step bound");
+}
+
+fn check_facts(facts: &crate::probe::dialogue::Facts) {
+    for reply in &facts.greeting {
+        check_reply(reply);
+    }
+    for caps in [&facts.capabilities, &facts.capabilities_tls].into_iter().flatten() {
+        assert_safe_text(&caps.server_name);
+    }
+    for finding in &facts.findings {
+        assert_shown("finding", &finding.describe());
+    }
 }
 
 fn check_reply(reply: &Reply) {
