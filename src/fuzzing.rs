@@ -133,7 +133,7 @@ pub fn dialogue(data: &[u8]) {
 }
 
 fn check_facts(facts: &crate::probe::dialogue::Facts) {
-    for reply in &facts.greeting {
+    if let Some(reply) = &facts.greeting {
         check_reply(reply);
     }
     for caps in [&facts.capabilities, &facts.capabilities_tls].into_iter().flatten() {
