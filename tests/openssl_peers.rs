@@ -179,3 +179,27 @@ async fn openssl_second_opinion_disagrees_with_rustls_on_a_cbc_only_server() {
             .contains(&mxtriage::model::Finding::LibrariesDisagree { openssl_connects: true })
     );
 }
+
+#[tokio::test]
+async fn openssl_is_not_asked_where_the_session_never_reached_tls() {
+    let Some(lab) = lab().await else { return };
+    for scenario in ["starttls-454", "no-starttls"] {
+        let domain = lab.scenario(scenario).unwrap().domain.clone();
+        let mut options = lab_check_options(
+            &lab,
+            &domain,
+            Arc::new(TrustStores::from_parts(vec![], vec![lab.ca_der()])),
+        );
+        options.second_opinion = Some(None);
+        let report = engine::run(&options, &()).await.unwrap();
+        let p = &report.probes[0];
+        // s_client would start TLS against the refusal and report "wrong version number".
+        assert!(p.second_opinion.is_none(), "{scenario}: {:?}", p.second_opinion);
+        assert!(
+            !p.findings
+                .iter()
+                .any(|f| matches!(f, mxtriage::model::Finding::LibrariesDisagree { .. })),
+            "{scenario}"
+        );
+    }
+}

@@ -233,7 +233,19 @@ async fn second_opinions(
     let config = &options.probe;
     let t = &config.timeouts;
     let limit = config.wait(t.connect + t.command + t.tls);
-    join_all(distinct_addresses(targets).into_iter().map(|target| async move {
+    // OpenSSL's view is about TLS: where the session never got to a handshake (no
+    // STARTTLS, refused, no greeting) it would only start TLS against an SMTP refusal.
+    let reached_tls: Vec<std::net::SocketAddr> = building
+        .lock()
+        .probes
+        .iter()
+        .filter(|p| p.stage >= Stage::TlsHandshake)
+        .map(|p| p.address)
+        .collect();
+    let asked = distinct_addresses(targets)
+        .into_iter()
+        .filter(|t| reached_tls.contains(&t.address));
+    join_all(asked.map(|target| async move {
         let sni = config.server_name(target).to_string();
         let opinion =
             crate::probe::openssl::second_opinion(target, &sni, &config.ehlo_name, ca_file, config.implicit_tls, limit)
