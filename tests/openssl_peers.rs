@@ -29,6 +29,18 @@ async fn lab() -> Option<Lab> {
     Some(lab)
 }
 
+/// A check of a lab scenario that also asks the system's OpenSSL.
+async fn with_openssl(lab: &Lab, scenario: &str) -> CheckReport {
+    let domain = lab.scenario(scenario).unwrap().domain.clone();
+    let mut options = lab_check_options(
+        lab,
+        &domain,
+        Arc::new(TrustStores::from_parts(vec![], vec![lab.ca_der()])),
+    );
+    options.second_opinion = Some(None);
+    engine::run(&options, &()).await.unwrap()
+}
+
 async fn scanned(lab: &Lab, scenario: &str, profile: &str) -> CheckReport {
     let domain = lab.scenario(scenario).unwrap().domain.clone();
     let mut options = lab_check_options(
@@ -161,14 +173,7 @@ async fn rsa_key_exchange_only_server_is_found_and_judged() {
 #[tokio::test]
 async fn openssl_second_opinion_disagrees_with_rustls_on_a_cbc_only_server() {
     let Some(lab) = lab().await else { return };
-    let domain = lab.scenario("openssl-cbc-only").unwrap().domain.clone();
-    let mut options = lab_check_options(
-        &lab,
-        &domain,
-        Arc::new(TrustStores::from_parts(vec![], vec![lab.ca_der()])),
-    );
-    options.second_opinion = Some(None);
-    let report = engine::run(&options, &()).await.unwrap();
+    let report = with_openssl(&lab, "openssl-cbc-only").await;
     let p = &report.probes[0];
     assert!(p.tls.is_none(), "rustls cannot agree on a suite");
     let opinion = p.second_opinion.as_ref().expect("openssl asked");
@@ -184,14 +189,7 @@ async fn openssl_second_opinion_disagrees_with_rustls_on_a_cbc_only_server() {
 async fn openssl_is_not_asked_where_the_session_never_reached_tls() {
     let Some(lab) = lab().await else { return };
     for scenario in ["starttls-454", "no-starttls"] {
-        let domain = lab.scenario(scenario).unwrap().domain.clone();
-        let mut options = lab_check_options(
-            &lab,
-            &domain,
-            Arc::new(TrustStores::from_parts(vec![], vec![lab.ca_der()])),
-        );
-        options.second_opinion = Some(None);
-        let report = engine::run(&options, &()).await.unwrap();
+        let report = with_openssl(&lab, scenario).await;
         let p = &report.probes[0];
         // s_client would start TLS against the refusal and report "wrong version number".
         assert!(p.second_opinion.is_none(), "{scenario}: {:?}", p.second_opinion);
