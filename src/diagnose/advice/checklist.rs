@@ -46,14 +46,12 @@ pub(super) fn checklist(report: &CheckReport, answers: &Answers) -> Vec<Checklis
     // Only a presented chain can fail this item; without one it is the handshake's.
     let cert_failing = failing(|p| p.chain.as_ref().is_none_or(|c| c.is_trusted() && c.name_matches()));
     let no_chain = !probes.is_empty() && probes.iter().all(|p| p.chain.is_none());
-
     let with_chain = probes.iter().filter(|p| p.chain.is_some()).count();
-    // `judged`: how many addresses the item could be measured on.
-    let verdict_of = |failing: Vec<String>, judged: usize| -> (CheckStatus, String) {
+    let verdict_of = |failing: Vec<String>| -> (CheckStatus, String) {
         if probes.is_empty() {
             (CheckStatus::Fail, say("checklist", "nothing_probed", &[]))
         } else if failing.is_empty() {
-            let count = judged.to_string();
+            let count = probes.len().to_string();
             (
                 CheckStatus::Pass,
                 say("checklist", "all_addresses", &[("count", &count)]),
@@ -88,7 +86,7 @@ pub(super) fn checklist(report: &CheckReport, answers: &Answers) -> Vec<Checklis
                     };
                     (CheckStatus::Ask, say("checklist", "mx_seen", &[("hosts", &seen)]))
                 }
-                Measure::Handshake => verdict_of(handshake_failing.clone(), probes.len()),
+                Measure::Handshake => verdict_of(handshake_failing.clone()),
                 Measure::Certificate if no_chain => (CheckStatus::Ask, say("checklist", "no_certificate", &[])),
                 Measure::Certificate if cert_failing.is_empty() && with_chain < probes.len() => {
                     let (count, total) = (with_chain.to_string(), probes.len().to_string());
@@ -97,7 +95,7 @@ pub(super) fn checklist(report: &CheckReport, answers: &Answers) -> Vec<Checklis
                         say("checklist", "all_chains", &[("count", &count), ("total", &total)]),
                     )
                 }
-                Measure::Certificate => verdict_of(cert_failing.clone(), with_chain),
+                Measure::Certificate => verdict_of(cert_failing.clone()),
                 Measure::SenderPolicy => match answers.get("sender-policy").map(String::as_str) {
                     Some("opportunistic") => (CheckStatus::Pass, say("checklist", "sender_opportunistic", &[])),
                     Some("encrypt") if handshake_failing.is_empty() && !probes.is_empty() => {
