@@ -18,6 +18,7 @@ pub mod model;
 pub mod output;
 pub mod policy;
 pub mod probe;
+pub mod relay;
 pub mod report;
 pub mod target;
 pub mod text;

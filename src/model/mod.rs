@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::text::SafeText;
 
 pub mod opinion;
+pub mod relay;
 pub mod report;
 pub mod scan;
 pub mod tls;

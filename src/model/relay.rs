@@ -1,0 +1,225 @@
+//! What this relay is and what it would do: the sender every verdict is about.
+//!
+//! Read from the local MTA's own configuration (src/relay/), never guessed; what could
+//! not be read is listed with the reason, and the named sender profiles stand in.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// Which MTA runs on this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mta {
+    Postfix,
+    Exim,
+}
+
+/// Where a configuration value came from, so the operator can go and change it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Origin {
+    /// A line of a configuration file (main.cf, exim's configure).
+    File { path: String, line: Option<usize> },
+    /// A `-o` override of one service in master.cf.
+    Service { path: String, service: String },
+    /// An entry of a lookup table, found under `key`.
+    Map { map: String, key: String },
+    /// The MTA's built-in default for `parameter`.
+    Default { parameter: String },
+    /// The output of a command (version strings, library names).
+    Command { command: String },
+}
+
+/// One configuration value with its origin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Setting {
+    pub name: String,
+    pub value: String,
+    pub origin: Origin,
+}
+
+/// The TLS library the MTA is linked against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsLibrary {
+    /// "OpenSSL", "GnuTLS", ...
+    pub name: String,
+    pub version: String,
+    pub origin: Origin,
+}
+
+/// The client TLS security level, in Postfix's terms (Exim's settings map onto it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    /// No TLS at all.
+    None,
+    /// Opportunistic: TLS when offered, no certificate check, plaintext otherwise.
+    May,
+    /// TLS required, certificate not checked.
+    Encrypt,
+    /// Opportunistic DANE: authenticated where validated TLSA exists, else `may`.
+    Dane,
+    /// DANE required.
+    DaneOnly,
+    /// The certificate or key must match a listed fingerprint.
+    Fingerprint,
+    /// TLS required, trusted chain, the MX host name matched.
+    Verify,
+    /// TLS required, trusted chain, the next-hop domain matched.
+    Secure,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::None => "none",
+            Level::May => "may",
+            Level::Encrypt => "encrypt",
+            Level::Dane => "dane",
+            Level::DaneOnly => "dane-only",
+            Level::Fingerprint => "fingerprint",
+            Level::Verify => "verify",
+            Level::Secure => "secure",
+        }
+    }
+
+    /// Parses a Postfix level name (case-insensitive).
+    pub fn parse(name: &str) -> Option<Level> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "none" => Level::None,
+            "may" => Level::May,
+            "encrypt" => Level::Encrypt,
+            "dane" => Level::Dane,
+            "dane-only" => Level::DaneOnly,
+            "fingerprint" => Level::Fingerprint,
+            "verify" => Level::Verify,
+            "secure" => Level::Secure,
+            _ => return None,
+        })
+    }
+
+    /// Whether a session without TLS, or a failed handshake, stops delivery.
+    pub fn requires_tls(self) -> bool {
+        !matches!(self, Level::None | Level::May | Level::Dane)
+    }
+
+    /// Whether the certificate must chain to a trusted root and match a name.
+    pub fn verifies(self) -> bool {
+        matches!(self, Level::Verify | Level::Secure)
+    }
+}
+
+/// The effective client TLS policy for one destination, each part with its origin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientPolicy {
+    pub level: Level,
+    pub level_origin: Origin,
+    /// Certificate name match strategies (`hostname`, `nexthop`, `dot-nexthop`, or
+    /// literal names), for `verify` and `secure`.
+    #[serde(default)]
+    pub matches: Vec<String>,
+    /// Protocols in Postfix syntax (`>=TLSv1.2`, `!SSLv3`), as configured for this level.
+    #[serde(default)]
+    pub protocols: Option<String>,
+    /// Cipher grade (`medium`, `high`) in force for this level.
+    #[serde(default)]
+    pub ciphers: Option<String>,
+    /// Cipher exclusions (`aNULL`, `RC4`).
+    #[serde(default)]
+    pub exclude_ciphers: Option<String>,
+}
+
+/// How this relay would carry mail to one destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    /// The master.cf service (Postfix) or transport (Exim) that delivers.
+    pub transport: String,
+    /// Where it connects: the destination domain, `[host]`, `[host]:port` or a relayhost.
+    pub nexthop: String,
+    /// Whether the nexthop gets an MX lookup (`[brackets]` suppress it).
+    pub mx_lookup: bool,
+    pub origin: Origin,
+}
+
+/// Everything read about this relay for one destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayView {
+    pub mta: Mta,
+    /// The MTA's version (`mail_version`, `exim -bV`).
+    pub version: Option<String>,
+    pub tls_library: Option<TlsLibrary>,
+    pub route: Option<Route>,
+    pub policy: Option<ClientPolicy>,
+    /// Every other value the prediction rests on (CA file, timeouts, HELO name, bind address...).
+    #[serde(default)]
+    pub settings: Vec<Setting>,
+    /// What could not be read, and why (permission, missing command, unsupported map).
+    #[serde(default)]
+    pub unread: Vec<String>,
+}
+
+impl RelayView {
+    /// The value of a setting read for this destination.
+    pub fn setting(&self, name: &str) -> Option<&Setting> {
+        self.settings.iter().find(|s| s.name == name)
+    }
+}
+
+/// How a TLS session this relay would establish is authenticated, in Postfix's log words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// "Verified TLS connection established": trusted chain, name matched.
+    Verified,
+    /// "Trusted TLS connection established": trusted chain, name not checked or not matched.
+    Trusted,
+    /// "Untrusted TLS connection established": chain not verified.
+    Untrusted,
+    /// "Anonymous TLS connection established": no certificate at all (aNULL suite).
+    Anonymous,
+    /// No TLS: the server offered none, or the relay fell back to plaintext.
+    Cleartext,
+}
+
+/// What this relay does with mail for an address or a whole destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", content = "tls", rename_all = "snake_case")]
+pub enum Outcome {
+    Deliver(Delivery),
+    Defer,
+    Bounce,
+    /// Not reached: an earlier address already settled the delivery, or a limit stopped it.
+    NotTried,
+}
+
+/// What decided a prediction: the relay's own client, or this tool's probe read with
+/// the relay's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// `posttls-finger` run with the relay's effective settings.
+    RelayClient,
+    /// This tool's probe, judged with the relay's settings.
+    Probe,
+}
+
+/// The prediction for one address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressPrediction {
+    pub host: String,
+    pub address: IpAddr,
+    pub outcome: Outcome,
+    /// The words the relay's log would use for this session.
+    pub log: String,
+    pub basis: Basis,
+}
+
+/// The prediction for the destination: what the queue will see on the next attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub outcome: Outcome,
+    /// The `status=` reason the relay's log would show.
+    pub log: String,
+    pub addresses: Vec<AddressPrediction>,
+}

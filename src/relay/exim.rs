@@ -1,0 +1,1 @@
+//! Exim, read-only: its settings from `exim -bP` and its TLS library from `exim -bV`.

@@ -1,0 +1,1 @@
+//! The relay's recent log lines for one destination (bounded, newest first).

@@ -1,0 +1,4 @@
+//! Postfix, read through its own commands.
+
+pub mod log;
+pub mod queue;

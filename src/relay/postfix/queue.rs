@@ -1,0 +1,1 @@
+//! The deferred queue, grouped by destination (`postqueue -j`).
