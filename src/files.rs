@@ -37,6 +37,12 @@ pub const HOST_FILE: Limit = Limit {
     what: "host configuration files",
 };
 
+/// An MTA configuration file (main.cf, master.cf): a large one is a few tens of KiB.
+pub const MTA_CONFIG: Limit = Limit {
+    bytes: 4 << 20,
+    what: "MTA configuration files",
+};
+
 #[derive(Debug, Error)]
 pub enum ReadError {
     #[error("cannot read {}: {source}", path.display())]

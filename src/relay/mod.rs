@@ -5,6 +5,7 @@
 //! `postmap -q`, `postqueue -j`) so that every map type and default is Postfix's own;
 //! Exim is read from `exim -bP`/`-bV`. Whatever cannot be read is said, with the reason.
 
+pub mod command;
 pub mod exim;
 pub mod postfix;
 
