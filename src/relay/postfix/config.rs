@@ -90,12 +90,19 @@ impl Postconf {
     /// Parses the four outputs; pure, so recorded output can be tested.
     pub fn parse(effective: &str, explicit: &str, overrides: &str, services: &str) -> Self {
         let values: BTreeMap<String, String> = effective.lines().filter_map(assignment).collect();
-        let explicit = explicit.lines().filter_map(assignment).map(|(k, _)| (k, None)).collect();
+        let explicit = explicit
+            .lines()
+            .filter_map(assignment)
+            .map(|(k, _)| (k, None))
+            .collect();
         let mut by_service: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         for (key, value) in overrides.lines().filter_map(assignment) {
             let mut parts = key.splitn(3, '/');
             if let (Some(service), Some("unix"), Some(name)) = (parts.next(), parts.next(), parts.next()) {
-                by_service.entry(service.to_string()).or_default().insert(name.to_string(), value);
+                by_service
+                    .entry(service.to_string())
+                    .or_default()
+                    .insert(name.to_string(), value);
             }
         }
         let mut programs = BTreeMap::new();
@@ -124,10 +131,11 @@ impl Postconf {
             if line.starts_with(char::is_whitespace) || line.starts_with('#') {
                 continue;
             }
-            if let Some((name, _)) = line.split_once('=') {
-                if let Some(slot) = self.explicit.get_mut(name.trim()) {
-                    *slot = Some(number + 1);
-                }
+            if let Some(slot) = line
+                .split_once('=')
+                .and_then(|(name, _)| self.explicit.get_mut(name.trim()))
+            {
+                *slot = Some(number + 1);
             }
         }
     }
@@ -205,7 +213,10 @@ impl Postconf {
                 Some(self.policy(&service, &route.nexthop, &mut unread).await)
             }
         };
-        for name in ["sender_dependent_relayhost_maps", "sender_dependent_default_transport_maps"] {
+        for name in [
+            "sender_dependent_relayhost_maps",
+            "sender_dependent_default_transport_maps",
+        ] {
             if !self.value(None, name).trim().is_empty() {
                 unread.push(format!(
                     "{name} is set: the route depends on the sender, and the one shown assumes no sender entry matches"
@@ -244,12 +255,15 @@ impl Postconf {
             match self.lookup(&maps, &keys).await {
                 Ok(Some((map, key, value))) => {
                     let (transport, nexthop) = split_transport(&value);
-                    let transport = transport.unwrap_or_else(|| default_transport(&self.value(None, "default_transport")).0);
+                    let transport =
+                        transport.unwrap_or_else(|| default_transport(&self.value(None, "default_transport")).0);
                     let nexthop = nexthop.unwrap_or_else(|| self.default_nexthop(domain));
                     return route(transport, nexthop, Origin::Map { map, key });
                 }
                 Ok(None) => {}
-                Err(e) => unread.push(format!("transport_maps could not be searched ({e}); the default route is shown")),
+                Err(e) => unread.push(format!(
+                    "transport_maps could not be searched ({e}); the default route is shown"
+                )),
             }
         }
         let setting = self.setting(None, "default_transport");
@@ -354,7 +368,9 @@ impl Postconf {
             }
         }
         if matches!(policy.level, Level::Dane | Level::DaneOnly)
-            && !self.value(service, "smtp_dns_support_level").eq_ignore_ascii_case("dnssec")
+            && !self
+                .value(service, "smtp_dns_support_level")
+                .eq_ignore_ascii_case("dnssec")
         {
             unread.push(
                 "the level is dane, but smtp_dns_support_level is not dnssec: Postfix ignores TLSA records and uses may"
@@ -370,7 +386,10 @@ impl Postconf {
             .setting(service, "smtp_tls_security_level")
             .filter(|s| !s.value.trim().is_empty());
         let (level, level_origin) = match explicit {
-            Some(setting) => (Level::parse(setting.value.trim()).unwrap_or(Level::None), setting.origin),
+            Some(setting) => (
+                Level::parse(setting.value.trim()).unwrap_or(Level::None),
+                setting.origin,
+            ),
             None => {
                 let yes = |name: &str| self.value(service, name).eq_ignore_ascii_case("yes");
                 let level = if yes("smtp_enforce_tls") {
@@ -432,7 +451,9 @@ fn assignment(line: &str) -> Option<(String, String)> {
 
 /// A Postfix list: separated by commas and/or white space.
 fn list(value: &str) -> impl Iterator<Item = &str> {
-    value.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty())
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
 }
 
 /// The keys Postfix tries for a domain: itself, then each parent with a leading dot.
