@@ -212,6 +212,10 @@ pub struct AddressPrediction {
     pub outcome: Outcome,
     /// The words the relay's log would use for this session.
     pub log: String,
+    /// What happens to mail already queued longer than `minimal_backoff_time`, when that
+    /// differs: Postfix at `may` retries such mail in plaintext after a TLS failure.
+    #[serde(default)]
+    pub queued: Option<Outcome>,
     pub basis: Basis,
 }
 
@@ -221,5 +225,28 @@ pub struct Prediction {
     pub outcome: Outcome,
     /// The `status=` reason the relay's log would show.
     pub log: String,
+    /// The outcome for mail already queued longer than `minimal_backoff_time`, when it differs.
+    #[serde(default)]
+    pub queued: Option<Outcome>,
     pub addresses: Vec<AddressPrediction>,
+}
+
+impl Outcome {
+    /// Whether the relay hands the mail over.
+    pub fn delivers(self) -> bool {
+        matches!(self, Outcome::Deliver(_))
+    }
+}
+
+impl Delivery {
+    /// Postfix's word for the session in "... TLS connection established".
+    pub fn word(self) -> &'static str {
+        match self {
+            Delivery::Verified => "Verified",
+            Delivery::Trusted => "Trusted",
+            Delivery::Untrusted => "Untrusted",
+            Delivery::Anonymous => "Anonymous",
+            Delivery::Cleartext => "cleartext",
+        }
+    }
 }

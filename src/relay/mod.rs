@@ -8,5 +8,6 @@
 pub mod command;
 pub mod exim;
 pub mod postfix;
+pub mod predict;
 
 pub use crate::model::relay::*;

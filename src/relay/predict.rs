@@ -1,0 +1,383 @@
+//! What this relay does with the mail: deliver (and how the TLS session is
+//! authenticated), defer or bounce, in the words its log would use.
+//!
+//! Postfix decides per session (smtp_proto.c): no STARTTLS or a refused STARTTLS is
+//! fatal only when the level requires TLS; a failed handshake always ends the session,
+//! and at `may` Postfix retries the same server in plaintext, but only for mail that
+//! waited at least `minimal_backoff_time` (PLAINTEXT_FALLBACK_OK_AFTER_STARTTLS_FAILURE);
+//! at `verify`/`secure` an unmatched certificate is "Server certificate not verified".
+//! Each address is judged from the relay's own client (`posttls-finger`) where it ran,
+//! else from this tool's probe read with the relay's settings; the destination is the
+//! first address that delivers, in the order the relay tries them.
+
+use std::net::IpAddr;
+
+use crate::model::relay::{AddressPrediction, Basis, Delivery, Level, Outcome, Prediction, RelayView};
+use crate::model::{Failure, MxOutcome, ProbeResult, Resolution};
+
+static WORDS: crate::wording::Sentences =
+    crate::wording::Sentences::new("assets/relay.toml", include_str!("../../assets/relay.toml"));
+
+/// Every sentence this module asks for (a test keeps the asset in step).
+pub const SENTENCES: &[(&str, &str)] = &[
+    ("log", "connect"),
+    ("log", "greeting_timeout"),
+    ("log", "refused_to_talk"),
+    ("log", "lost"),
+    ("log", "not_offered"),
+    ("log", "refused_tls"),
+    ("log", "handshake"),
+    ("log", "not_verified"),
+    ("log", "established"),
+    ("log", "cleartext"),
+    ("log", "not_tried"),
+    ("log", "no_tls_transport"),
+    ("log", "nxdomain"),
+    ("log", "null_mx"),
+    ("log", "dns_error"),
+    ("log", "no_address"),
+];
+
+fn say(key: &str, values: &[(&str, &str)]) -> String {
+    WORDS.say("log", key, values)
+}
+
+/// What one SMTP session with an address came to, in the terms Postfix decides on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Session {
+    /// No SMTP conversation: the connection or the greeting failed (`permanent` for a 5xx).
+    Failed { reason: String, permanent: bool },
+    NoStartTls,
+    StartTlsRefused { reply: String },
+    HandshakeFailed { detail: String },
+    /// TLS is up; `lost` says where the session died afterwards, if it did.
+    Established { kind: Delivery, lost: Option<String> },
+}
+
+/// The names a certificate must carry, from the match strategies of the policy.
+pub struct Matching<'a> {
+    pub strategies: &'a [String],
+    /// The next-hop domain (brackets and port removed).
+    pub nexthop: &'a str,
+}
+
+impl Matching<'_> {
+    /// Whether a certificate with `names` satisfies the strategies for MX host `host`.
+    pub fn accepts(&self, host: &str, names: &[String]) -> bool {
+        let host = host.trim_end_matches('.');
+        self.strategies.iter().any(|strategy| match strategy.as_str() {
+            "hostname" => names.iter().any(|n| name_covers(n, host)),
+            "nexthop" => names.iter().any(|n| name_covers(n, self.nexthop)),
+            "dot-nexthop" => names.iter().any(|n| is_subdomain(n.trim_start_matches("*."), self.nexthop)),
+            literal => match literal.strip_prefix('.') {
+                Some(parent) => names.iter().any(|n| is_subdomain(n.trim_start_matches("*."), parent)),
+                None => names.iter().any(|n| name_covers(n, literal)),
+            },
+        })
+    }
+}
+
+/// A certificate name (possibly `*.` one label) covers `host`.
+fn name_covers(name: &str, host: &str) -> bool {
+    let (name, host) = (name.trim_end_matches('.'), host.trim_end_matches('.'));
+    if name.eq_ignore_ascii_case(host) {
+        return true;
+    }
+    match (name.strip_prefix("*."), host.split_once('.')) {
+        (Some(base), Some((label, rest))) => !label.is_empty() && base.eq_ignore_ascii_case(rest),
+        _ => false,
+    }
+}
+
+fn is_subdomain(name: &str, parent: &str) -> bool {
+    let (name, parent) = (name.to_ascii_lowercase(), parent.trim_end_matches('.').to_ascii_lowercase());
+    name.len() > parent.len() + 1 && name.ends_with(&format!(".{parent}"))
+}
+
+/// Postfix's "host[address]".
+pub fn namaddr(host: &str, address: IpAddr) -> String {
+    format!("{}[{address}]", host.trim_end_matches('.'))
+}
+
+/// The outcome of one session at `level`: for new mail, and for mail queued long enough
+/// to be retried in plaintext when that differs.
+pub fn judge(level: Level, session: &Session, namaddr: &str, port: u16) -> (Outcome, Option<Outcome>, String) {
+    let required = level.requires_tls();
+    let plain = Outcome::Deliver(Delivery::Cleartext);
+    match session {
+        Session::Failed { reason, permanent } => (
+            if *permanent { Outcome::Bounce } else { Outcome::Defer },
+            None,
+            reason.clone(),
+        ),
+        _ if level == Level::None => (plain, None, say("cleartext", &[("host", namaddr)])),
+        Session::NoStartTls if required => (Outcome::Defer, None, say("not_offered", &[("host", namaddr)])),
+        Session::StartTlsRefused { reply } if required => (
+            Outcome::Defer,
+            None,
+            say("refused_tls", &[("host", namaddr), ("reply", reply)]),
+        ),
+        Session::NoStartTls | Session::StartTlsRefused { .. } => (plain, None, say("cleartext", &[("host", namaddr)])),
+        Session::HandshakeFailed { .. } => (
+            Outcome::Defer,
+            (level == Level::May).then_some(plain),
+            say("handshake", &[]),
+        ),
+        Session::Established { kind, .. } if level.verifies() && *kind != Delivery::Verified => {
+            (Outcome::Defer, None, say("not_verified", &[("host", namaddr)]))
+        }
+        Session::Established { lost: Some(lost), .. } => (
+            Outcome::Defer,
+            (level == Level::May).then_some(plain),
+            say("lost", &[("host", namaddr), ("while", lost)]),
+        ),
+        Session::Established { kind, lost: None } => (
+            Outcome::Deliver(*kind),
+            None,
+            say(
+                "established",
+                &[
+                    ("kind", kind.word()),
+                    ("host", namaddr),
+                    ("port", &port.to_string()),
+                ],
+            ),
+        ),
+    }
+}
+
+/// The session this tool's probe had, read as Postfix would have had it.
+pub fn session_from_probe(probe: &ProbeResult, matching: &Matching, host: &str, min_wait_ms: u64) -> Session {
+    let name = namaddr(host, probe.address.ip());
+    let port = probe.address.port().to_string();
+    let failed = |reason: String| Session::Failed {
+        reason,
+        permanent: false,
+    };
+    let Some(failure) = &probe.failure else {
+        return established(probe, matching, host, None);
+    };
+    match failure {
+        Failure::ConnectRefused { message, .. }
+        | Failure::ConnectUnreachable { message, .. }
+        | Failure::ConnectError { message, .. } => failed(say(
+            "connect",
+            &[("host", &name), ("port", &port), ("error", message)],
+        )),
+        Failure::ConnectTimeout { .. } => failed(say(
+            "connect",
+            &[("host", &name), ("port", &port), ("error", "Connection timed out")],
+        )),
+        Failure::GreetingTimeout { after_ms, .. } => {
+            let waited = (*after_ms).max(min_wait_ms).div_ceil(1000).to_string();
+            failed(say("greeting_timeout", &[("host", &name), ("seconds", &waited)]))
+        }
+        Failure::GreetingRejected { reply } => Session::Failed {
+            reason: say("refused_to_talk", &[("host", &name), ("reply", &reply.one_line())]),
+            permanent: reply.code >= 500,
+        },
+        // Postfix falls back to HELO, which offers no STARTTLS either.
+        Failure::EhloRejected { .. } | Failure::StartTlsNotOffered { .. } | Failure::StartTlsMasked { .. } => {
+            Session::NoStartTls
+        }
+        Failure::StartTlsRejected { reply } => Session::StartTlsRefused {
+            reply: reply.one_line(),
+        },
+        Failure::ClosedAfterStartTls
+        | Failure::HandshakeReset { .. }
+        | Failure::HandshakeClosed { .. }
+        | Failure::TlsAlert { .. }
+        | Failure::HandshakeTimeout { .. }
+        | Failure::PlaintextInsteadOfTls { .. }
+        | Failure::TlsError { .. } => Session::HandshakeFailed {
+            detail: failure.summary(),
+        },
+        Failure::TlsEhloRejected { .. } => established(probe, matching, host, Some("performing the EHLO handshake")),
+        Failure::ConnectionClosed { stage }
+        | Failure::ConnectionReset { stage }
+        | Failure::ReplyTimeout { stage, .. }
+        | Failure::MalformedReply { stage, .. }
+        | Failure::LimitExceeded { stage, .. }
+        | Failure::Io { stage, .. } => match stage {
+            crate::model::Stage::TlsEhlo => established(probe, matching, host, Some("performing the EHLO handshake")),
+            crate::model::Stage::Quit | crate::model::Stage::Done => established(probe, matching, host, None),
+            _ => failed(say(
+                "lost",
+                &[("host", &name), ("while", &format!("at {}", stage.label()))],
+            )),
+        },
+    }
+}
+
+fn established(probe: &ProbeResult, matching: &Matching, host: &str, lost: Option<&str>) -> Session {
+    let Some(chain) = &probe.chain else {
+        return if probe.tls.is_some() {
+            Session::Established {
+                kind: Delivery::Anonymous,
+                lost: lost.map(str::to_string),
+            }
+        } else {
+            Session::NoStartTls
+        };
+    };
+    let names: Vec<String> = chain
+        .leaf()
+        .map(|leaf| leaf.sans.iter().map(|n| n.as_str().to_string()).collect())
+        .unwrap_or_default();
+    let kind = if !chain.is_trusted() {
+        Delivery::Untrusted
+    } else if matching.accepts(host, &names) {
+        Delivery::Verified
+    } else {
+        Delivery::Trusted
+    };
+    Session::Established {
+        kind,
+        lost: lost.map(str::to_string),
+    }
+}
+
+/// The order the relay tries addresses in: MX preference, then the resolver's order,
+/// at most `smtp_mx_address_limit` of them.
+pub fn attempt_order(probes: &[ProbeResult], limit: usize) -> Vec<&ProbeResult> {
+    probes.iter().take(if limit == 0 { usize::MAX } else { limit }).collect()
+}
+
+/// The destination-level outcome from the per-address ones, in order.
+pub fn destination(resolution: &Resolution, relay: &RelayView, addresses: Vec<AddressPrediction>) -> Prediction {
+    let query = resolution.query.as_str();
+    let dns = |key: &str, outcome: Outcome| Prediction {
+        outcome,
+        log: say(key, &[("domain", query)]),
+        queued: None,
+        addresses: Vec::new(),
+    };
+    if let Some(route) = relay.route.as_ref().filter(|_| relay.policy.is_none()) {
+        let outcome = match relay.setting("program").map(|s| s.value.as_str()) {
+            Some("error") => Outcome::Bounce,
+            Some("retry") => Outcome::Defer,
+            _ => Outcome::NotTried,
+        };
+        {
+            return Prediction {
+                outcome,
+                log: say(
+                    "no_tls_transport",
+                    &[("transport", &route.transport), ("nexthop", &route.nexthop)],
+                ),
+                queued: None,
+                addresses: Vec::new(),
+            };
+        }
+    }
+    match &resolution.outcome {
+        MxOutcome::NxDomain => return dns("nxdomain", Outcome::Bounce),
+        MxOutcome::NullMx => return dns("null_mx", Outcome::Bounce),
+        MxOutcome::Error { .. } => return dns("dns_error", Outcome::Defer),
+        MxOutcome::NoData => return dns("nxdomain", Outcome::Bounce),
+        _ if addresses.is_empty() => return dns("no_address", Outcome::Defer),
+        _ => {}
+    }
+    let mut addresses = addresses;
+    let decide = |queued: bool, addresses: &[AddressPrediction]| -> (Outcome, String, Option<usize>) {
+        let outcome_of = |a: &AddressPrediction| if queued { a.queued.unwrap_or(a.outcome) } else { a.outcome };
+        if let Some(index) = addresses.iter().position(|a| outcome_of(a).delivers()) {
+            return (outcome_of(&addresses[index]), addresses[index].log.clone(), Some(index));
+        }
+        let last = addresses.last();
+        let outcome = match last.map(outcome_of) {
+            Some(Outcome::Bounce) => Outcome::Bounce,
+            _ => Outcome::Defer,
+        };
+        (outcome, last.map(|a| a.log.clone()).unwrap_or_default(), None)
+    };
+    let (outcome, log, winner) = decide(false, &addresses);
+    let (queued, _, _) = decide(true, &addresses);
+    if let Some(index) = winner {
+        for later in addresses.iter_mut().skip(index + 1) {
+            later.outcome = Outcome::NotTried;
+            later.queued = None;
+            later.log = say("not_tried", &[]);
+        }
+    }
+    Prediction {
+        outcome,
+        log,
+        queued: (queued != outcome).then_some(queued),
+        addresses,
+    }
+}
+
+/// One address's prediction from a session, for the report.
+pub fn address(
+    level: Level,
+    probe: &ProbeResult,
+    host: &str,
+    session: &Session,
+    basis: Basis,
+) -> AddressPrediction {
+    let name = namaddr(host, probe.address.ip());
+    let (outcome, queued, log) = judge(level, session, &name, probe.address.port());
+    AddressPrediction {
+        host: host.trim_end_matches('.').to_string(),
+        address: probe.address.ip(),
+        outcome,
+        log,
+        queued,
+        basis,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sentence_is_in_the_asset() {
+        assert_eq!(WORDS.problems(SENTENCES), Vec::<String>::new());
+    }
+
+    #[test]
+    fn match_strategies_follow_postfix() {
+        let strategies = vec!["nexthop".to_string(), "dot-nexthop".to_string()];
+        let secure = Matching {
+            strategies: &strategies,
+            nexthop: "example.com",
+        };
+        assert!(secure.accepts("mx.other.net", &["mx1.example.com".into()]));
+        assert!(secure.accepts("mx.other.net", &["example.com".into()]));
+        assert!(!secure.accepts("mx.example.com", &["mx.other.net".into()]));
+        let hostname = vec!["hostname".to_string()];
+        let verify = Matching {
+            strategies: &hostname,
+            nexthop: "example.com",
+        };
+        assert!(verify.accepts("mx.example.com", &["*.example.com".into()]));
+        assert!(!verify.accepts("a.mx.example.com", &["*.example.com".into()]));
+        assert!(!verify.accepts("mx.example.com", &["example.com".into()]));
+    }
+
+    #[test]
+    fn levels_decide_what_a_session_means() {
+        let host = "mx.example.com[192.0.2.1]";
+        let (outcome, queued, log) = judge(Level::May, &Session::NoStartTls, host, 25);
+        assert_eq!((outcome, queued), (Outcome::Deliver(Delivery::Cleartext), None));
+        assert!(!log.is_empty());
+        let (outcome, _, log) = judge(Level::Encrypt, &Session::NoStartTls, host, 25);
+        assert_eq!(outcome, Outcome::Defer);
+        assert!(log.contains("TLS is required, but was not offered by host mx.example.com[192.0.2.1]"));
+        let failed = Session::HandshakeFailed { detail: "alert".into() };
+        let (outcome, queued, log) = judge(Level::May, &failed, host, 25);
+        assert_eq!((outcome, queued), (Outcome::Defer, Some(Outcome::Deliver(Delivery::Cleartext))));
+        assert!(log.contains("Cannot start TLS: handshake failure"));
+        assert_eq!(judge(Level::Encrypt, &failed, host, 25).1, None);
+        let untrusted = Session::Established {
+            kind: Delivery::Untrusted,
+            lost: None,
+        };
+        assert_eq!(judge(Level::May, &untrusted, host, 25).0, Outcome::Deliver(Delivery::Untrusted));
+        let (outcome, _, log) = judge(Level::Secure, &untrusted, host, 25);
+        assert_eq!(outcome, Outcome::Defer);
+        assert!(log.contains("Server certificate not verified"));
+    }
+}
