@@ -28,6 +28,7 @@ struct Expect {
 
 const NOTHING: Expect = Expect {
     recipient: None,
+    relay: None,
     domain: None,
     mx_host: None,
     address: None,

@@ -60,6 +60,8 @@ pub fn parse_answer(tree: &Tree, text: &str) -> Result<(String, String), Diagnos
 
 /// Walks the tree and builds the verdict.
 pub fn diagnose(tree: &Tree, report: &CheckReport, answers: &Answers) -> Result<Verdict, DiagnoseError> {
+    let read = with_relay_answers(report, answers);
+    let answers = &read;
     let mut steps = Vec::new();
     let mut supporting: Vec<usize> = Vec::new();
     let mut current = tree.start.as_str();
@@ -70,6 +72,7 @@ pub fn diagnose(tree: &Tree, report: &CheckReport, answers: &Answers) -> Result<
             Some(Target::Verdict(spec)) => {
                 let mut verdict = advice::complete(tree, spec, report, answers, steps, supporting);
                 verdict.findings = noted(report);
+                verdict.relay = crate::relay::predict::predict(report);
                 return Ok(verdict);
             }
             None => return Err(DiagnoseError::BrokenTree(current.to_string())),
@@ -100,6 +103,24 @@ pub fn diagnose(tree: &Tree, report: &CheckReport, answers: &Answers) -> Result<
         current = next.ok_or_else(|| DiagnoseError::BrokenTree(node.id.clone()))?;
     }
     Err(DiagnoseError::BrokenTree(current.to_string()))
+}
+
+/// The operator's answers, plus what the relay's configuration answers by itself: its
+/// TLS level for this destination is the sender-policy answer. The operator's own
+/// answer wins.
+fn with_relay_answers(report: &CheckReport, answers: &Answers) -> Answers {
+    use crate::model::relay::Level;
+    let mut answers = answers.clone();
+    let level = report.relay.as_ref().and_then(|r| r.policy.as_ref()).map(|p| p.level);
+    if let Some(level) = level {
+        let key = match level {
+            Level::None | Level::May | Level::Dane => "opportunistic",
+            Level::Encrypt | Level::DaneOnly => "encrypt",
+            Level::Fingerprint | Level::Verify | Level::Secure => "verify",
+        };
+        answers.entry("sender-policy".to_string()).or_insert_with(|| key.to_string());
+    }
+    answers
 }
 
 /// The findings worth carrying into the verdict, once per address. A QUIT left

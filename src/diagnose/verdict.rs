@@ -269,6 +269,10 @@ pub struct Verdict {
     /// bytes slipped in before the handshake, libraries that disagree.
     #[serde(default)]
     pub findings: Vec<Noted>,
+    /// What this relay does with the mail (deliver, defer, bounce) and its log's words;
+    /// `None` when no MTA configuration was read.
+    #[serde(default)]
+    pub relay: Option<crate::model::relay::Prediction>,
 }
 
 /// A finding of one address, carried into the verdict so it is not lost in the detail.

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use crate::model::opinion::SecondOpinion;
+use crate::model::relay::{ClientRun, RelayView};
 use crate::model::scan::Scan;
 use crate::model::{CheckReport, Finding, ProbeResult, Stage};
 use crate::policy::recipient::RecipientPolicy;
@@ -31,6 +32,10 @@ pub enum Event {
     },
     /// What the recipient publishes, judged against what the probes saw.
     Policy(Box<RecipientPolicy>),
+    /// How this relay's MTA is configured to deliver to the destination.
+    Relay(Box<RelayView>),
+    /// This relay's own client has tried one address.
+    RelayClient { address: SocketAddr, run: Box<ClientRun> },
     /// Nothing more will come.
     Finished { elapsed_ms: u64 },
 }
@@ -95,6 +100,12 @@ impl CheckReport {
                 }
             }
             Event::Policy(policy) => self.recipient = Some(*policy),
+            Event::Relay(relay) => self.relay = Some(*relay),
+            Event::RelayClient { address, run } => {
+                if let Some(probe) = self.probes.iter_mut().find(|p| p.address == address) {
+                    probe.relay_client = Some(*run);
+                }
+            }
             Event::Finished { elapsed_ms } => self.elapsed_ms = elapsed_ms,
         }
     }

@@ -37,6 +37,12 @@ pub async fn run(options: &CheckOptions, sink: &impl Sink) -> Result<CheckReport
     let started = Instant::now();
     let mut options = options.clone();
     options.probe.deadline = Some(started + options.deadline);
+    // The relay's route first: a relayhost or transport next hop is where its mail goes,
+    // so that is what gets probed.
+    let relay = crate::relay::read(&options.relay, &destination(&options.target)).await;
+    if let Some(next_hop) = relay.as_ref().and_then(|r| next_hop_target(r, &options.target)) {
+        options.target = next_hop;
+    }
     let options = &options;
     let started_at = unix_now();
     let (resolution, dns) = resolve(options).await?;
@@ -61,10 +67,14 @@ pub async fn run(options: &CheckOptions, sink: &impl Sink) -> Result<CheckReport
         sink,
     };
     let resolution = building.lock().resolution.clone();
+    if let Some(relay) = relay {
+        building.record(Event::Relay(Box::new(relay))).await;
+    }
     let (_, gathered) = tokio::join!(
         probe_all(options, &targets, &building),
         recipient_lookups(options, &resolution, dns)
     );
+    relay_clients(options, &targets, &building).await;
     if let Some(settings) = &options.scan {
         scan_all(options, &targets, settings, &building).await;
     }
@@ -217,6 +227,83 @@ async fn scan_all(
             .record(Event::Scanned {
                 address: target.address,
                 scan: Box::new(scan),
+            })
+            .await;
+    }))
+    .await;
+}
+
+/// Where the relay connects instead of the destination's MX hosts (a relayhost, a
+/// transport next hop), as a target; `None` when it looks the destination up itself.
+fn next_hop_target(relay: &crate::relay::RelayView, target: &Target) -> Option<Target> {
+    let route = relay.route.as_ref()?;
+    relay.policy.as_ref()?;
+    if crate::relay::predict::nexthop_domain(&route.nexthop)
+        == crate::relay::predict::nexthop_domain(&destination(target))
+        && route.mx_lookup == matches!(target, Target::Domain { .. }) {
+        return None;
+    }
+    Target::parse(&route.nexthop).ok()
+}
+
+/// The destination a relay's tables are searched for: the domain, or the host named.
+fn destination(target: &Target) -> String {
+    match target {
+        Target::Domain { name } | Target::Host { name, .. } => name.clone(),
+        Target::Address { ip, .. } => format!("[{ip}]"),
+    }
+}
+
+/// Runs the relay's own client (posttls-finger) once per address that greeted, with the
+/// destination's effective settings; a connection that failed fails for any client.
+async fn relay_clients(options: &CheckOptions, targets: &[ProbeTarget], building: &Building<'_, impl Sink>) {
+    let config_dir = match &options.relay {
+        crate::relay::RelaySource::Postfix { config_dir } => config_dir.clone(),
+        _ => None,
+    };
+    let (relay, greeted) = {
+        let report = building.lock();
+        let greeted: Vec<SocketAddr> = report
+            .probes
+            .iter()
+            .filter(|p| p.stage > Stage::Greeting)
+            .map(|p| p.address)
+            .collect();
+        (report.relay.clone(), greeted)
+    };
+    let Some(relay) = relay.filter(|r| r.mta == Some(crate::relay::Mta::Postfix)) else {
+        return;
+    };
+    let (Some(policy), Some(route)) = (&relay.policy, &relay.route) else {
+        return;
+    };
+    let nexthop = crate::relay::predict::nexthop_domain(&route.nexthop);
+    let asked = distinct_addresses(targets)
+        .into_iter()
+        .filter(|t| greeted.contains(&t.address));
+    let (relay, nexthop) = (&relay, nexthop.as_str());
+    let config_dir = config_dir.as_deref();
+    join_all(asked.map(|target| async move {
+        let args = crate::relay::postfix::finger::arguments(relay, policy, &target.mx, nexthop, target.address);
+        let Some(run) = crate::relay::postfix::finger::run(config_dir, &args).await else {
+            return;
+        };
+        let run = match run {
+            Ok(run) => crate::relay::ClientRun {
+                command: run.command,
+                lines: run.lines.iter().map(|l| crate::text::SafeText::from_peer_str(l)).collect(),
+                error: None,
+            },
+            Err(e) => crate::relay::ClientRun {
+                command: crate::relay::command::display("posttls-finger", &args),
+                lines: Vec::new(),
+                error: Some(e.to_string()),
+            },
+        };
+        building
+            .record(Event::RelayClient {
+                address: target.address,
+                run: Box::new(run),
             })
             .await;
     }))

@@ -34,6 +34,8 @@ pub struct CheckOptions {
     pub policy: PolicyOptions,
     /// The whole check ends within this, whatever each step's own timeout.
     pub deadline: Duration,
+    /// Which MTA configuration to read: the relay every verdict is about.
+    pub relay: crate::relay::RelaySource,
 }
 
 /// The recipient-policy and DNS-depth lookups of a domain check.
@@ -95,6 +97,9 @@ pub struct Settings {
     /// The sending stack to compare the scan with (a name from assets/sender_profiles.toml).
     pub sender_profile: Option<String>,
     pub policy: PolicyOptions,
+    /// The relay to judge for. Off by default, so the lab and tests judge for the named
+    /// profiles; the command line and the workbench read this host's MTA.
+    pub relay: crate::relay::RelaySource,
 }
 
 impl Default for Settings {
@@ -115,6 +120,7 @@ impl Default for Settings {
             second_opinion: false,
             sender_profile: None,
             policy: PolicyOptions::default(),
+            relay: crate::relay::RelaySource::Off,
         }
     }
 }
@@ -141,6 +147,7 @@ impl Settings {
             second_opinion: self.second_opinion.then(|| self.ca_file.clone()),
             policy: self.policy.clone(),
             deadline: self.deadline,
+            relay: self.relay.clone(),
         }
     }
 }

@@ -337,6 +337,9 @@ pub struct ProbeResult {
     /// What the system's OpenSSL made of the same address (`--openssl` or `--scan`).
     #[serde(default)]
     pub second_opinion: Option<opinion::SecondOpinion>,
+    /// What this relay's own client (`posttls-finger`) saw at this address.
+    #[serde(default)]
+    pub relay_client: Option<relay::ClientRun>,
     /// The certificates as presented, for matching against TLSA records after the probe.
     /// Not saved: a session keeps the analysis and the DANE result, not the raw chain.
     #[serde(skip)]

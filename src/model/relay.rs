@@ -145,7 +145,9 @@ pub struct Route {
 /// Everything read about this relay for one destination.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelayView {
-    pub mta: Mta,
+    /// `None`: no MTA was found or read; `unread` says why, and the named sender profiles
+    /// stand in.
+    pub mta: Option<Mta>,
     /// The MTA's version (`mail_version`, `exim -bV`).
     pub version: Option<String>,
     pub tls_library: Option<TlsLibrary>,
@@ -202,6 +204,18 @@ pub enum Basis {
     RelayClient,
     /// This tool's probe, judged with the relay's settings.
     Probe,
+}
+
+/// What the relay's own client (`posttls-finger`) saw at one address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRun {
+    /// The command line, to run again by hand.
+    pub command: String,
+    /// Its output lines (program-name prefix removed), as evidence.
+    pub lines: Vec<crate::text::SafeText>,
+    /// Why it could not run, when it could not.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 /// The prediction for one address.

@@ -25,6 +25,9 @@ pub struct CheckReport {
     /// What the recipient publishes (MTA-STS, DANE, TLS-RPT, context) and how resolvers agree.
     #[serde(default)]
     pub recipient: Option<crate::policy::recipient::RecipientPolicy>,
+    /// The relay this check ran on, as its MTA configuration says it delivers here.
+    #[serde(default)]
+    pub relay: Option<super::relay::RelayView>,
 }
 
 impl CheckReport {
@@ -48,6 +51,7 @@ impl CheckReport {
             elapsed_ms: 0,
             sender_profile: None,
             recipient: None,
+            relay: None,
         }
     }
 }

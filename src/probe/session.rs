@@ -105,6 +105,7 @@ impl Session<'_> {
                 transcript: Vec::new(),
                 scan: None,
                 second_opinion: None,
+                relay_client: None,
                 presented: Vec::new(),
             },
         }

@@ -2,6 +2,7 @@
 //! command failed and why (not installed, not permitted, its own complaint).
 
 use std::ffi::OsStr;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -10,8 +11,8 @@ use tokio::io::AsyncReadExt;
 
 /// Most output read from one command (`postconf` prints about 60 KiB).
 const MAX_OUTPUT: u64 = 4 * 1024 * 1024;
-/// How long one command may take.
-const LIMIT: Duration = Duration::from_secs(10);
+/// How long one command may take (posttls-finger waits up to 60 s for a greeting).
+const LIMIT: Duration = Duration::from_secs(75);
 
 #[derive(Debug, Error)]
 pub enum CommandError {
@@ -46,15 +47,39 @@ where
     I: IntoIterator<Item = S> + Clone,
     S: AsRef<OsStr>,
 {
+    let (out, _) = spawn(program, args, None).await?;
+    Ok(out)
+}
+
+/// Runs a Postfix command that logs to standard error (`posttls-finger`) against the
+/// configuration in `config_dir` (`MAIL_CONFIG`), and returns both streams, errors last.
+pub async fn run_merged<I, S>(program: &str, args: I, config_dir: Option<&Path>) -> Result<String, CommandError>
+where
+    I: IntoIterator<Item = S> + Clone,
+    S: AsRef<OsStr>,
+{
+    let (mut out, err) = spawn(program, args, config_dir).await?;
+    out.push_str(&err);
+    Ok(out)
+}
+
+async fn spawn<I, S>(program: &str, args: I, config_dir: Option<&Path>) -> Result<(String, String), CommandError>
+where
+    I: IntoIterator<Item = S> + Clone,
+    S: AsRef<OsStr>,
+{
     let command = display(program, args.clone());
-    let mut child = match tokio::process::Command::new(program)
+    let mut builder = tokio::process::Command::new(program);
+    builder
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-    {
+        .kill_on_drop(true);
+    if let Some(dir) = config_dir {
+        builder.env("MAIL_CONFIG", dir);
+    }
+    let mut child = match builder.spawn() {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(CommandError::NotInstalled { command }),
         Err(source) => return Err(CommandError::Spawn { command, source }),
@@ -73,15 +98,13 @@ where
     };
     let (status, out, err) = tokio::time::timeout(LIMIT, collect)
         .await
-        .map_err(|_| CommandError::Timeout {
-            command: command.clone(),
-        })?;
+        .map_err(|_| CommandError::Timeout { command: command.clone() })?;
     let status = status.map_err(|source| CommandError::Spawn {
         command: command.clone(),
         source,
     })?;
+    let err = String::from_utf8_lossy(&err).into_owned();
     if !status.success() {
-        let err = String::from_utf8_lossy(&err);
         let message: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).take(3).collect();
         let message = if message.is_empty() {
             status.to_string()
@@ -90,7 +113,7 @@ where
         };
         return Err(CommandError::Failed { command, message });
     }
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    Ok((String::from_utf8_lossy(&out).into_owned(), err))
 }
 
 /// Runs a lookup command that exits 1 with nothing on standard error when the key is

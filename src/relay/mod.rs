@@ -10,4 +10,53 @@ pub mod exim;
 pub mod postfix;
 pub mod predict;
 
+use std::path::PathBuf;
+
 pub use crate::model::relay::*;
+
+/// Which MTA configuration a check reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RelaySource {
+    /// None: judge for the named sender profiles only (reports checked from elsewhere,
+    /// the lab, tests).
+    #[default]
+    Off,
+    /// Whatever MTA this host runs.
+    Auto,
+    /// The Postfix instance whose configuration is in this directory (its default when `None`).
+    Postfix { config_dir: Option<PathBuf> },
+}
+
+/// Reads the relay for mail to `domain`; `None` when reading is off.
+pub async fn read(source: &RelaySource, domain: &str) -> Option<RelayView> {
+    let config_dir = match source {
+        RelaySource::Off => return None,
+        RelaySource::Postfix { config_dir } => config_dir.as_deref(),
+        RelaySource::Auto => None,
+    };
+    match postfix::read(config_dir, domain).await {
+        Ok(view) => Some(view),
+        Err(postfix::config::ConfigError::Command(command::CommandError::NotInstalled { .. }))
+            if *source == RelaySource::Auto =>
+        {
+            Some(not_found())
+        }
+        Err(e) => Some(RelayView {
+            unread: vec![format!("the Postfix configuration: {e}")],
+            ..not_found()
+        }),
+    }
+}
+
+/// No MTA found: the reason, and nothing else.
+fn not_found() -> RelayView {
+    RelayView {
+        mta: None,
+        version: None,
+        tls_library: None,
+        route: None,
+        policy: None,
+        settings: Vec::new(),
+        unread: vec!["no MTA found on this host (postconf is not installed); the named sender profiles stand in".into()],
+    }
+}

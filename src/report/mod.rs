@@ -5,6 +5,7 @@ pub mod chain;
 pub mod diff;
 mod markdown;
 pub mod policy;
+pub mod relay;
 pub mod session;
 pub mod store;
 mod text;

@@ -99,6 +99,7 @@ pub(super) fn complete(
         checklist: checklist::checklist(report, answers),
         steps,
         findings: Vec::new(),
+        relay: None,
     }
 }
 

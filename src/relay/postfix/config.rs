@@ -140,6 +140,11 @@ impl Postconf {
         }
     }
 
+    /// A main.cf parameter's effective, expanded value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
     fn main_cf(&self) -> String {
         self.directory.join("main.cf").display().to_string()
     }
@@ -147,6 +152,9 @@ impl Postconf {
     /// A parameter as the `service` transport sees it: its `-o` override, else main.cf,
     /// else Postfix's default.
     pub fn setting(&self, service: Option<&str>, name: &str) -> Option<Setting> {
+        if name.is_empty() {
+            return None;
+        }
         if let Some(value) = service.and_then(|s| self.overrides.get(s)?.get(name)) {
             return Some(Setting {
                 name: name.to_string(),
@@ -235,7 +243,7 @@ impl Postconf {
             });
         }
         RelayView {
-            mta: Mta::Postfix,
+            mta: Some(Mta::Postfix),
             version: self.values.get("mail_version").cloned(),
             tls_library: None,
             route: Some(route),
