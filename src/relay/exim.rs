@@ -270,11 +270,7 @@ pub struct ListMatch {
 /// destination's name, whereas Exim looks the pattern's addresses up and compares those
 /// with the destination address (spec, "Host list patterns that match by IP address"):
 /// the same verdict unless two names share an address.
-pub fn match_host_list(
-    list: &str,
-    host: Destination<'_>,
-    named: &HashMap<String, String>,
-) -> ListMatch {
+pub fn match_host_list(list: &str, host: Destination<'_>, named: &HashMap<String, String>) -> ListMatch {
     let mut result = ListMatch::default();
     result.matched = match_items(list, host, named, &mut result.unknown, 0);
     result
@@ -387,9 +383,7 @@ fn match_pattern(pattern: &str, host: Destination<'_>) -> Result<bool, String> {
         };
     }
     if let Some(suffix) = pattern.strip_prefix('*') {
-        return Ok(name
-            .to_ascii_lowercase()
-            .ends_with(&suffix.to_ascii_lowercase()));
+        return Ok(name.to_ascii_lowercase().ends_with(&suffix.to_ascii_lowercase()));
     }
     if pattern.starts_with('^') {
         // Host name regexes are case-independent unless they start with (?-i).
@@ -539,11 +533,7 @@ pub fn client_policy(
     } else if require_dane {
         Level::DaneOnly
     } else if require {
-        if verify_required {
-            Level::Verify
-        } else {
-            Level::Encrypt
-        }
+        if verify_required { Level::Verify } else { Level::Encrypt }
     } else if try_dane {
         Level::Dane
     } else {
@@ -554,10 +544,7 @@ pub fn client_policy(
     } else {
         Vec::new()
     };
-    let protocols = protocols(
-        options.get("tls_require_ciphers").unwrap_or_default(),
-        None,
-    );
+    let protocols = protocols(options.get("tls_require_ciphers").unwrap_or_default(), None);
     (
         ClientPolicy {
             level,
@@ -705,10 +692,7 @@ fn choose_transport<'a>(
         }
         [only] => Some(only),
         several => {
-            let chosen = several
-                .iter()
-                .find(|t| t.name == "remote_smtp")
-                .unwrap_or(&several[0]);
+            let chosen = several.iter().find(|t| t.name == "remote_smtp").unwrap_or(&several[0]);
             let names: Vec<&str> = several.iter().map(|t| t.name.as_str()).collect();
             unread.push(format!(
                 "several smtp transports ({}); which delivers is the routers' choice \
@@ -909,4 +893,316 @@ async fn run(binary: &Path, args: &[&str]) -> Result<Output, EximError> {
         stderr,
         failure,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEBIAN_BV: &str = include_str!("../../tests/fixtures/exim/debian-bV.txt");
+    const DEBIAN_D_BV: &str = include_str!("../../tests/fixtures/exim/debian-d-bV.txt");
+    const NONADMIN_D_BV: &str = include_str!("../../tests/fixtures/exim/nonadmin-d-bV.stdout.txt");
+    const NONADMIN_D_BV_ERR: &str = include_str!("../../tests/fixtures/exim/nonadmin-d-bV.stderr.txt");
+    const OPENSSL_D_BV: &str = include_str!("../../tests/fixtures/exim/openssl-d-bV.txt");
+    const DEBIAN_BP: &str = include_str!("../../tests/fixtures/exim/debian-bP.txt");
+    const DEBIAN_TRANSPORTS: &str = include_str!("../../tests/fixtures/exim/debian-bP-transports.txt");
+    const POLICY_BP: &str = include_str!("../../tests/fixtures/exim/policy-bP.txt");
+    const POLICY_TRANSPORTS: &str = include_str!("../../tests/fixtures/exim/policy-bP-transports.txt");
+    const POLICY_SECURE_PEERS: &str = include_str!("../../tests/fixtures/exim/policy-bP-secure_peers.txt");
+
+    fn command(command: &str) -> Origin {
+        Origin::Command {
+            command: command.to_string(),
+        }
+    }
+
+    fn to<'a>(host: &'a str, address: Option<&str>) -> Destination<'a> {
+        Destination {
+            host,
+            address: address.and_then(|a| a.parse().ok()),
+        }
+    }
+
+    fn reading(main: &str, transports: &str, named: &[&str]) -> Reading {
+        Reading {
+            binary: parse_version(DEBIAN_D_BV, "exim4 -d-all+tls -bV"),
+            main: Options::parse(main),
+            transports: parse_transports(transports),
+            named: named.iter().filter_map(|o| parse_named_list(o)).collect(),
+            main_command: "exim4 -bP".to_string(),
+            transports_command: "exim4 -bP transports".to_string(),
+            unread: Vec::new(),
+        }
+    }
+
+    fn policy_view(host: &str, address: Option<&str>) -> RelayView {
+        let reading = reading(POLICY_BP, POLICY_TRANSPORTS, &[POLICY_SECURE_PEERS]);
+        view(&reading, None, to(host, address))
+    }
+
+    fn level(view: &RelayView) -> Level {
+        view.policy.as_ref().map(|p| p.level).unwrap()
+    }
+
+    #[test]
+    fn debug_version_report_gives_the_gnutls_runtime_version() {
+        let info = parse_version(DEBIAN_D_BV, "exim4 -d-all+tls -bV").unwrap();
+        assert_eq!(info.version, "4.96");
+        assert!(info.dane);
+        assert_eq!(
+            info.tls_library,
+            Some(TlsLibrary {
+                name: "GnuTLS".to_string(),
+                version: "3.7.9".to_string(),
+                origin: command("exim4 -d-all+tls -bV"),
+            })
+        );
+    }
+
+    #[test]
+    fn plain_version_report_names_the_library_without_a_version() {
+        let info = parse_version(DEBIAN_BV, "exim4 -bV").unwrap();
+        assert_eq!(info.version, "4.96");
+        let library = info.tls_library.unwrap();
+        assert_eq!((library.name.as_str(), library.version.as_str()), ("GnuTLS", ""));
+    }
+
+    #[test]
+    fn non_admin_debug_refusal_still_prints_the_version_report() {
+        assert_eq!(stderr_tail(NONADMIN_D_BV_ERR), "exim: debugging permission denied");
+        let library = parse_version(NONADMIN_D_BV, "exim4 -d-all+tls -bV")
+            .unwrap()
+            .tls_library
+            .unwrap();
+        assert_eq!(library.version, "3.7.9");
+    }
+
+    #[test]
+    fn openssl_report_prefers_the_runtime_over_the_compile_version() {
+        let library = parse_version(OPENSSL_D_BV, "exim -d-all+tls -bV")
+            .unwrap()
+            .tls_library
+            .unwrap();
+        assert_eq!((library.name.as_str(), library.version.as_str()), ("OpenSSL", "3.0.13"));
+    }
+
+    #[test]
+    fn one_line_library_report_is_read_too() {
+        let text = "Exim version 4.97 #1 built x\nLibrary version: GnuTLS: Compile: 3.7.9 Runtime: 3.8.1\n";
+        let library = parse_version(text, "exim -bV").unwrap().tls_library.unwrap();
+        assert_eq!(library.version, "3.8.1");
+    }
+
+    #[test]
+    fn other_programs_are_not_taken_for_exim() {
+        assert_eq!(parse_version("Postfix 3.7\n", "exim -bV"), None);
+    }
+
+    #[test]
+    fn main_options_keep_values_booleans_and_unset() {
+        let main = Options::parse(DEBIAN_BP);
+        assert_eq!(main.get("tls_verify_certificates"), Some("system"));
+        assert_eq!(main.get("tls_verify_hosts"), Some(""));
+        assert_eq!(main.flag("gnutls_compat_mode"), Some(false));
+        assert_eq!(main.get("no_such_option"), None);
+    }
+
+    #[test]
+    fn transports_split_at_their_headers() {
+        let transports = parse_transports(DEBIAN_TRANSPORTS);
+        let names: Vec<&str> = transports.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names.len(), 10);
+        let smtp: Vec<&str> = transports
+            .iter()
+            .filter(|t| t.is_smtp())
+            .map(|t| t.name.as_str())
+            .collect();
+        assert_eq!(smtp, ["remote_smtp", "remote_smtp_smarthost"]);
+        let remote = &transports[names.iter().position(|n| *n == "remote_smtp").unwrap()];
+        assert_eq!(remote.options.get("hosts_try_dane"), Some("*"));
+        assert_eq!(remote.options.flag("tls_tempfail_tryclear"), Some(true));
+    }
+
+    #[test]
+    fn debian_default_is_opportunistic_dane_and_says_which_transport_was_read() {
+        let view = view(
+            &reading(DEBIAN_BP, DEBIAN_TRANSPORTS, &[]),
+            None,
+            to("mx.example.com", Some("192.0.2.1")),
+        );
+        let policy = view.policy.clone().unwrap();
+        assert_eq!(policy.level, Level::Dane);
+        assert_eq!(policy.level_origin, command("exim4 -bP transports"));
+        assert_eq!(view.version.as_deref(), Some("4.96"));
+        assert_eq!(view.tls_library.as_ref().map(|l| l.version.as_str()), Some("3.7.9"));
+        let setting = view.setting("tls_verify_certificates").unwrap();
+        assert_eq!(setting.value, "system");
+        assert_eq!(setting.origin, command("exim4 -bP transports"));
+        assert!(view.unread.iter().any(|u| u.contains("several smtp transports")));
+    }
+
+    #[test]
+    fn smarthost_transport_can_be_named() {
+        let view = view(
+            &reading(DEBIAN_BP, DEBIAN_TRANSPORTS, &[]),
+            Some("remote_smtp_smarthost"),
+            to("smarthost.example.net", None),
+        );
+        assert!(view.unread.is_empty(), "{:?}", view.unread);
+        assert_eq!(view.setting("hosts_try_auth").map(|s| s.value.as_str()), None);
+        assert_eq!(
+            view.setting("primary_hostname").map(|s| &s.origin),
+            Some(&command("exim4 -bP"))
+        );
+    }
+
+    #[test]
+    fn hosts_require_tls_with_tls_verify_hosts_is_verify_with_hostname_check() {
+        let view = policy_view("mx1.partner.example", Some("203.0.113.9"));
+        let policy = view.policy.clone().unwrap();
+        assert_eq!(policy.level, Level::Verify);
+        assert_eq!(policy.matches, ["hostname"]);
+        assert_eq!(policy.protocols.as_deref(), Some("!TLSv1, !TLSv1.1"));
+        assert_eq!(
+            view.setting("tls_verify_certificates").map(|s| s.value.as_str()),
+            Some("/etc/ssl/certs/ca-certificates.crt")
+        );
+        assert_eq!(
+            view.setting("tls_tempfail_tryclear").map(|s| s.value.as_str()),
+            Some("false")
+        );
+        assert_eq!(
+            view.setting("interface").map(|s| s.value.as_str()),
+            Some("<; 192.0.2.25 ; 2001:db8::25")
+        );
+    }
+
+    #[test]
+    fn tls_verify_cert_hostnames_exclusion_drops_the_name_check() {
+        let view = policy_view("mx.noname.partner.example", None);
+        let policy = view.policy.unwrap();
+        assert_eq!(policy.level, Level::Verify);
+        assert!(policy.matches.is_empty());
+    }
+
+    #[test]
+    fn hosts_require_tls_alone_is_encrypt() {
+        // 2001:db8::/32 in a "<;" list; the name matches nothing else.
+        assert_eq!(
+            level(&policy_view("mx.v6.example", Some("2001:db8::7"))),
+            Level::Encrypt
+        );
+    }
+
+    #[test]
+    fn named_list_read_with_bp_plus_name_is_expanded() {
+        let view = policy_view("mail.bank.example", Some("203.0.113.1"));
+        assert_eq!(level(&view), Level::Encrypt);
+        assert!(view.unread.is_empty(), "{:?}", view.unread);
+        assert_eq!(
+            level(&policy_view("mx.example.org", Some("192.0.2.80"))),
+            Level::Encrypt
+        );
+    }
+
+    #[test]
+    fn unread_named_list_is_reported_and_taken_as_not_matching() {
+        let reading = reading(POLICY_BP, POLICY_TRANSPORTS, &[]);
+        let view = view(&reading, None, to("mail.bank.example", Some("203.0.113.1")));
+        assert_eq!(level(&view), Level::Dane);
+        assert!(
+            view.unread
+                .iter()
+                .any(|u| u.contains("hosts_require_tls: +secure_peers is a named list")),
+            "{:?}",
+            view.unread
+        );
+    }
+
+    #[test]
+    fn tls_verify_hosts_without_hosts_require_tls_still_falls_back_to_clear() {
+        // Spec, tls_verify_hosts: "does not require that connections use TLS".
+        let view = policy_view("mx12.strict.example", Some("198.51.100.12"));
+        assert_eq!(level(&view), Level::Dane);
+        assert!(!level(&view).requires_tls());
+    }
+
+    #[test]
+    fn hosts_avoid_tls_by_name_or_address_is_none() {
+        assert_eq!(level(&policy_view("legacy.example.org", None)), Level::None);
+        assert_eq!(level(&policy_view("other.example", Some("198.51.100.7"))), Level::None);
+    }
+
+    #[test]
+    fn hosts_require_dane_is_dane_only() {
+        assert_eq!(level(&policy_view("mx.dane.example", None)), Level::DaneOnly);
+    }
+
+    #[test]
+    fn unset_try_and_verify_lists_require_verification_for_back_compatibility() {
+        let transports = "t transport:\ndriver = smtp\nhosts_require_tls = *\nhosts_try_dane = \ntls_try_verify_hosts = \ntls_verify_hosts = \ntls_verify_certificates = system\ntls_verify_cert_hostnames = *\n";
+        let view = view(&reading("", transports, &[]), None, to("mx.example", None));
+        assert_eq!(level(&view), Level::Verify);
+        let colon = transports.replace("tls_try_verify_hosts = \n", "tls_try_verify_hosts = :\n");
+        let view = super::view(&reading("", &colon, &[]), None, to("mx.example", None));
+        assert_eq!(level(&view), Level::Encrypt);
+    }
+
+    #[test]
+    fn avoid_and_require_together_defer_every_delivery() {
+        let transports = "t transport:\ndriver = smtp\nhosts_avoid_tls = *\nhosts_require_tls = *\n";
+        let view = view(&reading("", transports, &[]), None, to("mx.example", None));
+        assert_eq!(level(&view), Level::None);
+        assert!(view.unread.iter().any(|u| u.contains("defers every delivery")));
+    }
+
+    #[test]
+    fn list_syntax_follows_the_spec() {
+        let named = HashMap::new();
+        let m = |list: &str, host: &str, address: Option<&str>| match_host_list(list, to(host, address), &named);
+        // A list ending in a negative item behaves as if it had ": *" on the end.
+        assert!(m("!a.b.c", "x.example", None).matched);
+        assert!(!m("!a.b.c", "a.b.c", None).matched);
+        assert!(!m("!a.b.c : *.b.c", "a.b.c", None).matched);
+        assert!(m("!a.b.c : *.b.c", "z.b.c", None).matched);
+        // Doubled colons are literal; "<;" changes the separator.
+        assert!(m("192.0.2.1 : ::::1", "h", Some("::1")).matched);
+        assert!(m("<; 10.0.0.0/8 ; 2001:db8::/32", "h", Some("10.1.2.3")).matched);
+        // Mapped IPv4 compares as IPv4.
+        assert!(m("10.0.0.0/8", "h", Some("::ffff:10.0.0.1")).matched);
+        // Regex is case-insensitive; expansions and lookups cannot be judged.
+        assert!(m("\\N^MX\\d+\\.example$\\N", "mx3.example", None).matched);
+        let judged = m("${lookup{$host}lsearch{/etc/x}}", "h", None);
+        assert!(!judged.matched && judged.unknown.len() == 1);
+        let judged = m("lsearch;/etc/exim4/tls_hosts", "h", None);
+        assert!(!judged.matched && judged.unknown[0].contains("lookup"));
+        // An IP pattern with no known address is not guessed.
+        let judged = m("192.0.2.0/24", "h", None);
+        assert!(!judged.matched && judged.unknown[0].contains("address"));
+        // "+ignore_unknown" is a directive, not a named list.
+        assert!(m("+ignore_unknown : *", "h", None).unknown.is_empty());
+        assert!(!m("", "h", None).matched);
+    }
+
+    #[test]
+    fn named_lists_used_skips_directives_and_duplicates() {
+        let transports = parse_transports(
+            "t transport:\ndriver = smtp\nhosts_require_tls = +a : !+b : +ignore_unknown\ntls_verify_hosts = +a\n",
+        );
+        assert_eq!(named_lists_used(&transports[0]), ["a", "b"]);
+    }
+
+    #[tokio::test]
+    async fn a_missing_binary_is_a_spawn_error() {
+        let error = read_with(Path::new("/nonexistent/exim4"), None).await.unwrap_err();
+        assert!(matches!(error, EximError::Spawn { .. }), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_program_that_is_not_exim_is_refused() {
+        let error = read_with(Path::new("/bin/true"), None).await.unwrap_err();
+        assert!(matches!(error, EximError::NotExim { .. }), "{error}");
+        let error = read_with(Path::new("/bin/false"), None).await.unwrap_err();
+        assert!(matches!(error, EximError::Failed { .. }), "{error}");
+    }
 }
