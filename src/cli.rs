@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub const EXIT_CODES: &str = "\
 Exit codes (stable; they follow the verdict):
-  0  healthy: mail is deliverable over TLS (possibly with warnings)
+  0  healthy: mail is deliverable over TLS (possibly with warnings), or this relay's
+     MTA delivers it over TLS as configured (the report still names the recipient's problem)
   1  a problem with a root-cause family and an owner
   2  usage error (bad arguments, target, answer or file)
   3  inconclusive, or nothing could be tested (no such domain, null MX, DNS failure)";
@@ -173,6 +174,14 @@ pub struct ProbeArgs {
     /// Sessions per address, one after another (2 or 3 reveal an unstable pool member).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
     pub attempts: u8,
+    /// Do not read this host's MTA: judge for the named sender profiles only (for a
+    /// check run somewhere other than the relay that defers the mail).
+    #[arg(long, conflicts_with = "postfix_config")]
+    pub no_relay: bool,
+    /// Read the Postfix instance configured in this directory instead of the default one
+    /// (`postconf -c DIR`; for multi-instance hosts).
+    #[arg(long, value_name = "DIR")]
+    pub postfix_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

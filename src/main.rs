@@ -107,8 +107,21 @@ fn settings(args: &ProbeArgs) -> Result<Settings, Usage> {
         timeouts: timeouts(args)?,
         deadline: cli::seconds(args.deadline, "deadline").map_err(Usage)?,
         policy: policy_options(args),
+        relay: relay_source(args),
         ..Settings::default()
     })
+}
+
+/// This host's MTA unless told otherwise: the relay every verdict is about.
+fn relay_source(args: &ProbeArgs) -> mxtriage::relay::RelaySource {
+    use mxtriage::relay::RelaySource;
+    match (&args.postfix_config, args.no_relay) {
+        (Some(dir), _) => RelaySource::Postfix {
+            config_dir: Some(dir.clone()),
+        },
+        (None, true) => RelaySource::Off,
+        (None, false) => RelaySource::Auto,
+    }
 }
 
 fn policy_options(args: &ProbeArgs) -> PolicyOptions {
@@ -288,7 +301,11 @@ fn progress_line(event: &engine::Event) -> Option<String> {
         Event::RelayClient { address, run } => Some(format!(
             "  [{}] this relay's client: {}",
             address.ip(),
-            run.lines.iter().rev().find(|l| l.as_str().contains("TLS")).map_or("no TLS line", |l| l.as_str())
+            run.lines
+                .iter()
+                .rev()
+                .find(|l| l.as_str().contains("TLS"))
+                .map_or("no TLS line", |l| l.as_str())
         )),
         Event::Stage { .. } | Event::Finished { .. } => None,
     }

@@ -11,6 +11,7 @@ fn check(f: &Fixture, target: &str, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
     command.args([
         "check",
+        "--no-relay",
         target,
         "--port",
         &f.lab.port.to_string(),

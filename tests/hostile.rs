@@ -364,6 +364,7 @@ async fn scan_never_calls_a_bare_server_hello_delivered() {
             second_opinion: Some(None),
             policy: Default::default(),
             deadline: mxtriage::engine::DEFAULT_DEADLINE,
+            relay: Default::default(),
         };
         let report = mxtriage::engine::run(&options, &()).await.unwrap();
         let scan = report.probes[0].scan.as_ref().expect("scanned");

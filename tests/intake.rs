@@ -28,7 +28,6 @@ struct Expect {
 
 const NOTHING: Expect = Expect {
     recipient: None,
-    relay: None,
     domain: None,
     mx_host: None,
     address: None,

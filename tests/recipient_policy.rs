@@ -264,6 +264,7 @@ async fn compare_nameserver_and_no_policy_on_the_command_line() {
         command
             .args([
                 "check",
+                "--no-relay",
                 "stale-mx.lab.test",
                 "--format",
                 "json",

@@ -41,6 +41,7 @@ async fn session(f: &Fixture, scenario: &str) -> Session {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
     command.args([
         "check",
+        "--no-relay",
         &format!("{scenario}.lab.test"),
         "--format",
         "json",
@@ -137,7 +138,9 @@ async fn json_round_trips_through_report_show() {
 
 fn check_to_file(f: &Fixture, scenario: &str, file: &std::path::Path, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
-    command.args(["check", &format!("{scenario}.lab.test"), "-o"]).arg(file);
+    command
+        .args(["check", "--no-relay", &format!("{scenario}.lab.test"), "-o"])
+        .arg(file);
     if !extra.contains(&"--format") {
         command.args(["--format", "json"]);
     }
@@ -222,7 +225,14 @@ async fn save_writes_json_and_markdown_under_the_data_directory() {
     let f = fixture("save").await;
     let data = f.dir.join("data");
     let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
-    command.args(["check", "healthy.lab.test", "--save", "--port", &f.lab.port.to_string()]);
+    command.args([
+        "check",
+        "--no-relay",
+        "healthy.lab.test",
+        "--save",
+        "--port",
+        &f.lab.port.to_string(),
+    ]);
     command
         .args(["--nameserver", &f.lab.dns.to_string()])
         .arg("--ca-file")

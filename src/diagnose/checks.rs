@@ -33,6 +33,29 @@ pub type Check = fn(&CheckReport) -> Hit;
 
 /// Every check by the name the tree uses.
 const CHECKS: &[(&str, Check)] = &[
+    ("relay_route_without_smtp", |r| {
+        Hit::from(
+            r.relay
+                .as_ref()
+                .is_some_and(|relay| relay.mta.is_some() && relay.route.is_some() && relay.policy.is_none()),
+        )
+    }),
+    ("relay_client_connects_where_probe_failed", |r| {
+        any(r, |p| {
+            p.stage == Stage::TlsHandshake
+                && p.failure.is_some()
+                && p.relay_client.as_ref().is_some_and(|run| {
+                    let lines: Vec<String> = run.lines.iter().map(|l| l.as_str().to_string()).collect();
+                    matches!(
+                        crate::relay::postfix::finger::parse(&lines),
+                        crate::relay::predict::Session::Established { lost: None, .. }
+                    )
+                })
+        })
+    }),
+    ("relay_defers_working_servers", |r| {
+        Hit::from(crate::relay::predict::predict(r).is_some_and(|p| !p.outcome.delivers()))
+    }),
     ("dns_nxdomain", |r| {
         Hit::from(r.resolution.outcome == MxOutcome::NxDomain)
     }),

@@ -77,6 +77,14 @@ pub fn diagnose(tree: &Tree, report: &CheckReport, answers: &Answers) -> Result<
             }
             None => return Err(DiagnoseError::BrokenTree(current.to_string())),
         };
+        let relay_read = report.relay.as_ref().is_some_and(|r| r.mta.is_some());
+        if node.relay && !relay_read {
+            current = node
+                .no
+                .as_deref()
+                .ok_or_else(|| DiagnoseError::BrokenTree(node.id.clone()))?;
+            continue;
+        }
         let (outcome, next, unanswered) = if let Some(name) = &node.check {
             let check = checks::lookup(name).ok_or_else(|| DiagnoseError::BrokenTree(node.id.clone()))?;
             let hit = check(report);
@@ -118,7 +126,9 @@ fn with_relay_answers(report: &CheckReport, answers: &Answers) -> Answers {
             Level::Encrypt | Level::DaneOnly => "encrypt",
             Level::Fingerprint | Level::Verify | Level::Secure => "verify",
         };
-        answers.entry("sender-policy".to_string()).or_insert_with(|| key.to_string());
+        answers
+            .entry("sender-policy".to_string())
+            .or_insert_with(|| key.to_string());
     }
     answers
 }
@@ -150,8 +160,13 @@ pub fn exit_code(report: &CheckReport, verdict: &Verdict) -> u8 {
     if report.probes.is_empty() {
         return 3;
     }
+    // What the verdict names may not stop this relay: delivering over TLS counts as healthy.
+    let delivers_over_tls = verdict.relay.as_ref().is_some_and(|p| {
+        matches!(p.outcome, crate::model::relay::Outcome::Deliver(d) if d != crate::model::relay::Delivery::Cleartext)
+    });
     match verdict.family {
         Family::Healthy => 0,
+        _ if delivers_over_tls => 0,
         Family::Inconclusive => 3,
         _ => 1,
     }

@@ -66,6 +66,10 @@ pub struct Node {
     /// Id of a question; `next` maps each answer key to the next step.
     pub question: Option<String>,
     pub next: Option<BTreeMap<String, String>>,
+    /// A step about this relay's own MTA: left out (its `no` branch taken without a
+    /// step) when no MTA configuration was read.
+    #[serde(default)]
+    pub relay: bool,
 }
 
 /// A leaf: what the operator is told at the end.

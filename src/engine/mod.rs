@@ -240,7 +240,8 @@ fn next_hop_target(relay: &crate::relay::RelayView, target: &Target) -> Option<T
     relay.policy.as_ref()?;
     if crate::relay::predict::nexthop_domain(&route.nexthop)
         == crate::relay::predict::nexthop_domain(&destination(target))
-        && route.mx_lookup == matches!(target, Target::Domain { .. }) {
+        && route.mx_lookup == matches!(target, Target::Domain { .. })
+    {
         return None;
     }
     Target::parse(&route.nexthop).ok()
@@ -291,7 +292,11 @@ async fn relay_clients(options: &CheckOptions, targets: &[ProbeTarget], building
         let run = match run {
             Ok(run) => crate::relay::ClientRun {
                 command: run.command,
-                lines: run.lines.iter().map(|l| crate::text::SafeText::from_peer_str(l)).collect(),
+                lines: run
+                    .lines
+                    .iter()
+                    .map(|l| crate::text::SafeText::from_peer_str(l))
+                    .collect(),
                 error: None,
             },
             Err(e) => crate::relay::ClientRun {

@@ -98,7 +98,9 @@ where
     };
     let (status, out, err) = tokio::time::timeout(LIMIT, collect)
         .await
-        .map_err(|_| CommandError::Timeout { command: command.clone() })?;
+        .map_err(|_| CommandError::Timeout {
+            command: command.clone(),
+        })?;
     let status = status.map_err(|source| CommandError::Spawn {
         command: command.clone(),
         source,

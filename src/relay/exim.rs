@@ -662,7 +662,7 @@ pub fn view(reading: &Reading, transport: Option<&str>, host: Destination<'_>) -
         policy = Some(judged);
     }
     RelayView {
-        mta: Mta::Exim,
+        mta: Some(Mta::Exim),
         version: reading.binary.as_ref().map(|b| b.version.clone()),
         tls_library: reading.binary.as_ref().and_then(|b| b.tls_library.clone()),
         route: None,

@@ -39,7 +39,18 @@ pub async fn read(source: &RelaySource, domain: &str) -> Option<RelayView> {
         Err(postfix::config::ConfigError::Command(command::CommandError::NotInstalled { .. }))
             if *source == RelaySource::Auto =>
         {
-            Some(not_found())
+            let host = exim::Destination {
+                host: domain,
+                address: None,
+            };
+            match exim::read(None, host).await {
+                Ok(view) => Some(view),
+                Err(exim::EximError::NotInstalled) => Some(not_found()),
+                Err(e) => Some(RelayView {
+                    unread: vec![format!("the Exim configuration: {e}")],
+                    ..not_found()
+                }),
+            }
         }
         Err(e) => Some(RelayView {
             unread: vec![format!("the Postfix configuration: {e}")],
@@ -57,6 +68,9 @@ fn not_found() -> RelayView {
         route: None,
         policy: None,
         settings: Vec::new(),
-        unread: vec!["no MTA found on this host (postconf is not installed); the named sender profiles stand in".into()],
+        unread: vec![
+            "no MTA found on this host (neither postconf nor exim is installed); the named sender profiles stand in"
+                .into(),
+        ],
     }
 }

@@ -46,12 +46,22 @@ fn say(key: &str, values: &[(&str, &str)]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Session {
     /// No SMTP conversation: the connection or the greeting failed (`permanent` for a 5xx).
-    Failed { reason: String, permanent: bool },
+    Failed {
+        reason: String,
+        permanent: bool,
+    },
     NoStartTls,
-    StartTlsRefused { reply: String },
-    HandshakeFailed { detail: String },
+    StartTlsRefused {
+        reply: String,
+    },
+    HandshakeFailed {
+        detail: String,
+    },
     /// TLS is up; `lost` says where the session died afterwards, if it did.
-    Established { kind: Delivery, lost: Option<String> },
+    Established {
+        kind: Delivery,
+        lost: Option<String>,
+    },
 }
 
 /// The names a certificate must carry, from the match strategies of the policy.
@@ -68,7 +78,9 @@ impl Matching<'_> {
         self.strategies.iter().any(|strategy| match strategy.as_str() {
             "hostname" => names.iter().any(|n| name_covers(n, host)),
             "nexthop" => names.iter().any(|n| name_covers(n, self.nexthop)),
-            "dot-nexthop" => names.iter().any(|n| is_subdomain(n.trim_start_matches("*."), self.nexthop)),
+            "dot-nexthop" => names
+                .iter()
+                .any(|n| is_subdomain(n.trim_start_matches("*."), self.nexthop)),
             literal => match literal.strip_prefix('.') {
                 Some(parent) => names.iter().any(|n| is_subdomain(n.trim_start_matches("*."), parent)),
                 None => names.iter().any(|n| name_covers(n, literal)),
@@ -90,7 +102,10 @@ fn name_covers(name: &str, host: &str) -> bool {
 }
 
 fn is_subdomain(name: &str, parent: &str) -> bool {
-    let (name, parent) = (name.to_ascii_lowercase(), parent.trim_end_matches('.').to_ascii_lowercase());
+    let (name, parent) = (
+        name.to_ascii_lowercase(),
+        parent.trim_end_matches('.').to_ascii_lowercase(),
+    );
     name.len() > parent.len() + 1 && name.ends_with(&format!(".{parent}"))
 }
 
@@ -99,7 +114,10 @@ pub fn nexthop_domain(nexthop: &str) -> String {
     let inner = nexthop
         .strip_prefix('[')
         .and_then(|rest| rest.split_once(']'))
-        .map_or_else(|| nexthop.rsplit_once(':').map_or(nexthop, |(host, _)| host), |(host, _)| host);
+        .map_or_else(
+            || nexthop.rsplit_once(':').map_or(nexthop, |(host, _)| host),
+            |(host, _)| host,
+        );
     inner.trim_end_matches('.').to_ascii_lowercase()
 }
 
@@ -145,11 +163,7 @@ pub fn judge(level: Level, session: &Session, namaddr: &str, port: u16) -> (Outc
             None,
             say(
                 "established",
-                &[
-                    ("kind", kind.word()),
-                    ("host", namaddr),
-                    ("port", &port.to_string()),
-                ],
+                &[("kind", kind.word()), ("host", namaddr), ("port", &port.to_string())],
             ),
         ),
     }
@@ -169,10 +183,9 @@ pub fn session_from_probe(probe: &ProbeResult, matching: &Matching, host: &str, 
     match failure {
         Failure::ConnectRefused { message, .. }
         | Failure::ConnectUnreachable { message, .. }
-        | Failure::ConnectError { message, .. } => failed(say(
-            "connect",
-            &[("host", &name), ("port", &port), ("error", message)],
-        )),
+        | Failure::ConnectError { message, .. } => {
+            failed(say("connect", &[("host", &name), ("port", &port), ("error", message)]))
+        }
         Failure::ConnectTimeout { .. } => failed(say(
             "connect",
             &[("host", &name), ("port", &port), ("error", "Connection timed out")],
@@ -249,8 +262,10 @@ fn established(probe: &ProbeResult, matching: &Matching, host: &str, lost: Optio
 /// What this relay does with mail for the checked destination; `None` when no MTA was read.
 pub fn predict(report: &CheckReport) -> Option<Prediction> {
     let relay = report.relay.as_ref().filter(|r| r.mta.is_some())?;
-    let route = relay.route.as_ref()?;
-    let nexthop = nexthop_domain(&route.nexthop);
+    let nexthop = relay.route.as_ref().map_or_else(
+        || nexthop_domain(&report.resolution.query),
+        |r| nexthop_domain(&r.nexthop),
+    );
     let Some(policy) = &relay.policy else {
         return Some(destination(&report.resolution, relay, Vec::new()));
     };
@@ -258,7 +273,11 @@ pub fn predict(report: &CheckReport) -> Option<Prediction> {
         strategies: &policy.matches,
         nexthop: &nexthop,
     };
-    let number = |name: &str| relay.setting(name).and_then(|s| crate::relay::postfix::finger::seconds(&s.value));
+    let number = |name: &str| {
+        relay
+            .setting(name)
+            .and_then(|s| crate::relay::postfix::finger::seconds(&s.value))
+    };
     let helo_wait_ms = number("smtp_helo_timeout").unwrap_or(300) * 1000;
     let limit = number("smtp_mx_address_limit").unwrap_or(5) as usize;
     let addresses = attempt_order(&report.probes, limit)
@@ -273,7 +292,10 @@ pub fn predict(report: &CheckReport) -> Option<Prediction> {
                     let lines: Vec<String> = run.lines.iter().map(|l| l.as_str().to_string()).collect();
                     (crate::relay::postfix::finger::parse(&lines), Basis::RelayClient)
                 }
-                None => (session_from_probe(probe, &matching, &probe.mx, helo_wait_ms), Basis::Probe),
+                None => (
+                    session_from_probe(probe, &matching, &probe.mx, helo_wait_ms),
+                    Basis::Probe,
+                ),
             };
             address(policy.level, probe, &probe.mx, &session, basis)
         })
@@ -284,7 +306,10 @@ pub fn predict(report: &CheckReport) -> Option<Prediction> {
 /// The order the relay tries addresses in: MX preference, then the resolver's order,
 /// at most `smtp_mx_address_limit` of them.
 pub fn attempt_order(probes: &[ProbeResult], limit: usize) -> Vec<&ProbeResult> {
-    probes.iter().take(if limit == 0 { usize::MAX } else { limit }).collect()
+    probes
+        .iter()
+        .take(if limit == 0 { usize::MAX } else { limit })
+        .collect()
 }
 
 /// The destination-level outcome from the per-address ones, in order.
@@ -324,7 +349,13 @@ pub fn destination(resolution: &Resolution, relay: &RelayView, addresses: Vec<Ad
     }
     let mut addresses = addresses;
     let decide = |queued: bool, addresses: &[AddressPrediction]| -> (Outcome, String, Option<usize>) {
-        let outcome_of = |a: &AddressPrediction| if queued { a.queued.unwrap_or(a.outcome) } else { a.outcome };
+        let outcome_of = |a: &AddressPrediction| {
+            if queued {
+                a.queued.unwrap_or(a.outcome)
+            } else {
+                a.outcome
+            }
+        };
         if let Some(index) = addresses.iter().position(|a| outcome_of(a).delivers()) {
             return (outcome_of(&addresses[index]), addresses[index].log.clone(), Some(index));
         }
@@ -353,13 +384,7 @@ pub fn destination(resolution: &Resolution, relay: &RelayView, addresses: Vec<Ad
 }
 
 /// One address's prediction from a session, for the report.
-pub fn address(
-    level: Level,
-    probe: &ProbeResult,
-    host: &str,
-    session: &Session,
-    basis: Basis,
-) -> AddressPrediction {
+pub fn address(level: Level, probe: &ProbeResult, host: &str, session: &Session, basis: Basis) -> AddressPrediction {
     let name = namaddr(host, probe.address.ip());
     let (outcome, queued, log) = judge(level, session, &name, probe.address.port());
     AddressPrediction {
@@ -407,14 +432,20 @@ mod tests {
         assert!(log.contains("TLS is required, but was not offered by host mx.example.com[192.0.2.1]"));
         let failed = Session::HandshakeFailed { detail: "alert".into() };
         let (outcome, queued, log) = judge(Level::May, &failed, host, 25);
-        assert_eq!((outcome, queued), (Outcome::Defer, Some(Outcome::Deliver(Delivery::Cleartext))));
+        assert_eq!(
+            (outcome, queued),
+            (Outcome::Defer, Some(Outcome::Deliver(Delivery::Cleartext)))
+        );
         assert!(log.contains("Cannot start TLS: handshake failure"));
         assert_eq!(judge(Level::Encrypt, &failed, host, 25).1, None);
         let untrusted = Session::Established {
             kind: Delivery::Untrusted,
             lost: None,
         };
-        assert_eq!(judge(Level::May, &untrusted, host, 25).0, Outcome::Deliver(Delivery::Untrusted));
+        assert_eq!(
+            judge(Level::May, &untrusted, host, 25).0,
+            Outcome::Deliver(Delivery::Untrusted)
+        );
         let (outcome, _, log) = judge(Level::Secure, &untrusted, host, 25);
         assert_eq!(outcome, Outcome::Defer);
         assert!(log.contains("Server certificate not verified"));

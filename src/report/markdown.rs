@@ -149,6 +149,11 @@ pub fn render_markdown(session: &Session) -> String {
         );
     }
 
+    if let Some(prediction) = &v.relay {
+        let _ = writeln!(out, "## What this relay does\n");
+        bullets(&mut out, &super::relay::prediction(prediction, v));
+        out.push('\n');
+    }
     let _ = writeln!(out, "## What happened\n\n{}\n", v.explanation);
     match &v.scope {
         Scope::Domain => {}
@@ -213,6 +218,7 @@ pub fn render_markdown(session: &Session) -> String {
 
     render_dns(&mut out, session);
     render_policy(&mut out, session);
+    render_relay(&mut out, session);
     if !check.probes.is_empty() {
         let _ = writeln!(out, "## Addresses\n");
         let _ = writeln!(
@@ -403,6 +409,16 @@ fn render_dns(out: &mut String, session: &Session) {
             let _ = writeln!(out, "  - CNAME {}", md(step));
         }
     }
+    out.push('\n');
+}
+
+/// What was read of this relay's MTA, each value with where it came from.
+fn render_relay(out: &mut String, session: &Session) {
+    let Some(relay) = &session.check.relay else {
+        return;
+    };
+    let _ = writeln!(out, "## This relay's configuration\n");
+    bullets(out, &super::relay::configuration(relay));
     out.push('\n');
 }
 

@@ -76,7 +76,9 @@ pub fn headline(relay: &RelayView) -> String {
 /// Where a value came from, in words.
 pub fn origin(origin: &Origin) -> String {
     match origin {
-        Origin::File { path, line: Some(line) } => say("origin", "file", &[("path", path), ("line", &line.to_string())]),
+        Origin::File { path, line: Some(line) } => {
+            say("origin", "file", &[("path", path), ("line", &line.to_string())])
+        }
         Origin::File { path, line: None } => say("origin", "file_no_line", &[("path", path)]),
         Origin::Service { path, service } => say("origin", "service", &[("path", path), ("service", service)]),
         Origin::Map { map, key } => say("origin", "map", &[("map", map), ("key", key)]),
@@ -104,7 +106,11 @@ pub fn outcome(outcome: Outcome) -> String {
 pub fn configuration(relay: &RelayView) -> Vec<String> {
     let mut lines = vec![headline(relay)];
     if let Some(route) = &relay.route {
-        let lookup = if route.mx_lookup { say("report", "mx_lookup", &[]) } else { String::new() };
+        let lookup = if route.mx_lookup {
+            say("report", "mx_lookup", &[])
+        } else {
+            String::new()
+        };
         lines.push(say(
             "report",
             "route",
@@ -120,7 +126,10 @@ pub fn configuration(relay: &RelayView) -> Vec<String> {
         lines.push(say(
             "report",
             "level",
-            &[("level", policy.level.name()), ("origin", &origin(&policy.level_origin))],
+            &[
+                ("level", policy.level.name()),
+                ("origin", &origin(&policy.level_origin)),
+            ],
         ));
         if policy.level.verifies() {
             lines.push(say("report", "matches", &[("matches", &policy.matches.join(", "))]));
@@ -180,7 +189,11 @@ pub fn prediction(prediction: &Prediction, verdict: &Verdict) -> Vec<String> {
         ));
     }
     if verdict.family != Family::Healthy {
-        let key = if prediction.outcome.delivers() { "not_blocking" } else { "blocks" };
+        let key = if prediction.outcome.delivers() {
+            "not_blocking"
+        } else {
+            "blocks"
+        };
         lines.push(say("report", key, &[]));
     }
     lines

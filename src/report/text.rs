@@ -55,6 +55,12 @@ pub fn render_text(session: &Session, verbose: bool) -> String {
             }
         }
     }
+    if let Some(relay) = &report.relay {
+        let _ = writeln!(out, "\nTHIS RELAY:");
+        for line in super::relay::configuration(relay) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     out.push('\n');
     render_verdict(&mut out, &session.verdict);
     out
@@ -80,6 +86,11 @@ fn render_verdict(out: &mut String, v: &Verdict) {
     }
     if let Some(t) = &v.tlsrpt {
         let _ = writeln!(out, "  TLS-RPT result type: {t}");
+    }
+    if let Some(prediction) = &v.relay {
+        for line in super::relay::prediction(prediction, v) {
+            let _ = writeln!(out, "  {line}");
+        }
     }
     let _ = writeln!(out, "  why: {}", v.explanation);
     let _ = writeln!(out, "  fix: {}", v.fix);

@@ -37,6 +37,7 @@ const MAX_EVIDENCE: usize = 12;
 struct Advice {
     workaround: BTreeMap<String, workaround::Template>,
     workaround_refused: workaround::RefusedText,
+    policy_map: workaround::PolicyMapText,
     checklist: Vec<checklist::ChecklistText>,
     postmaster: Postmaster,
 }

@@ -55,7 +55,9 @@ pub(super) fn workaround(
     };
     // A published policy (MTA-STS enforce, validated DANE) forbids any sender exception.
     let forbidden = report.recipient.as_ref().is_some_and(|r| r.forbids_exceptions());
-    if !needed || spec.family == Family::RecipientPolicy || forbidden {
+    // A relay that delivers as configured needs no exception.
+    let delivers = crate::relay::predict::predict(report).is_some_and(|p| p.outcome.delivers());
+    if !needed || delivers || spec.family == Family::RecipientPolicy || forbidden {
         return None;
     }
     let template = super::advice().workaround.get(match kind {
@@ -86,7 +88,11 @@ pub(super) fn workaround(
         &template.reason,
         &[("destination", &destination), ("title", &spec.title)],
     );
+    let (map_file, map_setup, apply) = policy_map(report);
     let values = [
+        ("map_file", map_file.as_str()),
+        ("map_setup", map_setup.as_str()),
+        ("apply", apply.as_str()),
         ("destination", destination.as_str()),
         ("domain", domain.as_str()),
         ("reason", reason.as_str()),
@@ -115,6 +121,58 @@ pub(super) fn workaround(
         exim,
         warning: fill(&template.warning, &values),
     })
+}
+
+/// Where the Postfix line goes, in words (assets/advice.toml `[policy_map]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PolicyMapText {
+    default_file: String,
+    setup_unknown: String,
+    setup_missing: String,
+    setup_present: String,
+    setup_not_file: String,
+    apply_indexed: String,
+    apply_plain: String,
+}
+
+/// The policy table the relay reads (its first `type:path` in smtp_tls_policy_maps),
+/// how to set it up, and how to make the new line take effect.
+fn policy_map(report: &CheckReport) -> (String, String, String) {
+    let text = &super::advice().policy_map;
+    let relay = report.relay.as_ref();
+    let config = match relay.and_then(|r| r.setting("config_directory")) {
+        Some(dir) if dir.value != "/etc/postfix" => format!(" -c {}", dir.value),
+        _ => String::new(),
+    };
+    let maps = relay
+        .and_then(|r| r.setting("smtp_tls_policy_maps"))
+        .map(|s| s.value.trim().to_string())
+        .filter(|v| !v.is_empty());
+    let Some(maps) = maps else {
+        let map = format!("hash:{}", text.default_file);
+        let apply = fill(&text.apply_indexed, &[("map", &map), ("config", &config)]);
+        let read = relay.is_some_and(|r| r.mta == Some(crate::model::relay::Mta::Postfix));
+        let setup = if read { &text.setup_missing } else { &text.setup_unknown };
+        return (text.default_file.clone(), setup.clone(), apply);
+    };
+    let first = maps.split([',', ' ']).find(|m| !m.is_empty()).unwrap_or_default();
+    let (kind, path) = first.split_once(':').unwrap_or(("", first));
+    let (setup, apply) = match kind {
+        "hash" | "btree" | "lmdb" | "cdb" | "dbm" | "sdbm" => (
+            fill(&text.setup_present, &[("maps", &maps)]),
+            fill(&text.apply_indexed, &[("map", first), ("config", &config)]),
+        ),
+        "texthash" | "inline" => (
+            fill(&text.setup_present, &[("maps", &maps)]),
+            fill(&text.apply_plain, &[("config", &config)]),
+        ),
+        _ => (
+            fill(&text.setup_not_file, &[("maps", &maps)]),
+            fill(&text.apply_plain, &[("config", &config)]),
+        ),
+    };
+    (path.to_string(), setup, apply)
 }
 
 /// A name that cannot go into a configuration line, and why.

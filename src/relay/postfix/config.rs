@@ -23,6 +23,7 @@ pub enum ConfigError {
 
 /// The parameters every prediction or second opinion reads, shown with their origin.
 const SHOWN: &[&str] = &[
+    "config_directory",
     "smtp_tls_CAfile",
     "smtp_tls_CApath",
     "smtp_tls_servername",

@@ -12,7 +12,13 @@ use crate::relay::command;
 use crate::relay::predict::Session;
 
 /// The arguments that make posttls-finger behave as this relay does for one address.
-pub fn arguments(relay: &RelayView, policy: &ClientPolicy, host: &str, nexthop: &str, address: SocketAddr) -> Vec<String> {
+pub fn arguments(
+    relay: &RelayView,
+    policy: &ClientPolicy,
+    host: &str,
+    nexthop: &str,
+    address: SocketAddr,
+) -> Vec<String> {
     let mut args = vec!["-l".to_string(), finger_level(relay, policy).name().to_string()];
     let value = |name: &str| {
         relay
@@ -121,7 +127,9 @@ pub async fn run(config_dir: Option<&Path>, args: &[String]) -> Option<Result<Fi
 pub fn parse(lines: &[String]) -> Session {
     let find = |needle: &str| lines.iter().find(|l| l.contains(needle));
     if let Some(line) = find("Failed to establish session") {
-        let reason = line.rsplit_once(": connect to ").map_or(line.clone(), |(_, r)| format!("connect to {r}"));
+        let reason = line
+            .rsplit_once(": connect to ")
+            .map_or(line.clone(), |(_, r)| format!("connect to {r}"));
         return Session::Failed {
             reason,
             permanent: false,
@@ -155,17 +163,25 @@ pub fn parse(lines: &[String]) -> Session {
     }
     if let Some(line) = find("STARTTLS rejected: ") {
         return Session::StartTlsRefused {
-            reply: line.rsplit_once("STARTTLS rejected: ").map_or_else(String::new, |(_, r)| r.to_string()),
+            reply: line
+                .rsplit_once("STARTTLS rejected: ")
+                .map_or_else(String::new, |(_, r)| r.to_string()),
         };
     }
-    if let Some(line) = find("TLS library problem").or_else(|| find("SSL_connect error")).or_else(|| find("Cannot start TLS")) {
+    if let Some(line) = find("TLS library problem")
+        .or_else(|| find("SSL_connect error"))
+        .or_else(|| find("Cannot start TLS"))
+    {
         return Session::HandshakeFailed { detail: line.clone() };
     }
     if lines.iter().any(|l| l == "> STARTTLS") {
         let detail = lines.last().cloned().unwrap_or_default();
         return Session::HandshakeFailed { detail };
     }
-    if let Some(line) = lines.iter().find(|l| l.starts_with("lost connection") || l.contains("timed out")) {
+    if let Some(line) = lines
+        .iter()
+        .find(|l| l.starts_with("lost connection") || l.contains("timed out"))
+    {
         return Session::Failed {
             reason: line.clone(),
             permanent: false,
@@ -209,7 +225,9 @@ mod tests {
             "> STARTTLS\n< 220 ready\nSSL_connect error to 127.77.0.21[127.77.0.21]:40145: -1\nwarning: TLS library problem: error:0A000410:SSL routines::sslv3 alert handshake failure",
         );
         assert!(matches!(parse(&alert), Session::HandshakeFailed { .. }));
-        let refused = lines("Failed to establish session to [127.0.0.1]:1 via 127.0.0.1: connect to 127.0.0.1[127.0.0.1]:1: Connection refused");
+        let refused = lines(
+            "Failed to establish session to [127.0.0.1]:1 via 127.0.0.1: connect to 127.0.0.1[127.0.0.1]:1: Connection refused",
+        );
         assert_eq!(
             parse(&refused),
             Session::Failed {
@@ -217,7 +235,8 @@ mod tests {
                 permanent: false
             }
         );
-        let plain = lines("Connected to x[127.77.0.16]:1\n< 220 mx\n> EHLO relay\n< 250-mx\n< 250 8BITMIME\n> QUIT\n< 221 bye");
+        let plain =
+            lines("Connected to x[127.77.0.16]:1\n< 220 mx\n> EHLO relay\n< 250-mx\n< 250 8BITMIME\n> QUIT\n< 221 bye");
         assert_eq!(parse(&plain), Session::NoStartTls);
         let rejected = lines("STARTTLS rejected: 454 4.7.0 TLS not available due to local problem");
         assert_eq!(

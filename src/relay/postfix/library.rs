@@ -23,11 +23,17 @@ pub async fn detect(daemon_directory: &str) -> Result<TlsLibrary, String> {
     if soname.starts_with("libgnutls") {
         return Err(format!("{smtp} uses {soname}; its version is not read"));
     }
-    let major = soname.trim_start_matches("libssl.so.").split('.').next().unwrap_or_default().to_string();
+    let major = soname
+        .trim_start_matches("libssl.so.")
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let printed = command::run("openssl", ["version"]).await.map_err(|e| e.to_string())?;
-    let version = parse_openssl_version(&printed)
-        .ok_or_else(|| format!("`openssl version` printed {:?}", printed.trim()))?;
-    let same_major = version.split('.').next() == Some(major.as_str()) || (major == "1.1" && version.starts_with("1.1"));
+    let version =
+        parse_openssl_version(&printed).ok_or_else(|| format!("`openssl version` printed {:?}", printed.trim()))?;
+    let same_major =
+        version.split('.').next() == Some(major.as_str()) || (major == "1.1" && version.starts_with("1.1"));
     if !same_major {
         return Err(format!(
             "{smtp} loads {soname}, but the openssl command is version {version}: the library version is unknown"
@@ -45,9 +51,7 @@ pub async fn detect(daemon_directory: &str) -> Result<TlsLibrary, String> {
 /// "OpenSSL 3.0.19 27 Jan 2026 (Library: OpenSSL 3.0.19 27 Jan 2026)": the library's
 /// version when printed, else the command's.
 fn parse_openssl_version(printed: &str) -> Option<String> {
-    let text = printed
-        .split_once("(Library: ")
-        .map_or(printed, |(_, library)| library);
+    let text = printed.split_once("(Library: ").map_or(printed, |(_, library)| library);
     let mut words = text.split_whitespace();
     (words.next()? == "OpenSSL").then(|| words.next().map(str::to_string))?
 }
@@ -62,7 +66,10 @@ mod tests {
             parse_openssl_version("OpenSSL 3.0.19 27 Jan 2026 (Library: OpenSSL 3.0.20 1 Jul 2026)\n").as_deref(),
             Some("3.0.20")
         );
-        assert_eq!(parse_openssl_version("OpenSSL 3.5.1 1 Jul 2025\n").as_deref(), Some("3.5.1"));
+        assert_eq!(
+            parse_openssl_version("OpenSSL 3.5.1 1 Jul 2025\n").as_deref(),
+            Some("3.5.1")
+        );
         assert_eq!(parse_openssl_version("LibreSSL 3.8.2"), None);
     }
 }
