@@ -361,6 +361,38 @@ impl PostfixRelay {
         }
     }
 
+    /// Waits until `id` has `count` delivery attempts logged, or one that is final (not
+    /// `deferred`), and returns them all. Retries come after `minimal_backoff_time`
+    /// (set it, with `queue_run_delay`, to seconds for this).
+    pub async fn attempts(&self, id: &str, count: usize, timeout: Duration) -> Vec<Outcome> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let attempts = find_outcomes(&self.log_text(), id);
+            if attempts.len() >= count || attempts.iter().any(|a| a.status != Status::Deferred) {
+                return attempts;
+            }
+            if Instant::now() >= deadline {
+                return attempts;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Deletes queued message `id` (`postsuper -d`), so it is not retried.
+    pub fn delete(&self, id: &str) {
+        let out = Command::new("/usr/sbin/postsuper")
+            .arg("-c")
+            .arg(&self.config)
+            .args(["-d", id])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "postsuper -d {id}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// [`send`](Self::send) then [`outcome`](Self::outcome).
     pub async fn deliver(&self, rcpt: &str, timeout: Duration) -> Outcome {
         let id = self.send(rcpt).await;
@@ -617,16 +649,29 @@ static TLS: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The first status of `id` (queue id, or recipient address when it contains `@`).
 fn find_outcome(log: &str, id: &str) -> Option<Outcome> {
+    find_outcomes(log, id).into_iter().next()
+}
+
+/// Every delivery attempt of `id` logged so far, in order.
+fn find_outcomes(log: &str, id: &str) -> Vec<Outcome> {
     let lines: Vec<Line<'_>> = log.lines().filter_map(parse_line).collect();
-    let (index, caps) = lines.iter().enumerate().find_map(|(i, l)| {
-        let caps = STATUS.captures(l.message)?;
-        let matches = if id.contains('@') {
-            &caps[2] == id
-        } else {
-            &caps[1] == id
-        };
-        matches.then_some((i, caps))
-    })?;
+    lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let caps = STATUS.captures(l.message)?;
+            let matches = if id.contains('@') {
+                &caps[2] == id
+            } else {
+                &caps[1] == id
+            };
+            matches.then(|| attempt(&lines, i, &caps))
+        })
+        .collect()
+}
+
+/// The attempt whose status line is `lines[index]`.
+fn attempt(lines: &[Line<'_>], index: usize, caps: &regex::Captures<'_>) -> Outcome {
     let pid = lines[index].pid;
     // The attempt starts after this process's previous delivery status.
     let start = lines[..index]
@@ -659,7 +704,7 @@ fn find_outcome(log: &str, id: &str) -> Option<Outcome> {
         "bounced" => Status::Bounced,
         other => Status::Other(other.to_string()),
     };
-    Some(Outcome {
+    Outcome {
         queue_id: caps[1].to_string(),
         recipient: caps[2].to_string(),
         relay: caps[3].to_string(),
@@ -668,5 +713,5 @@ fn find_outcome(log: &str, id: &str) -> Option<Outcome> {
         reason: caps[6].to_string(),
         tls,
         session,
-    })
+    }
 }
