@@ -394,7 +394,8 @@ async fn record_all_scenarios() {
          decision: its servers take no mail (502 to MAIL FROM in cleartext, 250 instead of 354 to DATA inside TLS) \
          and Postfix bounces those 5.5.x, so `status` says bounced. † = the OpenSSL s_server peer completed the \
          handshake but does not speak SMTP: Postfix timed out at the EHLO inside TLS. `2nd attempt` is the retry of a \
-         deferred message (after `minimal_backoff_time`); `-` = none (not deferred, or a serial scenario: \
+         deferred message (after `minimal_backoff_time`); `[after «...»]` = a session failure Postfix logged with the \
+         queue id and recovered from in the same attempt (plaintext retry at `may`, next MX); `-` = none (not deferred, or a serial scenario: \
          openssl-* and flaky go one level at a time, deleted after the first attempt, because s_server takes one \
          connection at a time and flaky alternates per connection: its connections here were may, encrypt, verify, \
          secure in that order).\n\n",
@@ -407,11 +408,12 @@ async fn record_all_scenarios() {
         let (scenario, level, outcome) = (&scenarios[row.scenario].name, levels[row.level].name, &row.first);
         let retry = row.retry.as_ref().map_or("-".to_string(), |r| {
             format!(
-                "{} ({} {}{}): {}",
+                "{} ({} {}{}){}: {}",
                 verdict(scenario, r),
                 r.status,
                 r.dsn,
                 r.tls.as_ref().map_or(String::new(), |t| format!(", {:?} TLS", t.kind)),
+                recovered(r),
                 r.reason
             )
         });
@@ -424,7 +426,7 @@ async fn record_all_scenarios() {
                 .tls
                 .as_ref()
                 .map_or("-".to_string(), |t| format!("{:?}", t.kind)),
-            cell(&outcome.reason),
+            cell(&format!("{}{}", outcome.reason, recovered(outcome))),
             cell(&key_line(outcome)),
             cell(&retry),
         ));
@@ -448,6 +450,15 @@ async fn record_all_scenarios() {
     std::fs::write(&path, &table).unwrap();
     println!("{table}");
     println!("written to {path}; total {total:?}");
+}
+
+/// ` after «failure»; «failure»` for the sessions an attempt recovered from, or nothing.
+fn recovered(outcome: &Outcome) -> String {
+    if outcome.recovered.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = outcome.recovered.iter().map(|r| format!("«{r}»")).collect();
+    format!(" [after {}]", list.join("; "))
 }
 
 fn pairs(pairs: &[(&str, &str)]) -> String {

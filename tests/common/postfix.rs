@@ -563,9 +563,13 @@ pub struct Outcome {
     pub relay: String,
     /// The text in parentheses after `status=...`.
     pub reason: String,
-    /// The last TLS session established in this attempt (Postfix may retry in plaintext
-    /// or move to the next MX after it).
+    /// The TLS session the status was reached in; `None` for cleartext (including a
+    /// plaintext retry after a failed TLS session) or when no session got that far.
     pub tls: Option<TlsSession>,
+    /// Session failures Postfix logged with the queue id and recovered from within this
+    /// attempt, in order (e.g. `Cannot start TLS: handshake failure` before its plaintext
+    /// retry at `may`, or a failed first MX).
+    pub recovered: Vec<String>,
     /// Every line the delivering process logged for this attempt, in order, without the
     /// syslog prefix: `postfix/smtp[pid]: ...` (TLS lines carry no queue id).
     pub session: Vec<String>,
@@ -683,21 +687,29 @@ fn attempt(lines: &[Line<'_>], index: usize, caps: &regex::Captures<'_>) -> Outc
         .filter(|l| l.pid == pid)
         .map(|l| format!("{}[{}]: {}", l.program, l.pid, l.message))
         .collect();
-    let tls = lines[start..index]
-        .iter()
-        .filter(|l| l.pid == pid)
-        .filter_map(|l| TLS.captures(l.message))
-        .next_back()
-        .map(|c| TlsSession {
-            kind: match &c[1] {
-                "Verified" => TlsKind::Verified,
-                "Trusted" => TlsKind::Trusted,
-                "Untrusted" => TlsKind::Untrusted,
-                _ => TlsKind::Anonymous,
-            },
-            peer: c[2].to_string(),
-            details: c[3].to_string(),
-        });
+    // A `QUEUEID: text` line before the status is a session Postfix gave up and recovered
+    // from (next MX, or plaintext after a failed TLS session at `may`): a TLS session
+    // logged before it is not the one the status belongs to.
+    let own_prefix = format!("{}: ", &caps[1]);
+    let mut tls = None;
+    let mut recovered = Vec::new();
+    for line in lines[start..index].iter().filter(|l| l.pid == pid) {
+        if let Some(c) = TLS.captures(line.message) {
+            tls = Some(TlsSession {
+                kind: match &c[1] {
+                    "Verified" => TlsKind::Verified,
+                    "Trusted" => TlsKind::Trusted,
+                    "Untrusted" => TlsKind::Untrusted,
+                    _ => TlsKind::Anonymous,
+                },
+                peer: c[2].to_string(),
+                details: c[3].to_string(),
+            });
+        } else if let Some(text) = line.message.strip_prefix(&own_prefix) {
+            tls = None;
+            recovered.push(text.to_string());
+        }
+    }
     let status = match &caps[5] {
         "sent" => Status::Sent,
         "deferred" => Status::Deferred,
@@ -712,6 +724,7 @@ fn attempt(lines: &[Line<'_>], index: usize, caps: &regex::Captures<'_>) -> Outc
         status,
         reason: caps[6].to_string(),
         tls,
+        recovered,
         session,
     }
 }
