@@ -1,0 +1,478 @@
+//! A real Postfix relay (tests/common/postfix.rs) delivering to the lab: smoke tests
+//! that prove the harness, and `record_all_scenarios`, the ground-truth table of what
+//! Postfix does for every scenario at every TLS level:
+//!
+//! `cargo test --test postfix_relay -- --ignored --nocapture record_all_scenarios`
+//! (writes the table to `$MXTRIAGE_POSTFIX_TABLE`, default /work/postfix-observed.md).
+//!
+//! The lab's DNS listens on 127.77.0.1:53 here (Postfix's resolver only asks port 53),
+//! so the tests of this binary take turns through [`PORT_53`], and test runs in other
+//! processes (other worktrees) through an flock on `$TMPDIR/mxtriage-lab-port53.lock`.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
+
+#[path = "common/postfix.rs"]
+mod postfix;
+
+use std::time::{Duration, Instant};
+
+use mxtriage::lab::{Lab, LabOptions};
+use postfix::{Outcome, PostfixRelay, Status, TlsKind};
+use tokio::sync::{Mutex, MutexGuard};
+
+/// One lab on port 53 at a time in this binary.
+static PORT_53: Mutex<()> = Mutex::const_new(());
+
+/// How long one message may take: the slowest single attempt is a 10 s timeout per MX.
+const OUTCOME: Duration = Duration::from_secs(60);
+
+/// The lab with its DNS on port 53, and the turn that lets it hold that port.
+struct Turn {
+    lab: Lab,
+    _guard: MutexGuard<'static, ()>,
+    /// Holds the flock; closing it releases the port to other processes.
+    _lock: std::fs::File,
+}
+
+/// Waits for the cross-process turn on port 53 (an exclusive flock).
+async fn lock_port_53() -> std::fs::File {
+    tokio::task::spawn_blocking(|| {
+        let path = std::env::temp_dir().join("mxtriage-lab-port53.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        // SAFETY: flock on a descriptor this function owns; it blocks until the lock is ours.
+        let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };
+        assert_eq!(rc, 0, "flock {}: {}", path.display(), std::io::Error::last_os_error());
+        file
+    })
+    .await
+    .unwrap()
+}
+
+/// `None` (test skipped, said so) when this machine cannot run Postfix; in CI that fails.
+async fn lab() -> Option<Turn> {
+    if let Err(why) = postfix::available() {
+        assert!(std::env::var_os("CI").is_none(), "cannot run Postfix: {why}");
+        eprintln!("SKIPPED: {why}");
+        return None;
+    }
+    let guard = PORT_53.lock().await;
+    let lock = lock_port_53().await;
+    // The previous test's lab may still be releasing port 53 as its runtime shuts down.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match Lab::start(LabOptions {
+            dns_port: 53,
+            ..LabOptions::default()
+        })
+        .await
+        {
+            Ok(lab) => {
+                return Some(Turn {
+                    lab,
+                    _guard: guard,
+                    _lock: lock,
+                });
+            }
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("lab on port 53 not ready yet: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("lab with DNS on port 53: {e}"),
+        }
+    }
+}
+
+fn rcpt(lab: &Lab, scenario: &str) -> String {
+    format!("rcpt@{}", lab.scenario(scenario).expect("scenario").domain)
+}
+
+fn start(lab: &Lab, main_cf: &[(&str, &str)], master_cf: &[&str], maps: &[(&str, &str)]) -> PostfixRelay {
+    PostfixRelay::start(lab, &PostfixRelay::temp_base(), main_cf, master_cf, maps)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthy_at_may_goes_over_trusted_tls() {
+    let began = Instant::now();
+    let Some(turn) = lab().await else { return };
+    let lab_ready = began.elapsed();
+    let relay = start(&turn.lab, &[], &[], &[]);
+    let relay_ready = began.elapsed();
+    let id = relay.send(&rcpt(&turn.lab, "healthy")).await;
+    let queued = began.elapsed();
+    let outcome = relay.outcome(&id, OUTCOME).await;
+    let done = began.elapsed();
+    drop(relay);
+    eprintln!(
+        "lab {lab_ready:?}, relay started {:?}, send {:?}, outcome {:?}, stop {:?}: {outcome:#?}",
+        relay_ready - lab_ready,
+        queued - relay_ready,
+        done - queued,
+        began.elapsed() - done
+    );
+    assert_eq!(outcome.queue_id, id);
+    let tls = outcome.tls.as_ref().expect("a TLS session");
+    // `may` does not check the name, so a chain to the CAfile is only "Trusted".
+    assert_eq!(tls.kind, TlsKind::Trusted, "{outcome:#?}");
+    assert!(tls.peer.starts_with("mx.healthy.lab.test[127.77.0."), "{outcome:#?}");
+    assert!(tls.details.starts_with("TLSv1."), "{outcome:#?}");
+    assert!(
+        outcome.relay.starts_with("mx.healthy.lab.test[127.77.0."),
+        "{outcome:#?}"
+    );
+    // Sent, or bounced at DATA by the lab's server that answers 250 there (not 354).
+    assert!(outcome.delivered(), "{outcome:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_starttls_at_encrypt_is_deferred() {
+    let Some(turn) = lab().await else { return };
+    let relay = start(&turn.lab, &[("smtp_tls_security_level", "encrypt")], &[], &[]);
+    let outcome = relay.deliver(&rcpt(&turn.lab, "no-starttls"), OUTCOME).await;
+    assert_eq!(outcome.status, Status::Deferred, "{outcome:#?}");
+    assert!(
+        outcome.reason.contains("TLS is required, but was not offered by host"),
+        "{outcome:#?}"
+    );
+    assert_eq!(outcome.tls, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_map_secure_dot_nexthop_verifies_and_refuses_a_wrong_name() {
+    let Some(turn) = lab().await else { return };
+    let lab = &turn.lab;
+    let policy = "healthy.lab.test secure match=nexthop:dot-nexthop\n\
+                  .lab.test secure match=nexthop:dot-nexthop\n";
+    let relay = start(
+        lab,
+        &[("smtp_tls_policy_maps", "texthash:$config_directory/tls_policy")],
+        &[],
+        &[("tls_policy", policy)],
+    );
+    let healthy = relay.deliver(&rcpt(lab, "healthy"), OUTCOME).await;
+    assert_eq!(
+        healthy.tls.as_ref().map(|t| t.kind),
+        Some(TlsKind::Verified),
+        "{healthy:#?}"
+    );
+    assert!(healthy.delivered(), "{healthy:#?}");
+    // Matched by the `.lab.test` parent entry: the certificate names www.unrelated.example.
+    let mismatch = relay.deliver(&rcpt(lab, "name-mismatch"), OUTCOME).await;
+    assert_eq!(mismatch.status, Status::Deferred, "{mismatch:#?}");
+    assert!(mismatch.logged("Server certificate not verified"), "{mismatch:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_override_and_relayhost() {
+    let Some(turn) = lab().await else { return };
+    let lab = &turn.lab;
+    let no_starttls = lab.scenario("no-starttls").unwrap().domain.clone();
+    let transport = format!("{no_starttls} tls_encrypt:\n");
+    // hash: exercises postmap; texthash: (used elsewhere) needs none.
+    let relay = start(
+        lab,
+        &[("transport_maps", "hash:$config_directory/transport")],
+        &[&postfix::smtp_transport(
+            "tls_encrypt",
+            &[("smtp_tls_security_level", "encrypt")],
+        )],
+        &[("hash:transport", &transport)],
+    );
+    let outcome = relay.deliver(&rcpt(lab, "no-starttls"), OUTCOME).await;
+    assert_eq!(outcome.status, Status::Deferred, "{outcome:#?}");
+    assert!(outcome.reason.contains("TLS is required"), "{outcome:#?}");
+    assert!(
+        outcome.session.iter().any(|l| l.starts_with("postfix/tls_encrypt/")),
+        "{outcome:#?}"
+    );
+    drop(relay);
+
+    // Every domain goes to the healthy MX, whatever its own MX says.
+    let relay = start(lab, &[("relayhost", "[mx.healthy.lab.test]")], &[], &[]);
+    let outcome = relay.deliver(&rcpt(lab, "no-starttls"), OUTCOME).await;
+    assert!(outcome.relay.starts_with("mx.healthy.lab.test["), "{outcome:#?}");
+    assert_eq!(
+        outcome.tls.as_ref().map(|t| t.kind),
+        Some(TlsKind::Trusted),
+        "{outcome:#?}"
+    );
+}
+
+/// One column of the ground-truth table: a TLS level as main.cf parameters and maps.
+struct Level {
+    name: &'static str,
+    main_cf: Vec<(&'static str, &'static str)>,
+    maps: Vec<(&'static str, &'static str)>,
+}
+
+fn levels() -> Vec<Level> {
+    let level = |name: &'static str| Level {
+        name,
+        main_cf: vec![("smtp_tls_security_level", name)],
+        maps: vec![],
+    };
+    vec![
+        level("may"),
+        level("encrypt"),
+        level("verify"),
+        Level {
+            name: "secure",
+            main_cf: vec![
+                ("smtp_tls_security_level", "may"),
+                ("smtp_tls_policy_maps", "texthash:$config_directory/tls_policy"),
+            ],
+            maps: vec![("tls_policy", ".lab.test secure match=nexthop:dot-nexthop\n")],
+        },
+    ]
+}
+
+/// The line that says most about the TLS outcome of an attempt.
+fn key_line(outcome: &Outcome) -> String {
+    const KEYS: &[&str] = &[
+        "TLS is required",
+        "Cannot start TLS",
+        "certificate",
+        "Server certificate not",
+        "SSL_connect",
+        "TLS library problem",
+        "plaintext",
+        "TLS connection established",
+    ];
+    outcome
+        .session
+        .iter()
+        .filter(|l| !STATUS_LINE.is_match(l))
+        .find(|l| KEYS.iter().any(|k| l.contains(k)))
+        .map(|l| l.split_once("]: ").map_or(l.as_str(), |(_, m)| m).to_string())
+        .unwrap_or_default()
+}
+
+static STATUS_LINE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"^[^:]+: [0-9A-Za-z]+: to=<").unwrap());
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+/// Scenarios tested one level after another, each message deleted after its first attempt:
+/// OpenSSL's s_server serves one connection at a time, and `flaky` alternates per connection.
+fn serial(scenario: &str) -> bool {
+    scenario.starts_with("openssl-") || scenario == "flaky"
+}
+
+/// Retries within seconds, so the table shows a deferred message's second attempt too
+/// (at `may`, Postfix retries a failed TLS handshake in plaintext only once the message
+/// has waited `minimal_backoff_time`).
+const RETRY: &[(&str, &str)] = &[
+    ("queue_run_delay", "3s"),
+    ("minimal_backoff_time", "5s"),
+    ("maximal_backoff_time", "10s"),
+];
+
+/// The verdict, with the OpenSSL scenarios' own stop marked: s_server completes the
+/// handshake but does not speak SMTP, so Postfix times out at the EHLO inside TLS.
+fn verdict(scenario: &str, outcome: &Outcome) -> String {
+    match &outcome.tls {
+        Some(tls)
+            if scenario.starts_with("openssl-")
+                && outcome.reason.contains("timed out while performing the EHLO handshake") =>
+        {
+            format!("deliver ({:?} TLS)†", tls.kind)
+        }
+        _ => outcome.verdict(),
+    }
+}
+
+struct Row {
+    scenario: usize,
+    level: usize,
+    first: Outcome,
+    retry: Option<Outcome>,
+    /// From submission to the first attempt's status.
+    took: Duration,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "records the ground-truth table (about a minute): --ignored --nocapture record_all_scenarios"]
+async fn record_all_scenarios() {
+    let Some(turn) = lab().await else { return };
+    let lab = &turn.lab;
+    let began = Instant::now();
+    let levels = levels();
+    let relays: Vec<PostfixRelay> = levels
+        .iter()
+        .map(|level| {
+            let main_cf: Vec<_> = RETRY.iter().copied().chain(level.main_cf.iter().copied()).collect();
+            start(lab, &main_cf, &[], &level.maps)
+        })
+        .collect();
+    let started = began.elapsed();
+    let scenarios = lab.scenarios();
+    let relays = &relays;
+
+    // Everything but the serial scenarios at once: the slow ones (timeouts, tarpit) overlap.
+    let batch = futures_util::future::join_all(
+        scenarios
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !serial(&s.name))
+            .flat_map(|(si, s)| relays.iter().enumerate().map(move |(li, relay)| (si, s, li, relay)))
+            .map(|(si, s, li, relay)| async move {
+                let sent = Instant::now();
+                let id = relay.send(&format!("rcpt@{}", s.domain)).await;
+                let first = relay.outcome(&id, OUTCOME).await;
+                let took = sent.elapsed();
+                let retry = if first.status == Status::Deferred {
+                    relay.attempts(&id, 2, OUTCOME).await.into_iter().nth(1)
+                } else {
+                    None
+                };
+                Row {
+                    scenario: si,
+                    level: li,
+                    first,
+                    retry,
+                    took,
+                }
+            }),
+    );
+    let serial_rows =
+        futures_util::future::join_all(scenarios.iter().enumerate().filter(|(_, s)| serial(&s.name)).map(
+            |(si, s)| async move {
+                let mut rows = Vec::new();
+                for (li, relay) in relays.iter().enumerate() {
+                    let sent = Instant::now();
+                    let id = relay.send(&format!("rcpt@{}", s.domain)).await;
+                    let first = relay.outcome(&id, OUTCOME).await;
+                    let took = sent.elapsed();
+                    relay.delete(&id);
+                    rows.push(Row {
+                        scenario: si,
+                        level: li,
+                        first,
+                        retry: None,
+                        took,
+                    });
+                }
+                rows
+            },
+        ));
+    let (mut rows, serial_rows) = tokio::join!(batch, serial_rows);
+    rows.extend(serial_rows.into_iter().flatten());
+    rows.sort_by_key(|r| (r.scenario, r.level));
+    let total = began.elapsed();
+    let mut took: Vec<Duration> = rows.iter().map(|r| r.took).collect();
+    took.sort();
+
+    let mut table = String::new();
+    table.push_str("# What a real Postfix relay does with each lab scenario\n\n");
+    table.push_str(&format!(
+        "Postfix {} (`postconf mail_version`), recorded by `cargo test --test postfix_relay -- --ignored --nocapture \
+         record_all_scenarios`: one private instance per level (its own config, queue and log; `smtp` chrooted with \
+         `etc/resolv.conf` = the lab DNS on 127.77.0.1:53, `smtp_tcp_port` = the lab port), one message per scenario \
+         and level. Levels: `may`, `encrypt`, `verify` = `smtp_tls_security_level`; `secure` = `smtp_tls_policy_maps` \
+         entry `.lab.test secure match=nexthop:dot-nexthop` (main level `may`). `smtp_tls_CAfile` = the lab CA, \
+         `smtp_tls_loglevel = 1`, `inet_protocols = ipv4`, no TLS session cache, no connection cache, \
+         `compatibility_level = 3.6`.\n\nTimeouts: {}. Retries: {}.\n\n",
+        postconf_version(),
+        pairs(postfix::TIMEOUTS),
+        pairs(RETRY),
+    ));
+    table.push_str(&format!(
+        "Timing: 4 instances started in {started:.1?}; {} messages, all first attempts in {total:.1?} (second \
+         attempts included). Submission to first status, per message: min {:.2?}, median {:.2?}, max {:.2?}.\n\n",
+        rows.len(),
+        took[0],
+        took[took.len() / 2],
+        took[took.len() - 1],
+    ));
+    table.push_str(
+        "`verdict` is the first attempt. It reads `deliver` for `sent` and for the lab's own stop after the TLS \
+         decision: its servers take no mail (502 to MAIL FROM in cleartext, 250 instead of 354 to DATA inside TLS) \
+         and Postfix bounces those 5.5.x, so `status` says bounced. † = the OpenSSL s_server peer completed the \
+         handshake but does not speak SMTP: Postfix timed out at the EHLO inside TLS. `2nd attempt` is the retry of a \
+         deferred message (after `minimal_backoff_time`); `[after «...»]` = a session failure Postfix logged with the \
+         queue id and recovered from in the same attempt (plaintext retry at `may`, next MX); `-` = none (not deferred, or a serial scenario: \
+         openssl-* and flaky go one level at a time, deleted after the first attempt, because s_server takes one \
+         connection at a time and flaky alternates per connection: its connections here were may, encrypt, verify, \
+         secure in that order).\n\n",
+    );
+    table.push_str(
+        "| scenario | level | verdict | status | dsn | TLS | reason | key log line | 2nd attempt |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for row in &rows {
+        let (scenario, level, outcome) = (&scenarios[row.scenario].name, levels[row.level].name, &row.first);
+        let retry = row.retry.as_ref().map_or("-".to_string(), |r| {
+            format!(
+                "{} ({} {}{}){}: {}",
+                verdict(scenario, r),
+                r.status,
+                r.dsn,
+                r.tls.as_ref().map_or(String::new(), |t| format!(", {:?} TLS", t.kind)),
+                recovered(r),
+                r.reason
+            )
+        });
+        table.push_str(&format!(
+            "| {scenario} | {level} | {} | {} | {} | {} | {} | {} | {} |\n",
+            verdict(scenario, outcome),
+            outcome.status,
+            outcome.dsn,
+            outcome
+                .tls
+                .as_ref()
+                .map_or("-".to_string(), |t| format!("{:?}", t.kind)),
+            cell(&format!("{}{}", outcome.reason, recovered(outcome))),
+            cell(&key_line(outcome)),
+            cell(&retry),
+        ));
+    }
+    table.push_str("\n## Full session lines\n\nEvery line the delivering smtp process logged for the attempt.\n\n");
+    for row in &rows {
+        let (scenario, level) = (&scenarios[row.scenario].name, levels[row.level].name);
+        for (n, outcome) in std::iter::once(&row.first).chain(&row.retry).enumerate() {
+            table.push_str(&format!("### {scenario} @ {level}, attempt {}\n\n```\n", n + 1));
+            for line in &outcome.session {
+                table.push_str(line);
+                table.push('\n');
+            }
+            table.push_str("```\n\n");
+        }
+    }
+    if !lab.skipped.is_empty() {
+        table.push_str(&format!("Skipped by the lab: {}\n", lab.skipped.join("; ")));
+    }
+    let path = std::env::var("MXTRIAGE_POSTFIX_TABLE").unwrap_or_else(|_| "/work/postfix-observed.md".into());
+    std::fs::write(&path, &table).unwrap();
+    println!("{table}");
+    println!("written to {path}; total {total:?}");
+}
+
+/// ` after «failure»; «failure»` for the sessions an attempt recovered from, or nothing.
+fn recovered(outcome: &Outcome) -> String {
+    if outcome.recovered.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = outcome.recovered.iter().map(|r| format!("«{r}»")).collect();
+    format!(" [after {}]", list.join("; "))
+}
+
+fn pairs(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("`{k} = {v}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn postconf_version() -> String {
+    let out = std::process::Command::new("/usr/sbin/postconf")
+        .args(["-h", "mail_version"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
