@@ -476,3 +476,105 @@ fn postconf_version() -> String {
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// What a relay did or is predicted to do, in the terms both sides share.
+fn category(outcome: mxtriage::relay::Outcome) -> String {
+    use mxtriage::relay::{Delivery, Outcome as O};
+    match outcome {
+        O::Deliver(Delivery::Cleartext) => "deliver (cleartext)".into(),
+        O::Deliver(kind) => format!("deliver ({kind:?} TLS)"),
+        O::Defer => "defer".into(),
+        O::Bounce => "bounce".into(),
+        O::NotTried => "not tried".into(),
+    }
+}
+
+/// mxtriage's prediction for `domain`, reading the configuration of `relay`.
+async fn predict(
+    lab: &Lab,
+    relay: &PostfixRelay,
+    domain: &str,
+    stores: &std::sync::Arc<mxtriage::cert::TrustStores>,
+) -> (String, String) {
+    let mut settings = lab.settings(domain);
+    // The relay asks the lab's main DNS (port 53), as this Postfix does.
+    settings.nameservers = vec![lab.dns];
+    settings.policy.enabled = false;
+    settings.relay = mxtriage::relay::RelaySource::Postfix {
+        config_dir: Some(relay.config_dir().to_path_buf()),
+    };
+    let target = mxtriage::target::Target::Domain { name: domain.into() };
+    let report = mxtriage::engine::run(&settings.options(target, std::sync::Arc::clone(stores)), &())
+        .await
+        .expect("check runs");
+    let prediction = mxtriage::relay::predict::predict(&report).expect("the relay was read");
+    (category(prediction.outcome), prediction.log)
+}
+
+/// The strongest test of knowing the relay: for every lab scenario, at `may`, `encrypt`,
+/// `verify` and `secure` (a `.lab.test` policy-map entry for the parent domain), one
+/// message goes through a real Postfix, and mxtriage, reading that Postfix's own
+/// configuration, must predict what it did: deliver (and the TLS kind), defer or bounce.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prediction_matches_postfix_for_every_scenario() {
+    let Some(turn) = lab().await else { return };
+    let lab = &turn.lab;
+    let dir = PostfixRelay::temp_base();
+    let ca_file = lab.write_ca_file(&dir).unwrap();
+    let stores = std::sync::Arc::new(mxtriage::cert::TrustStores::load(Some(&ca_file)).unwrap());
+    // `flaky` alternates per connection, so the check and the relay see different servers.
+    let scenarios: Vec<String> = lab
+        .scenarios()
+        .iter()
+        .map(|s| s.name.clone())
+        .filter(|name| name != "flaky")
+        .collect();
+    let mut rows = Vec::new();
+    for level in levels() {
+        let relay = start(lab, &level.main_cf, &[], &level.maps);
+        let one = |name: String| {
+            let (relay, stores) = (&relay, &stores);
+            async move {
+                let domain = lab.scenario(&name).unwrap().domain.clone();
+                let (predicted, log) = predict(lab, relay, &domain, stores).await;
+                let did = relay.deliver(&rcpt(lab, &name), OUTCOME).await;
+                (name, predicted, log, did.verdict(), did.reason)
+            }
+        };
+        let (serial_ones, parallel): (Vec<String>, Vec<String>) = scenarios.iter().cloned().partition(|s| serial(s));
+        let mut results = futures_util::future::join_all(parallel.into_iter().map(one)).await;
+        for name in serial_ones {
+            results.push(one(name).await);
+        }
+        for (name, predicted, log, did, reason) in results {
+            rows.push((level.name, name, predicted, log, did, reason));
+        }
+    }
+    let mut table =
+        String::from("| scenario | level | Postfix did | mxtriage predicted | agree |\n|---|---|---|---|---|\n");
+    let mut disagree = Vec::new();
+    for (level, name, predicted, log, did, reason) in &rows {
+        let agree = predicted == did;
+        table.push_str(&format!(
+            "| {name} | {level} | {did} | {predicted} | {} |\n",
+            if agree { "yes" } else { "NO" }
+        ));
+        if !agree {
+            disagree.push(format!(
+                "{name} @ {level}: Postfix {did} ({reason}); predicted {predicted} ({log})"
+            ));
+        }
+    }
+    eprintln!("{table}");
+    if let Ok(path) = std::env::var("MXTRIAGE_AGREEMENT_TABLE") {
+        std::fs::write(path, &table).unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        disagree.is_empty(),
+        "{} of {} disagree:\n{}",
+        disagree.len(),
+        rows.len(),
+        disagree.join("\n")
+    );
+}

@@ -1,10 +1,15 @@
 //! Real OpenSSL as the lab's TLS peer: `openssl s_server` processes configured for
 //! legacy setups rustls cannot play (TLS 1.0 only, CBC only, static RSA), behind the
 //! lab's SMTP front end, which splices the connection over after `220`.
+//!
+//! Inside TLS the peer speaks SMTP: s_server writes what the client sends to its
+//! standard output and sends its standard input to the client, so a small responder
+//! on those pipes answers EHLO, takes a message and says goodbye, as a real MX would.
 
+use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 /// One OpenSSL-backed scenario: its name and the s_server options that shape it.
 pub struct OpensslScenario {
@@ -82,6 +87,47 @@ fn certificate(dir: &Path, host: &str) -> std::io::Result<(PathBuf, PathBuf)> {
     }
 }
 
+/// Answers the SMTP commands that arrive inside TLS, one connection after another
+/// (s_server serves one at a time): EHLO, a mail transaction with its data, QUIT.
+fn respond(host: &str, stdout: ChildStdout, mut stdin: ChildStdin) {
+    let mut in_data = false;
+    for line in BufReader::new(stdout).split(b'\n') {
+        let Ok(line) = line else { return };
+        let line = String::from_utf8_lossy(&line);
+        let line = line.trim_end_matches('\r');
+        let verb = line.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+        // A client that left mid-message: the next connection starts with EHLO again.
+        if in_data && verb == "EHLO" {
+            in_data = false;
+        }
+        let reply = if in_data {
+            in_data = line != ".";
+            (!in_data).then(|| "250 2.0.0 Ok: queued by the lab".to_string())
+        } else {
+            Some(match verb.as_str() {
+                "EHLO" => format!("250-{host} at your service\r\n250-PIPELINING\r\n250 8BITMIME"),
+                "HELO" => format!("250 {host}"),
+                "MAIL" | "RCPT" | "RSET" | "NOOP" => "250 2.0.0 OK".into(),
+                "DATA" => {
+                    in_data = true;
+                    "354 End data with <CR><LF>.<CR><LF>".into()
+                }
+                "QUIT" => "221 2.0.0 Bye".into(),
+                _ => "502 5.5.1 Error: command not implemented".into(),
+            })
+        };
+        if let Some(reply) = reply {
+            if stdin
+                .write_all(format!("{reply}\r\n").as_bytes())
+                .and_then(|()| stdin.flush())
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
 /// Starts `openssl s_server` for `scenario` on a free loopback port.
 pub fn start(scenario: &OpensslScenario, host: &str, dir: &Path) -> std::io::Result<Server> {
     std::fs::create_dir_all(dir)?;
@@ -97,12 +143,17 @@ pub fn start(scenario: &OpensslScenario, host: &str, dir: &Path) -> std::io::Res
         .arg("-key")
         .arg(&key)
         .args(scenario.options)
-        // An open stdin keeps s_server serving; its output is not needed.
+        // The responder speaks SMTP through these; an open stdin also keeps s_server serving.
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;
-    let server = Server { addr, child };
+    let mut server = Server { addr, child };
+    if let (Some(stdin), Some(stdout)) = (server.child.stdin.take(), server.child.stdout.take()) {
+        let host = host.to_string();
+        // Ends when s_server does (its standard output closes).
+        std::thread::spawn(move || respond(&host, stdout, stdin));
+    }
     // Ready when it accepts; until then the front end would splice into nothing.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200)).is_err() {

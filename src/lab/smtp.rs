@@ -169,7 +169,8 @@ async fn session(stream: TcpStream, script: &Script, number: usize) -> Io {
             "EHLO" => reply(reader.get_mut(), script, &ehlo_reply(script, &script.keywords)).await?,
             "HELO" => reply(reader.get_mut(), script, &format!("250 {}\r\n", script.host)).await?,
             "QUIT" => return reply(reader.get_mut(), script, "221 2.0.0 Bye\r\n").await,
-            "NOOP" | "RSET" => reply(reader.get_mut(), script, "250 2.0.0 OK\r\n").await?,
+            "NOOP" | "RSET" | "MAIL" | "RCPT" => reply(reader.get_mut(), script, "250 2.0.0 OK\r\n").await?,
+            "DATA" => accept_message(&mut reader, script).await?,
             "STARTTLS" if script.keywords.contains(&"STARTTLS") => {
                 reply(reader.get_mut(), script, &format!("{}\r\n", script.starttls_reply)).await?;
                 if script.starttls_reply.starts_with("220") {
@@ -236,7 +237,22 @@ async fn tls_dialogue<S: AsyncRead + AsyncWrite + Unpin>(stream: S, script: &Scr
                 return reader.get_mut().shutdown().await;
             }
             "STARTTLS" => reply(reader.get_mut(), script, "554 5.5.1 Error: TLS already active\r\n").await?,
+            "DATA" => accept_message(&mut reader, script).await?,
             _ => reply(reader.get_mut(), script, "250 2.0.0 OK\r\n").await?,
+        }
+    }
+}
+
+/// Takes a message (DATA up to the lone dot) and discards it, so a real relay in front
+/// of the lab logs `status=sent` for a scenario that lets mail through.
+async fn accept_message<S: AsyncRead + AsyncWrite + Unpin>(reader: &mut LineReader<S>, script: &Script) -> Io {
+    reply(reader.get_mut(), script, "354 End data with <CR><LF>.<CR><LF>\r\n").await?;
+    loop {
+        let Ok(Ok(line)) = tokio::time::timeout(IDLE, reader.read_line()).await else {
+            return Ok(());
+        };
+        if line.bytes == b"." {
+            return reply(reader.get_mut(), script, "250 2.0.0 Ok: queued by the lab\r\n").await;
         }
     }
 }

@@ -33,6 +33,7 @@ pub const SENTENCES: &[(&str, &str)] = &[
     ("log", "not_tried"),
     ("log", "no_tls_transport"),
     ("log", "nxdomain"),
+    ("log", "nodata"),
     ("log", "null_mx"),
     ("log", "dns_error"),
     ("log", "no_address"),
@@ -66,6 +67,7 @@ pub enum Session {
 
 /// The names a certificate must carry, from the match strategies of the policy.
 pub struct Matching<'a> {
+    pub level: Level,
     pub strategies: &'a [String],
     /// The next-hop domain (brackets and port removed).
     pub nexthop: &'a str,
@@ -246,9 +248,10 @@ fn established(probe: &ProbeResult, matching: &Matching, host: &str, lost: Optio
         .leaf()
         .map(|leaf| leaf.sans.iter().map(|n| n.as_str().to_string()).collect())
         .unwrap_or_default();
+    // Below `verify` Postfix matches no names: a trusted chain is "Trusted" at best.
     let kind = if !chain.is_trusted() {
         Delivery::Untrusted
-    } else if matching.accepts(host, &names) {
+    } else if matching.level.verifies() && matching.accepts(host, &names) {
         Delivery::Verified
     } else {
         Delivery::Trusted
@@ -270,6 +273,7 @@ pub fn predict(report: &CheckReport) -> Option<Prediction> {
         return Some(destination(&report.resolution, relay, Vec::new()));
     };
     let matching = Matching {
+        level: policy.level,
         strategies: &policy.matches,
         nexthop: &nexthop,
     };
@@ -280,7 +284,23 @@ pub fn predict(report: &CheckReport) -> Option<Prediction> {
     };
     let helo_wait_ms = number("smtp_helo_timeout").unwrap_or(300) * 1000;
     let limit = number("smtp_mx_address_limit").unwrap_or(5) as usize;
-    let addresses = attempt_order(&report.probes, limit)
+    // smtp_skip_5xx_greeting (default yes) turns a 5xx greeting into a deferral.
+    let skip_5xx = relay
+        .setting("smtp_skip_5xx_greeting")
+        .is_none_or(|s| !s.value.eq_ignore_ascii_case("no"));
+    let protocols = relay.setting("inet_protocols").map_or("all", |s| s.value.as_str());
+    let family_used = |ip: &IpAddr| match protocols {
+        "ipv4" => ip.is_ipv4(),
+        "ipv6" => ip.is_ipv6(),
+        _ => true,
+    };
+    let usable: Vec<ProbeResult> = report
+        .probes
+        .iter()
+        .filter(|p| family_used(&p.address.ip()))
+        .cloned()
+        .collect();
+    let addresses = attempt_order(&usable, limit)
         .into_iter()
         .map(|probe| {
             let client = probe
@@ -296,6 +316,13 @@ pub fn predict(report: &CheckReport) -> Option<Prediction> {
                     session_from_probe(probe, &matching, &probe.mx, helo_wait_ms),
                     Basis::Probe,
                 ),
+            };
+            let session = match session {
+                Session::Failed { reason, permanent } => Session::Failed {
+                    reason,
+                    permanent: permanent && !skip_5xx,
+                },
+                other => other,
             };
             address(policy.level, probe, &probe.mx, &session, basis)
         })
@@ -343,7 +370,7 @@ pub fn destination(resolution: &Resolution, relay: &RelayView, addresses: Vec<Ad
         MxOutcome::NxDomain => return dns("nxdomain", Outcome::Bounce),
         MxOutcome::NullMx => return dns("null_mx", Outcome::Bounce),
         MxOutcome::Error { .. } => return dns("dns_error", Outcome::Defer),
-        MxOutcome::NoData => return dns("nxdomain", Outcome::Bounce),
+        MxOutcome::NoData => return dns("nodata", Outcome::Bounce),
         _ if addresses.is_empty() => return dns("no_address", Outcome::Defer),
         _ => {}
     }
@@ -405,6 +432,7 @@ mod tests {
     fn match_strategies_follow_postfix() {
         let strategies = vec!["nexthop".to_string(), "dot-nexthop".to_string()];
         let secure = Matching {
+            level: Level::Secure,
             strategies: &strategies,
             nexthop: "example.com",
         };
@@ -413,6 +441,7 @@ mod tests {
         assert!(!secure.accepts("mx.example.com", &["mx.other.net".into()]));
         let hostname = vec!["hostname".to_string()];
         let verify = Matching {
+            level: Level::Verify,
             strategies: &hostname,
             nexthop: "example.com",
         };

@@ -37,6 +37,7 @@ const SHOWN: &[&str] = &[
     "smtp_starttls_timeout",
     "smtp_mx_address_limit",
     "smtp_mx_session_limit",
+    "smtp_skip_5xx_greeting",
     "minimal_backoff_time",
     "smtp_tls_policy_maps",
     "transport_maps",

@@ -135,14 +135,15 @@ pub fn parse(lines: &[String]) -> Session {
             permanent: false,
         };
     }
-    if let Some(greeting) = lines.iter().find_map(|l| l.strip_prefix("< ")) {
-        if !greeting.starts_with("220") {
-            let permanent = greeting.starts_with('5');
-            return Session::Failed {
-                reason: format!("refused to talk: {greeting}"),
-                permanent,
-            };
-        }
+    if let Some(greeting) = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("< "))
+        .filter(|g| !g.starts_with("220"))
+    {
+        return Session::Failed {
+            reason: format!("refused to talk: {greeting}"),
+            permanent: greeting.starts_with('5'),
+        };
     }
     for (index, line) in lines.iter().enumerate() {
         let kind = [
