@@ -116,14 +116,14 @@ fn respond(host: &str, stdout: ChildStdout, mut stdin: ChildStdin) {
                 _ => "502 5.5.1 Error: command not implemented".into(),
             })
         };
-        if let Some(reply) = reply {
-            if stdin
+        let sent = reply.is_none_or(|reply| {
+            stdin
                 .write_all(format!("{reply}\r\n").as_bytes())
                 .and_then(|()| stdin.flush())
-                .is_err()
-            {
-                return;
-            }
+                .is_ok()
+        });
+        if !sent {
+            return;
         }
     }
 }
