@@ -1,4 +1,5 @@
 //! Postfix, read through its own commands.
 
+pub mod exec;
 pub mod log;
 pub mod queue;
