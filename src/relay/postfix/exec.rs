@@ -74,7 +74,8 @@ pub fn locate(name: &str) -> Option<PathBuf> {
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Runs `name args…`, keeping at most `limit` bytes of standard output and stopping
@@ -176,7 +177,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_hanging_command_times_out() {
-        let err = run("sleep", &["30"], 1000, Duration::from_millis(200)).await.unwrap_err();
+        let err = run("sleep", &["30"], 1000, Duration::from_millis(200))
+            .await
+            .unwrap_err();
         assert!(matches!(err, ExecError::TimedOut { .. }), "{err}");
     }
 

@@ -53,7 +53,12 @@ impl LogLine {
     /// The `status=` word of a delivery line (`sent`, `deferred`, `bounced`, `expired`).
     pub fn status(&self) -> Option<&str> {
         let after = self.message.split("status=").nth(1)?;
-        Some(after.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or(after))
+        Some(
+            after
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .next()
+                .unwrap_or(after),
+        )
     }
 
     /// The recipient of a delivery line (`to=<…>`).
@@ -242,11 +247,7 @@ pub fn read_tail(path: &Path, max_bytes: u64) -> std::io::Result<(String, bool)>
 }
 
 /// Recent lines about a destination, from whichever log this relay writes.
-pub async fn recent(
-    domain: &str,
-    hosts: &[String],
-    config_dir: Option<&Path>,
-) -> Result<LogExcerpt, LogError> {
+pub async fn recent(domain: &str, hosts: &[String], config_dir: Option<&Path>) -> Result<LogExcerpt, LogError> {
     let destination = Destination::new(domain, hosts);
     let mut tried = Vec::new();
     if let Some(path) = maillog_file(config_dir).await? {
@@ -379,7 +380,9 @@ pub async fn read_since(mark: &mut LogMark, destination: &Destination) -> Result
             let limit = usize::try_from(MAX_TAIL_BYTES).unwrap_or(usize::MAX);
             let captured = exec::run("journalctl", &args, limit, COMMAND_TIMEOUT)
                 .await
-                .map_err(|e| LogError::NotFound { tried: vec![e.to_string()] })?;
+                .map_err(|e| LogError::NotFound {
+                    tried: vec![e.to_string()],
+                })?;
             Ok(String::from_utf8_lossy(&captured.stdout)
                 .lines()
                 .filter_map(parse_line)

@@ -382,6 +382,128 @@ fn attempted_all(lines: &[LogLine], ids: &[String]) -> bool {
     !ids.is_empty() && ids.iter().all(done)
 }
 
+/// The sentences about the queue and flushes, as data (assets/relay_queue.toml).
+pub static WORDING: crate::wording::Sentences = crate::wording::Sentences::new(
+    "assets/relay_queue.toml",
+    include_str!("../../../assets/relay_queue.toml"),
+);
+
+/// Every sentence of [`WORDING`] the code asks for; a test holds it and the asset in step.
+pub const SENTENCES: &[(&str, &str)] = &[
+    ("queue", "empty"),
+    ("queue", "truncated"),
+    ("queue", "unparsed"),
+    ("flush", "domain"),
+    ("flush", "queue_ids"),
+    ("flush", "no_lines"),
+    ("flush", "incomplete"),
+    ("intake", "title"),
+    ("intake", "reading"),
+    ("intake", "unreadable"),
+];
+
+/// A waiting time as an operator reads it: the two largest units (`3d 4h`, `12m 5s`).
+pub fn age_text(secs: u64) -> String {
+    let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
+    let mut parts = Vec::new();
+    let mut rest = secs;
+    for (size, unit) in units {
+        if rest >= size || (parts.is_empty() && size == 1) {
+            parts.push(format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+        if parts.len() == 2 || (!parts.is_empty() && rest == 0) {
+            break;
+        }
+    }
+    parts.join(" ")
+}
+
+impl DeferredQueue {
+    /// One line per destination, columns aligned, then any notes about the listing.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        if self.destinations.is_empty() {
+            out.push_str(&WORDING.say("queue", "empty", &[]));
+            out.push('\n');
+        }
+        let width = self
+            .destinations
+            .iter()
+            .map(|d| d.domain.chars().count())
+            .max()
+            .unwrap_or(0);
+        let count_width = self
+            .destinations
+            .iter()
+            .map(|d| d.messages.to_string().len())
+            .max()
+            .unwrap_or(1);
+        let ages: Vec<String> = self.destinations.iter().map(|d| age_text(d.oldest_age_secs)).collect();
+        let age_width = ages.iter().map(String::len).max().unwrap_or(0);
+        for (d, age) in self.destinations.iter().zip(&ages) {
+            let line = format!(
+                "{:<width$}  {:>count_width$} msg  oldest {:>age_width$}  {}",
+                d.domain,
+                d.messages,
+                age,
+                d.last_reason.as_deref().unwrap_or("-"),
+            );
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        if self.truncated {
+            let limit = (MAX_OUTPUT_BYTES / (1024 * 1024)).to_string();
+            out.push_str(&WORDING.say("queue", "truncated", &[("limit", &limit)]));
+            out.push('\n');
+        }
+        if self.unparsed_lines > 0 {
+            let count = self.unparsed_lines.to_string();
+            out.push_str(&WORDING.say("queue", "unparsed", &[("count", &count)]));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl FlushOutcome {
+    /// What was asked for, then the new log lines, then whether they are all there.
+    pub fn render_text(&self, follow: Duration) -> String {
+        let mut out = match &self.method {
+            FlushMethod::Domain => WORDING.say("flush", "domain", &[("domain", &self.domain)]),
+            FlushMethod::QueueIds { ids, not_eligible } => WORDING.say(
+                "flush",
+                "queue_ids",
+                &[
+                    ("domain", &self.domain),
+                    ("why", not_eligible),
+                    ("count", &ids.len().to_string()),
+                ],
+            ),
+        };
+        out.push('\n');
+        let seconds = follow.as_secs().to_string();
+        if self.lines.is_empty() {
+            let source = self.source.to_string();
+            out.push_str(&WORDING.say(
+                "flush",
+                "no_lines",
+                &[("domain", &self.domain), ("source", &source), ("seconds", &seconds)],
+            ));
+            out.push('\n');
+        }
+        for line in &self.lines {
+            let id = line.queue_id.as_deref().map(|id| format!("{id}: ")).unwrap_or_default();
+            out.push_str(&format!("{} {}: {id}{}\n", line.timestamp, line.process, line.message));
+        }
+        if !self.complete && !self.lines.is_empty() {
+            out.push_str(&WORDING.say("flush", "incomplete", &[("seconds", &seconds)]));
+            out.push('\n');
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
@@ -431,7 +553,11 @@ mod tests {
             "deferred",
             "A1",
             1000,
-            &[("a@example.net", Some("r1")), ("b@example.net", Some("r2")), ("c@example.org", None)],
+            &[
+                ("a@example.net", Some("r1")),
+                ("b@example.net", Some("r2")),
+                ("c@example.org", None),
+            ],
         )];
         let grouped = group_deferred(&messages, 1000);
         assert_eq!(grouped.len(), 2);
@@ -446,7 +572,9 @@ mod tests {
             1000,
             &[(
                 "user@example.net",
-                Some("host mx.example.net[192.0.2.1] said: 454 4.7.0 TLS not available due to temporary reason (in reply to STARTTLS command)"),
+                Some(
+                    "host mx.example.net[192.0.2.1] said: 454 4.7.0 TLS not available due to temporary reason (in reply to STARTTLS command)",
+                ),
             )],
         )];
         let grouped = group_deferred(&messages, 1000);
@@ -458,19 +586,64 @@ mod tests {
 
     #[test]
     fn unparsable_lines_are_counted_not_fatal() {
-        let (messages, unparsed) = parse("{\"queue_name\": \"deferred\", \"queue_id\": \"A\", \"arrival_time\": 1}\nnot json\n{\"queue_na");
+        let (messages, unparsed) =
+            parse("{\"queue_name\": \"deferred\", \"queue_id\": \"A\", \"arrival_time\": 1}\nnot json\n{\"queue_na");
         assert_eq!(messages.len(), 1);
         assert_eq!(unparsed, 2);
     }
 
     #[test]
+    fn every_sentence_used_is_in_the_asset_and_no_other() {
+        assert_eq!(WORDING.problems(SENTENCES), Vec::<String>::new());
+    }
+
+    #[test]
+    fn ages_show_their_two_largest_units() {
+        assert_eq!(age_text(0), "0s");
+        assert_eq!(age_text(45), "45s");
+        assert_eq!(age_text(3600), "1h");
+        assert_eq!(age_text(3725), "1h 2m");
+        assert_eq!(age_text(90_061), "1d 1h");
+    }
+
+    #[test]
+    fn the_text_listing_aligns_one_line_per_destination() {
+        let messages = [
+            message("deferred", "A1", 1000, &[("a@example.net", Some("refused"))]),
+            message("deferred", "B2", 1500, &[("b@example.net", Some("refused again"))]),
+            message("deferred", "C3", 1990, &[("c@mixed.example", None)]),
+        ];
+        let queue = DeferredQueue {
+            destinations: group_deferred(&messages, 2000),
+            messages: 3,
+            truncated: false,
+            unparsed_lines: 0,
+        };
+        assert_eq!(
+            queue.render_text(),
+            "example.net    2 msg  oldest 16m 40s  refused again\nmixed.example  1 msg  oldest     10s  -\n"
+        );
+        let empty = DeferredQueue {
+            destinations: Vec::new(),
+            messages: 0,
+            truncated: false,
+            unparsed_lines: 0,
+        };
+        assert_eq!(empty.render_text(), "no deferred mail\n");
+    }
+
+    #[test]
     fn fatal_messages_lose_the_program_prefix() {
         assert_eq!(
-            fatal_message("postqueue: fatal: Queue report unavailable - mail system is down (Connect to the Postfix showq service: Connection refused)"),
+            fatal_message(
+                "postqueue: fatal: Queue report unavailable - mail system is down (Connect to the Postfix showq service: Connection refused)"
+            ),
             "Queue report unavailable - mail system is down (Connect to the Postfix showq service: Connection refused)"
         );
         assert_eq!(
-            fatal_message("postqueue: error: unauthorized configuration directory name: /tmp/x\npostqueue: fatal: specify ..."),
+            fatal_message(
+                "postqueue: error: unauthorized configuration directory name: /tmp/x\npostqueue: fatal: specify ..."
+            ),
             "unauthorized configuration directory name: /tmp/x"
         );
     }
