@@ -99,3 +99,110 @@ fn flush_without_yes_is_a_usage_error_and_asks_nothing() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
 }
+
+// ---- The Intake screen's list of deferred destinations --------------------------------
+
+mod intake_screen {
+    use mxtriage::engine::Settings;
+    use mxtriage::relay::postfix::queue::{self, DeferredQueue};
+    use mxtriage::target::Target;
+    use mxtriage::tui::app::{App, Command, Event, IntakeFocus, RelayQueue, Screen};
+    use mxtriage::tui::view;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    use super::{LISTING, RECORDED_AT};
+
+    fn key(code: KeyCode) -> Event {
+        Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    fn recorded_queue() -> RelayQueue {
+        let (messages, _) = queue::parse(LISTING);
+        RelayQueue::Read(DeferredQueue {
+            destinations: queue::group_deferred(&messages, RECORDED_AT),
+            messages: 4,
+            truncated: false,
+            unparsed_lines: 0,
+        })
+    }
+
+    fn screen_text(app: &App) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+        terminal.draw(|frame| view::render(frame, app)).unwrap();
+        let buffer = terminal.backend().buffer();
+        let width = usize::from(buffer.area.width);
+        buffer
+            .content()
+            .chunks(width)
+            .map(|row| row.iter().map(|c| c.symbol()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_workbench_asks_for_the_relay_queue_at_start_but_the_demo_does_not() {
+        let app = App::new(Settings::default(), Vec::new());
+        assert!(matches!(app.start_up().as_slice(), [Command::ReadRelayQueue]));
+    }
+
+    #[test]
+    fn deferred_destinations_are_listed_first_and_enter_triages_the_picked_one() {
+        let mut app = App::new(Settings::default(), Vec::new());
+        assert!(app.update(Event::RelayQueue(recorded_queue())).is_empty());
+        assert_eq!(app.intake.focus, IntakeFocus::Queue);
+        let text = screen_text(&app);
+        let list = text.find("> example.net").expect("the list is drawn");
+        let paste = text.find("paste a bounce").expect("the paste box is drawn");
+        assert!(list < paste, "the list comes above the paste box:\n{text}");
+
+        app.update(key(KeyCode::Down));
+        let commands = app.update(key(KeyCode::Enter));
+        let Some(Command::Start { target, .. }) = commands.first() else {
+            panic!("Enter starts triage: {commands:?}");
+        };
+        assert_eq!(*target, Target::parse("mixed.example").unwrap());
+        assert_eq!(app.screen, Screen::Triage);
+        // The reason went through the paste box and the intake, as a paste would.
+        assert_eq!(
+            app.intake.paste.lines().join("\n"),
+            "<dave@mixed.example>: connect to 127.0.0.1[127.0.0.1]:9: Connection refused"
+        );
+        let found = app.intake.extracted.as_ref().unwrap();
+        assert_eq!(found.address, Some("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn pasting_still_works_beside_the_list() {
+        let mut app = App::new(Settings::default(), Vec::new());
+        app.update(Event::RelayQueue(recorded_queue()));
+        app.update(Event::Paste(
+            "Mar  3 10:00:01 mail postfix/smtp[4242]: 4QxYz1AbCd: to=<user@example.com>, relay=mx.example.com[192.0.2.1]:25, delay=3601, delays=3600/0.01/0.4/0, dsn=4.7.5, status=deferred (Cannot start TLS: handshake failure)".into(),
+        ));
+        assert_eq!(app.intake.focus, IntakeFocus::Paste);
+        assert_eq!(
+            app.intake.extracted.as_ref().unwrap().domain.as_deref(),
+            Some("example.com")
+        );
+    }
+
+    #[test]
+    fn an_unreadable_queue_is_one_line_saying_why_and_no_postfix_is_silence() {
+        let mut app = App::new(Settings::default(), Vec::new());
+        app.update(Event::RelayQueue(RelayQueue::Unreadable(
+            "postqueue -j: the Postfix mail system is not running".into(),
+        )));
+        assert_eq!(app.intake.focus, IntakeFocus::Paste);
+        let text = screen_text(&app);
+        assert!(
+            text.contains("relay queue not read: postqueue -j: the Postfix mail system"),
+            "{text}"
+        );
+
+        let mut quiet = App::new(Settings::default(), Vec::new());
+        quiet.update(Event::RelayQueue(RelayQueue::NoPostfix));
+        let text = screen_text(&quiet);
+        assert!(!text.contains("relay queue"), "{text}");
+    }
+}

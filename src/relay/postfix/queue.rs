@@ -398,7 +398,6 @@ pub const SENTENCES: &[(&str, &str)] = &[
     ("flush", "no_lines"),
     ("flush", "incomplete"),
     ("intake", "title"),
-    ("intake", "reading"),
     ("intake", "unreadable"),
 ];
 
