@@ -81,6 +81,9 @@ pub struct LabOptions {
     pub latency: Duration,
     /// How long the `tarpit` scenario holds its greeting.
     pub tarpit: Duration,
+    /// The port the lab's DNS server (127.77.0.1) listens on; 0 picks a free one. A real
+    /// MTA's libc resolver only asks port 53, so a harness driving one sets 53 here.
+    pub dns_port: u16,
 }
 
 impl Default for LabOptions {
@@ -88,6 +91,7 @@ impl Default for LabOptions {
         Self {
             latency: Duration::ZERO,
             tarpit: Duration::from_secs(4),
+            dns_port: 0,
         }
     }
 }
@@ -356,7 +360,7 @@ impl Lab {
             connections.insert(IpAddr::V4(server.ip), Arc::clone(&counter));
             tasks.push(tokio::spawn(smtp::serve(listener, Arc::new(server.script), counter)));
         }
-        let dns_server = DnsServer::start(&zone, SocketAddr::from((LAB_DNS_IP, 0))).await?;
+        let dns_server = DnsServer::start(&zone, SocketAddr::from((LAB_DNS_IP, options.dns_port))).await?;
         let stale_server = DnsServer::start(&stale_zone, SocketAddr::from((STALE_DNS_IP, 0))).await?;
         if let Some(stale) = scenarios.iter_mut().find(|s| s.name == STALE_SCENARIO) {
             stale.resolver = Some(stale_server.addr());

@@ -1,0 +1,672 @@
+//! A real, private Postfix relay that delivers to the lab: the ground truth for
+//! "what does this relay do with mail for that scenario".
+//!
+//! Each [`PostfixRelay`] is its own instance: config, queue, data directory and log
+//! file live in a fresh directory; `/etc/postfix` and the system's Postfix are only
+//! read (binaries, `postfix-files`), never changed. The `smtp` service runs chrooted
+//! in the queue directory, whose `etc/resolv.conf` names the lab DNS on 127.77.0.1, so
+//! Postfix resolves MX and A records itself, through libc, on port 53: the lab must be
+//! started with `LabOptions { dns_port: 53, .. }`. The SMTP client connects to the
+//! lab's port through `smtp_tcp_port`. Needs root (the master runs as root, as on a
+//! real relay) and Postfix 3.x (`postconf`, `sendmail`, `/usr/lib/postfix/sbin/master`).
+//!
+//! ```ignore
+//! let relay = PostfixRelay::start(&lab, &PostfixRelay::temp_base(), &[("smtp_tls_security_level", "encrypt")], &[], &[]);
+//! let id = relay.send("rcpt@no-starttls.lab.test").await;
+//! let outcome = relay.outcome(&id, Duration::from_secs(30)).await;
+//! assert_eq!(outcome.status, Status::Deferred);
+//! ```
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
+#![allow(dead_code, reason = "a harness API: each test uses a part of it")]
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mxtriage::lab::Lab;
+use regex::Regex;
+
+/// Where the Debian package puts `master` and the other daemons.
+const DAEMON_DIR: &str = "/usr/lib/postfix/sbin";
+/// The envelope sender of every test message.
+pub const SENDER: &str = "sender@relay.test";
+
+/// Timeouts of every instance (a caller's `main_cf` entry overrides one): short, so
+/// deferrals come in seconds, yet longer than the lab's 4 s tarpit greeting.
+pub const TIMEOUTS: &[(&str, &str)] = &[
+    ("smtp_connect_timeout", "5s"),
+    ("smtp_helo_timeout", "10s"),
+    ("smtp_starttls_timeout", "10s"),
+    ("smtp_mail_timeout", "10s"),
+    ("smtp_rcpt_timeout", "10s"),
+    ("smtp_data_init_timeout", "10s"),
+    ("smtp_data_xfer_timeout", "10s"),
+    ("smtp_data_done_timeout", "10s"),
+    ("smtp_quit_timeout", "5s"),
+    ("smtp_rset_timeout", "5s"),
+];
+
+/// Whether this machine can run a private Postfix: root and the Postfix binaries.
+pub fn available() -> Result<(), String> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err("a private Postfix master must run as root".into());
+    }
+    for program in ["/usr/sbin/postconf", "/usr/sbin/postfix", "/usr/sbin/sendmail"] {
+        if !Path::new(program).exists() {
+            return Err(format!("{program} is missing (apt-get install postfix)"));
+        }
+    }
+    if !Path::new(DAEMON_DIR).join("master").exists() {
+        return Err(format!("{DAEMON_DIR}/master is missing (apt-get install postfix)"));
+    }
+    Ok(())
+}
+
+/// A master.cf line for an extra `smtp(8)` transport, chrooted like `smtp` so it uses the
+/// lab resolver, with `-o name=value` overrides: e.g.
+/// `smtp_transport("tls_encrypt", &[("smtp_tls_security_level", "encrypt")])`.
+pub fn smtp_transport(name: &str, overrides: &[(&str, &str)]) -> String {
+    let mut line = format!("{name} unix - - y - - smtp\n  -o syslog_name=postfix/$service_name");
+    for (key, value) in overrides {
+        line.push_str(&format!("\n  -o {key}={value}"));
+    }
+    line
+}
+
+/// A running private Postfix instance; dropping it stops the master and removes its
+/// directory (kept when `MXTRIAGE_KEEP_POSTFIX` is set, for reading the log).
+pub struct PostfixRelay {
+    dir: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    master: Child,
+}
+
+impl fmt::Debug for PostfixRelay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostfixRelay")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+static INSTANCES: AtomicUsize = AtomicUsize::new(0);
+
+impl PostfixRelay {
+    /// The default parent directory of instances: `$TMPDIR/mxtriage-postfix`.
+    pub fn temp_base() -> PathBuf {
+        std::env::temp_dir().join("mxtriage-postfix")
+    }
+
+    /// Starts an instance in a new directory under `base`, relaying to the lab's port
+    /// with the lab CA as `smtp_tls_CAfile`.
+    ///
+    /// - `main_cf`: extra main.cf parameters; each replaces the harness default of the same
+    ///   name (e.g. `("smtp_tls_security_level", "verify")`, `("relayhost", "[mx.x.lab.test]")`).
+    ///   `$config_directory` works in values: `texthash:$config_directory/tls_policy`.
+    /// - `master_cf`: extra master.cf entries, appended (see [`smtp_transport`]).
+    /// - `maps`: `(name, contents)` files written to the config directory before start;
+    ///   a name `hash:NAME` writes `NAME` and runs `postmap hash:` on it (`texthash:` needs
+    ///   no postmap and is read before the chroot, so prefer it).
+    ///
+    /// Panics when the lab DNS is not on port 53 or Postfix does not start.
+    pub fn start(
+        lab: &Lab,
+        base: &Path,
+        main_cf: &[(&str, &str)],
+        master_cf: &[&str],
+        maps: &[(&str, &str)],
+    ) -> PostfixRelay {
+        assert_eq!(
+            lab.dns.port(),
+            53,
+            "Postfix's libc resolver only asks port 53: start the lab with LabOptions {{ dns_port: 53, .. }}"
+        );
+        std::fs::create_dir_all(base).unwrap();
+        sweep_stale(base);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let dir = base.join(format!(
+            "{}-{}-{nanos}",
+            std::process::id(),
+            INSTANCES.fetch_add(1, Ordering::Relaxed)
+        ));
+        let config = dir.join("conf");
+        let queue = dir.join("queue");
+        let data = dir.join("data");
+        let log = dir.join("maillog");
+        for d in [&config, &queue, &data, &queue.join("etc")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let ca_file = lab.write_ca_file(&config).unwrap();
+
+        let mut params: Vec<(String, String)> = vec![
+            ("compatibility_level", "3.6"),
+            ("queue_directory", queue.to_str().unwrap()),
+            ("data_directory", data.to_str().unwrap()),
+            ("maillog_file", log.to_str().unwrap()),
+            ("maillog_file_prefixes", dir.to_str().unwrap()),
+            ("myhostname", "relay.test"),
+            ("mydomain", "relay.test"),
+            ("myorigin", "relay.test"),
+            ("mydestination", ""),
+            ("inet_interfaces", "loopback-only"),
+            ("inet_protocols", "ipv4"),
+            ("mynetworks", "127.0.0.0/8"),
+            ("smtp_tcp_port", &lab.port.to_string()),
+            ("smtp_tls_security_level", "may"),
+            ("smtp_tls_CAfile", ca_file.to_str().unwrap()),
+            ("smtp_tls_loglevel", "1"),
+            // Every message gets its own session: no TLS session or connection reuse
+            // carries one scenario's result into the next message.
+            ("smtp_tls_session_cache_database", ""),
+            ("smtp_connection_cache_on_demand", "no"),
+            ("alias_maps", ""),
+            ("alias_database", ""),
+            ("biff", "no"),
+            ("default_process_limit", "40"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (key, value) in TIMEOUTS.iter().chain(main_cf) {
+            match params.iter_mut().find(|(k, _)| k == key) {
+                Some(slot) => slot.1 = value.to_string(),
+                None => params.push((key.to_string(), value.to_string())),
+            }
+        }
+        let main: String = params.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+        std::fs::write(config.join("main.cf"), main).unwrap();
+        let mut master = MASTER_CF.to_string();
+        for entry in master_cf {
+            master.push_str(entry);
+            master.push('\n');
+        }
+        std::fs::write(config.join("master.cf"), master).unwrap();
+
+        // The chroot the smtp client resolves in: the lab DNS and nothing else.
+        let etc = queue.join("etc");
+        std::fs::write(etc.join("resolv.conf"), "nameserver 127.77.0.1\n").unwrap();
+        std::fs::write(etc.join("hosts"), "127.0.0.1 localhost\n").unwrap();
+        std::fs::write(etc.join("nsswitch.conf"), "hosts: files dns\nservices: files\n").unwrap();
+        let services = std::fs::read("/etc/services").unwrap_or_else(|_| b"smtp 25/tcp mail\n".to_vec());
+        std::fs::write(etc.join("services"), services).unwrap();
+        if let Ok(zone) = std::fs::read("/etc/localtime") {
+            std::fs::write(etc.join("localtime"), zone).unwrap();
+        }
+
+        for (name, contents) in maps {
+            let (hash, file) = match name.strip_prefix("hash:") {
+                Some(file) => (true, file),
+                None => (false, *name),
+            };
+            let path = config.join(file);
+            std::fs::write(&path, contents).unwrap();
+            if hash {
+                postmap_file(&config, &format!("hash:{}", path.display()));
+            }
+        }
+
+        // `postfix check` creates the queue's subdirectories with their owners (it runs
+        // post-install create-missing against this instance's directories only).
+        let check = Command::new("/usr/sbin/postfix")
+            .arg("-c")
+            .arg(&config)
+            .arg("check")
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "postfix check failed: {}{}",
+            String::from_utf8_lossy(&check.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        let postfix_uid = uid_of("postfix");
+        std::os::unix::fs::chown(&data, Some(postfix_uid), None).unwrap();
+
+        // master -d stays in the foreground: it is our child, stopped in Drop.
+        let master = Command::new(Path::new(DAEMON_DIR).join("master"))
+            .arg("-c")
+            .arg(&config)
+            .arg("-d")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("master.stderr")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut relay = PostfixRelay {
+            dir,
+            config,
+            log,
+            master,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if relay.log_text().contains("daemon started") {
+                break;
+            }
+            if let Ok(Some(status)) = relay.master.try_wait() {
+                panic!(
+                    "postfix master exited ({status}): {}{}",
+                    std::fs::read_to_string(relay.dir.join("master.stderr")).unwrap_or_default(),
+                    relay.log_text()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "postfix master did not start:\n{}",
+                relay.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        relay
+    }
+
+    /// The instance's config directory (main.cf, master.cf, maps, lab-ca.pem).
+    pub fn config_dir(&self) -> &Path {
+        &self.config
+    }
+
+    /// The instance's private log file (`maillog_file`).
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// The whole log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Runs `postmap` on `map` (e.g. `hash:$config_directory/transport` spelled out, or a
+    /// name in the config directory given as `hash:NAME`), for maps changed after start.
+    pub fn postmap(&self, map: &str) {
+        let map = match map.split_once(':') {
+            Some((kind, name)) if !name.starts_with('/') => format!("{kind}:{}", self.config.join(name).display()),
+            _ => map.to_string(),
+        };
+        postmap_file(&self.config, &map);
+    }
+
+    /// Submits one message to `rcpt` with the real `sendmail -C`, and returns its queue id
+    /// (from cleanup's `message-id=` log line). DSN notify=never: a failure bounces no mail.
+    pub async fn send(&self, rcpt: &str) -> String {
+        static MESSAGES: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let message_id = format!(
+            "mxtriage-{}-{}-{nanos}@relay.test",
+            std::process::id(),
+            MESSAGES.fetch_add(1, Ordering::Relaxed)
+        );
+        let body = format!(
+            "From: {SENDER}\nTo: {rcpt}\nSubject: mxtriage relay ground truth\nMessage-ID: <{message_id}>\n\nTest message.\n"
+        );
+        let mut child = tokio::process::Command::new("/usr/sbin/sendmail")
+            .arg("-C")
+            .arg(&self.config)
+            .args(["-f", SENDER, "-N", "never", "-i", "--", rcpt])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use tokio::io::AsyncWriteExt;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(body.as_bytes()).await.unwrap();
+        }
+        let output = child.wait_with_output().await.unwrap();
+        assert!(
+            output.status.success(),
+            "sendmail failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let needle = format!(": message-id=<{message_id}>");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(id) = self
+                .log_text()
+                .lines()
+                .filter_map(parse_line)
+                .find(|l| l.message.ends_with(&needle))
+                .and_then(|l| l.message.split_once(':').map(|(id, _)| id.to_string()))
+            {
+                return id;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no queue id for {message_id}:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits for the first delivery status (`sent`, `deferred`, `bounced`, ...) of queue id
+    /// `id`, or of the first message to recipient `<id>` when it contains `@`.
+    pub async fn outcome(&self, id: &str, timeout: Duration) -> Outcome {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(outcome) = find_outcome(&self.log_text(), id) {
+                return outcome;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no delivery status for {id} within {timeout:?}:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// [`send`](Self::send) then [`outcome`](Self::outcome).
+    pub async fn deliver(&self, rcpt: &str, timeout: Duration) -> Outcome {
+        let id = self.send(rcpt).await;
+        self.outcome(&id, timeout).await
+    }
+}
+
+impl Drop for PostfixRelay {
+    fn drop(&mut self) {
+        stop_master(self.master.id() as i32, &mut || {
+            matches!(self.master.try_wait(), Ok(Some(_)))
+        });
+        let _ = self.master.wait();
+        if std::env::var_os("MXTRIAGE_KEEP_POSTFIX").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("kept Postfix instance {}", self.dir.display());
+        }
+    }
+}
+
+/// SIGTERM (the master stops its children), then SIGKILL after 5 s.
+fn stop_master(pid: i32, gone: &mut dyn FnMut() -> bool) {
+    // SAFETY: kill only signals the given pid, a master this harness started.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !gone() {
+        if Instant::now() > deadline {
+            // SAFETY: as above.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Stops masters left behind by killed test runs (their test process is gone) and
+/// removes their directories. Only a master whose command line names that instance's
+/// own config directory is signalled.
+fn sweep_stale(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(owner) = name.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if owner == std::process::id() || Path::new(&format!("/proc/{owner}")).exists() {
+            continue;
+        }
+        let dir = entry.path();
+        let pid_file = dir.join("queue/pid/master.pid");
+        if let Some(pid) = std::fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let conf = dir.join("conf");
+            if String::from_utf8_lossy(&cmdline).contains(conf.to_str().unwrap_or("\0")) {
+                stop_master(pid, &mut || !Path::new(&format!("/proc/{pid}")).exists());
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+fn postmap_file(config: &Path, map: &str) {
+    let out = Command::new("/usr/sbin/postmap")
+        .arg("-c")
+        .arg(config)
+        .arg(map)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "postmap {map}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn uid_of(user: &str) -> u32 {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&user))
+        .and_then(|f| f.get(2)?.parse().ok())
+        .unwrap_or_else(|| panic!("no user {user} (apt-get install postfix creates it)"))
+}
+
+/// The services of a relay-only instance, as Debian's master.cf has them, with only
+/// `smtp` (and transports added like it) chrooted so DNS goes to the lab. postlogd
+/// writes `maillog_file`. No smtpd: mail enters through sendmail/postdrop/pickup.
+const MASTER_CF: &str = "\
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       y       -       -       smtp
+relay     unix  -       -       y       -       -       smtp
+  -o syslog_name=postfix/$service_name
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+";
+
+/// Postfix's delivery status of one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Sent,
+    Deferred,
+    Bounced,
+    /// Any other `status=` word (`expired`, `deliverable`, ...).
+    Other(String),
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Status::Sent => f.write_str("sent"),
+            Status::Deferred => f.write_str("deferred"),
+            Status::Bounced => f.write_str("bounced"),
+            Status::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Postfix's TLS session kinds, as in "Verified TLS connection established to ...".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsKind {
+    Verified,
+    Trusted,
+    Untrusted,
+    Anonymous,
+}
+
+/// One "<kind> TLS connection established to <peer>: <details>" line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSession {
+    pub kind: TlsKind,
+    /// `host[ip]:port`.
+    pub peer: String,
+    /// `TLSv1.3 with cipher ...`.
+    pub details: String,
+}
+
+/// What Postfix logged for one recipient's first delivery attempt.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub queue_id: String,
+    pub recipient: String,
+    pub status: Status,
+    /// `dsn=` (e.g. `4.7.4`).
+    pub dsn: String,
+    /// `relay=` (e.g. `mx.healthy.lab.test[127.77.0.10]:PORT`, or `none`).
+    pub relay: String,
+    /// The text in parentheses after `status=...`.
+    pub reason: String,
+    /// The last TLS session established in this attempt (Postfix may retry in plaintext
+    /// or move to the next MX after it).
+    pub tls: Option<TlsSession>,
+    /// Every line the delivering process logged for this attempt, in order, without the
+    /// syslog prefix: `postfix/smtp[pid]: ...` (TLS lines carry no queue id).
+    pub session: Vec<String>,
+}
+
+impl Outcome {
+    /// The command of "(in reply to X command)" in the reason, if any.
+    pub fn in_reply_to(&self) -> Option<&str> {
+        let (_, rest) = self.reason.rsplit_once("(in reply to ")?;
+        rest.strip_suffix(" command)")
+    }
+
+    /// Whether the attempt ended only because the lab's SMTP servers take no mail: in
+    /// cleartext they answer MAIL FROM with 502, inside TLS they answer DATA with 250
+    /// instead of 354. Postfix then bounces, but after its TLS decision: as ground truth
+    /// for "what does the relay do", such an attempt is a delivery.
+    pub fn stopped_by_lab(&self) -> bool {
+        self.status == Status::Bounced
+            && (self.reason.ends_with("said: 250 2.0.0 OK (in reply to DATA command)")
+                || self
+                    .reason
+                    .ends_with("said: 502 5.5.1 Error: command not implemented (in reply to MAIL FROM command)"))
+    }
+
+    /// Sent, or [`stopped_by_lab`](Self::stopped_by_lab): the relay hands the message over.
+    pub fn delivered(&self) -> bool {
+        self.status == Status::Sent || self.stopped_by_lab()
+    }
+
+    /// `deliver (Trusted TLS)`, `deliver (cleartext)`, `defer`, `bounce`, ...
+    pub fn verdict(&self) -> String {
+        if self.delivered() {
+            match &self.tls {
+                Some(tls) => format!("deliver ({:?} TLS)", tls.kind),
+                None => "deliver (cleartext)".to_string(),
+            }
+        } else {
+            match &self.status {
+                Status::Deferred => "defer".to_string(),
+                Status::Bounced => "bounce".to_string(),
+                other => other.to_string(),
+            }
+        }
+    }
+
+    /// Whether any session line contains `text`.
+    pub fn logged(&self, text: &str) -> bool {
+        self.session.iter().any(|l| l.contains(text))
+    }
+}
+
+/// One parsed syslog-style line of `maillog_file`.
+struct Line<'a> {
+    program: &'a str,
+    pid: &'a str,
+    message: &'a str,
+}
+
+/// `Nov 29 18:04:25 relay postfix/smtp[17872]: message`.
+fn parse_line(line: &str) -> Option<Line<'_>> {
+    static RE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\S+\s+\d+\s+[\d:]+\s+\S+\s+([^\s\[]+)\[(\d+)\]: (.*)$").unwrap());
+    let caps = RE.captures(line)?;
+    Some(Line {
+        program: caps.get(1)?.as_str(),
+        pid: caps.get(2)?.as_str(),
+        message: caps.get(3)?.as_str(),
+    })
+}
+
+/// `QUEUEID: to=<rcpt>, relay=..., ..., dsn=X, status=word (reason)`.
+static STATUS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^([0-9A-Za-z]+): to=<([^>]*)>, (?:orig_to=<[^>]*>, )?relay=([^,]*), .*?dsn=([^,]*), status=(\w+) \((.*)\)$",
+    )
+    .unwrap()
+});
+static TLS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(Verified|Trusted|Untrusted|Anonymous) TLS connection established (?:to|from) (\S+): (.*)$").unwrap()
+});
+
+/// The first status of `id` (queue id, or recipient address when it contains `@`).
+fn find_outcome(log: &str, id: &str) -> Option<Outcome> {
+    let lines: Vec<Line<'_>> = log.lines().filter_map(parse_line).collect();
+    let (index, caps) = lines.iter().enumerate().find_map(|(i, l)| {
+        let caps = STATUS.captures(l.message)?;
+        let matches = if id.contains('@') {
+            &caps[2] == id
+        } else {
+            &caps[1] == id
+        };
+        matches.then_some((i, caps))
+    })?;
+    let pid = lines[index].pid;
+    // The attempt starts after this process's previous delivery status.
+    let start = lines[..index]
+        .iter()
+        .rposition(|l| l.pid == pid && STATUS.is_match(l.message))
+        .map_or(0, |p| p + 1);
+    let session: Vec<String> = lines[start..=index]
+        .iter()
+        .filter(|l| l.pid == pid)
+        .map(|l| format!("{}[{}]: {}", l.program, l.pid, l.message))
+        .collect();
+    let tls = lines[start..index]
+        .iter()
+        .filter(|l| l.pid == pid)
+        .filter_map(|l| TLS.captures(l.message))
+        .next_back()
+        .map(|c| TlsSession {
+            kind: match &c[1] {
+                "Verified" => TlsKind::Verified,
+                "Trusted" => TlsKind::Trusted,
+                "Untrusted" => TlsKind::Untrusted,
+                _ => TlsKind::Anonymous,
+            },
+            peer: c[2].to_string(),
+            details: c[3].to_string(),
+        });
+    let status = match &caps[5] {
+        "sent" => Status::Sent,
+        "deferred" => Status::Deferred,
+        "bounced" => Status::Bounced,
+        other => Status::Other(other.to_string()),
+    };
+    Some(Outcome {
+        queue_id: caps[1].to_string(),
+        recipient: caps[2].to_string(),
+        relay: caps[3].to_string(),
+        dsn: caps[4].to_string(),
+        status,
+        reason: caps[6].to_string(),
+        tls,
+        session,
+    })
+}
