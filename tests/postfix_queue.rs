@@ -1,6 +1,10 @@
-//! The relay's deferred queue and log, read from output recorded on a private
-//! Postfix 3.7.11 instance (tests/fixtures/postfix/) and from the real binary.
+//! The relay's deferred queue and log: from output recorded on a private Postfix
+//! 3.7.11 instance (tests/fixtures/postfix/), and against a real private Postfix
+//! (tests/common/postfix.rs) deferring mail for lab scenarios, read by the real binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+#[path = "common/postfix.rs"]
+mod postfix;
 
 use std::process::Command;
 
@@ -204,5 +208,212 @@ mod intake_screen {
         quiet.update(Event::RelayQueue(RelayQueue::NoPostfix));
         let text = screen_text(&quiet);
         assert!(!text.contains("relay queue"), "{text}");
+    }
+}
+
+// ---- Against a real private Postfix ---------------------------------------------------
+
+mod real_postfix {
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    use mxtriage::lab::{Lab, LabOptions};
+    use mxtriage::relay::postfix::log::{self, LogSource};
+    use mxtriage::relay::postfix::queue::{self, FlushMethod};
+    use tokio::sync::{Mutex, MutexGuard};
+
+    use super::postfix::{self, PostfixRelay, Status};
+
+    /// One lab on port 53 at a time in this binary (Postfix's resolver only asks 53).
+    static PORT_53: Mutex<()> = Mutex::const_new(());
+
+    /// The slowest attempt here is a refused STARTTLS: well under this.
+    const OUTCOME: Duration = Duration::from_secs(60);
+
+    struct Turn {
+        lab: Lab,
+        _guard: MutexGuard<'static, ()>,
+    }
+
+    /// `None` (skipped, said so) when this machine cannot run Postfix; in CI that fails.
+    async fn lab() -> Option<Turn> {
+        if let Err(why) = postfix::available() {
+            assert!(std::env::var_os("CI").is_none(), "cannot run Postfix: {why}");
+            eprintln!("SKIPPED: {why}");
+            return None;
+        }
+        let guard = PORT_53.lock().await;
+        // Another test binary (another worktree's, on a shared machine) may hold port 53
+        // for a while: wait for it rather than fail.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match Lab::start(LabOptions {
+                dns_port: 53,
+                ..LabOptions::default()
+            })
+            .await
+            {
+                Ok(lab) => return Some(Turn { lab, _guard: guard }),
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("lab on port 53 not ready yet: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("lab with DNS on port 53: {e}"),
+            }
+        }
+    }
+
+    /// A relay that requires TLS, with mail deferred for `no-starttls` (`count`
+    /// messages) and `starttls-454` (one); returns the relay, the two domains and the
+    /// no-starttls queue ids in submission order.
+    async fn deferring(
+        turn: &Turn,
+        count: usize,
+        main_cf: &[(&str, &str)],
+    ) -> (PostfixRelay, String, String, Vec<String>) {
+        let mut settings = vec![("smtp_tls_security_level", "encrypt")];
+        settings.extend_from_slice(main_cf);
+        let relay = PostfixRelay::start(&turn.lab, &PostfixRelay::temp_base(), &settings, &[], &[]);
+        let no_tls = turn.lab.scenario("no-starttls").unwrap().domain.clone();
+        let refused = turn.lab.scenario("starttls-454").unwrap().domain.clone();
+        let mut ids = Vec::new();
+        for n in 0..count {
+            let id = relay.send(&format!("rcpt{n}@{no_tls}")).await;
+            assert_eq!(relay.outcome(&id, OUTCOME).await.status, Status::Deferred);
+            ids.push(id);
+        }
+        let id = relay.send(&format!("rcpt@{refused}")).await;
+        assert_eq!(relay.outcome(&id, OUTCOME).await.status, Status::Deferred);
+        (relay, no_tls, refused, ids)
+    }
+
+    fn mxtriage_queue(relay: &PostfixRelay, extra: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_mxtriage"))
+            .args(["queue", "--postfix-config"])
+            .arg(relay.config_dir())
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deferred_mail_appears_grouped_in_queue_json() {
+        let Some(turn) = lab().await else { return };
+        let (relay, no_tls, refused, ids) = deferring(&turn, 2, &[]).await;
+        let out = mxtriage_queue(&relay, &["--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["messages"], 3);
+        let first = &v["destinations"][0];
+        assert_eq!(first["domain"], no_tls.as_str());
+        assert_eq!(first["messages"], 2);
+        let mut listed: Vec<String> = serde_json::from_value(first["queue_ids"].clone()).unwrap();
+        let mut sent = ids.clone();
+        listed.sort();
+        sent.sort();
+        assert_eq!(listed, sent);
+        let reason = first["last_reason"].as_str().unwrap();
+        assert!(
+            reason.contains("TLS is required, but was not offered by host"),
+            "{reason}"
+        );
+        assert_eq!(v["destinations"][1]["domain"], refused.as_str());
+
+        // The text form: one aligned line per destination.
+        let out = mxtriage_queue(&relay, &[]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            lines[0].starts_with(&no_tls) && lines[1].starts_with(&refused),
+            "{text}"
+        );
+        assert_eq!(lines[0].find(" msg"), lines[1].find(" msg"), "aligned:\n{text}");
+
+        // The real reason, read as a paste, names the destination and the MX host.
+        let queue = queue::deferred(Some(relay.config_dir())).await.unwrap();
+        let found = mxtriage::intake::extract(&queue.destinations[0].as_pasted()).unwrap();
+        assert_eq!(found.domain.as_deref(), Some(no_tls.as_str()));
+        let mx = &turn.lab.scenario("no-starttls").unwrap().servers[0].0;
+        assert_eq!(found.mx_host.as_deref(), Some(mx.trim_end_matches('.')));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn log_lines_for_the_destination_are_found_newest_first() {
+        let Some(turn) = lab().await else { return };
+        let (relay, no_tls, _, ids) = deferring(&turn, 2, &[]).await;
+        let mx: Vec<String> = turn
+            .lab
+            .scenario("no-starttls")
+            .unwrap()
+            .servers
+            .iter()
+            .map(|s| s.0.clone())
+            .collect();
+        let excerpt = log::recent(&no_tls, &mx, Some(relay.config_dir())).await.unwrap();
+        assert_eq!(
+            excerpt.source,
+            LogSource::File {
+                path: relay.log_path().to_path_buf()
+            }
+        );
+        assert!(!excerpt.tail_only);
+        let statuses: Vec<&str> = excerpt
+            .lines
+            .iter()
+            .filter(|l| l.status().is_some())
+            .filter_map(|l| l.queue_id.as_deref())
+            .collect();
+        // Newest first: the second message's attempt, then the first's; nothing of the
+        // other destination.
+        assert_eq!(statuses, [ids[1].as_str(), ids[0].as_str()], "{excerpt:#?}");
+        assert!(excerpt.lines.iter().all(|l| !l.message.contains("starttls-454")));
+        assert!(excerpt.lines.len() <= log::MAX_LINES);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn flush_of_a_destination_causes_a_new_attempt_visible_in_the_log() {
+        let Some(turn) = lab().await else { return };
+        // fast_flush_domains defaults to $relay_domains, empty here: -i per message.
+        let (relay, no_tls, refused, ids) = deferring(&turn, 2, &[]).await;
+        let before = relay.log_text().matches("status=deferred").count();
+        let outcome = queue::flush(&no_tls, &[], Some(relay.config_dir()), Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert!(matches!(outcome.method, FlushMethod::QueueIds { .. }), "{outcome:#?}");
+        assert!(outcome.complete, "{outcome:#?}");
+        for id in &ids {
+            assert!(
+                outcome
+                    .lines
+                    .iter()
+                    .any(|l| l.queue_id.as_ref() == Some(id) && l.status() == Some("deferred")),
+                "no new attempt of {id}: {outcome:#?}"
+            );
+        }
+        assert!(outcome.lines.iter().all(|l| !l.message.contains(&refused)));
+        assert!(relay.log_text().matches("status=deferred").count() >= before + 2);
+
+        // The CLI asks for --yes, then does the same.
+        let out = mxtriage_queue(&relay, &["--flush", &no_tls]);
+        assert_eq!(out.status.code(), Some(2));
+        let out = mxtriage_queue(&relay, &["--flush", &no_tls, "--yes", "--follow", "30"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("not eligible for fast flush"), "{text}");
+        assert!(text.contains("status=deferred"), "{text}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_fast_flush_domain_is_flushed_with_postqueue_s() {
+        let Some(turn) = lab().await else { return };
+        let no_tls = turn.lab.scenario("no-starttls").unwrap().domain.clone();
+        let (relay, _, _, ids) = deferring(&turn, 1, &[("fast_flush_domains", &no_tls)]).await;
+        let outcome = queue::flush(&no_tls, &[], Some(relay.config_dir()), Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(outcome.method, FlushMethod::Domain);
+        assert!(outcome.complete, "{outcome:#?}");
+        assert!(outcome.lines.iter().any(|l| l.queue_id.as_ref() == Some(&ids[0])));
     }
 }
