@@ -109,6 +109,8 @@ pub enum LogError {
     NotFound { tried: Vec<String> },
     #[error("cannot ask postconf for maillog_file: {0}")]
     Postconf(#[source] ExecError),
+    #[error("{command} failed: {detail}")]
+    PostconfFailed { command: String, detail: String },
 }
 
 /// What the lines must mention: the destination domain and the hosts mail for it
@@ -250,10 +252,12 @@ pub fn read_tail(path: &Path, max_bytes: u64) -> std::io::Result<(String, bool)>
 pub async fn recent(domain: &str, hosts: &[String], config_dir: Option<&Path>) -> Result<LogExcerpt, LogError> {
     let destination = Destination::new(domain, hosts);
     let mut tried = Vec::new();
-    if let Some(path) = maillog_file(config_dir).await? {
-        return file_excerpt(path, destination).await;
+    match maillog_file(config_dir).await {
+        Ok(Some(path)) => return file_excerpt(path, destination).await,
+        Ok(None) => tried.push("maillog_file (not set)".to_string()),
+        // Without postconf, syslog's places may still hold the lines.
+        Err(e) => tried.push(e.to_string()),
     }
-    tried.push("maillog_file (not set)".to_string());
     match journal(&destination).await {
         Ok(excerpt) => return Ok(excerpt),
         Err(why) => tried.push(why),
@@ -296,10 +300,11 @@ pub async fn maillog_file(config_dir: Option<&Path>) -> Result<Option<PathBuf>, 
         .await
         .map_err(LogError::Postconf)?;
     if !captured.success() {
-        return Err(LogError::Postconf(ExecError::Spawn {
+        let detail = SafeText::clean(captured.stderr.lines().next().unwrap_or("no message"));
+        return Err(LogError::PostconfFailed {
             command: captured.command,
-            source: std::io::Error::other(captured.stderr),
-        }));
+            detail,
+        });
     }
     let value = String::from_utf8_lossy(&captured.stdout).trim().to_string();
     Ok((!value.is_empty()).then(|| PathBuf::from(value)))

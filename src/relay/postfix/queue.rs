@@ -331,11 +331,21 @@ pub async fn flush(
     let method = match postqueue(config_dir, &["-s", &domain]).await {
         Ok(_) => FlushMethod::Domain,
         Err(QueueError::Failed { detail, .. }) if detail.contains("not configured") || detail.contains("eligible") => {
+            // A message delivered or expired since the listing is no longer there:
+            // only when none could be scheduled is that an error.
+            let mut scheduled = Vec::new();
+            let mut last_error = None;
             for id in &destination.queue_ids {
-                postqueue(config_dir, &["-i", id]).await?;
+                match postqueue(config_dir, &["-i", id]).await {
+                    Ok(_) => scheduled.push(id.clone()),
+                    Err(e) => last_error = Some(e),
+                }
+            }
+            if let (true, Some(e)) = (scheduled.is_empty(), last_error) {
+                return Err(e.into());
             }
             FlushMethod::QueueIds {
-                ids: destination.queue_ids.clone(),
+                ids: scheduled,
                 not_eligible: detail,
             }
         }
@@ -347,6 +357,10 @@ pub async fn flush(
             command: "journalctl -u postfix*".into(),
         },
     };
+    let expected = match &method {
+        FlushMethod::QueueIds { ids, .. } => ids.clone(),
+        FlushMethod::Domain => destination.queue_ids.clone(),
+    };
     let wanted = LogDestination::new(&domain, hosts);
     let deadline = tokio::time::Instant::now() + follow;
     let mut lines: Vec<LogLine> = Vec::new();
@@ -357,7 +371,7 @@ pub async fn flush(
             new.retain(|l| !lines.contains(l));
         }
         lines.extend(new);
-        let complete = attempted_all(&lines, &destination.queue_ids);
+        let complete = attempted_all(&lines, &expected);
         if complete || tokio::time::Instant::now() >= deadline {
             break complete;
         }
