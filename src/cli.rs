@@ -48,6 +48,40 @@ pub enum Command {
     /// Show or compare saved JSON reports.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// This relay's deferred mail by destination (Postfix `postqueue -j`).
+    #[command(after_help = QUEUE_EXIT_CODES)]
+    Queue(QueueArgs),
+}
+
+pub const QUEUE_EXIT_CODES: &str = "\
+Exit codes:
+  0  the queue was read (empty or not)
+  2  usage error (--flush without --yes)
+  3  the queue could not be read (the reason is printed)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueueFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    #[arg(long, value_enum, default_value_t = QueueFormat::Text)]
+    pub format: QueueFormat,
+    /// Postfix configuration directory (`postqueue -c DIR`) [default: Postfix's own].
+    #[arg(long, value_name = "DIR")]
+    pub postfix_config: Option<PathBuf>,
+    /// Ask Postfix to deliver DOMAIN's deferred mail now, then show the new log lines
+    /// about it; the relay connects to the destination at once, so --yes is required.
+    #[arg(long, value_name = "DOMAIN")]
+    pub flush: Option<String>,
+    /// Confirm --flush.
+    #[arg(long, requires = "flush")]
+    pub yes: bool,
+    /// Seconds to follow the log after --flush.
+    #[arg(long, value_name = "SECS", default_value_t = 30, requires = "flush", value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub follow: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -54,6 +54,7 @@ fn main() -> ExitCode {
                 .map(|()| 0)
                 .map_err(Into::into),
             Some(Command::Report(command)) => report_command(command),
+            Some(Command::Queue(args)) => queue_command(args).await,
         }
     });
     // The input thread may still block on the terminal; leave without waiting for it.
@@ -334,6 +335,36 @@ fn emit(text: &str) {
             "error: cannot write the report to standard output: {e}"
         );
     }
+}
+
+/// `mxtriage queue`: the deferred queue by destination, or a confirmed flush of one.
+async fn queue_command(args: cli::QueueArgs) -> anyhow::Result<u8> {
+    use mxtriage::relay::postfix::queue;
+    let config = args.postfix_config.as_deref();
+    let json = args.format == cli::QueueFormat::Json;
+    let Some(domain) = args.flush else {
+        let deferred = queue::deferred(config).await?;
+        emit(&if json {
+            format!("{}\n", serde_json::to_string_pretty(&deferred)?)
+        } else {
+            deferred.render_text()
+        });
+        return Ok(0);
+    };
+    if !args.yes {
+        return Err(Usage(format!(
+            "--flush {domain} makes this relay connect to the destination now; add --yes to confirm"
+        ))
+        .into());
+    }
+    let follow = Duration::from_secs(args.follow);
+    let outcome = queue::flush(&domain, &[], config, follow).await?;
+    emit(&if json {
+        format!("{}\n", serde_json::to_string_pretty(&outcome)?)
+    } else {
+        outcome.render_text(follow)
+    });
+    Ok(0)
 }
 
 fn report_command(command: ReportCommand) -> anyhow::Result<u8> {

@@ -6,6 +6,7 @@
 //! Exim is read from `exim -bP`/`-bV`. Whatever cannot be read is said, with the reason.
 
 pub mod command;
+pub mod exec;
 pub mod exim;
 pub mod postfix;
 pub mod predict;

@@ -13,6 +13,7 @@ use crate::engine::{self, Settings};
 use crate::intake::{self, Extracted, NotFound};
 use crate::model::{ProbeResult, Stage};
 use crate::probe::ProbeTarget;
+use crate::relay::postfix::queue::{DeferredDestination, DeferredQueue};
 use crate::report::Session;
 use crate::target::Target;
 
@@ -43,6 +44,8 @@ pub enum Event {
         message: String,
     },
     Exported(Result<Vec<PathBuf>, String>),
+    /// This relay's deferred queue, read once at start-up.
+    RelayQueue(RelayQueue),
     /// SIGTERM, SIGHUP: leave now, cleanly.
     Terminate,
 }
@@ -60,10 +63,36 @@ pub enum Command {
         to: Option<PathBuf>,
     },
     Autosave(Box<Session>),
+    /// Read this relay's deferred queue in the background (`postqueue -j`).
+    ReadRelayQueue,
+}
+
+/// What is known of this relay's deferred queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayQueue {
+    /// Not read (yet, or not at all: the lab demo is not about this relay).
+    NotRead,
+    Read(DeferredQueue),
+    /// Postfix is not installed: this is not a Postfix relay, so nothing is said.
+    NoPostfix,
+    /// Postfix is here but the queue could not be read; the reason is shown.
+    Unreadable(String),
+}
+
+impl RelayQueue {
+    /// The destinations offered on Intake, most deferred mail first.
+    pub fn destinations(&self) -> &[DeferredDestination] {
+        match self {
+            RelayQueue::Read(queue) => &queue.destinations,
+            _ => &[],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntakeFocus {
+    /// The relay's deferred destinations.
+    Queue,
     Paste,
     Target,
     Options,
@@ -122,6 +151,8 @@ pub struct Intake {
     pub offers: Vec<Offer>,
     pub offer_selected: usize,
     pub error: Option<String>,
+    pub queue: RelayQueue,
+    pub queue_selected: usize,
 }
 
 /// The check in progress (or done). Its evidence is the session's report: one copy.
@@ -224,6 +255,8 @@ impl App {
                 offers,
                 offer_selected: 0,
                 error: None,
+                queue: RelayQueue::NotRead,
+                queue_selected: 0,
             },
             settings,
             run: None,
@@ -245,6 +278,16 @@ impl App {
             vantage_host: String::new(),
             detail_return: Screen::Triage,
             next_generation: 1,
+        }
+    }
+
+    /// What to do once the workbench is up: read this relay's queue, except in the lab
+    /// demo, whose destinations are the lab's.
+    pub fn start_up(&self) -> Vec<Command> {
+        if self.intake.offers.is_empty() {
+            vec![Command::ReadRelayQueue]
+        } else {
+            Vec::new()
         }
     }
 
@@ -371,6 +414,16 @@ impl App {
                     }
                     Err(e) => self.export_messages = vec![format!("export failed: {e} (the session is intact)")],
                 }
+                Vec::new()
+            }
+            Event::RelayQueue(queue) => {
+                // Offered first, unless the operator has already started on the paste.
+                let untouched = self.intake.paste.is_empty() && !self.intake.target_typed;
+                if !queue.destinations().is_empty() && self.intake.focus == IntakeFocus::Paste && untouched {
+                    self.intake.focus = IntakeFocus::Queue;
+                }
+                self.intake.queue = queue;
+                self.intake.queue_selected = 0;
                 Vec::new()
             }
             Event::Engine { generation, event } => self.on_engine(generation, event),
@@ -682,6 +735,9 @@ impl App {
         match self.screen {
             Screen::Intake => {
                 let mut order = vec![IntakeFocus::Paste, IntakeFocus::Target, IntakeFocus::Options];
+                if !self.intake.queue.destinations().is_empty() {
+                    order.insert(0, IntakeFocus::Queue);
+                }
                 if !self.intake.offers.is_empty() {
                     order.insert(0, IntakeFocus::Scenarios);
                 }
@@ -727,6 +783,10 @@ impl App {
                 }
                 IntakeFocus::Scenarios => {
                     self.intake.offer_selected = step(self.intake.offer_selected, self.intake.offers.len());
+                }
+                IntakeFocus::Queue => {
+                    let len = self.intake.queue.destinations().len();
+                    self.intake.queue_selected = step(self.intake.queue_selected, len);
                 }
                 _ => {}
             },
@@ -781,6 +841,7 @@ impl App {
                     }
                     self.start_from_intake()
                 }
+                IntakeFocus::Queue => self.start_from_queue(),
                 _ => self.start_from_intake(),
             },
             Screen::Verdict => {
@@ -915,6 +976,28 @@ impl App {
             }
         };
         self.intake.error = result.err();
+    }
+
+    /// Triage of the picked deferred destination: its last delay reason goes into the
+    /// paste box and through the intake exactly as a paste would.
+    fn start_from_queue(&mut self) -> Vec<Command> {
+        let Some(pasted) = self
+            .intake
+            .queue
+            .destinations()
+            .get(self.intake.queue_selected)
+            .map(DeferredDestination::as_pasted)
+        else {
+            return Vec::new();
+        };
+        let mut paste = TextArea::default();
+        paste.set_placeholder_text("Paste a bounce, a DSN or MTA log lines here");
+        self.intake.paste = paste;
+        self.intake.target_typed = false;
+        self.intake.focus = IntakeFocus::Paste;
+        self.on_paste(&pasted);
+        self.intake.focus = IntakeFocus::Queue;
+        self.start_from_intake()
     }
 
     fn start_from_intake(&mut self) -> Vec<Command> {

@@ -79,7 +79,7 @@ async fn event_loop(
         autosave: autosave_tx,
         stores: StoreCache::default(),
     };
-    for command in first {
+    for command in app.start_up().into_iter().chain(first) {
         runner.execute(command);
     }
     let mut tick = tokio::time::interval(TICK);
@@ -184,11 +184,27 @@ impl Runner {
                     let _ = tx.blocking_send(Event::Exported(export(&session, to)));
                 });
             }
+            Command::ReadRelayQueue => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(Event::RelayQueue(read_relay_queue().await)).await;
+                });
+            }
             Command::Autosave(session) => {
                 // Latest wins: a burst of results becomes one write.
                 let _ = self.autosave.send(Some(session));
             }
         }
+    }
+}
+
+/// This relay's deferred queue, or why it could not be read.
+async fn read_relay_queue() -> app::RelayQueue {
+    use crate::relay::postfix::queue::{self, QueueError};
+    match queue::deferred(None).await {
+        Ok(deferred) => app::RelayQueue::Read(deferred),
+        Err(QueueError::NotInstalled(_)) => app::RelayQueue::NoPostfix,
+        Err(e) => app::RelayQueue::Unreadable(e.to_string()),
     }
 }
 

@@ -75,11 +75,11 @@ impl Postconf {
             all.extend(args.iter().map(|a| a.to_string()));
             all
         };
-        let effective = command::run("postconf", with_dir(&["-x"])).await?;
-        let explicit = command::run("postconf", with_dir(&["-n"])).await?;
+        let effective = command::run("postconf", &with_dir(&["-x"])).await?;
+        let explicit = command::run("postconf", &with_dir(&["-n"])).await?;
         // A master.cf without overrides makes `postconf -P` print nothing, not fail.
-        let overrides = command::run("postconf", with_dir(&["-P", "-x"])).await?;
-        let services = command::run("postconf", with_dir(&["-M"])).await?;
+        let overrides = command::run("postconf", &with_dir(&["-P", "-x"])).await?;
+        let services = command::run("postconf", &with_dir(&["-M"])).await?;
         let mut conf = Self::parse(&effective, &explicit, &overrides, &services);
         conf.config_dir = config_dir.map(Path::to_path_buf);
         let main_cf = conf.directory.join("main.cf");
@@ -198,7 +198,7 @@ impl Postconf {
                     args.push(dir.display().to_string());
                 }
                 args.extend(["-q".to_string(), key.clone(), map.to_string()]);
-                if let Some(value) = command::query("postmap", args).await? {
+                if let Some(value) = command::query("postmap", &args).await? {
                     return Ok(Some((map.to_string(), key.clone(), value)));
                 }
             }

@@ -13,7 +13,7 @@ use crate::relay::command;
 pub async fn detect(daemon_directory: &str) -> Result<TlsLibrary, String> {
     let smtp = Path::new(daemon_directory).join("smtp");
     let smtp = smtp.display().to_string();
-    let linked = command::run("ldd", [smtp.as_str()]).await.map_err(|e| e.to_string())?;
+    let linked = command::run("ldd", &[smtp.as_str()]).await.map_err(|e| e.to_string())?;
     let soname = linked
         .lines()
         .filter_map(|l| l.split_whitespace().next())
@@ -29,7 +29,7 @@ pub async fn detect(daemon_directory: &str) -> Result<TlsLibrary, String> {
         .next()
         .unwrap_or_default()
         .to_string();
-    let printed = command::run("openssl", ["version"]).await.map_err(|e| e.to_string())?;
+    let printed = command::run("openssl", &["version"]).await.map_err(|e| e.to_string())?;
     let version =
         parse_openssl_version(&printed).ok_or_else(|| format!("`openssl version` printed {:?}", printed.trim()))?;
     let same_major =

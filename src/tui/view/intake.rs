@@ -1,6 +1,11 @@
 //! Intake: paste a bounce or type a destination; what was understood shows live.
+//! When this relay has deferred mail, its destinations are offered first, above
+//! the paste box (or one line says why the queue could not be read).
 //!
 //! ```text
+//! +- deferred on this relay ----------------------------------------+
+//! | > example.net    3 msg  oldest 2h 5m  connect to mx.example...  |
+//! +-----------------------------------------------------------------+
 //! +- lab scenarios -+- paste a bounce ----------------------------+
 //! | > healthy       | Jun 1 postfix/smtp[1]: ... status=deferred  |
 //! |   expired       +- target -----------------------------------+
@@ -16,7 +21,60 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 
 use super::Theme;
-use crate::tui::app::{App, IntakeFocus, OptionKey};
+use crate::relay::postfix::queue::{WORDING, age_text};
+use crate::tui::app::{App, IntakeFocus, OptionKey, RelayQueue};
+
+/// Deferred destinations shown at once; more scroll.
+const QUEUE_ROWS: u16 = 5;
+
+/// Rows the relay-queue part takes: a framed list, one line of why not, or nothing.
+fn queue_height(app: &App) -> u16 {
+    match &app.intake.queue {
+        RelayQueue::Read(queue) if !queue.destinations.is_empty() => {
+            u16::try_from(queue.destinations.len())
+                .unwrap_or(QUEUE_ROWS)
+                .min(QUEUE_ROWS)
+                + 2
+        }
+        RelayQueue::Unreadable(_) => 1,
+        _ => 0,
+    }
+}
+
+fn render_queue(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let intake = &app.intake;
+    if let RelayQueue::Unreadable(why) = &intake.queue {
+        let line = WORDING.say("intake", "unreadable", &[("why", why)]);
+        frame.render_widget(Paragraph::new(line).style(theme.warn()), area);
+        return;
+    }
+    let destinations = intake.queue.destinations();
+    let width = destinations.iter().map(|d| d.domain.chars().count()).max().unwrap_or(0);
+    let items: Vec<ListItem> = destinations
+        .iter()
+        .map(|d| {
+            ListItem::new(Line::from(vec![
+                Span::raw(format!("{:<width$}  ", d.domain)),
+                Span::styled(
+                    format!("{:>3} msg  oldest {:>7}  ", d.messages, age_text(d.oldest_age_secs)),
+                    theme.dim(),
+                ),
+                Span::raw(d.last_reason.clone().unwrap_or_default()),
+            ]))
+        })
+        .collect();
+    let focused = intake.focus == IntakeFocus::Queue;
+    let mut state = ListState::default().with_selected(Some(intake.queue_selected));
+    let list = List::new(items)
+        .block(theme.block(&WORDING.say("intake", "title", &[]), focused))
+        .highlight_style(if focused {
+            theme.selected()
+        } else {
+            ratatui::style::Style::default()
+        })
+        .highlight_symbol("> ");
+    frame.render_stateful_widget(list, area, &mut state);
+}
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let intake = &app.intake;
@@ -27,6 +85,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         render_offers(frame, list, app, theme);
         main
     };
+    let queue_rows = queue_height(app);
+    let [queue, main] = main.layout(&Layout::vertical([Constraint::Length(queue_rows), Constraint::Min(0)]));
+    if queue_rows > 0 {
+        render_queue(frame, queue, app, theme);
+    }
     let [paste, target, bottom] = main.layout(&Layout::vertical([
         Constraint::Min(4),
         Constraint::Length(3),
