@@ -144,6 +144,11 @@ pub struct CheckArgs {
     /// Milliseconds between two scan connections to the same address.
     #[arg(long, default_value_t = 200, value_name = "MS")]
     pub scan_delay_ms: u64,
+    /// After the report, retry this destination's deferred mail now (Postfix: postqueue)
+    /// and follow the relay's log for up to 30 s, but only when the verdict predicts that
+    /// the relay delivers; never by default.
+    #[arg(long)]
+    pub flush: bool,
     /// Write the report in --format to this file instead of standard output (never overwrites).
     #[arg(long, short = 'o', value_name = "FILE", value_parser = output_file)]
     pub output: Option<PathBuf>,

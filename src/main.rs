@@ -247,7 +247,35 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
             eprintln!("saved {}", path.display());
         }
     }
+    if args.flush {
+        flush(&session, &settings.relay).await;
+    }
     Ok(session.exit_code())
+}
+
+/// `--flush`: retries the destination's deferred mail, only when this relay is predicted
+/// to deliver now, and prints what its log then says (on stderr: the report stays clean).
+async fn flush(session: &Session, relay: &mxtriage::relay::RelaySource) {
+    use mxtriage::relay::postfix::queue;
+    let prediction = session.verdict.relay.as_ref();
+    if !prediction.is_some_and(|p| p.outcome.delivers()) {
+        let why = prediction.map_or_else(
+            || "no MTA configuration was read".to_string(),
+            |p| mxtriage::report::relay::outcome(p.outcome),
+        );
+        eprintln!("not flushed: this relay {why}; retrying now would only repeat the failure");
+        return;
+    };
+    let config_dir = match relay {
+        mxtriage::relay::RelaySource::Postfix { config_dir } => config_dir.as_deref(),
+        _ => None,
+    };
+    let domain = session.check.resolution.query.clone();
+    let hosts: Vec<String> = session.check.resolution.hosts.iter().map(|h| h.name.clone()).collect();
+    match queue::flush(&domain, &hosts, config_dir, queue::FOLLOW).await {
+        Ok(outcome) => eprint!("{}", outcome.render_text(queue::FOLLOW)),
+        Err(e) => eprintln!("not flushed: {e}"),
+    }
 }
 
 /// Runs the check; on a terminal, says on stderr what it is doing as the events come.

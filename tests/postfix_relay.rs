@@ -529,27 +529,37 @@ async fn prediction_matches_postfix_for_every_scenario() {
         .map(|s| s.name.clone())
         .filter(|name| name != "flaky")
         .collect();
-    let mut rows = Vec::new();
-    for level in levels() {
-        let relay = start(lab, &level.main_cf, &[], &level.maps);
-        let one = |name: String| {
-            let (relay, stores) = (&relay, &stores);
-            async move {
+    // The four levels run at once, each with its own Postfix; within a level the
+    // OpenSSL peers go one at a time (s_server serves one connection after another).
+    let levels = levels();
+    let relays: Vec<PostfixRelay> = levels
+        .iter()
+        .map(|level| start(lab, &level.main_cf, &[], &level.maps))
+        .collect();
+    let per_level = levels.iter().zip(&relays).map(|(level, relay)| {
+        let (scenarios, stores) = (&scenarios, &stores);
+        async move {
+            let one = |name: String| async move {
                 let domain = lab.scenario(&name).unwrap().domain.clone();
                 let (predicted, log) = predict(lab, relay, &domain, stores).await;
                 let did = relay.deliver(&rcpt(lab, &name), OUTCOME).await;
-                (name, predicted, log, did.verdict(), did.reason)
+                (level.name, name, predicted, log, did.verdict(), did.reason)
+            };
+            let (serial_ones, parallel): (Vec<String>, Vec<String>) =
+                scenarios.iter().cloned().partition(|s| serial(s));
+            let mut results = futures_util::future::join_all(parallel.into_iter().map(one)).await;
+            for name in serial_ones {
+                results.push(one(name).await);
             }
-        };
-        let (serial_ones, parallel): (Vec<String>, Vec<String>) = scenarios.iter().cloned().partition(|s| serial(s));
-        let mut results = futures_util::future::join_all(parallel.into_iter().map(one)).await;
-        for name in serial_ones {
-            results.push(one(name).await);
+            results
         }
-        for (name, predicted, log, did, reason) in results {
-            rows.push((level.name, name, predicted, log, did, reason));
-        }
-    }
+    });
+    let rows: Vec<_> = futures_util::future::join_all(per_level)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    drop(relays);
     let mut table =
         String::from("| scenario | level | Postfix did | mxtriage predicted | agree |\n|---|---|---|---|---|\n");
     let mut disagree = Vec::new();

@@ -386,12 +386,14 @@ fn alert(report: &CheckReport, code: impl Fn(u8) -> bool) -> Hit {
 /// Addresses that failed and whose completed scan, compared with the report's
 /// sender profile, passes `test`.
 fn scanned(report: &CheckReport, test: impl Fn(&sender::Profile, &crate::probe::scan::Scan) -> bool) -> Hit {
-    let name = report.sender_profile.as_deref().unwrap_or(sender::DEFAULT_PROFILE);
-    let Some(profile) = sender::find(name) else {
+    let Some(profile) = sender::for_report(report) else {
         return Hit::default();
     };
     any(report, |p| {
-        p.failure.is_some() && p.scan.as_ref().is_some_and(|s| s.stopped.is_none() && test(profile, s))
+        p.failure.is_some()
+            && p.scan
+                .as_ref()
+                .is_some_and(|s| s.stopped.is_none() && test(&profile, s))
     })
 }
 

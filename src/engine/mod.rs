@@ -74,7 +74,10 @@ pub async fn run(options: &CheckOptions, sink: &impl Sink) -> Result<CheckReport
         probe_all(options, &targets, &building),
         recipient_lookups(options, &resolution, dns)
     );
-    relay_clients(options, &targets, &building).await;
+    tokio::join!(
+        relay_clients(options, &targets, &building),
+        relay_log(options, &building)
+    );
     if let Some(settings) = &options.scan {
         scan_all(options, &targets, settings, &building).await;
     }
@@ -313,6 +316,47 @@ async fn relay_clients(options: &CheckOptions, targets: &[ProbeTarget], building
             .await;
     }))
     .await;
+}
+
+/// Adds the relay's newest log lines about the destination (its domain and MX hosts)
+/// and its own ClientHello to what was read of it.
+async fn relay_log(options: &CheckOptions, building: &Building<'_, impl Sink>) {
+    let config_dir = match &options.relay {
+        crate::relay::RelaySource::Postfix { config_dir } => config_dir.clone(),
+        _ => None,
+    };
+    let (relay, hosts) = {
+        let report = building.lock();
+        let hosts: Vec<String> = report.resolution.hosts.iter().map(|h| h.name.clone()).collect();
+        (report.relay.clone(), hosts)
+    };
+    let Some(mut relay) = relay.filter(|r| r.mta == Some(crate::relay::Mta::Postfix)) else {
+        return;
+    };
+    let domain = destination(&options.target);
+    match crate::relay::postfix::log::recent(&domain, &hosts, config_dir.as_deref()).await {
+        Ok(excerpt) => {
+            relay.log_source = Some(excerpt.source.to_string());
+            relay.log = excerpt
+                .lines
+                .iter()
+                .take(crate::relay::LOG_LINES)
+                .map(|l| {
+                    let id = l.queue_id.as_deref().map(|id| format!("{id}: ")).unwrap_or_default();
+                    crate::text::SafeText::from_peer_str(&format!("{} {}: {id}{}", l.timestamp, l.process, l.message))
+                })
+                .collect();
+        }
+        Err(e) => relay.unread.push(format!("the relay's log: {e}")),
+    }
+    if let (Some(policy), Some(route)) = (relay.policy.clone(), relay.route.clone()) {
+        let nexthop = crate::relay::predict::nexthop_domain(&route.nexthop);
+        match crate::relay::postfix::hello::capture(&relay, &policy, &nexthop, config_dir.as_deref()).await {
+            Ok(hello) => relay.hello = Some(hello),
+            Err(why) => relay.unread.push(format!("the relay's ClientHello: {why}")),
+        }
+    }
+    building.record(Event::Relay(Box::new(relay))).await;
 }
 
 /// Runs `openssl s_client` once per address.

@@ -143,7 +143,7 @@ pub struct Route {
 }
 
 /// Everything read about this relay for one destination.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelayView {
     /// `None`: no MTA was found or read; `unread` says why, and the named sender profiles
     /// stand in.
@@ -159,6 +159,28 @@ pub struct RelayView {
     /// What could not be read, and why (permission, missing command, unsupported map).
     #[serde(default)]
     pub unread: Vec<String>,
+    /// The relay's newest log lines about this destination, newest first, and where
+    /// they were read: its own account of what happened to the mail.
+    #[serde(default)]
+    pub log: Vec<crate::text::SafeText>,
+    #[serde(default)]
+    pub log_source: Option<String>,
+    /// What this relay's client offers, read from its own ClientHello.
+    #[serde(default)]
+    pub hello: Option<RelayHello>,
+}
+
+/// The relay client's ClientHello for this destination, captured on loopback: the
+/// sending stack every scan is compared with, measured rather than assumed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayHello {
+    pub versions: Vec<super::tls::TlsVersion>,
+    pub suites: Vec<super::tls::CipherSuite>,
+    pub groups: Vec<super::tls::NamedGroup>,
+    /// The ClientHello message's size in bytes (a post-quantum key share makes it large).
+    pub size: usize,
+    /// How it was captured.
+    pub command: String,
 }
 
 impl RelayView {
@@ -231,6 +253,9 @@ pub struct AddressPrediction {
     #[serde(default)]
     pub queued: Option<Outcome>,
     pub basis: Basis,
+    /// The relay client's command line, to run again by hand (basis `relay_client`).
+    #[serde(default)]
+    pub command: Option<String>,
 }
 
 /// The prediction for the destination: what the queue will see on the next attempt.

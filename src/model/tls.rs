@@ -56,6 +56,7 @@ impl CipherSuite {
         TLS13_SUITES
             .iter()
             .chain(LEGACY_SUITES)
+            .chain(NAMED_ONLY_SUITES)
             .find(|(c, _)| *c == self.0)
             .map_or_else(|| format!("0x{:04x}", self.0), |(_, n)| (*n).to_string())
     }
@@ -70,6 +71,7 @@ impl CipherSuite {
         TLS13_SUITES
             .iter()
             .chain(LEGACY_SUITES)
+            .chain(NAMED_ONLY_SUITES)
             .find(|(_, n)| *n == iana)
             .map(|(c, _)| CipherSuite(*c))
             .or_else(|| hex_code(text).map(CipherSuite))
@@ -179,6 +181,65 @@ pub const TLS13_SUITES: &[(u16, &str)] = &[
 
 /// Suites for SSLv3 to TLS 1.2: the modern AEAD ones, the CBC ones old stacks still
 /// use, static RSA, DHE, and the broken ones (3DES, RC4, NULL, EXPORT) an audit must see.
+/// Suites a real sender offers that the scan never does (anonymous, DSS, CCM, ARIA,
+/// Camellia): named so that a relay's captured ClientHello reads as words.
+const NAMED_ONLY_SUITES: &[(u16, &str)] = &[
+    (0x00a7, "TLS_DH_anon_WITH_AES_256_GCM_SHA384"),
+    (0x006d, "TLS_DH_anon_WITH_AES_256_CBC_SHA256"),
+    (0x00c5, "TLS_DH_anon_WITH_CAMELLIA_256_CBC_SHA256"),
+    (0xc019, "TLS_ECDH_anon_WITH_AES_256_CBC_SHA"),
+    (0x003a, "TLS_DH_anon_WITH_AES_256_CBC_SHA"),
+    (0x0089, "TLS_DH_anon_WITH_CAMELLIA_256_CBC_SHA"),
+    (0x00a6, "TLS_DH_anon_WITH_AES_128_GCM_SHA256"),
+    (0x006c, "TLS_DH_anon_WITH_AES_128_CBC_SHA256"),
+    (0x00bf, "TLS_DH_anon_WITH_CAMELLIA_128_CBC_SHA256"),
+    (0xc018, "TLS_ECDH_anon_WITH_AES_128_CBC_SHA"),
+    (0x0034, "TLS_DH_anon_WITH_AES_128_CBC_SHA"),
+    (0x0046, "TLS_DH_anon_WITH_CAMELLIA_128_CBC_SHA"),
+    (0x00a3, "TLS_DHE_DSS_WITH_AES_256_GCM_SHA384"),
+    (0x00a2, "TLS_DHE_DSS_WITH_AES_128_GCM_SHA256"),
+    (0x006a, "TLS_DHE_DSS_WITH_AES_256_CBC_SHA256"),
+    (0x0040, "TLS_DHE_DSS_WITH_AES_128_CBC_SHA256"),
+    (0x0038, "TLS_DHE_DSS_WITH_AES_256_CBC_SHA"),
+    (0x0032, "TLS_DHE_DSS_WITH_AES_128_CBC_SHA"),
+    (0x0087, "TLS_DHE_DSS_WITH_CAMELLIA_256_CBC_SHA"),
+    (0x0044, "TLS_DHE_DSS_WITH_CAMELLIA_128_CBC_SHA"),
+    (0x00c3, "TLS_DHE_DSS_WITH_CAMELLIA_256_CBC_SHA256"),
+    (0x00bd, "TLS_DHE_DSS_WITH_CAMELLIA_128_CBC_SHA256"),
+    (0xc057, "TLS_DHE_DSS_WITH_ARIA_256_GCM_SHA384"),
+    (0xc056, "TLS_DHE_DSS_WITH_ARIA_128_GCM_SHA256"),
+    (0xc0af, "TLS_ECDHE_ECDSA_WITH_AES_256_CCM_8"),
+    (0xc0ad, "TLS_ECDHE_ECDSA_WITH_AES_256_CCM"),
+    (0xc0ae, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8"),
+    (0xc0ac, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM"),
+    (0xc0a3, "TLS_DHE_RSA_WITH_AES_256_CCM_8"),
+    (0xc09f, "TLS_DHE_RSA_WITH_AES_256_CCM"),
+    (0xc0a2, "TLS_DHE_RSA_WITH_AES_128_CCM_8"),
+    (0xc09e, "TLS_DHE_RSA_WITH_AES_128_CCM"),
+    (0xc0a1, "TLS_RSA_WITH_AES_256_CCM_8"),
+    (0xc09d, "TLS_RSA_WITH_AES_256_CCM"),
+    (0xc0a0, "TLS_RSA_WITH_AES_128_CCM_8"),
+    (0xc09c, "TLS_RSA_WITH_AES_128_CCM"),
+    (0xc05d, "TLS_ECDHE_ECDSA_WITH_ARIA_256_GCM_SHA384"),
+    (0xc05c, "TLS_ECDHE_ECDSA_WITH_ARIA_128_GCM_SHA256"),
+    (0xc061, "TLS_ECDHE_RSA_WITH_ARIA_256_GCM_SHA384"),
+    (0xc060, "TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256"),
+    (0xc053, "TLS_DHE_RSA_WITH_ARIA_256_GCM_SHA384"),
+    (0xc052, "TLS_DHE_RSA_WITH_ARIA_128_GCM_SHA256"),
+    (0xc051, "TLS_RSA_WITH_ARIA_256_GCM_SHA384"),
+    (0xc050, "TLS_RSA_WITH_ARIA_128_GCM_SHA256"),
+    (0xc073, "TLS_ECDHE_ECDSA_WITH_CAMELLIA_256_CBC_SHA384"),
+    (0xc072, "TLS_ECDHE_ECDSA_WITH_CAMELLIA_128_CBC_SHA256"),
+    (0xc077, "TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384"),
+    (0xc076, "TLS_ECDHE_RSA_WITH_CAMELLIA_128_CBC_SHA256"),
+    (0x00c4, "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA256"),
+    (0x00be, "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA256"),
+    (0x0088, "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA"),
+    (0x0045, "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA"),
+    (0x00c0, "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA256"),
+    (0x00ba, "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA256"),
+];
+
 pub const LEGACY_SUITES: &[(u16, &str)] = &[
     (0xc02b, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
     (0xc02c, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),

@@ -669,6 +669,7 @@ pub fn view(reading: &Reading, transport: Option<&str>, host: Destination<'_>) -
         policy,
         settings,
         unread,
+        ..Default::default()
     }
 }
 

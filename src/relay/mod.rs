@@ -15,6 +15,9 @@ use std::path::PathBuf;
 
 pub use crate::model::relay::*;
 
+/// Most of the relay's own log lines a report carries.
+pub const LOG_LINES: usize = 20;
+
 /// Which MTA configuration a check reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum RelaySource {
@@ -63,15 +66,10 @@ pub async fn read(source: &RelaySource, domain: &str) -> Option<RelayView> {
 /// No MTA found: the reason, and nothing else.
 fn not_found() -> RelayView {
     RelayView {
-        mta: None,
-        version: None,
-        tls_library: None,
-        route: None,
-        policy: None,
-        settings: Vec::new(),
         unread: vec![
             "no MTA found on this host (neither postconf nor exim is installed); the named sender profiles stand in"
                 .into(),
         ],
+        ..Default::default()
     }
 }

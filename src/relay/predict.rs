@@ -317,6 +317,7 @@ pub fn predict(report: &CheckReport) -> Option<Prediction> {
                     Basis::Probe,
                 ),
             };
+            let command = client.map(|run| run.command.clone());
             let session = match session {
                 Session::Failed { reason, permanent } => Session::Failed {
                     reason,
@@ -324,7 +325,10 @@ pub fn predict(report: &CheckReport) -> Option<Prediction> {
                 },
                 other => other,
             };
-            address(policy.level, probe, &probe.mx, &session, basis)
+            AddressPrediction {
+                command,
+                ..address(policy.level, probe, &probe.mx, &session, basis)
+            }
         })
         .collect();
     Some(destination(&report.resolution, relay, addresses))
@@ -421,6 +425,7 @@ pub fn address(level: Level, probe: &ProbeResult, host: &str, session: &Session,
         log,
         queued,
         basis,
+        command: None,
     }
 }
 

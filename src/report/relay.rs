@@ -27,6 +27,7 @@ const SENTENCES: &[(&str, &str)] = &[
     ("report", "blocks"),
     ("report", "not_blocking"),
     ("report", "client_command"),
+    ("report", "log_lines"),
     ("outcome", "verified"),
     ("outcome", "trusted"),
     ("outcome", "untrusted"),
@@ -159,6 +160,11 @@ pub fn configuration(relay: &RelayView) -> Vec<String> {
     for what in &relay.unread {
         lines.push(say("report", "unread", &[("what", what)]));
     }
+    if let Some(source) = &relay.log_source {
+        let count = relay.log.len().to_string();
+        lines.push(say("report", "log_lines", &[("source", source), ("count", &count)]));
+        lines.extend(relay.log.iter().map(|l| format!("  {l}")));
+    }
     lines
 }
 
@@ -187,6 +193,9 @@ pub fn prediction(prediction: &Prediction, verdict: &Verdict) -> Vec<String> {
                 ("basis", &say("basis", basis, &[])),
             ],
         ));
+        if let Some(command) = &a.command {
+            lines.push(say("report", "client_command", &[("command", command)]));
+        }
     }
     if verdict.family != Family::Healthy {
         let key = if prediction.outcome.delivers() {

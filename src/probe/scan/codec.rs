@@ -78,6 +78,99 @@ const SIGNATURE_SCHEMES: [u16; 11] = [
     0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0201, 0x0203,
 ];
 
+/// What a client offered in its ClientHello: read from a real sender's hello, so that
+/// "would this sender connect" compares the server with what that sender really sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    /// Every version offered: `supported_versions` when present, else the legacy field
+    /// and every older version down to TLS 1.0.
+    pub versions: Vec<u16>,
+    /// Cipher suites in the client's order, without signalling values (SCSVs, GREASE).
+    pub suites: Vec<u16>,
+    /// `supported_groups`, without GREASE.
+    pub groups: Vec<u16>,
+    /// The whole ClientHello handshake message, in bytes.
+    pub size: usize,
+}
+
+/// GREASE values (RFC 8701) look like 0x?a?a.
+fn grease(value: u16) -> bool {
+    value & 0x0f0f == 0x0a0a && value >> 8 == value & 0xff
+}
+
+/// Reads a ClientHello from the start of `bytes` (TLS records, the hello may span
+/// several); `None` when the bytes are not one, or not all of it has arrived.
+pub fn parse_client_hello(bytes: &[u8]) -> Option<Hello> {
+    // Gather the handshake bytes out of the records.
+    let mut handshake = Vec::new();
+    let mut rest = bytes;
+    while rest.len() >= 5 && rest[0] == 0x16 {
+        let length = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+        let record = rest.get(5..5 + length)?;
+        handshake.extend_from_slice(record);
+        rest = &rest[5 + length..];
+        if handshake.len() >= 4 {
+            let size =
+                4 + (usize::from(handshake[1]) << 16 | usize::from(handshake[2]) << 8 | usize::from(handshake[3]));
+            if handshake.len() >= size {
+                break;
+            }
+        }
+    }
+    if handshake.first() != Some(&1) || handshake.len() < 4 {
+        return None;
+    }
+    let size = 4 + (usize::from(handshake[1]) << 16 | usize::from(handshake[2]) << 8 | usize::from(handshake[3]));
+    let body = handshake.get(4..size)?;
+    let u16_at = |b: &[u8], at: usize| b.get(at..at + 2).map(|v| u16::from_be_bytes([v[0], v[1]]));
+    let legacy = u16_at(body, 0)?;
+    let mut at = 2 + 32;
+    at += 1 + usize::from(*body.get(at)?);
+    let suites_len = usize::from(u16_at(body, at)?);
+    let suites: Vec<u16> = body
+        .get(at + 2..at + 2 + suites_len)?
+        .chunks_exact(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .filter(|s| !grease(*s) && *s != 0x00ff && *s != 0x5600)
+        .collect();
+    at += 2 + suites_len;
+    at += 1 + usize::from(*body.get(at)?);
+    let mut versions = Vec::new();
+    let mut groups = Vec::new();
+    if let Some(total) = u16_at(body, at) {
+        let mut exts = body.get(at + 2..at + 2 + usize::from(total))?;
+        while exts.len() >= 4 {
+            let kind = u16::from_be_bytes([exts[0], exts[1]]);
+            let length = usize::from(u16::from_be_bytes([exts[2], exts[3]]));
+            let data = exts.get(4..4 + length)?;
+            let list = |skip: usize| -> Vec<u16> {
+                data.get(skip..)
+                    .unwrap_or_default()
+                    .chunks_exact(2)
+                    .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                    .filter(|v| !grease(*v))
+                    .collect()
+            };
+            match kind {
+                0x000a => groups = list(2),
+                0x002b => versions = list(1),
+                _ => {}
+            }
+            exts = &exts[4 + length..];
+        }
+    }
+    if versions.is_empty() {
+        versions = (0x0301..=legacy.max(0x0301)).rev().collect();
+    }
+    versions.sort_unstable();
+    Some(Hello {
+        versions,
+        suites,
+        groups,
+        size,
+    })
+}
+
 /// Builds a ClientHello record for `offer`; `random` fills the random and the
 /// session id and key share (their content does not matter to a probe).
 pub fn client_hello(offer: &Offer, random: &[u8; 32]) -> Vec<u8> {
@@ -334,6 +427,28 @@ fn certificates(body: &[u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn our_own_hello_reads_back() {
+        let offer = Offer {
+            version: TLS13,
+            suites: vec![0x1301, 0xc02f],
+            groups: vec![X25519, 0x0017],
+            sni: Some("mx.example.com".into()),
+        };
+        let hello = parse_client_hello(&client_hello(&offer, &[7; 32])).expect("a hello");
+        assert_eq!(hello.versions, vec![TLS13]);
+        assert_eq!(hello.suites, vec![0x1301, 0xc02f]);
+        assert_eq!(hello.groups, vec![X25519, 0x0017]);
+        let old = Offer {
+            version: TLS12,
+            ..offer
+        };
+        let hello = parse_client_hello(&client_hello(&old, &[7; 32])).expect("a hello");
+        assert_eq!(hello.versions, vec![0x0301, 0x0302, 0x0303]);
+        assert!(parse_client_hello(b"EHLO x\r\n").is_none());
+        assert!(parse_client_hello(&client_hello(&old, &[7; 32])[..40]).is_none());
+    }
 
     #[test]
     fn client_hello_lengths_are_consistent() {

@@ -252,6 +252,7 @@ impl Postconf {
             policy,
             settings,
             unread,
+            ..Default::default()
         }
     }
 

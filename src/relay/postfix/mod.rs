@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod finger;
+pub mod hello;
 pub mod library;
 pub mod log;
 pub mod queue;
