@@ -12,7 +12,8 @@ use mxtriage::lab::{Lab, LabOptions};
 use mxtriage::model::CheckReport;
 use mxtriage::model::Stage;
 use mxtriage::target::Target;
-use mxtriage::tui::app::{App, Command, Event, Screen, TriagePane};
+use mxtriage::tui::app::{App, Command, Event, Flush, FlushRequest, Screen, TriagePane};
+use mxtriage::tui::keymap::Scope;
 use mxtriage::tui::view;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -540,4 +541,252 @@ async fn a_padded_certificate_name_cannot_pass_for_lines_of_the_chain_pane() {
         }
         assert!(shown.contains("↳"), "the continuation is marked:\n{shown}");
     }
+}
+
+/// This relay as a hand-built Postfix at `may` (what `relay::read` would find), so the
+/// session predicts what the relay does with the recorded evidence.
+fn may_relay(domain: &str) -> mxtriage::model::relay::RelayView {
+    use mxtriage::model::relay::{ClientPolicy, Level, Mta, Origin, RelayView, Route, Setting, TlsLibrary};
+    let main_cf = |line| Origin::File {
+        path: "/etc/postfix/main.cf".into(),
+        line: Some(line),
+    };
+    RelayView {
+        mta: Some(Mta::Postfix),
+        version: Some("3.7.11".into()),
+        tls_library: Some(TlsLibrary {
+            name: "OpenSSL".into(),
+            version: "3.0.13".into(),
+            origin: Origin::Command {
+                command: "postconf -a".into(),
+            },
+        }),
+        route: Some(Route {
+            transport: "smtp".into(),
+            nexthop: domain.into(),
+            mx_lookup: true,
+            origin: Origin::Default {
+                parameter: "default_transport".into(),
+            },
+        }),
+        policy: Some(ClientPolicy {
+            level: Level::May,
+            level_origin: main_cf(42),
+            matches: Vec::new(),
+            protocols: Some(">=TLSv1.2".into()),
+            ciphers: Some("medium".into()),
+            exclude_ciphers: None,
+        }),
+        settings: vec![Setting {
+            name: "smtp_tls_CAfile".into(),
+            value: "/etc/ssl/certs/ca-certificates.crt".into(),
+            origin: main_cf(40),
+        }],
+        unread: Vec::new(),
+    }
+}
+
+/// A recorded lab run as if this relay had been read too: the relay's event right
+/// after the resolution, as the engine sends it.
+async fn lab_report_on_may_relay(scenario: &str) -> Recorded {
+    let mut recorded = lab_report(scenario).await;
+    let relay = may_relay(&recorded.report.target.to_string());
+    recorded.report.relay = Some(relay.clone());
+    let at = recorded
+        .events
+        .iter()
+        .position(|e| matches!(e, engine::Event::Resolved { .. }))
+        .expect("resolved");
+    recorded.events.insert(at + 1, engine::Event::Relay(Box::new(relay)));
+    recorded
+}
+
+/// The workbench of an operator on this relay, its Postfix instance named.
+fn relay_app() -> App {
+    let settings = Settings {
+        relay: mxtriage::relay::RelaySource::Postfix {
+            config_dir: Some("/etc/postfix-out".into()),
+        },
+        ..Settings::default()
+    };
+    App::new(settings, Vec::new())
+}
+
+fn footer_offers_retry(app: &App) -> bool {
+    mxtriage::tui::keymap::footer(&app.scopes()).contains(&("f", "retry now"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_verdict_says_what_this_relay_does_and_how_it_is_configured() {
+    let recorded = lab_report_on_may_relay("expired").await;
+    let mut app = relay_app();
+    feed(&mut app, &recorded);
+    let session = app.session.as_ref().expect("session");
+    let prediction = session
+        .verdict
+        .relay
+        .as_ref()
+        .expect("the session predicts for this relay");
+    assert!(
+        prediction.outcome.delivers(),
+        "at may an expired certificate does not stop it: {prediction:?}"
+    );
+    app.screen = Screen::Verdict;
+    for (width, height) in [(80, 24), (120, 40)] {
+        let terminal = draw(&app, width, height);
+        let text = rows(terminal.backend().buffer()).join("\n");
+        assert!(text.contains("This relay: delivers over TLS"), "{text}");
+        snapshot(&format!("relay_may_expired_verdict_{width}x{height}"), &terminal);
+    }
+    // The configuration is in the scrolled part, where the recipient policy is.
+    let mut shown = String::new();
+    for _ in 0..6 {
+        shown.push_str(&rows(draw(&app, 80, 24).backend().buffer()).join("\n"));
+        app.update(key(KeyCode::PageDown));
+    }
+    for line in [
+        "This relay: Postfix 3.7.11",
+        "TLS level: may (from /etc/postfix/main.cf line 42)",
+    ] {
+        assert!(shown.contains(line), "{line:?} scrolls into view:\n{shown}");
+    }
+    app.verdict_scroll = 0;
+    while !rows(draw(&app, 80, 24).backend().buffer())
+        .concat()
+        .contains("TLS level: may")
+    {
+        app.update(key(KeyCode::PageDown));
+    }
+    snapshot("relay_may_expired_verdict_scrolled_80x24", &draw(&app, 80, 24));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_runs_only_after_y_and_only_once() {
+    let recorded = lab_report_on_may_relay("expired").await;
+    let mut app = relay_app();
+    feed(&mut app, &recorded);
+    app.screen = Screen::Verdict;
+    assert!(footer_offers_retry(&app), "the relay delivers now: f is offered");
+
+    // f asks; n (like any key but y) cancels and runs nothing.
+    assert!(app.update(key(KeyCode::Char('f'))).is_empty(), "f only asks");
+    assert!(matches!(app.flush, Flush::Confirming(_)));
+    let prompt = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
+    assert!(
+        prompt.contains("Retry only expired.lab.test now (postqueue)? y/n"),
+        "{prompt}"
+    );
+    assert!(app.update(key(KeyCode::Char('n'))).is_empty());
+    assert_eq!(app.flush, Flush::Idle);
+    assert_eq!(app.screen, Screen::Verdict, "the answer key does nothing else");
+    for other in [KeyCode::Esc, KeyCode::Enter, KeyCode::Char('Y'), KeyCode::Char('q')] {
+        app.update(key(KeyCode::Char('f')));
+        assert!(app.update(key(other)).is_empty(), "{other:?} cancels");
+        assert_eq!(app.flush, Flush::Idle);
+        assert!(!app.quit && app.screen == Screen::Verdict);
+    }
+
+    // f, y: one flush, of this domain, with the check's Postfix instance.
+    let mut commands = app.update(key(KeyCode::Char('f')));
+    commands.extend(app.update(key(KeyCode::Char('y'))));
+    // Further keys while it runs ask for nothing more.
+    for k in [
+        KeyCode::Char('y'),
+        KeyCode::Char('f'),
+        KeyCode::Esc,
+        KeyCode::Char('f'),
+        KeyCode::Char('y'),
+    ] {
+        commands.extend(app.update(key(k)));
+    }
+    let flushes: Vec<_> = commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Flush(request) => Some(request.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        flushes,
+        [FlushRequest {
+            domain: "expired.lab.test".into(),
+            hosts: vec!["mx.expired.lab.test".into()],
+            config_dir: Some("/etc/postfix-out".into()),
+        }]
+    );
+    assert!(matches!(app.flush, Flush::Running { .. }));
+    assert!(!footer_offers_retry(&app), "one retry at a time");
+
+    // The result opens its pane (even if it was closed meanwhile); Esc closes it.
+    let outcome = mxtriage::relay::postfix::queue::FlushOutcome {
+        domain: "expired.lab.test".into(),
+        method: mxtriage::relay::postfix::queue::FlushMethod::Domain,
+        source: mxtriage::relay::postfix::log::LogSource::File {
+            path: "/var/log/mail.log".into(),
+        },
+        lines: vec![mxtriage::relay::postfix::log::LogLine {
+            timestamp: "Nov 29 18:03:55".into(),
+            queue_id: Some("4F1A2B3C4D".into()),
+            process: "postfix/smtp".into(),
+            pid: Some(4242),
+            message: "to=<a@expired.lab.test>, relay=mx.expired.lab.test[127.77.0.11]:25, delay=3600, status=sent (250 2.0.0 Ok)".into(),
+        }],
+        complete: true,
+    };
+    app.update(Event::Flushed {
+        domain: "expired.lab.test".into(),
+        result: Ok(outcome),
+    });
+    assert!(app.flush_open);
+    assert_eq!(
+        app.scopes(),
+        [Scope::Always, Scope::FlushPane],
+        "the pane takes the keys"
+    );
+    let terminal = draw(&app, 80, 24);
+    assert!(find(terminal.backend().buffer(), "status=sent").is_some());
+    snapshot("relay_flush_result_80x24", &terminal);
+    app.update(key(KeyCode::Esc));
+    assert!(!app.flush_open && app.flush == Flush::Idle);
+    assert_eq!(app.screen, Screen::Verdict, "Esc closes the pane, not the screen");
+    assert!(footer_offers_retry(&app), "offered again");
+
+    // A failure says why, in the same pane.
+    app.update(key(KeyCode::Char('f')));
+    app.update(key(KeyCode::Char('y')));
+    app.update(Event::Flushed {
+        domain: "expired.lab.test".into(),
+        result: Err("no deferred mail for expired.lab.test: nothing to flush".into()),
+    });
+    let text = rows(draw(&app, 120, 40).backend().buffer()).concat();
+    assert!(text.contains("nothing to flush"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_retry_is_offered_when_the_relay_would_defer() {
+    let recorded = lab_report_on_may_relay("close-after-220").await;
+    let mut app = relay_app();
+    feed(&mut app, &recorded);
+    let prediction = app
+        .session
+        .as_ref()
+        .and_then(|s| s.verdict.relay.clone())
+        .expect("prediction");
+    assert!(!prediction.outcome.delivers(), "{prediction:?}");
+    app.screen = Screen::Verdict;
+    assert!(!footer_offers_retry(&app));
+    assert_eq!(app.flush_offer(), None);
+    assert!(app.update(key(KeyCode::Char('f'))).is_empty());
+    assert!(app.update(key(KeyCode::Char('y'))).is_empty());
+    assert_eq!(app.flush, Flush::Idle);
+    let terminal = draw(&app, 80, 24);
+    let text = rows(terminal.backend().buffer()).join("\n");
+    assert!(text.contains("This relay: defers"), "{text}");
+    snapshot("relay_may_close-after-220_verdict_80x24", &terminal);
+
+    // Nor for a relay that is not Postfix, nor without a prediction.
+    let mut plain = App::new(Settings::default(), Vec::new());
+    feed(&mut plain, &lab_report("expired").await);
+    plain.screen = Screen::Verdict;
+    assert!(!footer_offers_retry(&plain));
 }

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use ratatui::crossterm::event::KeyEvent;
+use ratatui::crossterm::event::{KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
 use super::keymap::{self, Action, Scope};
@@ -13,7 +13,7 @@ use crate::engine::{self, Settings};
 use crate::intake::{self, Extracted, NotFound};
 use crate::model::{ProbeResult, Stage};
 use crate::probe::ProbeTarget;
-use crate::relay::postfix::queue::{DeferredDestination, DeferredQueue};
+use crate::relay::postfix::queue::{DeferredDestination, DeferredQueue, FlushOutcome};
 use crate::report::Session;
 use crate::target::Target;
 
@@ -46,6 +46,12 @@ pub enum Event {
     Exported(Result<Vec<PathBuf>, String>),
     /// This relay's deferred queue, read once at start-up.
     RelayQueue(RelayQueue),
+    /// What the confirmed retry of `domain` asked for and what the log said, or why
+    /// it could not be asked for.
+    Flushed {
+        domain: String,
+        result: Result<FlushOutcome, String>,
+    },
     /// SIGTERM, SIGHUP: leave now, cleanly.
     Terminate,
 }
@@ -65,6 +71,36 @@ pub enum Command {
     Autosave(Box<Session>),
     /// Read this relay's deferred queue in the background (`postqueue -j`).
     ReadRelayQueue,
+    /// Retry the destination's deferred mail now and follow the log (confirmed by the operator).
+    Flush(FlushRequest),
+}
+
+/// What a retry of this relay's deferred mail needs: everything the check used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlushRequest {
+    /// The recipient domain, as the queue groups it.
+    pub domain: String,
+    /// Its MX hosts, so the log lines about them are found too.
+    pub hosts: Vec<String>,
+    /// The Postfix instance the check read (`None`: Postfix's default).
+    pub config_dir: Option<PathBuf>,
+}
+
+/// The retry offered on Verdict when this relay would deliver now. It never runs
+/// without a `y` to the prompt, and one runs at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flush {
+    Idle,
+    /// The prompt is up: the next key answers it.
+    Confirming(FlushRequest),
+    /// Postfix was asked; the runner follows the log.
+    Running {
+        domain: String,
+    },
+    Finished {
+        domain: String,
+        result: Result<FlushOutcome, String>,
+    },
 }
 
 /// What is known of this relay's deferred queue.
@@ -209,6 +245,10 @@ pub struct App {
     pub chain_scroll: u16,
     pub evidence_selected: usize,
     pub verdict_scroll: u16,
+    pub flush: Flush,
+    /// The retry's pane is open (it opens again by itself when a retry ends).
+    pub flush_open: bool,
+    pub flush_scroll: u16,
     pub export_path: Option<TextArea<'static>>,
     pub export_messages: Vec<String>,
     /// NO_COLOR is set: every state is shown by words and symbols alone.
@@ -271,6 +311,9 @@ impl App {
             chain_scroll: 0,
             evidence_selected: 0,
             verdict_scroll: 0,
+            flush: Flush::Idle,
+            flush_open: false,
+            flush_scroll: 0,
             export_path: None,
             export_messages: Vec::new(),
             no_color: false,
@@ -347,6 +390,10 @@ impl App {
     /// Which keymap scopes apply right now, most specific first.
     pub fn scopes(&self) -> Vec<Scope> {
         let mut scopes = vec![Scope::Always];
+        if self.flush_open {
+            scopes.push(Scope::FlushPane);
+            return scopes;
+        }
         match self.screen {
             Screen::Intake => {
                 if self.intake.editing.is_some() {
@@ -369,7 +416,12 @@ impl App {
                 scopes.push(Scope::Triage);
             }
             Screen::Detail => scopes.push(Scope::Detail),
-            Screen::Verdict => scopes.push(Scope::Verdict),
+            Screen::Verdict => {
+                if self.flush_offer().is_some() {
+                    scopes.push(Scope::VerdictFlush);
+                }
+                scopes.push(Scope::Verdict);
+            }
             Screen::Export => {
                 if self.export_path.is_some() {
                     scopes.push(Scope::ExportTyping);
@@ -380,6 +432,40 @@ impl App {
         }
         scopes.push(Scope::NotTyping);
         scopes
+    }
+
+    /// The retry `f` would ask for, when it is offered: this check ran here and now (not a
+    /// resumed session), on a domain, this relay is Postfix and its prediction says it
+    /// delivers, and no retry is running.
+    pub fn flush_offer(&self) -> Option<FlushRequest> {
+        if self.screen != Screen::Verdict || matches!(self.flush, Flush::Running { .. } | Flush::Confirming(_)) {
+            return None;
+        }
+        self.run.as_ref().filter(|r| r.finished() && r.generation > 0)?;
+        let session = self.session.as_ref()?;
+        let delivers = session.verdict.relay.as_ref().is_some_and(|p| p.outcome.delivers());
+        let postfix = session
+            .check
+            .relay
+            .as_ref()
+            .is_some_and(|r| r.mta == Some(crate::model::relay::Mta::Postfix));
+        let Target::Domain { name } = &session.check.target else {
+            return None;
+        };
+        if !delivers || !postfix {
+            return None;
+        }
+        let mut hosts: Vec<String> = session.check.resolution.hosts.iter().map(|h| h.name.clone()).collect();
+        hosts.dedup();
+        let config_dir = match &self.settings.relay {
+            crate::relay::RelaySource::Postfix { config_dir } => config_dir.clone(),
+            _ => None,
+        };
+        Some(FlushRequest {
+            domain: name.clone(),
+            hosts,
+            config_dir,
+        })
     }
 
     /// The question on the focused tree step, if it is one: (question id, choices).
@@ -424,6 +510,14 @@ impl App {
                 }
                 self.intake.queue = queue;
                 self.intake.queue_selected = 0;
+                Vec::new()
+            }
+            Event::Flushed { domain, result } => {
+                if matches!(&self.flush, Flush::Running { domain: running } if *running == domain) {
+                    self.flush = Flush::Finished { domain, result };
+                    self.flush_open = true;
+                    self.flush_scroll = 0;
+                }
                 Vec::new()
             }
             Event::Engine { generation, event } => self.on_engine(generation, event),
@@ -570,12 +664,33 @@ impl App {
             self.status = Some("still here".into());
             return Vec::new();
         }
+        if let Flush::Confirming(request) = &self.flush {
+            let request = request.clone();
+            self.flush = Flush::Idle;
+            return self.answer_flush(request, key);
+        }
         let scopes = self.scopes();
         let Some(action) = keymap::lookup(&scopes, &key) else {
             return self.type_key(key);
         };
         self.status = None;
         self.act(action)
+    }
+
+    /// The answer to the retry prompt: `y` alone runs it, any other key cancels.
+    fn answer_flush(&mut self, request: FlushRequest, key: KeyEvent) -> Vec<Command> {
+        let domain = request.domain.clone();
+        if key.code == ratatui::crossterm::event::KeyCode::Char('y')
+            && key.modifiers - KeyModifiers::SHIFT == KeyModifiers::NONE
+        {
+            self.status = None;
+            self.flush = Flush::Running { domain };
+            self.flush_open = true;
+            self.flush_scroll = 0;
+            return vec![Command::Flush(request)];
+        }
+        self.status = Some(super::wording::say("flush", "cancelled", &[("domain", &domain)]));
+        Vec::new()
     }
 
     /// A key no binding claimed: text for whichever field has focus. Enter in the
@@ -691,6 +806,21 @@ impl App {
                 self.detail_focus = self.detail_wide;
                 Vec::new()
             }
+            Action::Flush => {
+                if let Some(request) = self.flush_offer() {
+                    self.status = None;
+                    self.flush = Flush::Confirming(request);
+                }
+                Vec::new()
+            }
+            Action::Close => {
+                self.flush_open = false;
+                // A finished retry is done with once read; a running one reopens when it ends.
+                if matches!(self.flush, Flush::Finished { .. }) {
+                    self.flush = Flush::Idle;
+                }
+                Vec::new()
+            }
             Action::Answer(n) => self.answer(n),
         }
     }
@@ -776,6 +906,10 @@ impl App {
             }
         };
         let scroll = |value: u16| -> u16 { (i32::from(value) + delta).clamp(0, 10_000) as u16 };
+        if self.flush_open {
+            self.flush_scroll = scroll(self.flush_scroll);
+            return;
+        }
         match self.screen {
             Screen::Intake => match self.intake.focus {
                 IntakeFocus::Options => {

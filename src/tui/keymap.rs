@@ -21,6 +21,10 @@ pub enum Scope {
     TriageMatrix,
     Detail,
     Verdict,
+    /// Verdict, when this relay is Postfix and would deliver now: a retry is offered.
+    VerdictFlush,
+    /// The retry's result pane is open over the screen.
+    FlushPane,
     Export,
     /// Typing a path on the Export screen.
     ExportTyping,
@@ -48,6 +52,10 @@ pub enum Action {
     ExportPath,
     ToggleWide,
     Scan,
+    /// Ask to retry the destination's deferred mail now (confirmed with `y`).
+    Flush,
+    /// Close the pane on top.
+    Close,
     Answer(u8),
 }
 
@@ -94,6 +102,13 @@ pub const KEYMAP: &[Binding] = &[
     bind(S::Question, K::Char('2'), A::Answer(2), "", ""),
     bind(S::Question, K::Char('3'), A::Answer(3), "", ""),
     bind(S::Question, K::Char('4'), A::Answer(4), "", ""),
+    bind(S::FlushPane, K::Esc, A::Close, "Esc", "close"),
+    bind(S::FlushPane, K::Up, A::Up, "j/k", "scroll"),
+    bind(S::FlushPane, K::Char('k'), A::Up, "", ""),
+    bind(S::FlushPane, K::Down, A::Down, "", ""),
+    bind(S::FlushPane, K::Char('j'), A::Down, "", ""),
+    bind(S::FlushPane, K::PageUp, A::PageUp, "", ""),
+    bind(S::FlushPane, K::PageDown, A::PageDown, "", ""),
     bind(S::IntakeEditing, K::Esc, A::Back, "Esc", "cancel"),
     bind(S::IntakeEditing, K::Enter, A::Select, "Enter", "keep"),
     ctrl(S::IntakeTyping, 'r', A::Run, "C-r", "run"),
@@ -114,6 +129,7 @@ pub const KEYMAP: &[Binding] = &[
     bind(S::Verdict, K::Char('r'), A::Rerun, "r", "re-run"),
     bind(S::Verdict, K::Char('e'), A::Export, "e", "export"),
     bind(S::Verdict, K::Char('s'), A::Scan, "s", "scan"),
+    bind(S::VerdictFlush, K::Char('f'), A::Flush, "f", "retry now"),
     bind(S::Export, K::Char('p'), A::ExportPath, "p", "write to path"),
     bind(S::Export, K::Char('e'), A::Export, "e", "export again"),
     bind(S::NotTyping, K::Char('?'), A::Help, "?", "help"),

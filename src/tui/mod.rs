@@ -9,6 +9,7 @@
 pub mod app;
 pub mod keymap;
 pub mod view;
+pub mod wording;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -188,6 +189,19 @@ impl Runner {
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
                     let _ = tx.send(Event::RelayQueue(read_relay_queue().await)).await;
+                });
+            }
+            Command::Flush(request) => {
+                // Minutes at most (postqueue's timeout, then FOLLOW): off the event loop.
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    use crate::relay::postfix::queue;
+                    let config_dir = request.config_dir.as_deref();
+                    let result = queue::flush(&request.domain, &request.hosts, config_dir, queue::FOLLOW)
+                        .await
+                        .map_err(|e| e.to_string());
+                    let domain = request.domain;
+                    let _ = tx.send(Event::Flushed { domain, result }).await;
                 });
             }
             Command::Autosave(session) => {

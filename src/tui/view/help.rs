@@ -19,6 +19,8 @@ pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
         (Scope::Question, "triage, on a question"),
         (Scope::Detail, "detail"),
         (Scope::Verdict, "verdict"),
+        (Scope::VerdictFlush, "verdict, relay delivers"),
+        (Scope::FlushPane, "retry result"),
         (Scope::Export, "export"),
         (Scope::ExportTyping, "export, typing a path"),
     ];

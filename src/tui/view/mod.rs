@@ -9,9 +9,12 @@
 //!  status line (errors, hints)
 //!  footer: the keys that work here, from the keymap
 //! ```
+//!
+//! Help and the retry's result are drawn over whichever screen is open.
 
 mod detail;
 mod export;
+mod flush;
 mod help;
 mod intake;
 mod triage;
@@ -24,7 +27,7 @@ use ratatui::symbols;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::app::{App, Screen};
+use super::app::{App, Flush, Screen};
 use super::keymap;
 
 /// Styles that degrade to plain text under NO_COLOR (meaning is always in the words too).
@@ -171,6 +174,8 @@ pub fn render(frame: &mut Frame, app: &App) {
     }
     let status_text = if app.confirm_quit {
         "Probes are still running. Quit anyway? y = quit, any other key = stay".to_string()
+    } else if let Flush::Confirming(request) = &app.flush {
+        super::wording::say("flush", "confirm", &[("domain", &request.domain)])
     } else {
         app.status.clone().unwrap_or_default()
     };
@@ -180,6 +185,9 @@ pub fn render(frame: &mut Frame, app: &App) {
         .flat_map(|(keys, label)| [Span::styled(keys, theme.title()), Span::raw(format!(" {label}  "))])
         .collect();
     frame.render_widget(Paragraph::new(Line::from(keys)), footer);
+    if app.flush_open {
+        flush::render(frame, centered(frame.area(), 76, 16), app, &theme);
+    }
     if app.help {
         help::render(frame, centered(frame.area(), 76, 20), &theme);
     }

@@ -1,15 +1,26 @@
-//! Verdict: cause, owner, confidence, evidence (Enter jumps to it), fix,
-//! workaround and the retry checklist.
+//! Verdict: cause, what this relay does about it, owner, confidence, evidence (Enter
+//! jumps to it), fix, workaround, the retry checklist, this relay's configuration and
+//! the recipient's policy.
 //!
 //! ```text
 //! +- verdict ---------------------------------------------------------+
 //! | The server's TLS layer dies right after it says 220                |
+//! | This relay: defers the mail (it stays in the queue and is retried) |
+//! | This is what holds this relay's mail.                              |
 //! | remote MX broken · owner recipient · confidence medium (why)      |
 //! | fix: ...                                                          |
 //! +- evidence (Enter: show) ------------------------------------------+
 //! | > mx2 [192.0.2.2] transcript line 11: closed after 220 ...         |
-//! +- checklist, workaround, recipient policy (PgUp/PgDn) -------------+
+//! +- before you retry; this relay; recipient policy (PgUp/PgDn) ------+
+//! | [FAIL] ... checklist, workaround                                   |
+//! | This relay: Postfix 3.7, ...   (its log's words per address,       |
+//! |   Route: ...                    then route, TLS level, settings)   |
+//! | Recipient policy: ...                                              |
+//! +-------------------------------------------------------------------+
 //! ```
+//!
+//! The verdict pane does not scroll, so only the prediction's summary lines stand
+//! under the headline; its per-address lines and the configuration scroll below.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -18,7 +29,9 @@ use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 
 use super::Theme;
 use crate::diagnose::{CheckStatus, EvidenceAt, Family};
+use crate::model::relay::{Delivery, Outcome};
 use crate::tui::app::App;
+use crate::tui::wording::say;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(session) = &app.session else {
@@ -29,18 +42,33 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     };
     let v = &session.verdict;
-    let [head, evidence, rest] = area.layout(&Layout::vertical([
-        Constraint::Length(10),
-        Constraint::Min(3),
-        Constraint::Percentage(40),
-    ]));
+    let (summary, details) = v
+        .relay
+        .as_ref()
+        .map(|p| split_prediction(crate::report::relay::prediction(p, v)))
+        .unwrap_or_default();
+    let [head, evidence, rest] = area.layout(&Layout::vertical(panes(area.height, summary.len())));
     let headline = match v.family {
         Family::Healthy => theme.good(),
         Family::Inconclusive => theme.warn(),
         _ => theme.bad(),
     };
-    let mut lines = vec![
-        Line::styled(v.title.clone(), headline.add_modifier(ratatui::style::Modifier::BOLD)),
+    let outcome_style = match v.relay.as_ref().map(|p| p.outcome) {
+        Some(Outcome::Deliver(Delivery::Cleartext)) => theme.warn(),
+        Some(outcome) if outcome.delivers() => theme.good(),
+        _ => theme.bad(),
+    };
+    let mut lines = vec![Line::styled(
+        v.title.clone(),
+        headline.add_modifier(ratatui::style::Modifier::BOLD),
+    )];
+    // Under the headline: whether the verdict is what holds this relay's mail.
+    lines.extend(summary.iter().enumerate().map(|(i, l)| {
+        let style = if i == 0 { outcome_style } else { theme.warn() };
+        Line::styled(theme.text(l).into_owned(), style)
+    }));
+    let at_fix = lines.len() + 1;
+    lines.extend([
         Line::from(vec![
             Span::raw(format!(
                 "{}, owner: {}, confidence: ",
@@ -53,10 +81,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         // The fix first: on a small terminal it is what must stay visible.
         Line::raw(format!("fix: {}", v.fix)),
         Line::styled(format!("why: {}", v.explanation), theme.dim()),
-    ];
+    ]);
     if let crate::diagnose::Scope::SomeAddresses { failing, working } = &v.scope {
         lines.insert(
-            2,
+            at_fix,
             Line::styled(
                 format!(
                     "host-specific: failing {}; fine {}",
@@ -131,6 +159,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         more.extend(w.postfix.lines().map(|l| Line::raw(l.to_string())));
         more.extend(w.exim.lines().map(|l| Line::raw(l.to_string())));
     }
+    if let Some(relay) = &session.check.relay {
+        let mut configuration = crate::report::relay::configuration(relay).into_iter();
+        let mta = configuration.next().unwrap_or_default();
+        more.push(Line::raw(""));
+        more.push(Line::styled(
+            theme
+                .text(&say("verdict", "relay_heading", &[("mta", &mta)]))
+                .into_owned(),
+            theme.title(),
+        ));
+        // The prediction's detail lines are indented by the asset already.
+        more.extend(details.iter().map(|l| Line::raw(theme.text(l).into_owned())));
+        more.extend(configuration.map(|l| Line::raw(theme.text(&format!("  {l}")).into_owned())));
+    }
     if let Some(policy) = &session.check.recipient {
         more.push(Line::raw(""));
         more.push(Line::styled(
@@ -144,9 +186,48 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     frame.render_widget(
         Paragraph::new(more)
-            .block(theme.block("before you retry; recipient policy (PgUp/PgDn)", false))
+            .block(theme.block(&say("verdict", "more_title", &[]), false))
             .wrap(Wrap { trim: false })
             .scroll((app.verdict_scroll, 0)),
         rest,
     );
+}
+
+/// Heights of the verdict, evidence and scrolled panes. The prediction's summary gets
+/// rows of its own, so the fix stays in view: on a small screen two are taken from the
+/// scrolled pane (it scrolls, the verdict pane does not), on a large one from the spare.
+fn panes(height: u16, summary: usize) -> [Constraint; 3] {
+    if summary == 0 {
+        return [Constraint::Length(10), Constraint::Min(3), Constraint::Percentage(40)];
+    }
+    let extra = u16::try_from(summary)
+        .unwrap_or(u16::MAX)
+        .min(height.saturating_sub(21) + 2);
+    let head = 10 + extra;
+    let rest = (height * 2 / 5).min(height.saturating_sub(head + 3));
+    [Constraint::Length(head), Constraint::Min(3), Constraint::Length(rest)]
+}
+
+/// The prediction's lines as its asset lays them out: unindented lines say what the
+/// relay does and whether the verdict is why (the summary, under the headline); the
+/// indented ones give its log's words and each address (the details, scrolled).
+fn split_prediction(lines: Vec<String>) -> (Vec<String>, Vec<String>) {
+    lines.into_iter().partition(|l| !l.starts_with(' '))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prediction_summary_is_its_unindented_lines() {
+        let (summary, details) = split_prediction(vec![
+            "This relay: defers".into(),
+            "  its log would say: x".into(),
+            "  mx[192.0.2.1]: defers - x (probe)".into(),
+            "This is what holds this relay's mail.".into(),
+        ]);
+        assert_eq!(summary, ["This relay: defers", "This is what holds this relay's mail."]);
+        assert_eq!(details.len(), 2);
+    }
 }
