@@ -583,6 +583,7 @@ fn may_relay(domain: &str) -> mxtriage::model::relay::RelayView {
             origin: main_cf(40),
         }],
         unread: Vec::new(),
+        ..Default::default()
     }
 }
 
