@@ -15,7 +15,9 @@ mod postfix;
 
 use std::time::{Duration, Instant};
 
+use mxtriage::engine::Settings;
 use mxtriage::lab::{Lab, LabOptions};
+use mxtriage::relay::RelaySource;
 use postfix::{Outcome, PostfixRelay, Status, TlsKind};
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -587,4 +589,61 @@ async fn prediction_matches_postfix_for_every_scenario() {
         rows.len(),
         disagree.join("\n")
     );
+}
+
+/// A transport override and a relayhost: mxtriage follows the route the relay would
+/// take (the `-o` level of the transport; the relayhost instead of the MX hosts) and
+/// predicts what this Postfix then does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prediction_follows_a_transport_override_and_a_relayhost() {
+    let Some(turn) = lab().await else { return };
+    let lab = &turn.lab;
+    let dir = PostfixRelay::temp_base();
+    let ca_file = lab.write_ca_file(&dir).unwrap();
+    let stores = std::sync::Arc::new(mxtriage::cert::TrustStores::load(Some(&ca_file)).unwrap());
+    let no_starttls = lab.scenario("no-starttls").unwrap().domain.clone();
+    let relay = start(
+        lab,
+        &[("transport_maps", "hash:$config_directory/transport")],
+        &[&postfix::smtp_transport(
+            "tls_encrypt",
+            &[("smtp_tls_security_level", "encrypt")],
+        )],
+        &[("hash:transport", &format!("{no_starttls} tls_encrypt:\n"))],
+    );
+    let (predicted, log) = predict(lab, &relay, &no_starttls, &stores).await;
+    let did = relay.deliver(&rcpt(lab, "no-starttls"), OUTCOME).await;
+    assert_eq!(predicted, did.verdict(), "{log} / {}", did.reason);
+    assert_eq!(predicted, "defer");
+    assert!(
+        log.contains("TLS is required, but was not offered by host mx.no-starttls.lab.test["),
+        "{log}"
+    );
+    // The level came from the transport's -o override, found through the transport table.
+    let settings = Settings {
+        relay: RelaySource::Postfix {
+            config_dir: Some(relay.config_dir().to_path_buf()),
+        },
+        ..lab.settings(&no_starttls)
+    };
+    let view = mxtriage::relay::read(&settings.relay, &no_starttls).await.unwrap();
+    let route = view.route.as_ref().unwrap();
+    assert_eq!(route.transport, "tls_encrypt");
+    assert!(matches!(route.origin, mxtriage::relay::Origin::Map { .. }), "{route:?}");
+    let policy = view.policy.as_ref().unwrap();
+    assert_eq!(policy.level, mxtriage::relay::Level::Encrypt);
+    assert!(
+        matches!(&policy.level_origin, mxtriage::relay::Origin::Service { service, .. } if service == "tls_encrypt"),
+        "{policy:?}"
+    );
+    drop(relay);
+
+    // A relayhost takes all mail: the no-STARTTLS domain goes through the healthy MX.
+    let relay = start(lab, &[("relayhost", "[mx.healthy.lab.test]")], &[], &[]);
+    let (predicted, log) = predict(lab, &relay, &no_starttls, &stores).await;
+    let did = relay.deliver(&rcpt(lab, "no-starttls"), OUTCOME).await;
+    assert_eq!(predicted, did.verdict(), "{log} / {}", did.reason);
+    assert_eq!(predicted, "deliver (Trusted TLS)");
+    assert!(log.contains("mx.healthy.lab.test["), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
