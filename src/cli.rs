@@ -137,7 +137,8 @@ pub struct CheckArgs {
     /// address and show where it disagrees with this probe (on by default with --scan).
     #[arg(long)]
     pub openssl: bool,
-    /// The sending stack to compare the scan with [default: openssl3-debian]; one of
+    /// The sending stack to compare the scan with [default: this relay's own ClientHello
+    /// when its MTA was read, else openssl3-debian]; one of
     /// openssl3-debian, openssl102-legacy, gnutls-default, modern-strict, rustls-probe.
     #[arg(long, value_name = "NAME", value_parser = mxtriage::policy::sender::parse_profile)]
     pub sender_profile: Option<String>,
