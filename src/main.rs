@@ -327,15 +327,9 @@ fn progress_line(event: &engine::Event) -> Option<String> {
         Event::SecondOpinion { address, opinion } => Some(format!("  [{}] {}", address.ip(), opinion.describe())),
         Event::Policy(_) => Some("  recipient policy checked".into()),
         Event::Relay(relay) => Some(format!("  {}", mxtriage::report::relay::headline(relay))),
-        Event::RelayClient { address, run } => Some(format!(
-            "  [{}] this relay's client: {}",
-            address.ip(),
-            run.lines
-                .iter()
-                .rev()
-                .find(|l| l.as_str().contains("TLS"))
-                .map_or("no TLS line", |l| l.as_str())
-        )),
+        Event::RelayClient { address, run } => {
+            Some(format!("  [{}] this relay's client: {}", address.ip(), run.summary()))
+        }
         Event::Stage { .. } | Event::Finished { .. } => None,
     }
 }

@@ -479,6 +479,13 @@ fn postconf_version() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// A directory of its own for the lab CA file (the relays live under `temp_base`).
+fn ca_dir() -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("mxtriage-relay-ca-{}-{n}", std::process::id()))
+}
+
 /// What a relay did or is predicted to do, in the terms both sides share.
 fn category(outcome: mxtriage::relay::Outcome) -> String {
     use mxtriage::relay::{Delivery, Outcome as O};
@@ -521,7 +528,7 @@ async fn predict(
 async fn prediction_matches_postfix_for_every_scenario() {
     let Some(turn) = lab().await else { return };
     let lab = &turn.lab;
-    let dir = PostfixRelay::temp_base();
+    let dir = ca_dir();
     let ca_file = lab.write_ca_file(&dir).unwrap();
     let stores = std::sync::Arc::new(mxtriage::cert::TrustStores::load(Some(&ca_file)).unwrap());
     // `flaky` alternates per connection, so the check and the relay see different servers.
@@ -598,7 +605,7 @@ async fn prediction_matches_postfix_for_every_scenario() {
 async fn prediction_follows_a_transport_override_and_a_relayhost() {
     let Some(turn) = lab().await else { return };
     let lab = &turn.lab;
-    let dir = PostfixRelay::temp_base();
+    let dir = ca_dir();
     let ca_file = lab.write_ca_file(&dir).unwrap();
     let stores = std::sync::Arc::new(mxtriage::cert::TrustStores::load(Some(&ca_file)).unwrap());
     let no_starttls = lab.scenario("no-starttls").unwrap().domain.clone();
@@ -646,4 +653,88 @@ async fn prediction_follows_a_transport_override_and_a_relayhost() {
     assert_eq!(predicted, "deliver (Trusted TLS)");
     assert!(log.contains("mx.healthy.lab.test["), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The check behind a verdict, with the relay read from `relay`.
+async fn session(lab: &Lab, relay: &PostfixRelay, scenario: &str) -> mxtriage::report::Session {
+    let domain = lab.scenario(scenario).unwrap().domain.clone();
+    let mut settings = lab.settings(&domain);
+    settings.nameservers = vec![lab.dns];
+    settings.relay = RelaySource::Postfix {
+        config_dir: Some(relay.config_dir().to_path_buf()),
+    };
+    let dir = ca_dir();
+    let ca_file = lab.write_ca_file(&dir).unwrap();
+    let stores = std::sync::Arc::new(mxtriage::cert::TrustStores::load(Some(&ca_file)).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    let target = mxtriage::target::Target::Domain { name: domain };
+    let report = mxtriage::engine::run(&settings.options(target, stores), &())
+        .await
+        .unwrap();
+    mxtriage::report::Session::new(report, Default::default()).unwrap()
+}
+
+/// Healthy servers, but a policy entry that demands a name no certificate carries:
+/// the relay's own policy is the cause, and the verdict says so (it used to say
+/// "STARTTLS works on every address"). Under `verify`, an expired certificate gets a
+/// workaround in the relay's own policy table, applied with the instance's reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relays_own_policy_decides_owner_and_workaround() {
+    let Some(turn) = lab().await else { return };
+    let lab = &turn.lab;
+    let relay = start(
+        lab,
+        &[("smtp_tls_policy_maps", "texthash:$config_directory/tls_policy")],
+        &[],
+        &[("tls_policy", "healthy.lab.test secure match=elsewhere.example\n")],
+    );
+    let healthy = session(lab, &relay, "healthy").await;
+    let did = relay.deliver(&rcpt(lab, "healthy"), OUTCOME).await;
+    assert_eq!(did.verdict(), "defer", "{did:#?}");
+    let verdict = &healthy.verdict;
+    assert_eq!(verdict.id, "sender-policy-strict", "{verdict:#?}");
+    assert_eq!(verdict.owner, mxtriage::diagnose::Owner::Sender);
+    let prediction = verdict.relay.as_ref().unwrap();
+    assert_eq!(prediction.outcome, mxtriage::relay::Outcome::Defer);
+    assert_eq!(prediction.log, "Server certificate not verified");
+    assert_eq!(healthy.exit_code(), 1);
+    drop(relay);
+
+    let relay = start(
+        lab,
+        &[
+            ("smtp_tls_security_level", "verify"),
+            ("smtp_tls_policy_maps", "texthash:$config_directory/tls_policy"),
+        ],
+        &[],
+        &[("tls_policy", "example.invalid encrypt\n")],
+    );
+    let expired = session(lab, &relay, "expired").await;
+    assert_eq!(expired.verdict.id, "cert-expired-verdict");
+    let workaround = expired.verdict.workaround.as_ref().expect("a workaround");
+    let map = relay.config_dir().join("tls_policy");
+    assert!(
+        workaround.postfix.contains(&map.display().to_string()),
+        "{}",
+        workaround.postfix
+    );
+    assert!(
+        workaround
+            .postfix
+            .contains(&format!("postfix -c {} reload", relay.config_dir().display())),
+        "{}",
+        workaround.postfix
+    );
+    assert!(
+        workaround.postfix.contains("expired.lab.test    encrypt"),
+        "{}",
+        workaround.postfix
+    );
+    // Under `may` the same certificate blocks nothing: no workaround, exit 0.
+    drop(relay);
+    let relay = start(lab, &[], &[], &[]);
+    let may = session(lab, &relay, "expired").await;
+    assert_eq!(may.verdict.id, "cert-not-blocking");
+    assert!(may.verdict.workaround.is_none());
+    assert_eq!(may.exit_code(), 0);
 }

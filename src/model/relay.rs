@@ -240,6 +240,27 @@ pub struct ClientRun {
     pub error: Option<String>,
 }
 
+impl ClientRun {
+    /// The line that says most about the session: TLS established or why not.
+    pub fn summary(&self) -> String {
+        if let Some(error) = &self.error {
+            return error.clone();
+        }
+        const KEYS: [&str; 6] = [
+            "TLS connection established",
+            "TLS library problem",
+            "STARTTLS rejected",
+            "Failed to establish session",
+            "lost connection",
+            "timed out",
+        ];
+        KEYS.iter()
+            .find_map(|key| self.lines.iter().find(|l| l.as_str().contains(key)))
+            .or_else(|| self.lines.last())
+            .map_or_else(String::new, |l| l.as_str().to_string())
+    }
+}
+
 /// The prediction for one address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressPrediction {

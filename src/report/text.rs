@@ -190,6 +190,9 @@ fn render_probe(out: &mut String, p: &ProbeResult, verbose: bool) {
     if let Some(opinion) = &p.second_opinion {
         let _ = writeln!(out, "  second opinion: {}", opinion.describe());
     }
+    if let Some(run) = &p.relay_client {
+        let _ = writeln!(out, "  this relay's client (posttls-finger): {}", run.summary());
+    }
     if let Some(scan) = &p.scan {
         let _ = writeln!(out, "  capability scan:");
         for line in scan.describe() {
