@@ -123,6 +123,28 @@ const CHECKS: &[(&str, Check)] = &[
                 .any(|p| p.scan.as_ref().is_some_and(|s| s.stopped.is_none())),
         )
     }),
+    // A complete scan in which the server took nothing: its fault, not any sender's.
+    ("scan_accepts_nothing", |r| {
+        any(r, |p| {
+            p.failure.is_some()
+                && p.scan.as_ref().is_some_and(|s| {
+                    s.stopped.is_none() && !s.versions.is_empty() && s.versions.iter().all(|v| !v.accepted)
+                })
+        })
+    }),
+    ("scan_answers_plaintext", |r| {
+        any(r, |p| {
+            p.failure.is_some()
+                && p.scan.as_ref().is_some_and(|s| {
+                    let tried: Vec<_> = s.versions.iter().filter(|v| v.refusal.is_some()).collect();
+                    !tried.is_empty()
+                        && s.versions.iter().all(|v| !v.accepted)
+                        && tried
+                            .iter()
+                            .all(|v| matches!(v.refusal, Some(crate::model::scan::Refusal::Plaintext)))
+                })
+        })
+    }),
     ("scan_no_common_version_server_older", |r| {
         scanned(r, |profile, scan| {
             matches!(sender::overlap(profile, scan), sender::Overlap::NoCommonVersion { .. })

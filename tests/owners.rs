@@ -1,0 +1,68 @@
+//! Right owners: a check with the capability scan, of every lab scenario, never blames
+//! the sender unless the sender's own stack or policy is the cause (for the default
+//! profile, only the servers that refuse the sender's address at the greeting). Refusals of every kind land on the
+//! recipient: a server that accepts no ClientHello at all is broken on its own side.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mxtriage::cert::TrustStores;
+use mxtriage::diagnose::{Family, Owner};
+use mxtriage::lab::demo::lab_check_options;
+use mxtriage::lab::{Lab, LabOptions};
+use mxtriage::probe::scan::ScanSettings;
+use mxtriage::report::Session;
+
+async fn scanned_verdict(lab: &Lab, scenario: &str, stores: &Arc<TrustStores>) -> (String, Family, Owner) {
+    let domain = lab.scenario(scenario).unwrap().domain.clone();
+    let mut options = lab_check_options(lab, &domain, Arc::clone(stores));
+    options.scan = Some(ScanSettings {
+        delay: Duration::from_millis(5),
+        ..ScanSettings::default()
+    });
+    options.policy.enabled = false;
+    let report = mxtriage::engine::run(&options, &()).await.unwrap();
+    let verdict = Session::new(report, Default::default()).unwrap().verdict;
+    (verdict.id, verdict.family, verdict.owner)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_of_every_kind_are_the_recipients() {
+    let lab = Lab::start(LabOptions::default()).await.unwrap();
+    let stores = Arc::new(TrustStores::from_parts(vec![lab.ca_der()], vec![]));
+    for (scenario, expected) in [
+        ("alert-handshake-failure", "server-accepts-no-tls"),
+        ("alert-protocol-version", "server-accepts-no-tls"),
+        ("plaintext-after-220", "plaintext-remote"),
+    ] {
+        let (id, family, owner) = scanned_verdict(&lab, scenario, &stores).await;
+        assert_eq!(id, expected, "{scenario}");
+        assert_eq!(
+            (family, owner),
+            (Family::RemoteMxBroken, Owner::Recipient),
+            "{scenario}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_scenario_blames_the_sender_under_a_scan() {
+    let lab = Lab::start(LabOptions::default()).await.unwrap();
+    let stores = Arc::new(TrustStores::from_parts(vec![lab.ca_der()], vec![]));
+    let names: Vec<String> = lab.scenarios().iter().map(|s| s.name.clone()).collect();
+    let verdicts = futures_util::future::join_all(names.iter().map(|name| {
+        let (lab, stores) = (&lab, &stores);
+        async move { (name.clone(), scanned_verdict(lab, name, stores).await) }
+    }))
+    .await;
+    // Where the sender's own address is refused at the door (a blocklist, a rate
+    // limit), the sender has to act: that is its policy, not the server's TLS.
+    let senders_own = ["greeting-421", "greeting-554"];
+    let blamed: Vec<String> = verdicts
+        .iter()
+        .filter(|(name, (_, _, owner))| *owner == Owner::Sender && !senders_own.contains(&name.as_str()))
+        .map(|(name, (id, _, _))| format!("{name}: {id}"))
+        .collect();
+    assert!(blamed.is_empty(), "the sender is blamed for: {blamed:?}");
+}
