@@ -738,3 +738,38 @@ async fn the_relays_own_policy_decides_owner_and_workaround() {
     assert!(may.verdict.workaround.is_none());
     assert_eq!(may.exit_code(), 0);
 }
+
+/// At `may`, a failed handshake defers new mail, and mail that waited
+/// `minimal_backoff_time` goes out in cleartext on the next attempt: the prediction
+/// says both, and the real Postfix does both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_mail_is_retried_in_plaintext_as_predicted() {
+    let Some(turn) = lab().await else { return };
+    let lab = &turn.lab;
+    let relay = start(lab, RETRY, &[], &[]);
+    let domain = lab.scenario("close-after-220").unwrap().domain.clone();
+    let dir = ca_dir();
+    let stores =
+        std::sync::Arc::new(mxtriage::cert::TrustStores::load(Some(&lab.write_ca_file(&dir).unwrap())).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    let settings = Settings {
+        nameservers: vec![lab.dns],
+        relay: RelaySource::Postfix {
+            config_dir: Some(relay.config_dir().to_path_buf()),
+        },
+        ..lab.settings(&domain)
+    };
+    let target = mxtriage::target::Target::Domain { name: domain };
+    let report = mxtriage::engine::run(&settings.options(target, stores), &())
+        .await
+        .unwrap();
+    let prediction = mxtriage::relay::predict::predict(&report).unwrap();
+    assert_eq!(category(prediction.outcome), "defer");
+    assert_eq!(prediction.log, "Cannot start TLS: handshake failure");
+    assert_eq!(prediction.queued.map(category).as_deref(), Some("deliver (cleartext)"));
+    let id = relay.send(&rcpt(lab, "close-after-220")).await;
+    let attempts = relay.attempts(&id, 2, OUTCOME).await;
+    assert_eq!(attempts.len(), 2, "{attempts:#?}");
+    assert_eq!(attempts[0].verdict(), "defer", "{attempts:#?}");
+    assert_eq!(attempts[1].verdict(), "deliver (cleartext)", "{attempts:#?}");
+}
