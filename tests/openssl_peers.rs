@@ -211,3 +211,37 @@ async fn openssl_is_not_asked_where_the_session_never_reached_tls() {
         );
     }
 }
+
+/// The figure for the scan's cost: a full scan of a stock Postfix-like peer with the
+/// default settings, timed. `cargo test --test openssl_peers -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a figure, not a check: prints the time and connections of a default scan"]
+async fn figure_default_scan_of_a_postfix_like_peer() {
+    let Some(lab) = lab().await else { return };
+    let info = lab.scenario("openssl-postfix-like").unwrap();
+    let (mx, ip) = info.servers[0].clone();
+    let target = mxtriage::probe::ProbeTarget {
+        mx,
+        address: std::net::SocketAddr::from((ip, lab.port)),
+    };
+    let config = mxtriage::probe::ProbeConfig::new(
+        "scan-figure.mxtriage.invalid".into(),
+        mxtriage::probe::Timeouts {
+            connect: Duration::from_secs(2),
+            command: Duration::from_secs(2),
+            tls: Duration::from_secs(2),
+        },
+        Arc::new(TrustStores::from_parts(vec![], vec![])),
+    );
+    let started = std::time::Instant::now();
+    let scan = mxtriage::probe::scan::scan(&config, &target, &ScanSettings::default()).await;
+    let took = started.elapsed();
+    println!(
+        "FIGURE default scan of openssl-postfix-like: {:.2} s, {} connections",
+        took.as_secs_f64(),
+        scan.connections
+    );
+    for line in scan.describe() {
+        println!("  {line}");
+    }
+}
