@@ -51,7 +51,7 @@ async fn scanned(lab: &Lab, scenario: &str, profile: &str) -> CheckReport {
     options.probe.timeouts.command = Duration::from_secs(2);
     options.scan = Some(ScanSettings {
         delay: Duration::from_millis(5),
-        max_connections: 40,
+        ..ScanSettings::default()
     });
     options.sender_profile = Some(profile.into());
     engine::run(&options, &()).await.unwrap()

@@ -35,7 +35,7 @@ fn target(lab: &Lab, scenario: &str) -> ProbeTarget {
 fn quick() -> ScanSettings {
     ScanSettings {
         delay: Duration::from_millis(5),
-        max_connections: 40,
+        ..ScanSettings::default()
     }
 }
 
