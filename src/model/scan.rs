@@ -153,7 +153,11 @@ impl FollowUp {
             };
             parts.push(format!("completes no handshake with any offer{how}"));
         } else {
-            parts.push(format!("completes {} with {}", join(&self.versions), join(&self.suites)));
+            parts.push(format!(
+                "completes {} with {}",
+                join(&self.versions),
+                join(&self.suites)
+            ));
             if self.only_legacy_versions {
                 parts.push("only versions older than TLS 1.2".into());
             }

@@ -265,7 +265,11 @@ pub fn client_hello_with(offer: &Offer, extras: &Extras, random: &[u8; 32]) -> V
         }
         if tls13 {
             let mut versions = Vec::new();
-            for version in if extras.versions.is_empty() { &[TLS13][..] } else { &extras.versions } {
+            for version in if extras.versions.is_empty() {
+                &[TLS13][..]
+            } else {
+                &extras.versions
+            } {
                 push16(&mut versions, *version);
             }
             let mut ext = vec![versions.len() as u8];
@@ -368,7 +372,16 @@ const SHAPES: &[ShapeSpec] = &[
         name: "OpenSSL 3.5+ (X25519MLKEM768)",
         versions: &[TLS13, TLS12],
         suites: OPENSSL3_SUITES,
-        groups: &[X25519MLKEM768, X25519, SECP256R1, 0x001e, SECP384R1, SECP521R1, FFDHE2048, 0x0101],
+        groups: &[
+            X25519MLKEM768,
+            X25519,
+            SECP256R1,
+            0x001e,
+            SECP384R1,
+            SECP521R1,
+            FFDHE2048,
+            0x0101,
+        ],
         shares: &[X25519MLKEM768, X25519],
     },
     // GnuTLS also sends a secp256r1 share; a made-up point would be refused, so not here.
@@ -377,7 +390,9 @@ const SHAPES: &[ShapeSpec] = &[
         name: "GnuTLS",
         versions: &[TLS13, TLS12, TLS11, TLS10],
         suites: GNUTLS_SUITES,
-        groups: &[X25519, SECP256R1, SECP384R1, SECP521R1, 0x001e, FFDHE2048, 0x0101, 0x0102],
+        groups: &[
+            X25519, SECP256R1, SECP384R1, SECP521R1, 0x001e, FFDHE2048, 0x0101, 0x0102,
+        ],
         shares: &[X25519],
     },
     ShapeSpec {
@@ -644,7 +659,10 @@ mod tests {
             assert_eq!(large, shape == Shape::OpenSsl35Pq, "{shape:?}: {} bytes", hello.size);
         }
         let postfix = parse_client_hello(&Shape::PostfixMay.hello(None, &[7; 32])).expect("a hello");
-        assert!(postfix.suites.contains(&0x00a7), "Postfix at may offers ADH-AES256-GCM-SHA384");
+        assert!(
+            postfix.suites.contains(&0x00a7),
+            "Postfix at may offers ADH-AES256-GCM-SHA384"
+        );
         assert_eq!(postfix.versions, vec![TLS10, TLS11, TLS12, TLS13]);
     }
 

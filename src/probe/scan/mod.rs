@@ -131,7 +131,11 @@ enum Attempt {
 /// What one offer told, once throttling was dealt with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Outcome {
-    Chosen { version: u16, suite: u16, group: Option<u16> },
+    Chosen {
+        version: u16,
+        suite: u16,
+        group: Option<u16>,
+    },
     Refused(Refusal),
     NotSent,
 }
@@ -230,7 +234,8 @@ impl<'a> Scanner<'a> {
         let mut pace = lock(&self.pace);
         let pause = pace.pause.map_or(self.base_delay, |p| (p * 2).min(MAX_PAUSE));
         pace.pause = Some(pause);
-        pace.why.get_or_insert(format!("slowed down to one connection at a time: {why}"));
+        pace.why
+            .get_or_insert(format!("slowed down to one connection at a time: {why}"));
     }
 
     /// Takes one connection from the budget, waiting for the reservation to end when
@@ -294,14 +299,19 @@ impl<'a> Scanner<'a> {
                     Failure::GreetingRejected { reply } | Failure::StartTlsRejected { reply } => {
                         Attempt::Throttled(reply.one_line(), reply.code == 421)
                     }
-                    Failure::GreetingTimeout { .. } => Attempt::Throttled("greeting timed out: a tarpit?".into(), false),
+                    Failure::GreetingTimeout { .. } => {
+                        Attempt::Throttled("greeting timed out: a tarpit?".into(), false)
+                    }
                     other => Attempt::Throttled(other.summary(), false),
                 };
             }
         };
         let setup = started.elapsed();
         if setup > SLOW_SETUP {
-            self.back_off(format!("the SMTP dialogue up to STARTTLS took {} ms", setup.as_millis()));
+            self.back_off(format!(
+                "the SMTP dialogue up to STARTTLS took {} ms",
+                setup.as_millis()
+            ));
         }
         let random: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(number as u8));
         let hello = codec::client_hello_with(offer, extras, &random);
@@ -393,7 +403,11 @@ impl<'a> Scanner<'a> {
                 found.server_order = Some(suite == found.suites[0]);
             }
         }
-        let mut remaining: Vec<u16> = GROUPS.iter().map(|g| g.0).filter(|g| !found.groups.contains(g)).collect();
+        let mut remaining: Vec<u16> = GROUPS
+            .iter()
+            .map(|g| g.0)
+            .filter(|g| !found.groups.contains(g))
+            .collect();
         while !remaining.is_empty() {
             let offer = Offer {
                 version: codec::TLS13,
@@ -497,7 +511,9 @@ impl<'a> Scanner<'a> {
             let mut complete = remaining.is_empty();
             while !remaining.is_empty() && self.available() > keep {
                 match self.simple(version.0, remaining.clone(), Priority::Shared).await {
-                    Outcome::Chosen { version: got, suite, .. } if got == version.0 && remaining.contains(&suite) => {
+                    Outcome::Chosen {
+                        version: got, suite, ..
+                    } if got == version.0 && remaining.contains(&suite) => {
                         found.suites.push(suite);
                         remaining.retain(|s| *s != suite);
                         complete = remaining.is_empty();
@@ -629,7 +645,11 @@ pub async fn scan(config: &ProbeConfig, target: &ProbeTarget, settings: &ScanSet
             server_order: None,
         };
         match outcome {
-            Outcome::Chosen { version: got, suite, group } if got == version.0 => {
+            Outcome::Chosen {
+                version: got,
+                suite,
+                group,
+            } if got == version.0 => {
                 scan.accepted = true;
                 scan.suites.push(CipherSuite(suite));
                 if version == TlsVersion::TLS13 {
@@ -795,7 +815,14 @@ pub async fn follow_up(config: &ProbeConfig, target: &ProbeTarget) -> FollowUp {
                 .filter(|s| family(*s) != Some(Family::Anonymous))
                 .collect();
             let outcome = scanner
-                .offer(&Offer { suites: named, ..offer.clone() }, &extras, Priority::Shared)
+                .offer(
+                    &Offer {
+                        suites: named,
+                        ..offer.clone()
+                    },
+                    &extras,
+                    Priority::Shared,
+                )
                 .await;
             match result.note(&outcome) {
                 Some(other) => suite = other,
@@ -805,7 +832,14 @@ pub async fn follow_up(config: &ProbeConfig, target: &ProbeTarget) -> FollowUp {
         if !modern(suite) && !result.only_anonymous {
             let strong: Vec<u16> = offer.suites.iter().copied().filter(|s| modern(*s)).collect();
             let outcome = scanner
-                .offer(&Offer { suites: strong, ..offer.clone() }, &extras, Priority::Shared)
+                .offer(
+                    &Offer {
+                        suites: strong,
+                        ..offer.clone()
+                    },
+                    &extras,
+                    Priority::Shared,
+                )
                 .await;
             if result.note(&outcome).is_none() {
                 result.only_legacy_suites = matches!(outcome, Outcome::Refused(_));
@@ -872,7 +906,14 @@ pub async fn follow_up(config: &ProbeConfig, target: &ProbeTarget) -> FollowUp {
         // refuses, or a box that filters on it).
         let (offer, extras) = &tries[0];
         let outcome = scanner
-            .offer(&Offer { sni: None, ..offer.clone() }, extras, Priority::Shared)
+            .offer(
+                &Offer {
+                    sni: None,
+                    ..offer.clone()
+                },
+                extras,
+                Priority::Shared,
+            )
             .await;
         result.sni_dependent = match result.note(&outcome) {
             Some(_) => Some(true),
