@@ -33,7 +33,9 @@ pub struct VersionScan {
     pub version: TlsVersion,
     pub accepted: bool,
     pub refusal: Option<Refusal>,
-    /// Accepted suites, in the order the server chose them (its preference when it has one).
+    /// Accepted suites: the server's first choice, then what the enumeration found in the
+    /// order chosen (its preference when it has one), then the picks of the targeted
+    /// offers (the sender's overlap, the weakest families) the enumeration did not reach.
     pub suites: Vec<CipherSuite>,
     /// Whether the server picks by its own order rather than ours; `None` if not measurable.
     pub server_order: Option<bool>,
