@@ -359,6 +359,7 @@ async fn scan_never_calls_a_bare_server_hello_delivered() {
             scan: Some(mxtriage::probe::scan::ScanSettings {
                 delay: Duration::from_millis(1),
                 max_connections: 40,
+                ..Default::default()
             }),
             sender_profile: None,
             second_opinion: Some(None),

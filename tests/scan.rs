@@ -35,7 +35,7 @@ fn target(lab: &Lab, scenario: &str) -> ProbeTarget {
 fn quick() -> ScanSettings {
     ScanSettings {
         delay: Duration::from_millis(5),
-        max_connections: 40,
+        ..ScanSettings::default()
     }
 }
 
@@ -174,4 +174,39 @@ async fn implicit_tls_is_probed_and_scanned_from_the_first_byte() {
         .map(|v| v.version.name())
         .collect();
     assert_eq!(accepted, ["TLSv1.2", "TLSv1.3"]);
+}
+
+#[tokio::test]
+async fn follow_up_names_resets_plaintext_and_throttling_within_eight_connections() {
+    let lab = Lab::start(LabOptions::default()).await.unwrap();
+    let reset = scan::follow_up(&config(), &target(&lab, "reset-in-handshake")).await;
+    assert!(
+        !reset.any_handshake && reset.refusal == Some(Refusal::Reset),
+        "{reset:?}"
+    );
+    assert!(reset.connections <= 8, "{}", reset.describe());
+    let plain = scan::follow_up(&config(), &target(&lab, "plaintext-after-220")).await;
+    assert!(plain.plaintext_answer && !plain.any_handshake, "{plain:?}");
+    assert_eq!(plain.connections, 1, "cleartext once is cleartext always");
+    let throttled = scan::follow_up(&config(), &target(&lab, "greeting-421")).await;
+    assert_eq!(throttled.connections, 1);
+    assert!(
+        throttled.stopped.as_deref().unwrap_or_default().contains("421"),
+        "{throttled:?}"
+    );
+    let healthy = scan::follow_up(&config(), &target(&lab, "healthy")).await;
+    assert!(healthy.any_handshake && !healthy.only_legacy_suites, "{healthy:?}");
+    assert_eq!(healthy.large_hello_refused, Some(false));
+    assert!(healthy.connections <= 8, "{}", healthy.describe());
+}
+
+#[tokio::test]
+async fn a_tarpit_stops_the_scan_within_the_probe_timeouts_and_says_so() {
+    let lab = Lab::start(LabOptions::default()).await.unwrap();
+    let started = std::time::Instant::now();
+    let result = scan::scan(&config(), &target(&lab, "tarpit"), &ScanSettings::default()).await;
+    assert!(result.connections <= 2, "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(result.stopped.is_some(), "{result:?}");
+    assert!(result.versions.is_empty());
 }

@@ -39,6 +39,21 @@ pub const SCENARIOS: &[OpensslScenario] = &[
         name: "openssl-rsa-kx-only",
         options: &["-tls1_2", "-cipher", "AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA"],
     },
+    // What a stock Postfix at `may` serves: every version, every suite including aNULL.
+    OpensslScenario {
+        name: "openssl-postfix-like",
+        options: &["-cipher", "ALL:@SECLEVEL=0"],
+    },
+    // A Postfix whose certificate file is missing still completes anonymous handshakes.
+    OpensslScenario {
+        name: "openssl-anon-only",
+        options: &["-nocert", "-cipher", "aNULL:@SECLEVEL=0"],
+    },
+    // PSK suites without a PSK: nothing any ClientHello offers can be served.
+    OpensslScenario {
+        name: "openssl-refuses-all",
+        options: &["-no_tls1_3", "-cipher", "PSK"],
+    },
 ];
 
 /// Whether `openssl` can be run here; without it these scenarios are skipped, visibly.
@@ -131,17 +146,20 @@ fn respond(host: &str, stdout: ChildStdout, mut stdin: ChildStdin) {
 /// Starts `openssl s_server` for `scenario` on a free loopback port.
 pub fn start(scenario: &OpensslScenario, host: &str, dir: &Path) -> std::io::Result<Server> {
     std::fs::create_dir_all(dir)?;
-    let (key, cert) = certificate(dir, host)?;
     // Find a free port; s_server binds it right after (a small, accepted race in a lab).
     let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port();
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    // `-nocert` scenarios serve anonymous suites only: no key to make.
+    let credentials: Vec<std::ffi::OsString> = if scenario.options.contains(&"-nocert") {
+        Vec::new()
+    } else {
+        let (key, cert) = certificate(dir, host)?;
+        vec!["-cert".into(), cert.into(), "-key".into(), key.into()]
+    };
     let child = Command::new("openssl")
         .args(["s_server", "-quiet", "-accept"])
         .arg(addr.to_string())
-        .arg("-cert")
-        .arg(&cert)
-        .arg("-key")
-        .arg(&key)
+        .args(credentials)
         .args(scenario.options)
         // The responder speaks SMTP through these; an open stdin also keeps s_server serving.
         .stdin(Stdio::piped())

@@ -33,7 +33,9 @@ pub struct VersionScan {
     pub version: TlsVersion,
     pub accepted: bool,
     pub refusal: Option<Refusal>,
-    /// Accepted suites, in the order the server chose them (its preference when it has one).
+    /// Accepted suites: the server's first choice, then what the enumeration found in the
+    /// order chosen (its preference when it has one), then the picks of the targeted
+    /// offers (the sender's overlap, the weakest families) the enumeration did not reach.
     pub suites: Vec<CipherSuite>,
     /// Whether the server picks by its own order rather than ours; `None` if not measurable.
     pub server_order: Option<bool>,
@@ -45,8 +47,16 @@ pub struct Scan {
     /// TLS 1.3 key-exchange groups the server accepts (directly or by HelloRetryRequest).
     pub groups: Vec<NamedGroup>,
     pub connections: usize,
-    /// Why the scan stopped early (throttling, budget), if it did.
+    /// Why the scan stopped early (throttling, a tarpit, a silent server, the deadline):
+    /// what it found is then incomplete in ways it cannot tell.
     pub stopped: Option<String>,
+    /// What the connection budget left out (per version: suites not enumerated); the
+    /// rest is complete. Empty when nothing was cut.
+    #[serde(default)]
+    pub truncated: Vec<String>,
+    /// Why the scan slowed down (421, resets, slow greetings), if it did.
+    #[serde(default)]
+    pub paced: Option<String>,
 }
 
 impl Scan {
@@ -84,10 +94,100 @@ impl Scan {
             lines.push(format!("TLS 1.3 groups: {}", join(&self.groups)));
         }
         lines.push(format!("{} connections", self.connections));
+        lines.extend(self.truncated.iter().cloned());
+        lines.extend(self.paced.iter().cloned());
         if let Some(stopped) = &self.stopped {
             lines.push(stopped.clone());
         }
         lines
+    }
+}
+
+/// The short follow-up on an address whose TLS handshake failed: a few ClientHellos
+/// (at most 8) that tell a server that completes no handshake from one that serves only
+/// old versions, old or anonymous suites, depends on SNI or drops large hellos.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    /// Some ClientHello of ours got a usable first flight.
+    pub any_handshake: bool,
+    /// Versions the server chose, oldest first.
+    pub versions: Vec<TlsVersion>,
+    /// Suites the server chose, in the order seen.
+    pub suites: Vec<CipherSuite>,
+    /// Every version it chose is older than TLS 1.2, though newer ones were offered.
+    pub only_legacy_versions: bool,
+    /// It completed only with outdated suites (CBC, static RSA, 3DES, anonymous): an
+    /// offer of modern suites alone was refused.
+    pub only_legacy_suites: bool,
+    /// It completed only with anonymous suites (no certificate): an offer without them
+    /// was refused. Opportunistic Postfix senders still deliver; verifying ones cannot.
+    pub only_anonymous: bool,
+    /// The same offer with and without SNI got different outcomes; `None`: not measured.
+    pub sni_dependent: Option<bool>,
+    /// The same offer padded to about 1.5 KB was refused while the small one passed;
+    /// `None`: not measured (nothing passed, or the budget ran out).
+    pub large_hello_refused: Option<bool>,
+    /// Senders whose hello is at least that large, hence affected when it is refused.
+    #[serde(default)]
+    pub large_hello_senders: Vec<String>,
+    /// TLS 1.3 groups the server chose (directly or by HelloRetryRequest).
+    pub groups: Vec<NamedGroup>,
+    /// It answered a ClientHello with cleartext (still speaking SMTP).
+    pub plaintext_answer: bool,
+    /// How the first refused offer was turned down, when one was.
+    pub refusal: Option<Refusal>,
+    pub connections: usize,
+    /// Why it stopped before answering everything (421, tarpit, silence), if it did.
+    pub stopped: Option<String>,
+}
+
+impl FollowUp {
+    /// One line for reports: what the server does complete, and what it refuses.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if self.plaintext_answer {
+            parts.push("answers ClientHellos with cleartext".into());
+        } else if !self.any_handshake {
+            let how = match &self.refusal {
+                Some(Refusal::Alert { name, .. }) => format!(" (alert {name})"),
+                Some(other) => format!(" ({})", format!("{other:?}").to_lowercase()),
+                None => String::new(),
+            };
+            parts.push(format!("completes no handshake with any offer{how}"));
+        } else {
+            parts.push(format!(
+                "completes {} with {}",
+                join(&self.versions),
+                join(&self.suites)
+            ));
+            if self.only_legacy_versions {
+                parts.push("only versions older than TLS 1.2".into());
+            }
+            if self.only_anonymous {
+                parts.push("only anonymous suites (no certificate)".into());
+            } else if self.only_legacy_suites {
+                parts.push("only outdated suites".into());
+            }
+            if !self.groups.is_empty() {
+                parts.push(format!("groups {}", join(&self.groups)));
+            }
+        }
+        match self.sni_dependent {
+            Some(true) => parts.push("depends on SNI".into()),
+            Some(false) => parts.push("same without SNI".into()),
+            None => {}
+        }
+        if self.large_hello_refused == Some(true) {
+            parts.push(format!(
+                "refuses large ClientHellos (affects {})",
+                self.large_hello_senders.join(", ")
+            ));
+        }
+        parts.push(format!("{} connections", self.connections));
+        if let Some(stopped) = &self.stopped {
+            parts.push(stopped.clone());
+        }
+        parts.join("; ")
     }
 }
 

@@ -56,6 +56,7 @@ impl CipherSuite {
         TLS13_SUITES
             .iter()
             .chain(LEGACY_SUITES)
+            .chain(ANON_SUITES)
             .chain(NAMED_ONLY_SUITES)
             .find(|(c, _)| *c == self.0)
             .map_or_else(|| format!("0x{:04x}", self.0), |(_, n)| (*n).to_string())
@@ -71,6 +72,7 @@ impl CipherSuite {
         TLS13_SUITES
             .iter()
             .chain(LEGACY_SUITES)
+            .chain(ANON_SUITES)
             .chain(NAMED_ONLY_SUITES)
             .find(|(_, n)| *n == iana)
             .map(|(c, _)| CipherSuite(*c))
@@ -179,11 +181,9 @@ pub const TLS13_SUITES: &[(u16, &str)] = &[
     (0x1305, "TLS_AES_128_CCM_8_SHA256"),
 ];
 
-/// Suites for SSLv3 to TLS 1.2: the modern AEAD ones, the CBC ones old stacks still
-/// use, static RSA, DHE, and the broken ones (3DES, RC4, NULL, EXPORT) an audit must see.
-/// Suites a real sender offers that the scan never does (anonymous, DSS, CCM, ARIA,
-/// Camellia): named so that a relay's captured ClientHello reads as words.
-const NAMED_ONLY_SUITES: &[(u16, &str)] = &[
+/// Anonymous (aNULL) suites: no certificate, no authentication. Postfix at `may` offers
+/// and accepts them, so a server whose certificate is missing still delivers with them.
+pub const ANON_SUITES: &[(u16, &str)] = &[
     (0x00a7, "TLS_DH_anon_WITH_AES_256_GCM_SHA384"),
     (0x006d, "TLS_DH_anon_WITH_AES_256_CBC_SHA256"),
     (0x00c5, "TLS_DH_anon_WITH_CAMELLIA_256_CBC_SHA256"),
@@ -196,6 +196,11 @@ const NAMED_ONLY_SUITES: &[(u16, &str)] = &[
     (0xc018, "TLS_ECDH_anon_WITH_AES_128_CBC_SHA"),
     (0x0034, "TLS_DH_anon_WITH_AES_128_CBC_SHA"),
     (0x0046, "TLS_DH_anon_WITH_CAMELLIA_128_CBC_SHA"),
+];
+
+/// Suites a real sender offers that the scan never does (DSS, CCM, ARIA, Camellia):
+/// named so that a relay's captured ClientHello reads as words.
+const NAMED_ONLY_SUITES: &[(u16, &str)] = &[
     (0x00a3, "TLS_DHE_DSS_WITH_AES_256_GCM_SHA384"),
     (0x00a2, "TLS_DHE_DSS_WITH_AES_128_GCM_SHA256"),
     (0x006a, "TLS_DHE_DSS_WITH_AES_256_CBC_SHA256"),
@@ -240,6 +245,8 @@ const NAMED_ONLY_SUITES: &[(u16, &str)] = &[
     (0x00ba, "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA256"),
 ];
 
+/// Suites for SSLv3 to TLS 1.2: the modern AEAD ones, the CBC ones old stacks still
+/// use, static RSA, DHE, and the broken ones (3DES, RC4, NULL, EXPORT) an audit must see.
 pub const LEGACY_SUITES: &[(u16, &str)] = &[
     (0xc02b, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
     (0xc02c, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),

@@ -176,6 +176,8 @@ mod tests {
             groups: vec![],
             connections: 0,
             stopped: None,
+            truncated: vec![],
+            paced: None,
         }
     }
 

@@ -171,9 +171,46 @@ pub fn parse_client_hello(bytes: &[u8]) -> Option<Hello> {
     })
 }
 
+/// X25519MLKEM768 (draft-ietf-tls-ecdhe-mlkem): what OpenSSL 3.5+ sends first.
+pub const X25519MLKEM768: u16 = 0x11ec;
+
+/// What a real sender's ClientHello carries beyond the [`Offer`]: the fields that make it
+/// big or picky, so that "would this sender connect" is measured on the wire.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// `supported_versions` to send, newest first; empty: only TLS 1.3 for a TLS 1.3 offer.
+    pub versions: Vec<u16>,
+    /// Groups to send a key share for; empty: x25519 when offered (the probe's default).
+    pub shares: Vec<u16>,
+    /// Content-free extensions real stacks send (extended master secret, encrypt-then-MAC,
+    /// session ticket), which some servers and boxes react to.
+    pub empty: Vec<u16>,
+    /// Pads the handshake message to at least this many bytes (RFC 7685).
+    pub pad_to: Option<usize>,
+}
+
+/// The key share bytes for `group`: the right length, and content the server accepts.
+/// An ML-KEM-768 encapsulation key of zero coefficients passes the FIPS 203 modulus check.
+fn key_share(group: u16, random: &[u8; 32]) -> Vec<u8> {
+    match group {
+        X25519MLKEM768 => {
+            let mut share = vec![0u8; 1152];
+            share.extend_from_slice(random);
+            share.extend_from_slice(random);
+            share
+        }
+        _ => random.to_vec(),
+    }
+}
+
 /// Builds a ClientHello record for `offer`; `random` fills the random and the
 /// session id and key share (their content does not matter to a probe).
 pub fn client_hello(offer: &Offer, random: &[u8; 32]) -> Vec<u8> {
+    client_hello_with(offer, &Extras::default(), random)
+}
+
+/// [`client_hello`] with a real sender's extras (more versions, key shares, padding).
+pub fn client_hello_with(offer: &Offer, extras: &Extras, random: &[u8; 32]) -> Vec<u8> {
     let tls13 = offer.version >= TLS13;
     let mut body = Vec::new();
     push16(&mut body, offer.version.min(TLS12));
@@ -223,19 +260,45 @@ pub fn client_hello(offer: &Offer, random: &[u8; 32]) -> Vec<u8> {
             push_len16(&mut ext, &schemes);
             extension(&mut exts, 0x000d, &ext);
         }
+        for kind in &extras.empty {
+            extension(&mut exts, *kind, &[]);
+        }
         if tls13 {
-            extension(&mut exts, 0x002b, &[2, 0x03, 0x04]);
+            let mut versions = Vec::new();
+            for version in if extras.versions.is_empty() {
+                &[TLS13][..]
+            } else {
+                &extras.versions
+            } {
+                push16(&mut versions, *version);
+            }
+            let mut ext = vec![versions.len() as u8];
+            ext.extend_from_slice(&versions);
+            extension(&mut exts, 0x002b, &ext);
             extension(&mut exts, 0x002d, &[1, 1]);
-            // A share only for x25519 (any 32 bytes will do); other groups get an empty
-            // list, and the server's HelloRetryRequest names the group it wants.
+            // By default a share only for x25519 (any 32 bytes will do); other groups get
+            // an empty list, and the server's HelloRetryRequest names the group it wants.
+            let wanted: Vec<u16> = if extras.shares.is_empty() {
+                offer.groups.iter().copied().filter(|g| *g == X25519).collect()
+            } else {
+                extras.shares.clone()
+            };
             let mut shares = Vec::new();
-            if offer.groups.contains(&X25519) {
-                push16(&mut shares, X25519);
-                push_len16(&mut shares, random);
+            for group in wanted {
+                push16(&mut shares, group);
+                push_len16(&mut shares, &key_share(group, random));
             }
             let mut ext = Vec::new();
             push_len16(&mut ext, &shares);
             extension(&mut exts, 0x0033, &ext);
+        }
+        if let Some(target) = extras.pad_to {
+            // The handshake message so far: 4 bytes of header, the body, the extensions'
+            // length, the extensions, and 4 bytes of the padding extension's own header.
+            let size = 4 + body.len() + 2 + exts.len() + 4;
+            if size < target {
+                extension(&mut exts, 0x0015, &vec![0; target - size]);
+            }
         }
         push_len16(&mut body, &exts);
     }
@@ -246,6 +309,139 @@ pub fn client_hello(offer: &Offer, random: &[u8; 32]) -> Vec<u8> {
     push16(&mut record, if offer.version == SSL3 { SSL3 } else { TLS10 });
     push_len16(&mut record, &handshake);
     record
+}
+
+/// ClientHellos shaped like named senders' stacks: their versions, suites, groups, key
+/// shares and size, so a server (or a box on the path) that refuses one of them is seen
+/// refusing that sender. Data, not code: each shape is one row of [`SHAPES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Shape {
+    /// OpenSSL 3.0 (Debian 12, RHEL 9) as a client with its defaults.
+    OpenSsl30,
+    /// OpenSSL 3.5+: X25519MLKEM768 first, with its 1216-byte key share; about 1.5 KB.
+    OpenSsl35Pq,
+    /// GnuTLS 3.7/3.8 with its defaults (Exim on Debian).
+    GnuTls,
+    /// Postfix at `may` on OpenSSL 3: TLS 1.0 to 1.3 and the anonymous suites too.
+    PostfixMay,
+}
+
+/// One sender's hello: versions newest first, suites and groups in its order, shares.
+struct ShapeSpec {
+    shape: Shape,
+    name: &'static str,
+    versions: &'static [u16],
+    suites: &'static [u16],
+    groups: &'static [u16],
+    shares: &'static [u16],
+}
+
+/// OpenSSL 3's default client suites, TLS 1.3 first.
+const OPENSSL3_SUITES: &[u16] = &[
+    0x1302, 0x1303, 0x1301, 0xc02c, 0xc030, 0x009f, 0xcca9, 0xcca8, 0xccaa, 0xc02b, 0xc02f, 0x009e, 0xc024, 0xc028,
+    0x006b, 0xc023, 0xc027, 0x0067, 0xc00a, 0xc014, 0x0039, 0xc009, 0xc013, 0x0033, 0x009d, 0x009c, 0x003d, 0x003c,
+    0x0035, 0x002f,
+];
+/// Postfix's "medium" list at `may`, which lets anonymous suites in.
+const POSTFIX_MAY_SUITES: &[u16] = &[
+    0x1302, 0x1303, 0x1301, 0xc02c, 0xc030, 0x009f, 0xcca9, 0xcca8, 0xccaa, 0x00a7, 0xc02b, 0xc02f, 0x009e, 0x00a6,
+    0xc024, 0xc028, 0x006b, 0x006d, 0xc023, 0xc027, 0x0067, 0x006c, 0xc00a, 0xc014, 0x0039, 0xc019, 0x003a, 0xc009,
+    0xc013, 0x0033, 0xc018, 0x0034, 0x009d, 0x009c, 0x003d, 0x003c, 0x0035, 0x002f,
+];
+const GNUTLS_SUITES: &[u16] = &[
+    0x1302, 0x1303, 0x1301, 0x1304, 0xc02c, 0xc02b, 0xcca9, 0xc0ad, 0xc0ac, 0xc030, 0xc02f, 0xcca8, 0x009f, 0x009e,
+    0xccaa, 0xc09f, 0xc09e, 0xc00a, 0xc009, 0xc014, 0xc013, 0x0039, 0x0033, 0x009d, 0x009c, 0xc09d, 0xc09c, 0x0035,
+    0x002f,
+];
+const OPENSSL3_GROUPS: &[u16] = &[
+    X25519, SECP256R1, 0x001e, SECP521R1, SECP384R1, FFDHE2048, 0x0101, 0x0102, 0x0103, 0x0104,
+];
+
+const SHAPES: &[ShapeSpec] = &[
+    ShapeSpec {
+        shape: Shape::OpenSsl30,
+        name: "OpenSSL 3.0",
+        versions: &[TLS13, TLS12],
+        suites: OPENSSL3_SUITES,
+        groups: OPENSSL3_GROUPS,
+        shares: &[X25519],
+    },
+    ShapeSpec {
+        shape: Shape::OpenSsl35Pq,
+        name: "OpenSSL 3.5+ (X25519MLKEM768)",
+        versions: &[TLS13, TLS12],
+        suites: OPENSSL3_SUITES,
+        groups: &[
+            X25519MLKEM768,
+            X25519,
+            SECP256R1,
+            0x001e,
+            SECP384R1,
+            SECP521R1,
+            FFDHE2048,
+            0x0101,
+        ],
+        shares: &[X25519MLKEM768, X25519],
+    },
+    // GnuTLS also sends a secp256r1 share; a made-up point would be refused, so not here.
+    ShapeSpec {
+        shape: Shape::GnuTls,
+        name: "GnuTLS",
+        versions: &[TLS13, TLS12, TLS11, TLS10],
+        suites: GNUTLS_SUITES,
+        groups: &[
+            X25519, SECP256R1, SECP384R1, SECP521R1, 0x001e, FFDHE2048, 0x0101, 0x0102,
+        ],
+        shares: &[X25519],
+    },
+    ShapeSpec {
+        shape: Shape::PostfixMay,
+        name: "Postfix at may (OpenSSL 3)",
+        versions: &[TLS13, TLS12, TLS11, TLS10],
+        suites: POSTFIX_MAY_SUITES,
+        groups: OPENSSL3_GROUPS,
+        shares: &[X25519],
+    },
+];
+
+impl Shape {
+    pub const ALL: [Shape; 4] = [Shape::OpenSsl30, Shape::OpenSsl35Pq, Shape::GnuTls, Shape::PostfixMay];
+
+    fn spec(self) -> &'static ShapeSpec {
+        // Every shape has its row; the fallback only keeps this total.
+        SHAPES.iter().find(|s| s.shape == self).unwrap_or(&SHAPES[0])
+    }
+
+    /// The sender's name, for findings ("refuses the hello of OpenSSL 3.5+").
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// The offer and extras of this sender's hello, to `sni`.
+    pub fn offer(self, sni: Option<String>) -> (Offer, Extras) {
+        let spec = self.spec();
+        let offer = Offer {
+            version: spec.versions.first().copied().unwrap_or(TLS13),
+            suites: spec.suites.to_vec(),
+            groups: spec.groups.to_vec(),
+            sni,
+        };
+        let extras = Extras {
+            versions: spec.versions.to_vec(),
+            shares: spec.shares.to_vec(),
+            // session_ticket, encrypt_then_mac, extended_master_secret: all three send them.
+            empty: vec![0x0023, 0x0016, 0x0017],
+            pad_to: None,
+        };
+        (offer, extras)
+    }
+
+    /// The whole ClientHello record this sender would send to `sni`.
+    pub fn hello(self, sni: Option<String>, random: &[u8; 32]) -> Vec<u8> {
+        let (offer, extras) = self.offer(sni);
+        client_hello_with(&offer, &extras, random)
+    }
 }
 
 /// A bounds-checked reader over a byte slice.
@@ -448,6 +644,44 @@ mod tests {
         assert_eq!(hello.versions, vec![0x0301, 0x0302, 0x0303]);
         assert!(parse_client_hello(b"EHLO x\r\n").is_none());
         assert!(parse_client_hello(&client_hello(&old, &[7; 32])[..40]).is_none());
+    }
+
+    #[test]
+    fn shapes_read_back_as_their_senders_and_only_the_pq_one_is_large() {
+        for shape in Shape::ALL {
+            let bytes = shape.hello(Some("mx.example.com".into()), &[7; 32]);
+            let hello = parse_client_hello(&bytes).expect("a hello");
+            let (offer, extras) = shape.offer(None);
+            assert_eq!(hello.suites, offer.suites, "{shape:?}");
+            assert_eq!(hello.groups, offer.groups, "{shape:?}");
+            assert_eq!(hello.versions.last(), extras.versions.first(), "{shape:?}");
+            let large = hello.size > 1400;
+            assert_eq!(large, shape == Shape::OpenSsl35Pq, "{shape:?}: {} bytes", hello.size);
+        }
+        let postfix = parse_client_hello(&Shape::PostfixMay.hello(None, &[7; 32])).expect("a hello");
+        assert!(
+            postfix.suites.contains(&0x00a7),
+            "Postfix at may offers ADH-AES256-GCM-SHA384"
+        );
+        assert_eq!(postfix.versions, vec![TLS10, TLS11, TLS12, TLS13]);
+    }
+
+    #[test]
+    fn padding_reaches_the_asked_size_and_keeps_the_offer() {
+        let offer = Offer {
+            version: TLS12,
+            suites: vec![0xc02f, 0x002f],
+            groups: vec![X25519],
+            sni: Some("mx.example.com".into()),
+        };
+        let extras = Extras {
+            pad_to: Some(1500),
+            ..Extras::default()
+        };
+        let padded = parse_client_hello(&client_hello_with(&offer, &extras, &[7; 32])).expect("a hello");
+        let plain = parse_client_hello(&client_hello(&offer, &[7; 32])).expect("a hello");
+        assert_eq!(padded.size, 1500);
+        assert_eq!((padded.suites, padded.groups), (plain.suites, plain.groups));
     }
 
     #[test]
