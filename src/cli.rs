@@ -214,6 +214,10 @@ pub struct ProbeArgs {
     /// Sessions per address, one after another (2 or 3 reveal an unstable pool member).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
     pub attempts: u8,
+    /// No follow-up after a failed TLS handshake (by default a few ClientHellos, at most 8
+    /// connections, settle what the server accepts).
+    #[arg(long)]
+    pub no_followup: bool,
     /// Do not read this host's MTA: judge for the named sender profiles only (for a
     /// check run somewhere other than the relay that defers the mail).
     #[arg(long, conflicts_with = "postfix_config")]

@@ -109,6 +109,7 @@ fn settings(args: &ProbeArgs) -> Result<Settings, Usage> {
         deadline: cli::seconds(args.deadline, "deadline").map_err(Usage)?,
         policy: policy_options(args),
         relay: relay_source(args),
+        follow_up: !args.no_followup,
         ..Settings::default()
     })
 }
@@ -326,6 +327,12 @@ fn progress_line(event: &engine::Event) -> Option<String> {
         )),
         Event::SecondOpinion { address, opinion } => Some(format!("  [{}] {}", address.ip(), opinion.describe())),
         Event::Policy(_) => Some("  recipient policy checked".into()),
+        Event::FollowedUp { address, follow_up } => Some(format!(
+            "  followed up [{}]: {} ({} connections)",
+            address.ip(),
+            follow_up.describe(),
+            follow_up.connections
+        )),
         Event::Relay(relay) => Some(format!("  {}", mxtriage::report::relay::headline(relay))),
         Event::RelayClient { address, run } => {
             Some(format!("  [{}] this relay's client: {}", address.ip(), run.summary()))

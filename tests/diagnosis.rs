@@ -464,6 +464,7 @@ async fn every_connect_timing_out_suspects_local_egress_first() {
         scan: None,
         sender_profile: None,
         second_opinion: None,
+        follow_up: true,
         relay: Default::default(),
         policy: Default::default(),
         deadline: mxtriage::engine::DEFAULT_DEADLINE,

@@ -363,6 +363,7 @@ async fn scan_never_calls_a_bare_server_hello_delivered() {
             }),
             sender_profile: None,
             second_opinion: Some(None),
+            follow_up: false,
             policy: Default::default(),
             deadline: mxtriage::engine::DEFAULT_DEADLINE,
             relay: Default::default(),

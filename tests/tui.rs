@@ -65,7 +65,8 @@ async fn lab_report_with(scenario: &str, adjust: impl FnOnce(&mut engine::CheckO
             engine::Event::Probed(p) => stabilise_probe(p),
             engine::Event::Scanned { address, .. }
             | engine::Event::SecondOpinion { address, .. }
-            | engine::Event::RelayClient { address, .. } => address.set_port(25),
+            | engine::Event::RelayClient { address, .. }
+            | engine::Event::FollowedUp { address, .. } => address.set_port(25),
             engine::Event::Finished { elapsed_ms } => *elapsed_ms = report.elapsed_ms,
             engine::Event::Policy(_) | engine::Event::Relay(_) => {}
         }

@@ -34,6 +34,11 @@ pub enum Event {
     Policy(Box<RecipientPolicy>),
     /// How this relay's MTA is configured to deliver to the destination.
     Relay(Box<RelayView>),
+    /// The follow-up of a failed handshake at one address is over.
+    FollowedUp {
+        address: SocketAddr,
+        follow_up: Box<crate::model::scan::FollowUp>,
+    },
     /// This relay's own client has tried one address.
     RelayClient { address: SocketAddr, run: Box<ClientRun> },
     /// Nothing more will come.
@@ -101,6 +106,11 @@ impl CheckReport {
             }
             Event::Policy(policy) => self.recipient = Some(*policy),
             Event::Relay(relay) => self.relay = Some(*relay),
+            Event::FollowedUp { address, follow_up } => {
+                if let Some(probe) = self.probes.iter_mut().find(|p| p.address == address) {
+                    probe.follow_up = Some(*follow_up);
+                }
+            }
             Event::RelayClient { address, run } => {
                 if let Some(probe) = self.probes.iter_mut().find(|p| p.address == address) {
                     probe.relay_client = Some(*run);

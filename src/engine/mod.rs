@@ -76,7 +76,8 @@ pub async fn run(options: &CheckOptions, sink: &impl Sink) -> Result<CheckReport
     );
     tokio::join!(
         relay_clients(options, &targets, &building),
-        relay_log(options, &building)
+        relay_log(options, &building),
+        follow_ups(options, &targets, &building)
     );
     if let Some(settings) = &options.scan {
         scan_all(options, &targets, settings, &building).await;
@@ -357,6 +358,34 @@ async fn relay_log(options: &CheckOptions, building: &Building<'_, impl Sink>) {
         }
     }
     building.record(Event::Relay(Box::new(relay))).await;
+}
+
+/// After a failed handshake (alert, close, reset, timeout, plaintext), a short
+/// follow-up on that address only; never on healthy addresses, never with a full scan.
+async fn follow_ups(options: &CheckOptions, targets: &[ProbeTarget], building: &Building<'_, impl Sink>) {
+    if !options.follow_up || options.scan.is_some() {
+        return;
+    }
+    let failed: Vec<SocketAddr> = building
+        .lock()
+        .probes
+        .iter()
+        .filter(|p| p.stage == Stage::TlsHandshake && p.failure.is_some())
+        .map(|p| p.address)
+        .collect();
+    let asked = distinct_addresses(targets)
+        .into_iter()
+        .filter(|t| failed.contains(&t.address));
+    join_all(asked.map(|target| async move {
+        let follow_up = crate::probe::scan::follow_up(&options.probe, target).await;
+        building
+            .record(Event::FollowedUp {
+                address: target.address,
+                follow_up: Box::new(follow_up),
+            })
+            .await;
+    }))
+    .await;
 }
 
 /// Runs `openssl s_client` once per address.

@@ -28,6 +28,8 @@ pub struct CheckOptions {
     pub scan: Option<ScanSettings>,
     /// The sending stack to compare the scan with (a name from assets/sender_profiles.toml).
     pub sender_profile: Option<String>,
+    /// After a failed handshake, a short follow-up on that address (at most 8 connections).
+    pub follow_up: bool,
     /// Ask the system's OpenSSL too; the path is the extra CA file to give it.
     pub second_opinion: Option<Option<PathBuf>>,
     /// What the recipient publishes (MTA-STS, DANE, TLS-RPT) and how resolvers agree.
@@ -94,6 +96,8 @@ pub struct Settings {
     pub scan: Option<ScanSettings>,
     /// Ask the system's OpenSSL too.
     pub second_opinion: bool,
+    /// After a failed handshake, a short follow-up on that address (on by default).
+    pub follow_up: bool,
     /// The sending stack to compare the scan with (a name from assets/sender_profiles.toml).
     pub sender_profile: Option<String>,
     pub policy: PolicyOptions,
@@ -118,6 +122,7 @@ impl Default for Settings {
             deadline: DEFAULT_DEADLINE,
             scan: None,
             second_opinion: false,
+            follow_up: true,
             sender_profile: None,
             policy: PolicyOptions::default(),
             relay: crate::relay::RelaySource::Off,
@@ -145,6 +150,7 @@ impl Settings {
             scan: self.scan.clone(),
             sender_profile: self.sender_profile.clone(),
             second_opinion: self.second_opinion.then(|| self.ca_file.clone()),
+            follow_up: self.follow_up,
             policy: self.policy.clone(),
             deadline: self.deadline,
             relay: self.relay.clone(),

@@ -340,6 +340,9 @@ pub struct ProbeResult {
     /// What this relay's own client (`posttls-finger`) saw at this address.
     #[serde(default)]
     pub relay_client: Option<relay::ClientRun>,
+    /// The short follow-up run after a failed handshake (at most 8 connections).
+    #[serde(default)]
+    pub follow_up: Option<scan::FollowUp>,
     /// The certificates as presented, for matching against TLSA records after the probe.
     /// Not saved: a session keeps the analysis and the DANE result, not the raw chain.
     #[serde(skip)]

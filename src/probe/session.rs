@@ -106,6 +106,7 @@ impl Session<'_> {
                 scan: None,
                 second_opinion: None,
                 relay_client: None,
+                follow_up: None,
                 presented: Vec::new(),
             },
         }
