@@ -145,7 +145,7 @@ pub fn set_quickack(_fd: RawFd) -> io::Result<()> {
 }
 
 /// Whether the socket is in quick-ack mode now (Linux: TCP_QUICKACK reads back the mode).
-#[cfg(target_os = "linux")]
+#[cfg(all(test, target_os = "linux"))]
 pub fn quickack(fd: RawFd) -> io::Result<bool> {
     let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
