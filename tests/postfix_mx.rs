@@ -120,32 +120,36 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Times `command` `runs` times; returns the sorted wall times and the smtpd connections
+/// Runs each of `commands` once per round, `runs` rounds, so drift in the machine's load
+/// hits them alike; returns per command the sorted wall times and the smtpd connections
 /// each run made (counted from Postfix's log, outside the timed window).
-fn time_runs(mx: &PostfixMx, runs: usize, mut command: impl FnMut() -> Command) -> (Vec<Duration>, Vec<usize>) {
-    let mut walls = Vec::new();
-    let mut connections = Vec::new();
+fn time_runs(mx: &PostfixMx, runs: usize, commands: &[&dyn Fn() -> Command]) -> Vec<(Vec<Duration>, Vec<usize>)> {
+    let mut results = vec![(Vec::new(), Vec::new()); commands.len()];
     for _ in 0..runs {
-        let before = mx.connections();
-        let mut c = command();
-        let started = Instant::now();
-        let output = c.output().unwrap();
-        walls.push(started.elapsed());
-        assert!(
-            output.status.code().is_some(),
-            "{c:?} was killed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        // postlogd writes asynchronously: wait for this run's lines to land.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while mx.connections() == before && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
+        for (command, (walls, connections)) in commands.iter().zip(&mut results) {
+            let before = mx.connections();
+            let mut c = command();
+            let started = Instant::now();
+            let output = c.output().unwrap();
+            walls.push(started.elapsed());
+            assert!(
+                output.status.code().is_some(),
+                "{c:?} was killed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            // postlogd writes asynchronously: wait for this run's lines to land.
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while mx.connections() == before && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            connections.push(mx.connections() - before);
         }
-        std::thread::sleep(Duration::from_millis(20));
-        connections.push(mx.connections() - before);
     }
-    walls.sort();
-    (walls, connections)
+    for (walls, _) in &mut results {
+        walls.sort();
+    }
+    results
 }
 
 /// Prints median and p90 wall time of `mxtriage check` of one healthy Postfix address
@@ -174,8 +178,6 @@ fn bench_check_vs_posttls_finger() {
             c
         }
     };
-    // Warm-up: page cache, smtpd processes, tlsmgr's keys.
-    let _ = time_runs(&mx, 3, check(&["--no-policy", "--no-relay"]));
     let finger = || {
         let mut c = Command::new("posttls-finger");
         // `destination [match ...]`: the certificate must name MX_HOST, as with --sni.
@@ -185,11 +187,14 @@ fn bench_check_vs_posttls_finger() {
             .arg(MX_HOST);
         c
     };
-    let _ = time_runs(&mx, 3, finger);
-    let sanity = check(&["--no-policy", "--no-relay"])().output().unwrap();
+    let lean = check(&["--no-policy", "--no-relay"]);
+    let defaults = check(&[]);
+    // Warm-up: page cache, smtpd processes, tlsmgr's keys.
+    let _ = time_runs(&mx, 3, &[&finger, &lean, &defaults]);
+    let sanity = lean().output().unwrap();
     println!("binary: {exe}");
     println!(
-        "check exit code {:?} (0: healthy); Postfix {} at {target}, {runs} runs each, interleaved by block\n",
+        "check exit code {:?} (0: healthy); Postfix {} at {target}, {runs} rounds of one run each",
         sanity.status.code(),
         String::from_utf8_lossy(
             &Command::new("postconf")
@@ -200,9 +205,10 @@ fn bench_check_vs_posttls_finger() {
         )
         .trim()
     );
-    let (lean, lean_conn) = time_runs(&mx, runs, check(&["--no-policy", "--no-relay"]));
-    let (reference, finger_conn) = time_runs(&mx, runs, finger);
-    let (defaults, default_conn) = time_runs(&mx, runs, check(&[]));
+    let mut results = time_runs(&mx, runs, &[&finger, &lean, &defaults]).into_iter();
+    let (reference, finger_conn) = results.next().unwrap();
+    let (lean, lean_conn) = results.next().unwrap();
+    let (defaults, default_conn) = results.next().unwrap();
     println!("{:<44} {:>10} {:>8} {:>14}", "", "median ms", "p90 ms", "connections");
     for (name, walls, conns) in [
         ("posttls-finger -l secure", &reference, &finger_conn),
