@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::connect::connect;
+use super::connect::{QuickAck, connect};
 use super::dialogue::{Command, Dialogue, Next};
 use super::tls::{self, CapturingVerifier, Recording, WireRecord};
 use super::{ProbeConfig, ProbeTarget, StageObserver};
@@ -177,7 +177,9 @@ impl Session<'_> {
             Until::End(outcome) => return outcome,
         };
         self.enter(Stage::TlsHandshake);
-        let tls_stream = self.handshake(stream, config, target).await?;
+        // From here the server sends a segment no command of ours follows (OpenSSL's
+        // session tickets): it must be acknowledged at once, see `QuickAck`.
+        let tls_stream = self.handshake(QuickAck::new(stream), config, target).await?;
         dialogue.tls_established();
         match self.converse(tls_stream, config, dialogue).await {
             Until::End(outcome) => outcome,

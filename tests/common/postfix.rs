@@ -728,3 +728,220 @@ fn attempt(lines: &[Line<'_>], index: usize, caps: &regex::Captures<'_>) -> Outc
         session,
     }
 }
+
+/// The name the [`PostfixMx`] certificate is issued for (sent as SNI with `--sni`).
+pub const MX_HOST: &str = "mx.postfix.test";
+/// The loopback address [`PostfixMx`] instances listen on, each on a port of its own.
+pub const MX_IP: &str = "127.77.9.25";
+
+/// A real, private Postfix `smtpd` acting as an MX: STARTTLS at `may`, TLS 1.3 with
+/// session tickets as stock, a certificate for [`MX_HOST`] from a fresh lab CA. Needs
+/// no lab and no DNS; its own directory, like [`PostfixRelay`], is removed on drop.
+///
+/// ```ignore
+/// let mx = PostfixMx::start(&PostfixRelay::temp_base(), None);
+/// let result = probe(&config, &ProbeTarget { mx: MX_HOST.into(), address: mx.address }).await;
+/// ```
+pub struct PostfixMx {
+    dir: PathBuf,
+    log: PathBuf,
+    master: Child,
+    pub address: std::net::SocketAddr,
+    /// The CA root in PEM, for `--ca-file` and posttls-finger's `-F`.
+    pub ca_file: PathBuf,
+    pub ca_der: rustls::pki_types::CertificateDer<'static>,
+}
+
+impl fmt::Debug for PostfixMx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostfixMx")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostfixMx {
+    /// Starts an instance under `base` on a free port of [`MX_IP`]. With `cpu`, the master
+    /// and every smtpd it spawns run on that CPU only (`taskset`).
+    pub fn start(base: &Path, cpu: Option<usize>) -> PostfixMx {
+        std::fs::create_dir_all(base).unwrap();
+        sweep_stale(base);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let dir = base.join(format!(
+            "{}-{}-{nanos}",
+            std::process::id(),
+            INSTANCES.fetch_add(1, Ordering::Relaxed)
+        ));
+        let config = dir.join("conf");
+        let queue = dir.join("queue");
+        let data = dir.join("data");
+        let log = dir.join("maillog");
+        for d in [&config, &queue, &data] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let pki = mxtriage::lab::pki::Pki::new().unwrap();
+        let identity = pki.identity(MX_HOST, mxtriage::lab::pki::CertKind::Valid).unwrap();
+        let mut chain_pem = pem("PRIVATE KEY", identity.key.secret_der());
+        for cert in &identity.chain {
+            chain_pem.push_str(&pem("CERTIFICATE", cert));
+        }
+        let chain_file = config.join("chain.pem");
+        std::fs::write(&chain_file, chain_pem).unwrap();
+        let ca_file = config.join("ca.pem");
+        std::fs::write(&ca_file, pki.root_pem()).unwrap();
+
+        let port = std::net::TcpListener::bind((MX_IP, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let address = std::net::SocketAddr::new(MX_IP.parse().unwrap(), port);
+        let main = [
+            ("compatibility_level", "3.6"),
+            ("queue_directory", queue.to_str().unwrap()),
+            ("data_directory", data.to_str().unwrap()),
+            ("maillog_file", log.to_str().unwrap()),
+            ("maillog_file_prefixes", dir.to_str().unwrap()),
+            ("myhostname", MX_HOST),
+            ("mydomain", "postfix.test"),
+            ("mydestination", ""),
+            // Postfix checks that these are interface addresses; the smtpd line binds its own.
+            ("inet_interfaces", "loopback-only"),
+            ("inet_protocols", "ipv4"),
+            ("mynetworks", "127.0.0.0/8"),
+            ("smtpd_tls_security_level", "may"),
+            ("smtpd_tls_chain_files", chain_file.to_str().unwrap()),
+            ("smtpd_tls_loglevel", "1"),
+            ("alias_maps", ""),
+            ("alias_database", ""),
+            ("biff", "no"),
+        ];
+        let main: String = main.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+        std::fs::write(config.join("main.cf"), main).unwrap();
+        std::fs::write(
+            config.join("master.cf"),
+            format!("{address} inet n - n - - smtpd\n{MX_MASTER_CF}"),
+        )
+        .unwrap();
+
+        let check = Command::new("/usr/sbin/postfix")
+            .arg("-c")
+            .arg(&config)
+            .arg("check")
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "postfix check failed: {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        std::os::unix::fs::chown(&data, Some(uid_of("postfix")), None).unwrap();
+        let master_path = Path::new(DAEMON_DIR).join("master");
+        let mut command = match cpu {
+            Some(cpu) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", &cpu.to_string()]).arg(&master_path);
+                c
+            }
+            None => Command::new(&master_path),
+        };
+        let master = command
+            .arg("-c")
+            .arg(&config)
+            .arg("-d")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("master.stderr")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut mx = PostfixMx {
+            dir,
+            log,
+            master,
+            address,
+            ca_file,
+            ca_der: pki.root_der(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = mx.master.try_wait() {
+                panic!(
+                    "postfix master exited ({status}): {}{}",
+                    std::fs::read_to_string(mx.dir.join("master.stderr")).unwrap_or_default(),
+                    mx.log_text()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "postfix smtpd did not listen:\n{}",
+                mx.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        mx
+    }
+
+    /// The whole log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Connections smtpd has logged so far (`connect from` lines).
+    pub fn connections(&self) -> usize {
+        self.log_text()
+            .lines()
+            .filter(|l| l.contains("postfix/smtpd[") && l.contains(": connect from "))
+            .count()
+    }
+}
+
+impl Drop for PostfixMx {
+    fn drop(&mut self) {
+        stop_master(self.master.id() as i32, &mut || {
+            matches!(self.master.try_wait(), Ok(Some(_)))
+        });
+        let _ = self.master.wait();
+        if std::env::var_os("MXTRIAGE_KEEP_POSTFIX").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("kept Postfix instance {}", self.dir.display());
+        }
+    }
+}
+
+/// What an smtpd-only instance needs besides its `inet` line: TLS keys and PRNG
+/// (tlsmgr), connection counting (anvil), address rewriting, and the log.
+const MX_MASTER_CF: &str = "\
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+anvil     unix  -       -       n       -       1       anvil
+cleanup   unix  n       -       n       -       0       cleanup
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+proxymap  unix  -       -       n       -       -       proxymap
+postlog   unix-dgram n  -       n       -       1       postlogd
+";
+
+/// DER as PEM (RFC 7468), for Postfix's chain file.
+fn pem(label: &str, der: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b64 = String::new();
+    for chunk in der.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                b64.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                b64.push('=');
+            }
+        }
+    }
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
