@@ -66,3 +66,41 @@ async fn no_scenario_blames_the_sender_under_a_scan() {
         .collect();
     assert!(blamed.is_empty(), "the sender is blamed for: {blamed:?}");
 }
+
+/// The follow-up (on by default, no --scan) settles refusals on the wire, within 8
+/// connections, and never runs on an address whose handshake worked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follow_up_settles_refusals_and_leaves_healthy_addresses_alone() {
+    let lab = Lab::start(LabOptions::default()).await.unwrap();
+    let stores = Arc::new(TrustStores::from_parts(vec![lab.ca_der()], vec![]));
+    let mut cases = vec![
+        ("alert-handshake-failure", "server-accepts-no-tls"),
+        ("alert-protocol-version", "server-accepts-no-tls"),
+        ("plaintext-after-220", "plaintext-remote"),
+    ];
+    if lab.skipped.is_empty() {
+        cases.push(("openssl-anon-only", "server-anonymous-only"));
+        cases.push(("openssl-refuses-all", "server-accepts-no-tls"));
+    }
+    for (scenario, expected) in cases {
+        let domain = lab.scenario(scenario).unwrap().domain.clone();
+        let mut options = lab_check_options(&lab, &domain, Arc::clone(&stores));
+        options.policy.enabled = false;
+        let before = lab.connections();
+        let report = mxtriage::engine::run(&options, &()).await.unwrap();
+        let follow_up = report.probes[0].follow_up.clone().expect("followed up");
+        assert!(follow_up.connections <= 8, "{scenario}: {follow_up:?}");
+        // The probe, then the follow-up: nothing else connected.
+        assert!(lab.connections() - before <= 1 + follow_up.connections, "{scenario}");
+        let verdict = Session::new(report, Default::default()).unwrap().verdict;
+        assert_eq!(verdict.id, expected, "{scenario}: {}", follow_up.describe());
+        assert_eq!(verdict.owner, Owner::Recipient, "{scenario}");
+    }
+    for scenario in ["healthy", "expired", "no-starttls"] {
+        let domain = lab.scenario(scenario).unwrap().domain.clone();
+        let report = mxtriage::engine::run(&lab_check_options(&lab, &domain, Arc::clone(&stores)), &())
+            .await
+            .unwrap();
+        assert!(report.probes.iter().all(|p| p.follow_up.is_none()), "{scenario}");
+    }
+}

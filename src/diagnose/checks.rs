@@ -115,34 +115,52 @@ const CHECKS: &[(&str, Check)] = &[
     ("reset_during_handshake", |r| {
         any_failure(r, |f| matches!(f, Failure::HandshakeReset { .. }))
     }),
-    // The capability scan ran to the end on some address (`check --scan`).
+    // The capability scan (`check --scan`) or the follow-up of a failed handshake ran
+    // to the end on some address.
     ("capability_scan_available", |r| {
-        Hit::from(
-            r.probes
-                .iter()
-                .any(|p| p.scan.as_ref().is_some_and(|s| s.stopped.is_none())),
-        )
+        Hit::from(r.probes.iter().any(|p| {
+            p.scan.as_ref().is_some_and(|s| s.stopped.is_none())
+                || p.follow_up.as_ref().is_some_and(|f| f.stopped.is_none())
+        }))
     }),
     // A complete scan in which the server took nothing: its fault, not any sender's.
     ("scan_accepts_nothing", |r| {
         any(r, |p| {
+            let scanned = p.scan.as_ref().is_some_and(|s| {
+                s.stopped.is_none() && !s.versions.is_empty() && s.versions.iter().all(|v| !v.accepted)
+            });
+            let followed = p
+                .follow_up
+                .as_ref()
+                .is_some_and(|f| f.stopped.is_none() && !f.any_handshake && !f.plaintext_answer && f.refusal.is_some());
+            p.failure.is_some() && (scanned || followed)
+        })
+    }),
+    // The server answers ClientHellos with text, anonymous suites aside.
+    ("followup_only_anonymous", |r| {
+        any(r, |p| {
             p.failure.is_some()
-                && p.scan.as_ref().is_some_and(|s| {
-                    s.stopped.is_none() && !s.versions.is_empty() && s.versions.iter().all(|v| !v.accepted)
-                })
+                && p.follow_up
+                    .as_ref()
+                    .is_some_and(|f| f.any_handshake && f.only_anonymous)
         })
     }),
     ("scan_answers_plaintext", |r| {
         any(r, |p| {
+            let followed = p
+                .follow_up
+                .as_ref()
+                .is_some_and(|f| f.plaintext_answer && !f.any_handshake);
             p.failure.is_some()
-                && p.scan.as_ref().is_some_and(|s| {
-                    let tried: Vec<_> = s.versions.iter().filter(|v| v.refusal.is_some()).collect();
-                    !tried.is_empty()
-                        && s.versions.iter().all(|v| !v.accepted)
-                        && tried
-                            .iter()
-                            .all(|v| matches!(v.refusal, Some(crate::model::scan::Refusal::Plaintext)))
-                })
+                && (followed
+                    || p.scan.as_ref().is_some_and(|s| {
+                        let tried: Vec<_> = s.versions.iter().filter(|v| v.refusal.is_some()).collect();
+                        !tried.is_empty()
+                            && s.versions.iter().all(|v| !v.accepted)
+                            && tried
+                                .iter()
+                                .all(|v| matches!(v.refusal, Some(crate::model::scan::Refusal::Plaintext)))
+                    }))
         })
     }),
     ("scan_no_common_version_server_older", |r| {
@@ -156,15 +174,17 @@ const CHECKS: &[(&str, Check)] = &[
             matches!(sender::overlap(profile, scan), sender::Overlap::NoCommonVersion { .. })
         })
     }),
+    // Suite lists cut by the budget (or read off a follow-up) cannot prove "no common suite".
     ("scan_no_common_suite_server_outdated", |r| {
         scanned(r, |profile, scan| {
-            matches!(sender::overlap(profile, scan), sender::Overlap::NoCommonSuite { .. })
+            scan.truncated.is_empty()
+                && matches!(sender::overlap(profile, scan), sender::Overlap::NoCommonSuite { .. })
                 && sender::server_suites_outdated(scan)
         })
     }),
     ("scan_no_common_suite", |r| {
         scanned(r, |profile, scan| {
-            matches!(sender::overlap(profile, scan), sender::Overlap::NoCommonSuite { .. })
+            scan.truncated.is_empty() && matches!(sender::overlap(profile, scan), sender::Overlap::NoCommonSuite { .. })
         })
     }),
     // rustls could not connect, but the sender's own stack and the server agree.
@@ -412,11 +432,33 @@ fn scanned(report: &CheckReport, test: impl Fn(&sender::Profile, &crate::probe::
         return Hit::default();
     };
     any(report, |p| {
-        p.failure.is_some()
-            && p.scan
-                .as_ref()
-                .is_some_and(|s| s.stopped.is_none() && test(&profile, s))
+        let scan = p.scan.clone().or_else(|| p.follow_up.as_ref().map(from_follow_up));
+        p.failure.is_some() && scan.is_some_and(|s| s.stopped.is_none() && test(&profile, &s))
     })
+}
+
+/// What a follow-up saw, as a scan: the versions the server chose, each with the suites
+/// seen. Marked truncated: a follow-up lists choices, not every suite accepted.
+fn from_follow_up(f: &crate::model::scan::FollowUp) -> crate::probe::scan::Scan {
+    use crate::model::scan::VersionScan;
+    crate::probe::scan::Scan {
+        versions: f
+            .versions
+            .iter()
+            .map(|version| VersionScan {
+                version: *version,
+                accepted: true,
+                refusal: None,
+                suites: f.suites.clone(),
+                server_order: None,
+            })
+            .collect(),
+        groups: f.groups.clone(),
+        connections: f.connections,
+        stopped: f.stopped.clone(),
+        truncated: vec!["read off the follow-up".into()],
+        paced: None,
+    }
 }
 
 /// A scan that shows a shared version and suite says "delivered" only when nothing
