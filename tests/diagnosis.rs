@@ -23,6 +23,10 @@ async fn lab() -> Lab {
 }
 
 async fn run(lab: &Lab, scenario: &str, attempts: usize) -> CheckReport {
+    run_with(lab, scenario, attempts, true).await
+}
+
+async fn run_with(lab: &Lab, scenario: &str, attempts: usize, follow_up: bool) -> CheckReport {
     let domain = &lab.scenario(scenario).expect("scenario exists").domain;
     let stores = Arc::new(TrustStores::from_parts(vec![], vec![lab.ca_der()]));
     let mut options = lab_check_options(lab, domain, stores);
@@ -32,6 +36,7 @@ async fn run(lab: &Lab, scenario: &str, attempts: usize) -> CheckReport {
         Duration::from_secs(2)
     };
     options.attempts = attempts;
+    options.follow_up = follow_up;
     engine::run(&options, &()).await.expect("check runs")
 }
 
@@ -112,20 +117,20 @@ const TABLE: &[(&str, &str, Family, Owner, u8)] = &[
         Owner::Network,
         1,
     ),
-    // Without a capability scan, a refusal of our modern-only offer blames nobody (DESIGN §4).
+    // The follow-up after the refusal finds that the server accepts no ClientHello at all.
     (
         "alert-handshake-failure",
-        "cipher-refused-unscanned",
-        Family::Inconclusive,
-        Owner::Either,
-        3,
+        "server-accepts-no-tls",
+        Family::RemoteMxBroken,
+        Owner::Recipient,
+        1,
     ),
     (
         "alert-protocol-version",
-        "version-refused-unscanned",
-        Family::Inconclusive,
-        Owner::Either,
-        3,
+        "server-accepts-no-tls",
+        Family::RemoteMxBroken,
+        Owner::Recipient,
+        1,
     ),
     (
         "plaintext-after-220",
@@ -405,7 +410,11 @@ async fn failures_cite_the_transcript_line() {
 #[tokio::test]
 async fn reproduce_commands_name_the_address_and_sni() {
     let lab = lab().await;
-    let session = Session::new(run(&lab, "alert-protocol-version", 1).await, Answers::new()).unwrap();
+    // Without the follow-up (--no-followup) the refusal stays open and the next check
+    // tells the operator how to settle it by hand.
+    let report = run_with(&lab, "alert-protocol-version", 1, false).await;
+    let session = Session::new(report, Answers::new()).unwrap();
+    assert_eq!(session.verdict.id, "version-refused-unscanned");
     let r = &session.verdict.reproduce[0];
     let port = lab.port;
     assert!(

@@ -17,6 +17,12 @@ use mxtriage::report::Session;
 async fn scanned_verdict(lab: &Lab, scenario: &str, stores: &Arc<TrustStores>) -> (String, Family, Owner) {
     let domain = lab.scenario(scenario).unwrap().domain.clone();
     let mut options = lab_check_options(lab, &domain, Arc::clone(stores));
+    // Short waits: the tarpit and silent servers are judged as soon as they fall silent.
+    options.probe.timeouts = mxtriage::probe::Timeouts {
+        connect: Duration::from_secs(2),
+        command: Duration::from_secs(2),
+        tls: Duration::from_secs(2),
+    };
     options.scan = Some(ScanSettings {
         delay: Duration::from_millis(5),
         ..ScanSettings::default()
