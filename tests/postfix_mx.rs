@@ -236,3 +236,71 @@ fn bench_check_vs_posttls_finger() {
         ratio(&defaults, 0.9)
     );
 }
+
+/// Prints the wall time and connection count of `mxtriage check --scan` of one stock
+/// Postfix address against sslyze's default scan of the same address (when sslyze is
+/// installed), and their ratio (goal: at least 20 times faster, at most 30 connections).
+#[test]
+#[ignore = "a benchmark: prints figures, asserts nothing about time"]
+fn bench_scan_vs_sslyze() {
+    if !available() {
+        return;
+    }
+    let runs: usize = std::env::var("MXTRIAGE_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let exe = std::env::var("MXTRIAGE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_mxtriage").to_string());
+    let mx = PostfixMx::start(&PostfixRelay::temp_base(), None);
+    let target = format!("[{}]:{}", mx.address.ip(), mx.address.port());
+    let scan = || {
+        let mut c = Command::new(&exe);
+        c.args([
+            "check",
+            &target,
+            "--sni",
+            MX_HOST,
+            "--scan",
+            "--no-policy",
+            "--no-relay",
+        ]);
+        c.args(["--format", "json", "--ca-file"]).arg(&mx.ca_file);
+        c
+    };
+    let sslyze = || {
+        let mut c = Command::new("sslyze");
+        c.args(["--starttls", "smtp", "--quiet"])
+            .arg(format!("{}:{}", mx.address.ip(), mx.address.port()));
+        c
+    };
+    let have_sslyze = Command::new("sslyze").arg("--help").output().is_ok();
+    let _ = time_runs(&mx, 1, &[&scan]);
+    let commands: Vec<&dyn Fn() -> Command> = if have_sslyze { vec![&scan, &sslyze] } else { vec![&scan] };
+    let results = time_runs(&mx, runs, &commands);
+    println!("binary: {exe}; {runs} rounds against Postfix at {target}");
+    println!("{:<36} {:>10} {:>14}", "", "median ms", "connections");
+    let names = [
+        "check --scan --no-policy --no-relay",
+        "sslyze --starttls smtp (default scan)",
+    ];
+    for (name, (walls, conns)) in names.iter().zip(&results) {
+        let (min, max) = (conns.iter().min().unwrap(), conns.iter().max().unwrap());
+        println!(
+            "{name:<36} {:>10.1} {:>14}",
+            ms(percentile(walls, 0.5)),
+            if min == max {
+                min.to_string()
+            } else {
+                format!("{min}-{max}")
+            }
+        );
+    }
+    if let [(ours, _), (theirs, _)] = &results[..] {
+        println!(
+            "\nsslyze / check --scan, median: {:.1} times (goal >= 20)",
+            ms(percentile(theirs, 0.5)) / ms(percentile(ours, 0.5))
+        );
+    } else {
+        println!("\nsslyze is not installed: no ratio");
+    }
+}
