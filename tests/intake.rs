@@ -522,6 +522,11 @@ fn differences(name: &str, found: &Extracted, want: &Expect) -> Vec<String> {
     out
 }
 
+/// The sample with every line ending written as `ending` (the files are stored with LF).
+fn with_line_ends(text: &str, ending: &str) -> String {
+    text.replace("\r\n", "\n").replace('\n', ending)
+}
+
 #[test]
 fn every_sample_extracts_as_expected() {
     let mut problems = Vec::new();
@@ -535,6 +540,73 @@ fn every_sample_extracts_as_expected() {
         }
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+/// A bracketed paste from xterm, VTE, PuTTY or tmux ends its lines with CR, a file
+/// saved on Windows with CRLF: every sample must extract exactly as with LF.
+#[test]
+fn cr_and_crlf_line_ends_extract_as_lf_does() {
+    let mut problems = Vec::new();
+    for (name, _) in CORPUS {
+        let lf = intake::extract(&sample(name));
+        for (label, ending) in [("CR", "\r"), ("CRLF", "\r\n")] {
+            let other = intake::extract(&with_line_ends(&sample(name), ending));
+            if other != lf {
+                problems.push(format!("{name} with {label}: got {other:?}, with LF {lf:?}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+/// Each sample is one bounce or one failure: it names one destination, no list to pick from.
+#[test]
+fn each_sample_names_one_destination() {
+    for (name, outcome) in CORPUS {
+        let listed: Vec<String> = intake::destinations(&sample(name))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        match outcome {
+            Found(want) => assert_eq!(listed, [want.target], "{name}"),
+            NotFound => assert!(listed.is_empty(), "{name}: {listed:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_bracketed_mx_and_address_name_the_relay() {
+    let found = intake::extract("Your message wasn't delivered to user@example.com.\r[mx.example.com. 192.0.2.1]\r")
+        .expect("extraction");
+    assert_eq!(found.mx_host.as_deref(), Some("mx.example.com"));
+    assert_eq!(found.address.map(|a| a.to_string()).as_deref(), Some("192.0.2.1"));
+    assert_eq!(found.domain.as_deref(), Some("example.com"));
+    // A bracketed word and number is not a relay.
+    assert!(intake::extract("[note 1234]").is_err());
+}
+
+#[test]
+fn a_qmail_connected_to_line_names_the_address_without_a_status() {
+    for text in [
+        "Connected to 192.0.2.1 but connection died",
+        "Connected to 192.0.2.1 but connection died.\rI'm not going to try again.",
+        "<peter@example.org>:\r\nConnected to 192.0.2.1 but connection died; giving up\r\n",
+    ] {
+        let found = intake::extract(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        assert_eq!(
+            found.address.map(|a| a.to_string()).as_deref(),
+            Some("192.0.2.1"),
+            "{text:?}"
+        );
+        assert_eq!(found.mta, Some(Qmail), "{text:?}");
+        assert!(
+            found
+                .phrase
+                .as_deref()
+                .is_some_and(|p| p.starts_with("Connected to 192.0.2.1 but connection died")),
+            "{text:?}: {found:?}"
+        );
+    }
 }
 
 #[test]
