@@ -434,6 +434,124 @@ fn a_paste_is_shown_escaped_and_bounded() {
     assert!(held <= mxtriage::intake::MAX_INPUT_BYTES + 1, "{held}");
 }
 
+fn ctrl_c() -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL))
+}
+
+fn postfix_line(rcpt: &str, mx: &str, ip: &str) -> String {
+    format!(
+        "postfix/smtp[1]: 4QxYz: to=<{rcpt}>, relay={mx}[{ip}]:25, delay=5, delays=1/1/1/2, dsn=4.7.5, status=deferred (Cannot start TLS: handshake failure)"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_domain_typed_into_the_paste_box_starts_on_enter() {
+    let mut app = App::new(Settings::default(), Vec::new());
+    for c in "example.com".chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    let commands = app.update(key(KeyCode::Enter));
+    assert!(
+        matches!(commands.as_slice(), [Command::Start { target: Target::Domain { name }, .. }] if name == "example.com"),
+        "{commands:?}"
+    );
+    assert_eq!(app.screen, Screen::Triage);
+
+    // Several lines keep Enter a line break, even when the first names a target.
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.update(Event::Paste("example.com\nsome more text".into()));
+    let commands = app.update(key(KeyCode::Enter));
+    assert!(commands.is_empty(), "{commands:?}");
+    assert_eq!(app.screen, Screen::Intake);
+    // One line that is not a target (a log line) stays text too.
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.update(Event::Paste(postfix_line(
+        "u@example.com",
+        "mx.example.com",
+        "192.0.2.1",
+    )));
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    assert_eq!(app.intake.paste.lines().len(), 2);
+}
+
+#[test]
+fn a_second_paste_replaces_the_first_destination() {
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.update(Event::Paste(postfix_line(
+        "a@one.example",
+        "mx.one.example",
+        "192.0.2.1",
+    )));
+    assert_eq!(app.intake.target.lines()[0], "one.example");
+    app.update(Event::Paste(postfix_line(
+        "b@two.example",
+        "mx.two.example",
+        "192.0.2.2",
+    )));
+    assert_eq!(app.intake.target.lines()[0], "two.example");
+    assert!(!app.intake.paste.lines().join("\n").contains("one.example"));
+    assert!(
+        app.status.as_deref().unwrap_or_default().contains("replaced"),
+        "{:?}",
+        app.status
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paste_naming_several_destinations_lists_them_to_pick_from() {
+    let mut app = App::new(Settings::default(), Vec::new());
+    let paste = [
+        postfix_line("a@one.example", "mx.one.example", "192.0.2.1"),
+        postfix_line("b@two.example", "mx.two.example", "192.0.2.2"),
+        postfix_line("c@three.example", "mx.three.example", "192.0.2.3"),
+    ]
+    .join("\r");
+    app.update(Event::Paste(paste));
+    let names: Vec<String> = app.intake.destinations.iter().map(ToString::to_string).collect();
+    assert_eq!(names, ["one.example", "two.example", "three.example"]);
+    assert_eq!(app.intake.focus, mxtriage::tui::app::IntakeFocus::Destinations);
+    snapshot("intake_several_destinations_80x24", &draw(&app, 80, 24));
+    app.update(key(KeyCode::Down));
+    assert_eq!(app.intake.target.lines()[0], "two.example");
+    let commands = app.update(key(KeyCode::Enter));
+    assert!(
+        matches!(commands.as_slice(), [Command::Start { target: Target::Domain { name }, .. }] if name == "two.example"),
+        "{commands:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn c_c_quits_from_anywhere() {
+    // With help open.
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.help = true;
+    app.update(ctrl_c());
+    assert!(app.quit);
+    // While probes run: the first asks, the second quits (help open in between or not).
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.start(Target::Domain {
+        name: "example.com".into(),
+    });
+    app.update(ctrl_c());
+    assert!(app.confirm_quit && !app.quit);
+    app.help = true;
+    app.update(ctrl_c());
+    assert!(app.quit);
+    // While typing in the paste box and with the retry prompt up.
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.update(key(KeyCode::Char('x')));
+    app.update(ctrl_c());
+    assert!(app.quit);
+}
+
+#[test]
+fn a_signal_quits_and_is_kept_for_the_exit_status() {
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.update(Event::Terminate(15));
+    assert!(app.quit);
+    assert_eq!(app.signal, Some(15));
+}
+
 /// The buffer as rows of text (one string per row, wide cells as they are stored).
 fn rows(buffer: &ratatui::buffer::Buffer) -> Vec<String> {
     let width = usize::from(buffer.area.width);

@@ -52,8 +52,9 @@ pub enum Event {
         domain: String,
         result: Result<FlushOutcome, String>,
     },
-    /// SIGTERM, SIGHUP: leave now, cleanly.
-    Terminate,
+    /// SIGTERM, SIGHUP (the signal's number): leave now, cleanly, and say so in the
+    /// exit status (128 + the number, as a shell does).
+    Terminate(i32),
 }
 
 /// Side effects `update` asks the runner to perform.
@@ -130,6 +131,8 @@ pub enum IntakeFocus {
     /// The relay's deferred destinations.
     Queue,
     Paste,
+    /// The destinations a paste names, when it names more than one.
+    Destinations,
     Target,
     Options,
     Scenarios,
@@ -180,6 +183,9 @@ pub struct Intake {
     pub target: TextArea<'static>,
     pub focus: IntakeFocus,
     pub extracted: Result<Extracted, NotFound>,
+    /// What the paste names to probe; a list to pick from when it is more than one.
+    pub destinations: Vec<Target>,
+    pub destination_selected: usize,
     /// The operator typed a target; extraction no longer overwrites it.
     pub target_typed: bool,
     pub option_selected: usize,
@@ -229,6 +235,8 @@ pub struct App {
     pub help: bool,
     pub confirm_quit: bool,
     pub quit: bool,
+    /// The signal that ended the workbench, for the exit status.
+    pub signal: Option<i32>,
     pub status: Option<String>,
     pub spinner: usize,
     pub intake: Intake,
@@ -262,6 +270,13 @@ pub struct App {
     next_generation: u64,
 }
 
+/// The empty paste box.
+fn paste_box() -> TextArea<'static> {
+    let mut paste = TextArea::default();
+    paste.set_placeholder_text(super::wording::say("intake", "placeholder", &[]));
+    paste
+}
+
 fn single_line(placeholder: &str) -> TextArea<'static> {
     let mut area = TextArea::default();
     area.set_placeholder_text(placeholder.to_string());
@@ -270,8 +285,7 @@ fn single_line(placeholder: &str) -> TextArea<'static> {
 
 impl App {
     pub fn new(settings: Settings, offers: Vec<Offer>) -> Self {
-        let mut paste = TextArea::default();
-        paste.set_placeholder_text("Paste a bounce, a DSN or MTA log lines here");
+        let paste = paste_box();
         let focus = if offers.is_empty() {
             IntakeFocus::Paste
         } else {
@@ -282,6 +296,7 @@ impl App {
             help: false,
             confirm_quit: false,
             quit: false,
+            signal: None,
             status: None,
             spinner: 0,
             intake: Intake {
@@ -289,6 +304,8 @@ impl App {
                 target: single_line("domain, host:port or [ip]:port"),
                 focus,
                 extracted: intake::extract(""),
+                destinations: Vec::new(),
+                destination_selected: 0,
                 target_typed: false,
                 option_selected: 0,
                 editing: None,
@@ -489,8 +506,9 @@ impl App {
                 self.spinner = self.spinner.wrapping_add(1);
                 Vec::new()
             }
-            Event::Terminate => {
+            Event::Terminate(signal) => {
                 self.quit = true;
+                self.signal = Some(signal);
                 self.autosave()
             }
             Event::Exported(result) => {
@@ -602,8 +620,9 @@ impl App {
     }
 
     fn on_paste(&mut self, text: &str) {
+        // Terminals end pasted lines with CR; the box and the intake see lines all the same.
         // A paste is shown as typed text: no escape sequences or bidi overrides reach the terminal.
-        let text = crate::text::SafeText::escape_pasted(&text.replace("\r\n", "\n"));
+        let text = crate::text::SafeText::escape_pasted(&intake::normalise_line_endings(text));
         let text = text.as_str();
         match self.screen {
             Screen::Intake => {
@@ -613,14 +632,25 @@ impl App {
                     self.intake.target.insert_str(text.lines().next().unwrap_or(""));
                     self.intake.target_typed = true;
                 } else {
+                    // A paste is a new bounce: it replaces the box, so its destination is
+                    // the one triaged, not the one of whatever was pasted before.
+                    if !self.intake.paste.is_empty() {
+                        self.status = Some(super::wording::say("intake", "paste_replaced", &[]));
+                    }
+                    self.intake.paste = paste_box();
+                    self.intake.target_typed = false;
                     self.intake.focus = IntakeFocus::Paste;
                     // The box never holds more than the intake reads.
-                    let held: usize = self.intake.paste.lines().iter().map(|l| l.len() + 1).sum();
-                    let room = intake::MAX_INPUT_BYTES.saturating_sub(held);
+                    let room = intake::MAX_INPUT_BYTES;
                     self.intake
                         .paste
                         .insert_str(text.get(..text.floor_char_boundary(room)).unwrap_or_default());
                     self.reextract();
+                    if self.intake.destinations.len() > 1 {
+                        self.intake.focus = IntakeFocus::Destinations;
+                        let count = self.intake.destinations.len().to_string();
+                        self.status = Some(super::wording::say("intake", "several", &[("count", &count)]));
+                    }
                 }
             }
             Screen::Export => {
@@ -635,21 +665,55 @@ impl App {
     fn reextract(&mut self) {
         let text = self.intake.paste.lines().join("\n");
         self.intake.extracted = intake::extract(&text);
-        if !self.intake.target_typed {
-            let suggestion = self
+        self.intake.destinations = intake::destinations(&text);
+        self.intake.destination_selected = 0;
+        if self.intake.destinations.len() < 2 && self.intake.focus == IntakeFocus::Destinations {
+            self.intake.focus = IntakeFocus::Paste;
+        }
+        self.suggest_target();
+    }
+
+    /// The target field shows the destination picked (the first, unless the operator
+    /// chose another), unless the operator typed one.
+    fn suggest_target(&mut self) {
+        if self.intake.target_typed {
+            return;
+        }
+        let suggestion = match self.intake.destinations.get(self.intake.destination_selected) {
+            Some(target) if self.intake.destinations.len() > 1 => Some(target.to_string()),
+            _ => self
                 .intake
                 .extracted
                 .as_ref()
                 .ok()
                 .and_then(Extracted::target)
-                .map(|t| t.to_string())
-                .unwrap_or_default();
-            self.intake.target = single_line("domain, host:port or [ip]:port");
-            self.intake.target.insert_str(suggestion);
+                .map(|t| t.to_string()),
+        };
+        self.intake.target = single_line("domain, host:port or [ip]:port");
+        self.intake.target.insert_str(suggestion.unwrap_or_default());
+    }
+
+    /// The paste box holds one line that names a destination by itself (a typed
+    /// domain, `host:port` or `[ip]`): Enter checks it rather than starting a second line.
+    fn typed_target(&self) -> Option<Target> {
+        match self.intake.paste.lines() {
+            [line] => Target::parse(line.trim()).ok(),
+            _ => None,
         }
     }
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        // C-c quits from anywhere, help and prompts included, as the help screen says;
+        // while probes run the first one asks and the second one quits.
+        if keymap::lookup(&[Scope::Always], &key) == Some(Action::Quit) {
+            self.help = false;
+            if self.confirm_quit {
+                self.confirm_quit = false;
+                self.quit = true;
+                return self.autosave();
+            }
+            return self.act(Action::Quit);
+        }
         if self.help {
             // Any key closes help; it never reaches the screen below.
             self.help = false;
@@ -714,6 +778,14 @@ impl App {
             return Vec::new();
         }
         match self.intake.focus {
+            IntakeFocus::Paste if key.code == ratatui::crossterm::event::KeyCode::Enter => {
+                if let Some(target) = self.typed_target() {
+                    return self.start(target);
+                }
+                if self.intake.paste.input(key) {
+                    self.reextract();
+                }
+            }
             IntakeFocus::Paste if self.intake.paste.input(key) => self.reextract(),
             IntakeFocus::Target if key.code == ratatui::crossterm::event::KeyCode::Enter => {
                 return self.start_from_intake();
@@ -865,6 +937,9 @@ impl App {
         match self.screen {
             Screen::Intake => {
                 let mut order = vec![IntakeFocus::Paste, IntakeFocus::Target, IntakeFocus::Options];
+                if self.intake.destinations.len() > 1 {
+                    order.insert(1, IntakeFocus::Destinations);
+                }
                 if !self.intake.queue.destinations().is_empty() {
                     order.insert(0, IntakeFocus::Queue);
                 }
@@ -922,6 +997,11 @@ impl App {
                     let len = self.intake.queue.destinations().len();
                     self.intake.queue_selected = step(self.intake.queue_selected, len);
                 }
+                IntakeFocus::Destinations => {
+                    let len = self.intake.destinations.len();
+                    self.intake.destination_selected = step(self.intake.destination_selected, len);
+                    self.suggest_target();
+                }
                 _ => {}
             },
             Screen::Triage => match self.triage_pane {
@@ -976,6 +1056,10 @@ impl App {
                     self.start_from_intake()
                 }
                 IntakeFocus::Queue => self.start_from_queue(),
+                IntakeFocus::Destinations => match self.intake.destinations.get(self.intake.destination_selected) {
+                    Some(target) => self.start(target.clone()),
+                    None => Vec::new(),
+                },
                 _ => self.start_from_intake(),
             },
             Screen::Verdict => {
@@ -1124,9 +1208,7 @@ impl App {
         else {
             return Vec::new();
         };
-        let mut paste = TextArea::default();
-        paste.set_placeholder_text("Paste a bounce, a DSN or MTA log lines here");
-        self.intake.paste = paste;
+        self.intake.paste = paste_box();
         self.intake.target_typed = false;
         self.intake.focus = IntakeFocus::Paste;
         self.on_paste(&pasted);

@@ -47,6 +47,10 @@ pub struct Environment {
 }
 
 /// Runs the workbench until the operator quits; always restores the terminal.
+///
+/// After SIGTERM or SIGHUP the process exits here, once the terminal is restored and
+/// the session saved, with status 128 + the signal's number, as a shell reports a job
+/// ended by that signal: a supervisor or script can tell it from a normal quit.
 pub async fn run(mut app: App, env: Environment, first: Vec<Command>) -> Result<(), TuiError> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(TuiError::NotATerminal);
@@ -60,6 +64,9 @@ pub async fn run(mut app: App, env: Environment, first: Vec<Command>) -> Result<
     let result = event_loop(&mut terminal, &mut app, env, first).await;
     let _ = execute!(std::io::stdout(), DisableBracketedPaste);
     ratatui::restore();
+    if let Some(signal) = app.signal {
+        std::process::exit(128 + signal);
+    }
     result
 }
 
@@ -274,11 +281,11 @@ fn spawn_signals(tx: mpsc::Sender<Event>) {
         let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
             return;
         };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = hup.recv() => {}
-        }
-        let _ = tx.send(Event::Terminate).await;
+        let signal = tokio::select! {
+            _ = term.recv() => libc::SIGTERM,
+            _ = hup.recv() => libc::SIGHUP,
+        };
+        let _ = tx.send(Event::Terminate(signal)).await;
     });
 }
 

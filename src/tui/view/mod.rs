@@ -173,7 +173,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Export => export::render(frame, body, app, &theme),
     }
     let status_text = if app.confirm_quit {
-        "Probes are still running. Quit anyway? y = quit, any other key = stay".to_string()
+        super::wording::say("quit", "confirm", &[])
     } else if let Flush::Confirming(request) = &app.flush {
         super::wording::say("flush", "confirm", &[("domain", &request.domain)])
     } else {
