@@ -552,6 +552,98 @@ fn a_signal_quits_and_is_kept_for_the_exit_status() {
     assert_eq!(app.signal, Some(15));
 }
 
+/// The inner rows of the bordered pane whose title contains `title`, as drawn.
+fn pane_rows(buffer: &ratatui::buffer::Buffer, title: &str) -> Vec<String> {
+    let all = rows(buffer);
+    let Some((top, line)) = all.iter().enumerate().find(|(_, r)| r.contains(title)) else {
+        panic!("no pane {title:?} in\n{}", all.join("\n"));
+    };
+    let start = line.find(title).unwrap();
+    // The pane's left border is the corner before its title.
+    let left = line[..start].rfind(['┌', '+']).unwrap();
+    let left_col = line[..left].chars().count();
+    let width = line[left..].chars().take_while(|c| *c != '┐').count();
+    all[top + 1..]
+        .iter()
+        .take_while(|r| r.chars().nth(left_col).is_none_or(|c| c != '└'))
+        .map(|r| {
+            r.chars()
+                .skip(left_col + 1)
+                .take(width.saturating_sub(1))
+                .collect::<String>()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scrolling_stops_at_the_end_and_home_end_jump_there() {
+    use mxtriage::tui::view::{Scrolled, scroll_room};
+    let report = lab_report("expired").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &report);
+    app.triage_pane = TriagePane::Matrix;
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Detail);
+    let room = scroll_room(&app, Scrolled::Transcript);
+    assert!(room.max > 0, "the transcript overflows the pane at 80x24");
+    for _ in 0..200 {
+        app.update(key(KeyCode::PageDown));
+    }
+    assert_eq!(app.transcript_scroll, room.max, "no scrolling past the end");
+    let shown = pane_rows(draw(&app, 80, 24).backend().buffer(), "transcript");
+    assert!(
+        shown.last().is_some_and(|r| !r.trim().is_empty()),
+        "the last row shows the last line: {shown:#?}"
+    );
+    app.update(key(KeyCode::PageUp));
+    assert_eq!(app.transcript_scroll, room.max - room.page.min(room.max));
+    app.update(key(KeyCode::Home));
+    assert_eq!(app.transcript_scroll, 0);
+    app.update(key(KeyCode::End));
+    assert_eq!(app.transcript_scroll, room.max);
+
+    app.update(key(KeyCode::Char('v')));
+    assert_eq!(app.screen, Screen::Verdict);
+    let room = scroll_room(&app, Scrolled::VerdictMore);
+    assert!(room.max > 0, "the checklist pane overflows at 80x24");
+    let title = "before you retry";
+    // Paging skips no line: the last row of one page is the first row of the next.
+    let mut seen: Vec<String> = pane_rows(draw(&app, 80, 24).backend().buffer(), title);
+    while app.verdict_scroll < room.max {
+        app.update(key(KeyCode::PageDown));
+        let page = pane_rows(draw(&app, 80, 24).backend().buffer(), title);
+        if app.verdict_scroll < room.max {
+            assert_eq!(
+                page.first(),
+                seen.last(),
+                "a page starts at the last row of the one before"
+            );
+        } else {
+            assert!(
+                page.contains(seen.last().unwrap()),
+                "the last page overlaps, it skips nothing"
+            );
+        }
+        seen = page;
+    }
+    for _ in 0..50 {
+        app.update(key(KeyCode::PageDown));
+    }
+    assert_eq!(app.verdict_scroll, room.max);
+    let shown = pane_rows(draw(&app, 80, 24).backend().buffer(), title);
+    assert!(shown.last().is_some_and(|r| !r.trim().is_empty()), "{shown:#?}");
+    app.update(key(KeyCode::Home));
+    assert_eq!(app.verdict_scroll, 0);
+
+    // A re-run starts every pane at its top.
+    app.update(key(KeyCode::End));
+    app.transcript_scroll = 3;
+    app.chain_scroll = 2;
+    let commands = app.update(key(KeyCode::Char('r')));
+    assert!(!commands.is_empty(), "re-run started");
+    assert_eq!((app.transcript_scroll, app.chain_scroll, app.verdict_scroll), (0, 0, 0));
+}
+
 /// The buffer as rows of text (one string per row, wide cells as they are stored).
 fn rows(buffer: &ratatui::buffer::Buffer) -> Vec<String> {
     let width = usize::from(buffer.area.width);
@@ -759,9 +851,14 @@ async fn the_verdict_says_what_this_relay_does_and_how_it_is_configured() {
     }
     // The configuration is in the scrolled part, where the recipient policy is.
     let mut shown = String::new();
-    for _ in 0..6 {
+    // Page to the end: a page moves by the pane's height less one row, and stops there.
+    for _ in 0..100 {
         shown.push_str(&rows(draw(&app, 80, 24).backend().buffer()).join("\n"));
+        let before = app.verdict_scroll;
         app.update(key(KeyCode::PageDown));
+        if app.verdict_scroll == before {
+            break;
+        }
     }
     for line in [
         "This relay: Postfix 3.7.11",

@@ -8,6 +8,7 @@ use ratatui::crossterm::event::{KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
 use super::keymap::{self, Action, Scope};
+use super::view::Scrolled;
 use crate::diagnose::{Answers, Tree};
 use crate::engine::{self, Settings};
 use crate::intake::{self, Extracted, NotFound};
@@ -31,7 +32,8 @@ pub enum Screen {
 pub enum Event {
     Key(KeyEvent),
     Paste(String),
-    Resize,
+    /// The terminal's new size (columns, rows).
+    Resize(u16, u16),
     /// Spinner tick; only sent while something runs.
     Tick,
     /// What the engine reports of the run `generation`.
@@ -265,6 +267,8 @@ pub struct App {
     pub ascii: bool,
     /// This host's name, looked up once by the runner (update does no I/O).
     pub vantage_host: String,
+    /// The terminal's size (columns, rows), so scrolling stops where the content ends.
+    pub viewport: (u16, u16),
     /// Where Esc leads from Detail: the screen it was opened from.
     detail_return: Screen,
     next_generation: u64,
@@ -336,6 +340,7 @@ impl App {
             no_color: false,
             ascii: false,
             vantage_host: String::new(),
+            viewport: (80, 24),
             detail_return: Screen::Triage,
             next_generation: 1,
         }
@@ -501,7 +506,10 @@ impl App {
                 self.on_paste(&text);
                 Vec::new()
             }
-            Event::Resize => Vec::new(),
+            Event::Resize(width, height) => {
+                self.viewport = (width, height);
+                Vec::new()
+            }
             Event::Tick => {
                 self.spinner = self.spinner.wrapping_add(1);
                 Vec::new()
@@ -819,7 +827,7 @@ impl App {
                 self.cycle(action == Action::NextPane);
                 Vec::new()
             }
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
                 self.move_selection(action);
                 Vec::new()
             }
@@ -967,22 +975,21 @@ impl App {
     }
 
     fn move_selection(&mut self, action: Action) {
-        let delta: i32 = match action {
+        let delta: i64 = match action {
             Action::Up => -1,
             Action::Down => 1,
             Action::PageUp => -10,
             _ => 10,
         };
         let step = |value: usize, len: usize| -> usize {
-            if len == 0 {
-                0
-            } else {
-                (value as i64 + i64::from(delta)).clamp(0, len as i64 - 1) as usize
+            match (action, len) {
+                (_, 0) | (Action::Top, _) => 0,
+                (Action::Bottom, _) => len - 1,
+                _ => (value as i64 + delta).clamp(0, len as i64 - 1) as usize,
             }
         };
-        let scroll = |value: u16| -> u16 { (i32::from(value) + delta).clamp(0, 10_000) as u16 };
         if self.flush_open {
-            self.flush_scroll = scroll(self.flush_scroll);
+            self.flush_scroll = self.scrolled(self.flush_scroll, Scrolled::Flush, action);
             return;
         }
         match self.screen {
@@ -1015,19 +1022,36 @@ impl App {
                 }
             },
             Screen::Detail => match self.detail_focus {
-                DetailPane::Transcript => self.transcript_scroll = scroll(self.transcript_scroll),
-                DetailPane::Chain => self.chain_scroll = scroll(self.chain_scroll),
+                DetailPane::Transcript => {
+                    self.transcript_scroll = self.scrolled(self.transcript_scroll, Scrolled::Transcript, action);
+                }
+                DetailPane::Chain => self.chain_scroll = self.scrolled(self.chain_scroll, Scrolled::Chain, action),
             },
             Screen::Verdict => {
-                let len = self.session.as_ref().map_or(0, |s| s.verdict.evidence.len());
-                if matches!(action, Action::PageUp | Action::PageDown) {
-                    self.verdict_scroll = scroll(self.verdict_scroll);
-                } else {
+                if matches!(action, Action::Up | Action::Down) {
+                    let len = self.session.as_ref().map_or(0, |s| s.verdict.evidence.len());
                     self.evidence_selected = step(self.evidence_selected, len);
+                } else {
+                    self.verdict_scroll = self.scrolled(self.verdict_scroll, Scrolled::VerdictMore, action);
                 }
             }
             Screen::Export => {}
         }
+    }
+
+    /// A scroll offset moved by `action`, kept between the top and the offset that puts
+    /// the pane's last line on its bottom row (a page is the pane's height less one row).
+    fn scrolled(&self, value: u16, pane: Scrolled, action: Action) -> u16 {
+        let room = super::view::scroll_room(self, pane);
+        let moved = match action {
+            Action::Top => 0,
+            Action::Bottom => room.max,
+            Action::Up => value.saturating_sub(1),
+            Action::Down => value.saturating_add(1),
+            Action::PageUp => value.saturating_sub(room.page),
+            _ => value.saturating_add(room.page),
+        };
+        moved.min(room.max)
     }
 
     fn select(&mut self) -> Vec<Command> {
@@ -1254,6 +1278,10 @@ impl App {
         self.step_selected = 0;
         self.address_selected = 0;
         self.evidence_selected = 0;
+        // A new run's panes start at their tops.
+        self.transcript_scroll = 0;
+        self.chain_scroll = 0;
+        self.verdict_scroll = 0;
         vec![Command::Start {
             generation,
             target,

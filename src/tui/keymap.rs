@@ -43,6 +43,10 @@ pub enum Action {
     Down,
     PageUp,
     PageDown,
+    /// Home: the first item, or the top of a scrolling pane.
+    Top,
+    /// End: the last item, or the end of a scrolling pane.
+    Bottom,
     Select,
     Run,
     Rerun,
@@ -109,6 +113,8 @@ pub const KEYMAP: &[Binding] = &[
     bind(S::FlushPane, K::Char('j'), A::Down, "", ""),
     bind(S::FlushPane, K::PageUp, A::PageUp, "", ""),
     bind(S::FlushPane, K::PageDown, A::PageDown, "", ""),
+    bind(S::FlushPane, K::Home, A::Top, "", ""),
+    bind(S::FlushPane, K::End, A::Bottom, "", ""),
     bind(S::IntakeEditing, K::Esc, A::Back, "Esc", "cancel"),
     bind(S::IntakeEditing, K::Enter, A::Select, "Enter", "keep"),
     ctrl(S::IntakeTyping, 'r', A::Run, "C-r", "run"),
@@ -143,6 +149,8 @@ pub const KEYMAP: &[Binding] = &[
     bind(S::NotTyping, K::Char('j'), A::Down, "", ""),
     bind(S::NotTyping, K::PageUp, A::PageUp, "PgUp/Dn", "scroll"),
     bind(S::NotTyping, K::PageDown, A::PageDown, "", ""),
+    bind(S::NotTyping, K::Home, A::Top, "Home/End", "ends"),
+    bind(S::NotTyping, K::End, A::Bottom, "", ""),
 ];
 
 impl Binding {

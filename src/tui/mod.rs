@@ -60,6 +60,9 @@ pub async fn run(mut app: App, env: Environment, first: Vec<Command>) -> Result<
     app.vantage_host = crate::host::hostname();
     // ratatui::init installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::init();
+    if let Ok(size) = terminal.size() {
+        app.viewport = (size.width, size.height);
+    }
     let _ = execute!(std::io::stdout(), EnableBracketedPaste);
     let result = event_loop(&mut terminal, &mut app, env, first).await;
     let _ = execute!(std::io::stdout(), DisableBracketedPaste);
@@ -264,7 +267,7 @@ fn spawn_input(tx: mpsc::Sender<Event>) {
             let event = match event {
                 term::Event::Key(key) if key.kind == KeyEventKind::Press => Event::Key(key),
                 term::Event::Paste(text) => Event::Paste(text),
-                term::Event::Resize(_, _) => Event::Resize,
+                term::Event::Resize(width, height) => Event::Resize(width, height),
                 _ => continue,
             };
             if tx.blocking_send(event).is_err() {
