@@ -824,7 +824,98 @@ fn relay_app() -> App {
 }
 
 fn footer_offers_retry(app: &App) -> bool {
-    mxtriage::tui::keymap::footer(&app.scopes()).contains(&("f", "retry now"))
+    view::footer_keys(app, 80).contains(&("f", "retry"))
+}
+
+/// The footer row at 80x24 is the whole footer, within 80 columns, with its help key.
+fn assert_footer_fits(name: &str, app: &App) {
+    let terminal = draw(app, 80, 24);
+    let bottom = rows(terminal.backend().buffer()).pop().unwrap();
+    let want = view::footer_text(app, 80);
+    assert!(want.chars().count() <= 80, "{name}: footer {want:?} is wider than 80");
+    assert_eq!(bottom.trim_end(), want, "{name}: the footer is cut or differs");
+    let keys = view::footer_keys(app, 80);
+    assert!(keys.len() >= 2, "{name}: {keys:?}");
+    let typing = app.scopes().iter().any(|s| {
+        matches!(
+            s,
+            Scope::IntakeTyping | Scope::IntakeEditing | Scope::ExportTyping | Scope::FlushPane
+        )
+    });
+    if !typing {
+        assert_eq!(keys.last(), Some(&("?", "help")), "{name}: help comes last");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_footer_fits_80_columns() {
+    use mxtriage::tui::app::IntakeFocus;
+    let mut app = App::new(Settings::default(), Vec::new());
+    assert_footer_fits("intake paste", &app);
+    for focus in [IntakeFocus::Target, IntakeFocus::Options] {
+        app.intake.focus = focus;
+        assert_footer_fits(&format!("intake {focus:?}"), &app);
+    }
+    app.update(key(KeyCode::Enter));
+    assert_footer_fits("intake editing an option", &app);
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.update(Event::Paste(
+        [
+            postfix_line("a@one.example", "mx.one.example", "192.0.2.1"),
+            postfix_line("b@two.example", "mx.two.example", "192.0.2.2"),
+        ]
+        .join("\n"),
+    ));
+    assert_footer_fits("intake destinations", &app);
+    let offers = vec![mxtriage::tui::app::Offer {
+        name: "healthy".into(),
+        domain: "healthy.lab.test".into(),
+        summary: "a healthy server".into(),
+        resolver: "127.0.0.1:53".parse().unwrap(),
+    }];
+    assert_footer_fits("intake scenarios", &App::new(Settings::default(), offers));
+
+    let recorded = lab_report_on_may_relay("expired").await;
+    let mut app = relay_app();
+    let commands = app.start(recorded.report.target.clone());
+    let Some(Command::Start { generation, .. }) = commands.first().cloned() else {
+        panic!("{commands:?}");
+    };
+    assert_footer_fits("triage while probing", &app);
+    feed_generation(&mut app, &recorded, generation);
+    app.screen = Screen::Triage;
+    for pane in [TriagePane::Steps, TriagePane::Matrix] {
+        app.triage_pane = pane;
+        assert_footer_fits(&format!("triage {pane:?}"), &app);
+    }
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Detail);
+    assert_footer_fits("detail", &app);
+    app.screen = Screen::Verdict;
+    assert!(footer_offers_retry(&app), "the retry is offered");
+    assert_footer_fits("verdict with a retry", &app);
+    app.update(key(KeyCode::Char('f')));
+    assert_footer_fits("verdict asking to retry", &app);
+    app.update(key(KeyCode::Char('y')));
+    assert_footer_fits("retry pane", &app);
+    app.update(key(KeyCode::Esc));
+    app.help = true;
+    assert_footer_fits("help", &app);
+    app.help = false;
+    app.update(key(KeyCode::Char('e')));
+    assert_eq!(app.screen, Screen::Export);
+    assert_footer_fits("export", &app);
+    app.update(key(KeyCode::Char('p')));
+    assert_footer_fits("export typing a path", &app);
+
+    let recorded = lab_report("close-after-220").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &recorded);
+    app.screen = Screen::Triage;
+    assert!(app.focused_question().is_some(), "a question waits");
+    assert_footer_fits("triage on a question", &app);
+    app.screen = Screen::Verdict;
+    assert_footer_fits("verdict", &app);
 }
 
 #[tokio::test(flavor = "multi_thread")]

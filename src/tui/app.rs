@@ -490,6 +490,25 @@ impl App {
         })
     }
 
+    /// Whether `action` does anything on this screen, so the footer advertises only keys
+    /// that work here (Tab has no panes to cycle on Verdict and Export, nothing scrolls
+    /// on Export).
+    pub fn offers(&self, action: Action) -> bool {
+        match action {
+            Action::NextPane | Action::PrevPane => {
+                matches!(self.screen, Screen::Intake | Screen::Triage | Screen::Detail)
+            }
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+                self.flush_open || self.screen != Screen::Export
+            }
+            Action::OpenDetail => self.selected_probe().is_some(),
+            Action::Select if self.screen == Screen::Verdict => {
+                self.session.as_ref().is_some_and(|s| !s.verdict.evidence.is_empty())
+            }
+            _ => true,
+        }
+    }
+
     /// The question on the focused tree step, if it is one: (question id, choices).
     pub fn focused_question(&self) -> Option<&crate::diagnose::tree::Question> {
         if self.triage_pane != TriagePane::Steps || !self.run.as_ref().is_some_and(Run::finished) {

@@ -220,6 +220,20 @@ fn wrapped_rows(lines: Vec<Line<'_>>, width: u16) -> usize {
         .map_or(0, |y| usize::from(y) + 1)
 }
 
+/// The footer's keys for a terminal `width` columns wide (see [`keymap::footer_fit`]).
+pub fn footer_keys(app: &App, width: u16) -> Vec<(&'static str, &'static str)> {
+    keymap::footer_fit(&app.scopes(), usize::from(width), |action| app.offers(action))
+}
+
+/// The footer as drawn: what a test compares the bottom row with.
+pub fn footer_text(app: &App, width: u16) -> String {
+    footer_keys(app, width)
+        .iter()
+        .map(|(key, label)| format!("{key} {label}"))
+        .collect::<Vec<_>>()
+        .join(keymap::FOOTER_GAP)
+}
+
 pub fn render(frame: &mut Frame, app: &App) {
     let [header, body, status, footer] = frame_parts(frame.area());
     let theme = Theme::of(app);
@@ -257,10 +271,13 @@ pub fn render(frame: &mut Frame, app: &App) {
         app.status.clone().unwrap_or_default()
     };
     frame.render_widget(Paragraph::new(status_text).style(theme.warn()), status);
-    let keys: Vec<Span> = keymap::footer(&app.scopes())
-        .into_iter()
-        .flat_map(|(keys, label)| [Span::styled(keys, theme.title()), Span::raw(format!(" {label}  "))])
-        .collect();
+    let mut keys: Vec<Span> = Vec::new();
+    for (i, (key, label)) in footer_keys(app, footer.width).into_iter().enumerate() {
+        if i > 0 {
+            keys.push(Span::raw(keymap::FOOTER_GAP));
+        }
+        keys.extend([Span::styled(key, theme.title()), Span::raw(format!(" {label}"))]);
+    }
     frame.render_widget(Paragraph::new(Line::from(keys)), footer);
     if app.flush_open {
         flush::render(frame, flush_area(frame.area()), app, &theme);
