@@ -1097,3 +1097,39 @@ async fn no_retry_is_offered_when_the_relay_would_defer() {
     plain.screen = Screen::Verdict;
     assert!(!footer_offers_retry(&plain));
 }
+
+/// While probing, only what the MX lookup settled shows a result; a step whose evidence
+/// is not in yet waits, it is never shown as the finding ([FAIL]).
+#[tokio::test(flavor = "multi_thread")]
+async fn while_probing_a_step_without_its_result_is_pending() {
+    let recorded = lab_report("healthy").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    let commands = app.start(recorded.report.target.clone());
+    let Some(Command::Start { generation, .. }) = commands.first().cloned() else {
+        panic!("{commands:?}");
+    };
+    let mut drawn = false;
+    for event in &recorded.events {
+        let finished = matches!(event, engine::Event::Finished { .. });
+        if finished {
+            break;
+        }
+        app.update(Event::Engine {
+            generation,
+            event: event.clone(),
+        });
+        app.screen = Screen::Triage;
+        let text = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
+        assert!(
+            !text.contains("[FAIL]"),
+            "a healthy server shows no finding while probing:\n{text}"
+        );
+        if !drawn && matches!(event, engine::Event::Stage { .. }) {
+            assert!(text.contains("[ ok ] Does the recipient domain exi"), "{text}");
+            assert!(text.contains("[wait] Do the MX hosts have addresse"), "{text}");
+            snapshot("healthy_triage_probing_80x24", &draw(&app, 80, 24));
+            drawn = true;
+        }
+    }
+    assert!(drawn);
+}

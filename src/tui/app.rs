@@ -502,6 +502,9 @@ impl App {
                 self.flush_open || self.screen != Screen::Export
             }
             Action::OpenDetail => self.selected_probe().is_some(),
+            // Both wait for the run in flight to end.
+            Action::Rerun | Action::Scan => !self.busy(),
+            Action::OpenVerdict => self.run.as_ref().is_some_and(Run::finished) && self.session.is_some(),
             Action::Select if self.screen == Screen::Verdict => {
                 self.session.as_ref().is_some_and(|s| !s.verdict.evidence.is_empty())
             }
