@@ -656,3 +656,52 @@ fn recognised_forms_are_listed_for_help_text() {
     assert!(forms.len() > 40, "only {} forms", forms.len());
     assert!(forms.iter().any(|f| f.name == "postfix-status-line"));
 }
+
+/// `mxtriage parse` with `input` on standard input: exit code and standard output.
+fn parse_cli(args: &[&str], input: &str) -> (i32, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mxtriage"))
+        .arg("parse")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mxtriage parse");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn parse_prints_the_extraction_for_scripts_whatever_the_line_ends() {
+    for (name, outcome) in CORPUS.iter().filter(|(n, _)| n.ends_with(".txt")) {
+        for ending in ["\n", "\r\n", "\r"] {
+            let (code, out) = parse_cli(&["--format", "json", "-"], &with_line_ends(&sample(name), ending));
+            let json: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{name}: {e}: {out}"));
+            match outcome {
+                Found(want) => {
+                    assert_eq!(code, 0, "{name} {ending:?}");
+                    assert_eq!(json["target"], want.target, "{name} {ending:?}");
+                }
+                NotFound => {
+                    assert_eq!(code, 3, "{name} {ending:?}");
+                    assert!(json["target"].is_null());
+                }
+            }
+        }
+    }
+    let (code, out) = parse_cli(&[], "Connected to 192.0.2.1 but connection died\r");
+    assert_eq!(code, 0);
+    assert!(out.contains("address  192.0.2.1\n"), "{out}");
+    assert_eq!(parse_cli(&[], "nothing to see").0, 3);
+    let path = corpus_dir().join("postfix-status-line.txt");
+    let (code, out) = parse_cli(&[path.to_str().unwrap()], "");
+    assert_eq!(code, 0);
+    assert!(out.starts_with("target     example.com\n"), "{out}");
+    assert_eq!(parse_cli(&["/nonexistent/bounce.txt"], "").0, 2);
+}

@@ -6,6 +6,7 @@
 //! neutralises what the table found, because the paste is untrusted: it may be huge,
 //! binary, or carry terminal escape sequences meant for whoever displays it.
 
+mod parsed;
 mod patterns;
 mod prepare;
 
@@ -20,6 +21,7 @@ use thiserror::Error;
 use crate::target::Target;
 use crate::text::SafeText;
 
+pub use parsed::Parsed;
 pub use prepare::{MAX_INPUT_BYTES, normalise_line_endings};
 
 use patterns::{FRAGMENTS, Field, PATTERNS, Pattern};

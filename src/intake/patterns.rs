@@ -509,7 +509,7 @@ pub(super) const PATTERNS: &[Pattern] = &[
     Pattern {
         name: "gmail-host-bracket",
         family: Some(Other),
-        form: "[mx. ip: …]",
+        form: "[mx. ip]",
         // The reason after the colon is optional: some bounces print `[mx.host. ip]`.
         // The host must be dotted, so a bracketed word and a number are not taken for it.
         regex: r"\[(?P<host>%HOST%\.[A-Za-z0-9_.-]*) (?P<ip>%IP%)(?:: [^\]\n]+)?\]",
