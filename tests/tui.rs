@@ -457,6 +457,24 @@ async fn a_domain_typed_into_the_paste_box_starts_on_enter() {
     );
     assert_eq!(app.screen, Screen::Triage);
 
+    // A word is not taken for a domain here (the target field still takes `localhost`).
+    let mut app = App::new(Settings::default(), Vec::new());
+    for c in "Hello".chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    assert_eq!(app.intake.paste.lines().len(), 2);
+    // An address in brackets, with a port, is a target.
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.update(Event::Paste("[192.0.2.1]:25".into()));
+    assert!(matches!(
+        app.update(key(KeyCode::Enter)).as_slice(),
+        [Command::Start {
+            target: Target::Address { .. },
+            ..
+        }]
+    ));
+
     // Several lines keep Enter a line break, even when the first names a target.
     let mut app = App::new(Settings::default(), Vec::new());
     app.update(Event::Paste("example.com\nsome more text".into()));

@@ -725,10 +725,14 @@ impl App {
 
     /// The paste box holds one line that names a destination by itself (a typed
     /// domain, `host:port` or `[ip]`): Enter checks it rather than starting a second line.
+    /// A domain must be dotted here, so a word typed as the start of a note is not one.
     fn typed_target(&self) -> Option<Target> {
-        match self.intake.paste.lines() {
-            [line] => Target::parse(line.trim()).ok(),
-            _ => None,
+        let [line] = self.intake.paste.lines() else {
+            return None;
+        };
+        match Target::parse(line.trim()).ok()? {
+            Target::Domain { name } if !name.trim_end_matches('.').contains('.') => None,
+            target => Some(target),
         }
     }
 
