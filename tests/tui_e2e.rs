@@ -280,3 +280,23 @@ status=deferred (TLS is required, but host mx.starttls-454.lab.test[127.77.0.18]
     s.send("\x03");
     assert!(s.exit_status().success());
 }
+
+#[test]
+fn c_c_twice_quits_while_probes_run_even_with_help_open() {
+    let mut s = spawn("ctrl-c-busy", &["demo"]);
+    s.wait_for("lab scenarios");
+    // no-greeting is the sixteenth scenario: its server never says 220, so probes run on.
+    for _ in 0..15 {
+        s.send("j");
+    }
+    s.send("\r");
+    s.wait_for("probing");
+    s.send("?");
+    s.wait_for("Any key closes this help");
+    // With help open, C-c asks (probes run); the second C-c quits, it does not answer "stay".
+    s.send("\x03");
+    s.wait_for("Quit anyway?");
+    s.send("\x03");
+    let status = s.exit_status();
+    assert!(status.success(), "{status:?}");
+}
