@@ -51,6 +51,24 @@ pub enum Command {
     /// This relay's deferred mail by destination (Postfix `postqueue -j`).
     #[command(after_help = QUEUE_EXIT_CODES)]
     Queue(QueueArgs),
+    /// Read a bounce, DSN or MTA log lines and print what the intake extracts (for scripts).
+    #[command(after_help = PARSE_EXIT_CODES)]
+    Parse(ParseArgs),
+}
+
+pub const PARSE_EXIT_CODES: &str = "\
+Exit codes:
+  0  a destination was found
+  2  usage error (the file cannot be read)
+  3  no destination in the text (the forms looked for are printed)";
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// The text to read; `-` or nothing reads standard input. CR, CRLF and LF line ends alike.
+    #[arg(value_name = "FILE|-")]
+    pub file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = QueueFormat::Text)]
+    pub format: QueueFormat,
 }
 
 pub const QUEUE_EXIT_CODES: &str = "\

@@ -55,6 +55,7 @@ fn main() -> ExitCode {
                 .map_err(Into::into),
             Some(Command::Report(command)) => report_command(command),
             Some(Command::Queue(args)) => queue_command(args).await,
+            Some(Command::Parse(args)) => parse_command(&args),
         }
     });
     // The input thread may still block on the terminal; leave without waiting for it.
@@ -394,6 +395,31 @@ async fn queue_command(args: cli::QueueArgs) -> anyhow::Result<u8> {
         outcome.render_text(follow)
     });
     Ok(0)
+}
+
+/// `mxtriage parse`: the intake's reading of a file or standard input (its first
+/// 256 KiB, all the intake reads); exit 3 when it names no destination.
+fn parse_command(args: &cli::ParseArgs) -> anyhow::Result<u8> {
+    use std::io::Read;
+    let limit = mxtriage::intake::MAX_INPUT_BYTES as u64;
+    let mut bytes = Vec::new();
+    let read = match args.file.as_deref().filter(|p| *p != std::path::Path::new("-")) {
+        Some(path) => std::fs::File::open(path)
+            .and_then(|f| f.take(limit).read_to_end(&mut bytes))
+            .map_err(|e| Usage(format!("cannot read {}: {e}", path.display()))),
+        None => std::io::stdin()
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Usage(format!("cannot read standard input: {e}"))),
+    };
+    read?;
+    let parsed = mxtriage::intake::Parsed::of(&String::from_utf8_lossy(&bytes));
+    match (args.format, parsed.found()) {
+        (cli::QueueFormat::Json, _) => emit(&format!("{}\n", parsed.to_json())),
+        (cli::QueueFormat::Text, true) => emit(&parsed.to_text()),
+        (cli::QueueFormat::Text, false) => eprint!("{}", parsed.to_text()),
+    }
+    Ok(if parsed.found() { 0 } else { NOTHING_TESTED })
 }
 
 fn report_command(command: ReportCommand) -> anyhow::Result<u8> {

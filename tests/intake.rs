@@ -522,6 +522,11 @@ fn differences(name: &str, found: &Extracted, want: &Expect) -> Vec<String> {
     out
 }
 
+/// The sample with every line ending written as `ending` (the files are stored with LF).
+fn with_line_ends(text: &str, ending: &str) -> String {
+    text.replace("\r\n", "\n").replace('\n', ending)
+}
+
 #[test]
 fn every_sample_extracts_as_expected() {
     let mut problems = Vec::new();
@@ -535,6 +540,73 @@ fn every_sample_extracts_as_expected() {
         }
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+/// A bracketed paste from xterm, VTE, PuTTY or tmux ends its lines with CR, a file
+/// saved on Windows with CRLF: every sample must extract exactly as with LF.
+#[test]
+fn cr_and_crlf_line_ends_extract_as_lf_does() {
+    let mut problems = Vec::new();
+    for (name, _) in CORPUS {
+        let lf = intake::extract(&sample(name));
+        for (label, ending) in [("CR", "\r"), ("CRLF", "\r\n")] {
+            let other = intake::extract(&with_line_ends(&sample(name), ending));
+            if other != lf {
+                problems.push(format!("{name} with {label}: got {other:?}, with LF {lf:?}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+/// Each sample is one bounce or one failure: it names one destination, no list to pick from.
+#[test]
+fn each_sample_names_one_destination() {
+    for (name, outcome) in CORPUS {
+        let listed: Vec<String> = intake::destinations(&sample(name))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        match outcome {
+            Found(want) => assert_eq!(listed, [want.target], "{name}"),
+            NotFound => assert!(listed.is_empty(), "{name}: {listed:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_bracketed_mx_and_address_name_the_relay() {
+    let found = intake::extract("Your message wasn't delivered to user@example.com.\r[mx.example.com. 192.0.2.1]\r")
+        .expect("extraction");
+    assert_eq!(found.mx_host.as_deref(), Some("mx.example.com"));
+    assert_eq!(found.address.map(|a| a.to_string()).as_deref(), Some("192.0.2.1"));
+    assert_eq!(found.domain.as_deref(), Some("example.com"));
+    // A bracketed word and number is not a relay.
+    assert!(intake::extract("[note 1234]").is_err());
+}
+
+#[test]
+fn a_qmail_connected_to_line_names_the_address_without_a_status() {
+    for text in [
+        "Connected to 192.0.2.1 but connection died",
+        "Connected to 192.0.2.1 but connection died.\rI'm not going to try again.",
+        "<peter@example.org>:\r\nConnected to 192.0.2.1 but connection died; giving up\r\n",
+    ] {
+        let found = intake::extract(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        assert_eq!(
+            found.address.map(|a| a.to_string()).as_deref(),
+            Some("192.0.2.1"),
+            "{text:?}"
+        );
+        assert_eq!(found.mta, Some(Qmail), "{text:?}");
+        assert!(
+            found
+                .phrase
+                .as_deref()
+                .is_some_and(|p| p.starts_with("Connected to 192.0.2.1 but connection died")),
+            "{text:?}: {found:?}"
+        );
+    }
 }
 
 #[test]
@@ -583,4 +655,53 @@ fn recognised_forms_are_listed_for_help_text() {
     let forms: Vec<_> = intake::recognised_forms().collect();
     assert!(forms.len() > 40, "only {} forms", forms.len());
     assert!(forms.iter().any(|f| f.name == "postfix-status-line"));
+}
+
+/// `mxtriage parse` with `input` on standard input: exit code and standard output.
+fn parse_cli(args: &[&str], input: &str) -> (i32, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mxtriage"))
+        .arg("parse")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mxtriage parse");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn parse_prints_the_extraction_for_scripts_whatever_the_line_ends() {
+    for (name, outcome) in CORPUS.iter().filter(|(n, _)| n.ends_with(".txt")) {
+        for ending in ["\n", "\r\n", "\r"] {
+            let (code, out) = parse_cli(&["--format", "json", "-"], &with_line_ends(&sample(name), ending));
+            let json: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{name}: {e}: {out}"));
+            match outcome {
+                Found(want) => {
+                    assert_eq!(code, 0, "{name} {ending:?}");
+                    assert_eq!(json["target"], want.target, "{name} {ending:?}");
+                }
+                NotFound => {
+                    assert_eq!(code, 3, "{name} {ending:?}");
+                    assert!(json["target"].is_null());
+                }
+            }
+        }
+    }
+    let (code, out) = parse_cli(&[], "Connected to 192.0.2.1 but connection died\r");
+    assert_eq!(code, 0);
+    assert!(out.contains("address  192.0.2.1\n"), "{out}");
+    assert_eq!(parse_cli(&[], "nothing to see").0, 3);
+    let path = corpus_dir().join("postfix-status-line.txt");
+    let (code, out) = parse_cli(&[path.to_str().unwrap()], "");
+    assert_eq!(code, 0);
+    assert!(out.starts_with("target     example.com\n"), "{out}");
+    assert_eq!(parse_cli(&["/nonexistent/bounce.txt"], "").0, 2);
 }

@@ -435,6 +435,234 @@ fn a_paste_is_shown_escaped_and_bounded() {
     assert!(held <= mxtriage::intake::MAX_INPUT_BYTES + 1, "{held}");
 }
 
+fn ctrl_c() -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL))
+}
+
+fn postfix_line(rcpt: &str, mx: &str, ip: &str) -> String {
+    format!(
+        "postfix/smtp[1]: 4QxYz: to=<{rcpt}>, relay={mx}[{ip}]:25, delay=5, delays=1/1/1/2, dsn=4.7.5, status=deferred (Cannot start TLS: handshake failure)"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_domain_typed_into_the_paste_box_starts_on_enter() {
+    let mut app = App::new(Settings::default(), Vec::new());
+    for c in "example.com".chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    let commands = app.update(key(KeyCode::Enter));
+    assert!(
+        matches!(commands.as_slice(), [Command::Start { target: Target::Domain { name }, .. }] if name == "example.com"),
+        "{commands:?}"
+    );
+    assert_eq!(app.screen, Screen::Triage);
+
+    // A word is not taken for a domain here (the target field still takes `localhost`).
+    let mut app = App::new(Settings::default(), Vec::new());
+    for c in "Hello".chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    assert_eq!(app.intake.paste.lines().len(), 2);
+    // An address in brackets, with a port, is a target.
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.update(Event::Paste("[192.0.2.1]:25".into()));
+    assert!(matches!(
+        app.update(key(KeyCode::Enter)).as_slice(),
+        [Command::Start {
+            target: Target::Address { .. },
+            ..
+        }]
+    ));
+
+    // Several lines keep Enter a line break, even when the first names a target.
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.update(Event::Paste("example.com\nsome more text".into()));
+    let commands = app.update(key(KeyCode::Enter));
+    assert!(commands.is_empty(), "{commands:?}");
+    assert_eq!(app.screen, Screen::Intake);
+    // One line that is not a target (a log line) stays text too.
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.update(Event::Paste(postfix_line(
+        "u@example.com",
+        "mx.example.com",
+        "192.0.2.1",
+    )));
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    assert_eq!(app.intake.paste.lines().len(), 2);
+}
+
+#[test]
+fn a_second_paste_replaces_the_first_destination() {
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.update(Event::Paste(postfix_line(
+        "a@one.example",
+        "mx.one.example",
+        "192.0.2.1",
+    )));
+    assert_eq!(app.intake.target.lines()[0], "one.example");
+    app.update(Event::Paste(postfix_line(
+        "b@two.example",
+        "mx.two.example",
+        "192.0.2.2",
+    )));
+    assert_eq!(app.intake.target.lines()[0], "two.example");
+    assert!(!app.intake.paste.lines().join("\n").contains("one.example"));
+    assert!(
+        app.status.as_deref().unwrap_or_default().contains("replaced"),
+        "{:?}",
+        app.status
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paste_naming_several_destinations_lists_them_to_pick_from() {
+    let mut app = App::new(Settings::default(), Vec::new());
+    let paste = [
+        postfix_line("a@one.example", "mx.one.example", "192.0.2.1"),
+        postfix_line("b@two.example", "mx.two.example", "192.0.2.2"),
+        postfix_line("c@three.example", "mx.three.example", "192.0.2.3"),
+    ]
+    .join("\r");
+    app.update(Event::Paste(paste));
+    let names: Vec<String> = app.intake.destinations.iter().map(ToString::to_string).collect();
+    assert_eq!(names, ["one.example", "two.example", "three.example"]);
+    assert_eq!(app.intake.focus, mxtriage::tui::app::IntakeFocus::Destinations);
+    snapshot("intake_several_destinations_80x24", &draw(&app, 80, 24));
+    app.update(key(KeyCode::Down));
+    assert_eq!(app.intake.target.lines()[0], "two.example");
+    let commands = app.update(key(KeyCode::Enter));
+    assert!(
+        matches!(commands.as_slice(), [Command::Start { target: Target::Domain { name }, .. }] if name == "two.example"),
+        "{commands:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn c_c_quits_from_anywhere() {
+    // With help open.
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.help = true;
+    app.update(ctrl_c());
+    assert!(app.quit);
+    // While probes run: the first asks, the second quits (help open in between or not).
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.start(Target::Domain {
+        name: "example.com".into(),
+    });
+    app.update(ctrl_c());
+    assert!(app.confirm_quit && !app.quit);
+    app.help = true;
+    app.update(ctrl_c());
+    assert!(app.quit);
+    // While typing in the paste box and with the retry prompt up.
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.update(key(KeyCode::Char('x')));
+    app.update(ctrl_c());
+    assert!(app.quit);
+}
+
+#[test]
+fn a_signal_quits_and_is_kept_for_the_exit_status() {
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.update(Event::Terminate(15));
+    assert!(app.quit);
+    assert_eq!(app.signal, Some(15));
+}
+
+/// The inner rows of the bordered pane whose title contains `title`, as drawn.
+fn pane_rows(buffer: &ratatui::buffer::Buffer, title: &str) -> Vec<String> {
+    let all = rows(buffer);
+    let Some((top, line)) = all.iter().enumerate().find(|(_, r)| r.contains(title)) else {
+        panic!("no pane {title:?} in\n{}", all.join("\n"));
+    };
+    let start = line.find(title).unwrap();
+    // The pane's left border is the corner before its title.
+    let left = line[..start].rfind(['┌', '+']).unwrap();
+    let left_col = line[..left].chars().count();
+    let width = line[left..].chars().take_while(|c| *c != '┐').count();
+    all[top + 1..]
+        .iter()
+        .take_while(|r| r.chars().nth(left_col).is_none_or(|c| c != '└'))
+        .map(|r| {
+            r.chars()
+                .skip(left_col + 1)
+                .take(width.saturating_sub(1))
+                .collect::<String>()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scrolling_stops_at_the_end_and_home_end_jump_there() {
+    use mxtriage::tui::view::{Scrolled, scroll_room};
+    let report = lab_report("expired").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &report);
+    app.triage_pane = TriagePane::Matrix;
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Detail);
+    let room = scroll_room(&app, Scrolled::Transcript);
+    assert!(room.max > 0, "the transcript overflows the pane at 80x24");
+    for _ in 0..200 {
+        app.update(key(KeyCode::PageDown));
+    }
+    assert_eq!(app.transcript_scroll, room.max, "no scrolling past the end");
+    let shown = pane_rows(draw(&app, 80, 24).backend().buffer(), "transcript");
+    assert!(
+        shown.last().is_some_and(|r| !r.trim().is_empty()),
+        "the last row shows the last line: {shown:#?}"
+    );
+    app.update(key(KeyCode::PageUp));
+    assert_eq!(app.transcript_scroll, room.max - room.page.min(room.max));
+    app.update(key(KeyCode::Home));
+    assert_eq!(app.transcript_scroll, 0);
+    app.update(key(KeyCode::End));
+    assert_eq!(app.transcript_scroll, room.max);
+
+    app.update(key(KeyCode::Char('v')));
+    assert_eq!(app.screen, Screen::Verdict);
+    let room = scroll_room(&app, Scrolled::VerdictMore);
+    assert!(room.max > 0, "the checklist pane overflows at 80x24");
+    let title = "before you retry";
+    // Paging skips no line: the last row of one page is the first row of the next.
+    let mut seen: Vec<String> = pane_rows(draw(&app, 80, 24).backend().buffer(), title);
+    while app.verdict_scroll < room.max {
+        app.update(key(KeyCode::PageDown));
+        let page = pane_rows(draw(&app, 80, 24).backend().buffer(), title);
+        if app.verdict_scroll < room.max {
+            assert_eq!(
+                page.first(),
+                seen.last(),
+                "a page starts at the last row of the one before"
+            );
+        } else {
+            assert!(
+                page.contains(seen.last().unwrap()),
+                "the last page overlaps, it skips nothing"
+            );
+        }
+        seen = page;
+    }
+    for _ in 0..50 {
+        app.update(key(KeyCode::PageDown));
+    }
+    assert_eq!(app.verdict_scroll, room.max);
+    let shown = pane_rows(draw(&app, 80, 24).backend().buffer(), title);
+    assert!(shown.last().is_some_and(|r| !r.trim().is_empty()), "{shown:#?}");
+    app.update(key(KeyCode::Home));
+    assert_eq!(app.verdict_scroll, 0);
+
+    // A re-run starts every pane at its top.
+    app.update(key(KeyCode::End));
+    app.transcript_scroll = 3;
+    app.chain_scroll = 2;
+    let commands = app.update(key(KeyCode::Char('r')));
+    assert!(!commands.is_empty(), "re-run started");
+    assert_eq!((app.transcript_scroll, app.chain_scroll, app.verdict_scroll), (0, 0, 0));
+}
+
 /// The buffer as rows of text (one string per row, wide cells as they are stored).
 fn rows(buffer: &ratatui::buffer::Buffer) -> Vec<String> {
     let width = usize::from(buffer.area.width);
@@ -615,7 +843,98 @@ fn relay_app() -> App {
 }
 
 fn footer_offers_retry(app: &App) -> bool {
-    mxtriage::tui::keymap::footer(&app.scopes()).contains(&("f", "retry now"))
+    view::footer_keys(app, 80).contains(&("f", "retry"))
+}
+
+/// The footer row at 80x24 is the whole footer, within 80 columns, with its help key.
+fn assert_footer_fits(name: &str, app: &App) {
+    let terminal = draw(app, 80, 24);
+    let bottom = rows(terminal.backend().buffer()).pop().unwrap();
+    let want = view::footer_text(app, 80);
+    assert!(want.chars().count() <= 80, "{name}: footer {want:?} is wider than 80");
+    assert_eq!(bottom.trim_end(), want, "{name}: the footer is cut or differs");
+    let keys = view::footer_keys(app, 80);
+    assert!(keys.len() >= 2, "{name}: {keys:?}");
+    let typing = app.scopes().iter().any(|s| {
+        matches!(
+            s,
+            Scope::IntakeTyping | Scope::IntakeEditing | Scope::ExportTyping | Scope::FlushPane
+        )
+    });
+    if !typing {
+        assert_eq!(keys.last(), Some(&("?", "help")), "{name}: help comes last");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_footer_fits_80_columns() {
+    use mxtriage::tui::app::IntakeFocus;
+    let mut app = App::new(Settings::default(), Vec::new());
+    assert_footer_fits("intake paste", &app);
+    for focus in [IntakeFocus::Target, IntakeFocus::Options] {
+        app.intake.focus = focus;
+        assert_footer_fits(&format!("intake {focus:?}"), &app);
+    }
+    app.update(key(KeyCode::Enter));
+    assert_footer_fits("intake editing an option", &app);
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.update(Event::Paste(
+        [
+            postfix_line("a@one.example", "mx.one.example", "192.0.2.1"),
+            postfix_line("b@two.example", "mx.two.example", "192.0.2.2"),
+        ]
+        .join("\n"),
+    ));
+    assert_footer_fits("intake destinations", &app);
+    let offers = vec![mxtriage::tui::app::Offer {
+        name: "healthy".into(),
+        domain: "healthy.lab.test".into(),
+        summary: "a healthy server".into(),
+        resolver: "127.0.0.1:53".parse().unwrap(),
+    }];
+    assert_footer_fits("intake scenarios", &App::new(Settings::default(), offers));
+
+    let recorded = lab_report_on_may_relay("expired").await;
+    let mut app = relay_app();
+    let commands = app.start(recorded.report.target.clone());
+    let Some(Command::Start { generation, .. }) = commands.first().cloned() else {
+        panic!("{commands:?}");
+    };
+    assert_footer_fits("triage while probing", &app);
+    feed_generation(&mut app, &recorded, generation);
+    app.screen = Screen::Triage;
+    for pane in [TriagePane::Steps, TriagePane::Matrix] {
+        app.triage_pane = pane;
+        assert_footer_fits(&format!("triage {pane:?}"), &app);
+    }
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Detail);
+    assert_footer_fits("detail", &app);
+    app.screen = Screen::Verdict;
+    assert!(footer_offers_retry(&app), "the retry is offered");
+    assert_footer_fits("verdict with a retry", &app);
+    app.update(key(KeyCode::Char('f')));
+    assert_footer_fits("verdict asking to retry", &app);
+    app.update(key(KeyCode::Char('y')));
+    assert_footer_fits("retry pane", &app);
+    app.update(key(KeyCode::Esc));
+    app.help = true;
+    assert_footer_fits("help", &app);
+    app.help = false;
+    app.update(key(KeyCode::Char('e')));
+    assert_eq!(app.screen, Screen::Export);
+    assert_footer_fits("export", &app);
+    app.update(key(KeyCode::Char('p')));
+    assert_footer_fits("export typing a path", &app);
+
+    let recorded = lab_report("close-after-220").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &recorded);
+    app.screen = Screen::Triage;
+    assert!(app.focused_question().is_some(), "a question waits");
+    assert_footer_fits("triage on a question", &app);
+    app.screen = Screen::Verdict;
+    assert_footer_fits("verdict", &app);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -642,9 +961,14 @@ async fn the_verdict_says_what_this_relay_does_and_how_it_is_configured() {
     }
     // The configuration is in the scrolled part, where the recipient policy is.
     let mut shown = String::new();
-    for _ in 0..6 {
+    // Page to the end: a page moves by the pane's height less one row, and stops there.
+    for _ in 0..100 {
         shown.push_str(&rows(draw(&app, 80, 24).backend().buffer()).join("\n"));
+        let before = app.verdict_scroll;
         app.update(key(KeyCode::PageDown));
+        if app.verdict_scroll == before {
+            break;
+        }
     }
     for line in [
         "This relay: Postfix 3.7.11",
@@ -791,4 +1115,40 @@ async fn no_retry_is_offered_when_the_relay_would_defer() {
     feed(&mut plain, &lab_report("expired").await);
     plain.screen = Screen::Verdict;
     assert!(!footer_offers_retry(&plain));
+}
+
+/// While probing, only what the MX lookup settled shows a result; a step whose evidence
+/// is not in yet waits, it is never shown as the finding ([FAIL]).
+#[tokio::test(flavor = "multi_thread")]
+async fn while_probing_a_step_without_its_result_is_pending() {
+    let recorded = lab_report("healthy").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    let commands = app.start(recorded.report.target.clone());
+    let Some(Command::Start { generation, .. }) = commands.first().cloned() else {
+        panic!("{commands:?}");
+    };
+    let mut drawn = false;
+    for event in &recorded.events {
+        let finished = matches!(event, engine::Event::Finished { .. });
+        if finished {
+            break;
+        }
+        app.update(Event::Engine {
+            generation,
+            event: event.clone(),
+        });
+        app.screen = Screen::Triage;
+        let text = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
+        assert!(
+            !text.contains("[FAIL]"),
+            "a healthy server shows no finding while probing:\n{text}"
+        );
+        if !drawn && matches!(event, engine::Event::Stage { .. }) {
+            assert!(text.contains("[ ok ] Does the recipient domain exi"), "{text}");
+            assert!(text.contains("[wait] Do the MX hosts have addresse"), "{text}");
+            snapshot("healthy_triage_probing_80x24", &draw(&app, 80, 24));
+            drawn = true;
+        }
+    }
+    assert!(drawn);
 }

@@ -156,9 +156,107 @@ fn sigterm_restores_the_terminal() {
     // SAFETY: kill(2) on our own child's pid with a valid signal number.
     let rc = unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     assert_eq!(rc, 0);
-    let _ = s.exit_status();
+    let status = s.exit_status();
     std::thread::sleep(Duration::from_millis(100));
     assert!(!s.pty.alternate_screen(), "terminal restored after SIGTERM");
+    assert_eq!(status.exit_code(), 128 + libc::SIGTERM as u32, "{status:?}");
+}
+
+#[test]
+fn sighup_exits_128_plus_its_number() {
+    let mut s = spawn("sighup", &[]);
+    s.wait_for("paste a bounce");
+    let pid = s.pty.child.process_id().expect("pid");
+    // SAFETY: kill(2) on our own child's pid with a valid signal number.
+    let rc = unsafe { libc::kill(pid as i32, libc::SIGHUP) };
+    assert_eq!(rc, 0);
+    let status = s.exit_status();
+    assert_eq!(status.exit_code(), 128 + libc::SIGHUP as u32, "{status:?}");
+}
+
+/// Intake fixtures and what the "understood" pane must show for each: label and value
+/// as the pane lays them out, so the pasted text itself cannot satisfy the check.
+const PASTED: &[(&str, &[&str])] = &[
+    (
+        "qmail-bounce-queue-too-long.txt",
+        &[
+            "domain   example.org",
+            "address  203.0.113.5",
+            "MTA      qmail",
+            "queued   in the queue too long",
+        ],
+    ),
+    (
+        "exchange-online-4.4.317.txt",
+        &[
+            "domain   example.com",
+            "MX host  mx.example.com",
+            "address  192.0.2.1",
+            "status   450 4.4.317",
+        ],
+    ),
+    (
+        "postfix-status-line.txt",
+        &[
+            "domain   example.com",
+            "MX host  mx.example.com",
+            "address  192.0.2.1",
+            "status   4.7.5",
+            "queued   3601 s",
+        ],
+    ),
+];
+
+/// Pastes each fixture, its lines ended by `ending`, as a terminal's bracketed paste.
+fn paste_fixtures_with(label: &str, ending: &str) {
+    for (name, shown) in PASTED {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/intake_corpus")
+            .join(name);
+        let text = std::fs::read_to_string(&path).unwrap().replace('\n', ending);
+        let mut s = spawn(&format!("paste-{label}-{name}"), &["--no-relay"]);
+        s.wait_for("paste a bounce");
+        s.send(&format!("\x1b[200~{text}\x1b[201~"));
+        for needle in *shown {
+            s.wait_for(needle);
+        }
+        assert!(
+            !s.text().contains("\\x0d"),
+            "{name} with {label}: a CR shown as text\n{}",
+            s.text()
+        );
+        s.send("\x03");
+        assert!(s.exit_status().success());
+    }
+}
+
+#[test]
+fn pasted_fixtures_with_lf_line_ends_extract() {
+    paste_fixtures_with("lf", "\n");
+}
+
+#[test]
+fn pasted_fixtures_with_crlf_line_ends_extract() {
+    paste_fixtures_with("crlf", "\r\n");
+}
+
+#[test]
+fn pasted_fixtures_with_cr_line_ends_extract() {
+    paste_fixtures_with("cr", "\r");
+}
+
+#[test]
+fn a_typed_domain_and_enter_start_triage_and_c_c_twice_quits() {
+    let mut s = spawn("typed", &["--no-relay", "--nameserver", "127.0.0.1:9"]);
+    s.wait_for("paste a bounce");
+    s.send("example.invalid");
+    s.send("\r");
+    s.wait_for("Triage");
+    // While the lookup runs the first C-c asks; the second quits, help open or not.
+    s.send("?");
+    s.send("\x03");
+    s.send("\x03");
+    assert!(s.exit_status().success());
 }
 
 #[test]
@@ -181,4 +279,24 @@ status=deferred (TLS is required, but host mx.starttls-454.lab.test[127.77.0.18]
     s.wait_for("FAIL at STARTTLS");
     s.send("\x03");
     assert!(s.exit_status().success());
+}
+
+#[test]
+fn c_c_twice_quits_while_probes_run_even_with_help_open() {
+    let mut s = spawn("ctrl-c-busy", &["demo"]);
+    s.wait_for("lab scenarios");
+    // no-greeting is the sixteenth scenario: its server never says 220, so probes run on.
+    for _ in 0..15 {
+        s.send("j");
+    }
+    s.send("\r");
+    s.wait_for("probing");
+    s.send("?");
+    s.wait_for("Any key closes this help");
+    // With help open, C-c asks (probes run); the second C-c quits, it does not answer "stay".
+    s.send("\x03");
+    s.wait_for("Quit anyway?");
+    s.send("\x03");
+    let status = s.exit_status();
+    assert!(status.success(), "{status:?}");
 }

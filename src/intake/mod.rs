@@ -6,6 +6,7 @@
 //! neutralises what the table found, because the paste is untrusted: it may be huge,
 //! binary, or carry terminal escape sequences meant for whoever displays it.
 
+mod parsed;
 mod patterns;
 mod prepare;
 
@@ -20,7 +21,8 @@ use thiserror::Error;
 use crate::target::Target;
 use crate::text::SafeText;
 
-pub use prepare::MAX_INPUT_BYTES;
+pub use parsed::Parsed;
+pub use prepare::{MAX_INPUT_BYTES, normalise_line_endings};
 
 use patterns::{FRAGMENTS, Field, PATTERNS, Pattern};
 
@@ -210,6 +212,46 @@ pub fn extract(text: &str) -> Result<Extracted, NotFound> {
             looked_for: looked_for(),
         })
     }
+}
+
+/// Most destinations listed for the operator to pick from; a paste naming more is a
+/// queue dump, better read with `mxtriage queue`.
+pub const MAX_DESTINATIONS: usize = 20;
+
+/// What to probe, for each recipient domain the text names, in the order they first
+/// appear; or the one target [`extract`] finds when the text names at most one domain.
+///
+/// A paste of several log lines or bounces can name several recipients' domains, and
+/// picking the first silently would triage the wrong one. Several MX hosts for one
+/// domain are not several destinations: the probe follows the domain's MX set.
+pub fn destinations(text: &str) -> Vec<Target> {
+    let prepared = prepare::prepare(text);
+    let mut seen: Vec<(usize, String)> = Vec::new();
+    for (pattern, regex) in PATTERNS.iter().zip(compiled()) {
+        if !pattern.extracts.contains(&Field::Rcpt) {
+            continue;
+        }
+        for captures in regex.captures_iter(&prepared).take(MAX_MATCHES_PER_PATTERN) {
+            let Some(raw) = captures.name(Field::Rcpt.group()) else {
+                continue;
+            };
+            let Some((_, domain)) = recipient(raw.as_str()) else {
+                continue;
+            };
+            match seen.iter_mut().find(|(_, d)| *d == domain) {
+                Some(first) => first.0 = first.0.min(raw.start()),
+                None => seen.push((raw.start(), domain)),
+            }
+        }
+    }
+    if seen.len() < 2 {
+        return extract(text).ok().and_then(|x| x.target()).into_iter().collect();
+    }
+    seen.sort();
+    seen.into_iter()
+        .take(MAX_DESTINATIONS)
+        .map(|(_, name)| Target::Domain { name })
+        .collect()
 }
 
 /// Runs one row over the prepared text; returns whether it matched at all.
@@ -535,6 +577,19 @@ mod tests {
         assert_eq!(ip_address("IPv6:2001:db8::25"), Some("2001:db8::25".parse().unwrap()));
         assert_eq!(ip_address("192.0.2.1."), Some("192.0.2.1".parse().unwrap()));
         assert_eq!(recipient("user@none"), None);
+    }
+
+    #[test]
+    fn several_recipient_domains_are_listed_in_order_of_appearance() {
+        let log = "postfix/smtp[1]: A: to=<a@one.example>, relay=mx.one.example[192.0.2.1]:25, delay=1, delays=1, dsn=4.7.5, status=deferred (x)\r\
+                   postfix/smtp[1]: B: to=<b@two.example>, relay=mx.two.example[192.0.2.2]:25, delay=1, delays=1, dsn=4.7.5, status=deferred (y)\r\
+                   postfix/smtp[1]: C: to=<c@one.example>, relay=mx.one.example[192.0.2.1]:25, delay=1, delays=1, dsn=4.7.5, status=deferred (z)\r";
+        let names: Vec<String> = destinations(log).iter().map(ToString::to_string).collect();
+        assert_eq!(names, ["one.example", "two.example"]);
+        // One domain (or none, but a host): the one target extract finds.
+        let one = "Connected to 192.0.2.1 but connection died. (#4.4.2)";
+        assert_eq!(destinations(one), vec![Target::parse("[192.0.2.1]").unwrap()]);
+        assert!(destinations("nothing here").is_empty());
     }
 
     #[test]

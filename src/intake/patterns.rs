@@ -215,6 +215,14 @@ pub(super) const PATTERNS: &[Pattern] = &[
         example: "Connected to 192.0.2.1 but connection died. (#4.4.2)",
     },
     Pattern {
+        name: "qmail-connected-to",
+        family: Some(Qmail),
+        form: "Connected to ip but connection died",
+        regex: r"(?P<phrase>Connected to (?P<ip>%IP%) but connection died(?:[^(\n]*[^(\s])?)",
+        extracts: &[Ip, Phrase],
+        example: "Connected to 192.0.2.1 but connection died; giving up.",
+    },
+    Pattern {
         name: "qmail-tls-connect-failed",
         family: Some(Qmail),
         form: "TLS connect failed: …; connecting to ip",
@@ -501,8 +509,10 @@ pub(super) const PATTERNS: &[Pattern] = &[
     Pattern {
         name: "gmail-host-bracket",
         family: Some(Other),
-        form: "[mx. ip: …]",
-        regex: r"\[(?P<host>%HOST%) (?P<ip>%IP%): [^\]\n]+\]",
+        form: "[mx. ip]",
+        // The reason after the colon is optional: some bounces print `[mx.host. ip]`.
+        // The host must be dotted, so a bracketed word and a number are not taken for it.
+        regex: r"\[(?P<host>%HOST%\.[A-Za-z0-9_.-]*) (?P<ip>%IP%)(?:: [^\]\n]+)?\]",
         extracts: &[Host, Ip],
         example: "Learn more at https://support.google.com/mail/answer/7720 [mx.example.com. 192.0.2.1: timed out]",
     },

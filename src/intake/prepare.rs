@@ -19,12 +19,23 @@ pub(super) fn bounded(text: &str) -> &str {
     text.get(..end).unwrap_or_default()
 }
 
-/// The bounded paste, with qmail log lines decoded and continuation lines joined.
+/// `text` with every line ending made `\n`: CRLF (files from Windows, Exchange NDRs
+/// saved as text) and a lone CR (what xterm, VTE terminals, PuTTY and tmux send for
+/// each line of a bracketed paste) alike. Every way text enters the intake (paste,
+/// file, stdin) goes through here, so one bounce extracts the same however it came.
+pub fn normalise_line_endings(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\r') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+}
+
+/// The bounded paste, with line endings normalised, qmail log lines decoded and
+/// continuation lines joined.
 pub(super) fn prepare(text: &str) -> String {
-    let bounded = bounded(text);
+    let bounded = normalise_line_endings(bounded(text));
     let mut decoded = String::with_capacity(bounded.len());
     for line in bounded.split('\n') {
-        let line = line.strip_suffix('\r').unwrap_or(line);
         match decode_qmail_log_line(line) {
             Some(plain) => decoded.push_str(&plain),
             None => decoded.push_str(line),
@@ -162,6 +173,17 @@ mod tests {
         );
         let log = "  line one\n  line two\n";
         assert_eq!(unfold(log), "  line one\n  line two\n");
+    }
+
+    #[test]
+    fn cr_crlf_and_lf_line_ends_read_alike() {
+        let lf = "Final-Recipient: rfc822; user@example.com\nStatus: 4.7.0\n";
+        assert_eq!(normalise_line_endings(lf), lf);
+        assert_eq!(normalise_line_endings(&lf.replace('\n', "\r\n")), lf);
+        assert_eq!(normalise_line_endings(&lf.replace('\n', "\r")), lf);
+        // A blank line in a CR paste stays a blank line (it ends a folded field).
+        assert_eq!(normalise_line_endings("a\r\rb\r\n\r\nc"), "a\n\nb\n\nc");
+        assert_eq!(prepare("a\r  folded\rb"), prepare("a\n  folded\nb"));
     }
 
     #[test]

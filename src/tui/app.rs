@@ -8,6 +8,7 @@ use ratatui::crossterm::event::{KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
 use super::keymap::{self, Action, Scope};
+use super::view::Scrolled;
 use crate::diagnose::{Answers, Tree};
 use crate::engine::{self, Settings};
 use crate::intake::{self, Extracted, NotFound};
@@ -31,7 +32,8 @@ pub enum Screen {
 pub enum Event {
     Key(KeyEvent),
     Paste(String),
-    Resize,
+    /// The terminal's new size (columns, rows).
+    Resize(u16, u16),
     /// Spinner tick; only sent while something runs.
     Tick,
     /// What the engine reports of the run `generation`.
@@ -52,8 +54,9 @@ pub enum Event {
         domain: String,
         result: Result<FlushOutcome, String>,
     },
-    /// SIGTERM, SIGHUP: leave now, cleanly.
-    Terminate,
+    /// SIGTERM, SIGHUP (the signal's number): leave now, cleanly, and say so in the
+    /// exit status (128 + the number, as a shell does).
+    Terminate(i32),
 }
 
 /// Side effects `update` asks the runner to perform.
@@ -130,6 +133,8 @@ pub enum IntakeFocus {
     /// The relay's deferred destinations.
     Queue,
     Paste,
+    /// The destinations a paste names, when it names more than one.
+    Destinations,
     Target,
     Options,
     Scenarios,
@@ -180,6 +185,9 @@ pub struct Intake {
     pub target: TextArea<'static>,
     pub focus: IntakeFocus,
     pub extracted: Result<Extracted, NotFound>,
+    /// What the paste names to probe; a list to pick from when it is more than one.
+    pub destinations: Vec<Target>,
+    pub destination_selected: usize,
     /// The operator typed a target; extraction no longer overwrites it.
     pub target_typed: bool,
     pub option_selected: usize,
@@ -229,6 +237,8 @@ pub struct App {
     pub help: bool,
     pub confirm_quit: bool,
     pub quit: bool,
+    /// The signal that ended the workbench, for the exit status.
+    pub signal: Option<i32>,
     pub status: Option<String>,
     pub spinner: usize,
     pub intake: Intake,
@@ -257,9 +267,18 @@ pub struct App {
     pub ascii: bool,
     /// This host's name, looked up once by the runner (update does no I/O).
     pub vantage_host: String,
+    /// The terminal's size (columns, rows), so scrolling stops where the content ends.
+    pub viewport: (u16, u16),
     /// Where Esc leads from Detail: the screen it was opened from.
     detail_return: Screen,
     next_generation: u64,
+}
+
+/// The empty paste box.
+fn paste_box() -> TextArea<'static> {
+    let mut paste = TextArea::default();
+    paste.set_placeholder_text(super::wording::say("intake", "placeholder", &[]));
+    paste
 }
 
 fn single_line(placeholder: &str) -> TextArea<'static> {
@@ -270,8 +289,7 @@ fn single_line(placeholder: &str) -> TextArea<'static> {
 
 impl App {
     pub fn new(settings: Settings, offers: Vec<Offer>) -> Self {
-        let mut paste = TextArea::default();
-        paste.set_placeholder_text("Paste a bounce, a DSN or MTA log lines here");
+        let paste = paste_box();
         let focus = if offers.is_empty() {
             IntakeFocus::Paste
         } else {
@@ -282,6 +300,7 @@ impl App {
             help: false,
             confirm_quit: false,
             quit: false,
+            signal: None,
             status: None,
             spinner: 0,
             intake: Intake {
@@ -289,6 +308,8 @@ impl App {
                 target: single_line("domain, host:port or [ip]:port"),
                 focus,
                 extracted: intake::extract(""),
+                destinations: Vec::new(),
+                destination_selected: 0,
                 target_typed: false,
                 option_selected: 0,
                 editing: None,
@@ -319,6 +340,7 @@ impl App {
             no_color: false,
             ascii: false,
             vantage_host: String::new(),
+            viewport: (80, 24),
             detail_return: Screen::Triage,
             next_generation: 1,
         }
@@ -468,6 +490,28 @@ impl App {
         })
     }
 
+    /// Whether `action` does anything on this screen, so the footer advertises only keys
+    /// that work here (Tab has no panes to cycle on Verdict and Export, nothing scrolls
+    /// on Export).
+    pub fn offers(&self, action: Action) -> bool {
+        match action {
+            Action::NextPane | Action::PrevPane => {
+                matches!(self.screen, Screen::Intake | Screen::Triage | Screen::Detail)
+            }
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+                self.flush_open || self.screen != Screen::Export
+            }
+            Action::OpenDetail => self.selected_probe().is_some(),
+            // Both wait for the run in flight to end.
+            Action::Rerun | Action::Scan => !self.busy(),
+            Action::OpenVerdict => self.run.as_ref().is_some_and(Run::finished) && self.session.is_some(),
+            Action::Select if self.screen == Screen::Verdict => {
+                self.session.as_ref().is_some_and(|s| !s.verdict.evidence.is_empty())
+            }
+            _ => true,
+        }
+    }
+
     /// The question on the focused tree step, if it is one: (question id, choices).
     pub fn focused_question(&self) -> Option<&crate::diagnose::tree::Question> {
         if self.triage_pane != TriagePane::Steps || !self.run.as_ref().is_some_and(Run::finished) {
@@ -484,13 +528,17 @@ impl App {
                 self.on_paste(&text);
                 Vec::new()
             }
-            Event::Resize => Vec::new(),
+            Event::Resize(width, height) => {
+                self.viewport = (width, height);
+                Vec::new()
+            }
             Event::Tick => {
                 self.spinner = self.spinner.wrapping_add(1);
                 Vec::new()
             }
-            Event::Terminate => {
+            Event::Terminate(signal) => {
                 self.quit = true;
+                self.signal = Some(signal);
                 self.autosave()
             }
             Event::Exported(result) => {
@@ -602,8 +650,9 @@ impl App {
     }
 
     fn on_paste(&mut self, text: &str) {
+        // Terminals end pasted lines with CR; the box and the intake see lines all the same.
         // A paste is shown as typed text: no escape sequences or bidi overrides reach the terminal.
-        let text = crate::text::SafeText::escape_pasted(&text.replace("\r\n", "\n"));
+        let text = crate::text::SafeText::escape_pasted(&intake::normalise_line_endings(text));
         let text = text.as_str();
         match self.screen {
             Screen::Intake => {
@@ -613,14 +662,25 @@ impl App {
                     self.intake.target.insert_str(text.lines().next().unwrap_or(""));
                     self.intake.target_typed = true;
                 } else {
+                    // A paste is a new bounce: it replaces the box, so its destination is
+                    // the one triaged, not the one of whatever was pasted before.
+                    if !self.intake.paste.is_empty() {
+                        self.status = Some(super::wording::say("intake", "paste_replaced", &[]));
+                    }
+                    self.intake.paste = paste_box();
+                    self.intake.target_typed = false;
                     self.intake.focus = IntakeFocus::Paste;
                     // The box never holds more than the intake reads.
-                    let held: usize = self.intake.paste.lines().iter().map(|l| l.len() + 1).sum();
-                    let room = intake::MAX_INPUT_BYTES.saturating_sub(held);
+                    let room = intake::MAX_INPUT_BYTES;
                     self.intake
                         .paste
                         .insert_str(text.get(..text.floor_char_boundary(room)).unwrap_or_default());
                     self.reextract();
+                    if self.intake.destinations.len() > 1 {
+                        self.intake.focus = IntakeFocus::Destinations;
+                        let count = self.intake.destinations.len().to_string();
+                        self.status = Some(super::wording::say("intake", "several", &[("count", &count)]));
+                    }
                 }
             }
             Screen::Export => {
@@ -635,21 +695,59 @@ impl App {
     fn reextract(&mut self) {
         let text = self.intake.paste.lines().join("\n");
         self.intake.extracted = intake::extract(&text);
-        if !self.intake.target_typed {
-            let suggestion = self
+        self.intake.destinations = intake::destinations(&text);
+        self.intake.destination_selected = 0;
+        if self.intake.destinations.len() < 2 && self.intake.focus == IntakeFocus::Destinations {
+            self.intake.focus = IntakeFocus::Paste;
+        }
+        self.suggest_target();
+    }
+
+    /// The target field shows the destination picked (the first, unless the operator
+    /// chose another), unless the operator typed one.
+    fn suggest_target(&mut self) {
+        if self.intake.target_typed {
+            return;
+        }
+        let suggestion = match self.intake.destinations.get(self.intake.destination_selected) {
+            Some(target) if self.intake.destinations.len() > 1 => Some(target.to_string()),
+            _ => self
                 .intake
                 .extracted
                 .as_ref()
                 .ok()
                 .and_then(Extracted::target)
-                .map(|t| t.to_string())
-                .unwrap_or_default();
-            self.intake.target = single_line("domain, host:port or [ip]:port");
-            self.intake.target.insert_str(suggestion);
+                .map(|t| t.to_string()),
+        };
+        self.intake.target = single_line("domain, host:port or [ip]:port");
+        self.intake.target.insert_str(suggestion.unwrap_or_default());
+    }
+
+    /// The paste box holds one line that names a destination by itself (a typed
+    /// domain, `host:port` or `[ip]`): Enter checks it rather than starting a second line.
+    /// A domain must be dotted here, so a word typed as the start of a note is not one.
+    fn typed_target(&self) -> Option<Target> {
+        let [line] = self.intake.paste.lines() else {
+            return None;
+        };
+        match Target::parse(line.trim()).ok()? {
+            Target::Domain { name } if !name.trim_end_matches('.').contains('.') => None,
+            target => Some(target),
         }
     }
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        // C-c quits from anywhere, help and prompts included, as the help screen says;
+        // while probes run the first one asks and the second one quits.
+        if keymap::lookup(&[Scope::Always], &key) == Some(Action::Quit) {
+            self.help = false;
+            if self.confirm_quit {
+                self.confirm_quit = false;
+                self.quit = true;
+                return self.autosave();
+            }
+            return self.act(Action::Quit);
+        }
         if self.help {
             // Any key closes help; it never reaches the screen below.
             self.help = false;
@@ -714,6 +812,14 @@ impl App {
             return Vec::new();
         }
         match self.intake.focus {
+            IntakeFocus::Paste if key.code == ratatui::crossterm::event::KeyCode::Enter => {
+                if let Some(target) = self.typed_target() {
+                    return self.start(target);
+                }
+                if self.intake.paste.input(key) {
+                    self.reextract();
+                }
+            }
             IntakeFocus::Paste if self.intake.paste.input(key) => self.reextract(),
             IntakeFocus::Target if key.code == ratatui::crossterm::event::KeyCode::Enter => {
                 return self.start_from_intake();
@@ -747,7 +853,7 @@ impl App {
                 self.cycle(action == Action::NextPane);
                 Vec::new()
             }
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
                 self.move_selection(action);
                 Vec::new()
             }
@@ -865,6 +971,9 @@ impl App {
         match self.screen {
             Screen::Intake => {
                 let mut order = vec![IntakeFocus::Paste, IntakeFocus::Target, IntakeFocus::Options];
+                if self.intake.destinations.len() > 1 {
+                    order.insert(1, IntakeFocus::Destinations);
+                }
                 if !self.intake.queue.destinations().is_empty() {
                     order.insert(0, IntakeFocus::Queue);
                 }
@@ -892,22 +1001,21 @@ impl App {
     }
 
     fn move_selection(&mut self, action: Action) {
-        let delta: i32 = match action {
+        let delta: i64 = match action {
             Action::Up => -1,
             Action::Down => 1,
             Action::PageUp => -10,
             _ => 10,
         };
         let step = |value: usize, len: usize| -> usize {
-            if len == 0 {
-                0
-            } else {
-                (value as i64 + i64::from(delta)).clamp(0, len as i64 - 1) as usize
+            match (action, len) {
+                (_, 0) | (Action::Top, _) => 0,
+                (Action::Bottom, _) => len - 1,
+                _ => (value as i64 + delta).clamp(0, len as i64 - 1) as usize,
             }
         };
-        let scroll = |value: u16| -> u16 { (i32::from(value) + delta).clamp(0, 10_000) as u16 };
         if self.flush_open {
-            self.flush_scroll = scroll(self.flush_scroll);
+            self.flush_scroll = self.scrolled(self.flush_scroll, Scrolled::Flush, action);
             return;
         }
         match self.screen {
@@ -922,6 +1030,11 @@ impl App {
                     let len = self.intake.queue.destinations().len();
                     self.intake.queue_selected = step(self.intake.queue_selected, len);
                 }
+                IntakeFocus::Destinations => {
+                    let len = self.intake.destinations.len();
+                    self.intake.destination_selected = step(self.intake.destination_selected, len);
+                    self.suggest_target();
+                }
                 _ => {}
             },
             Screen::Triage => match self.triage_pane {
@@ -935,19 +1048,36 @@ impl App {
                 }
             },
             Screen::Detail => match self.detail_focus {
-                DetailPane::Transcript => self.transcript_scroll = scroll(self.transcript_scroll),
-                DetailPane::Chain => self.chain_scroll = scroll(self.chain_scroll),
+                DetailPane::Transcript => {
+                    self.transcript_scroll = self.scrolled(self.transcript_scroll, Scrolled::Transcript, action);
+                }
+                DetailPane::Chain => self.chain_scroll = self.scrolled(self.chain_scroll, Scrolled::Chain, action),
             },
             Screen::Verdict => {
-                let len = self.session.as_ref().map_or(0, |s| s.verdict.evidence.len());
-                if matches!(action, Action::PageUp | Action::PageDown) {
-                    self.verdict_scroll = scroll(self.verdict_scroll);
-                } else {
+                if matches!(action, Action::Up | Action::Down) {
+                    let len = self.session.as_ref().map_or(0, |s| s.verdict.evidence.len());
                     self.evidence_selected = step(self.evidence_selected, len);
+                } else {
+                    self.verdict_scroll = self.scrolled(self.verdict_scroll, Scrolled::VerdictMore, action);
                 }
             }
             Screen::Export => {}
         }
+    }
+
+    /// A scroll offset moved by `action`, kept between the top and the offset that puts
+    /// the pane's last line on its bottom row (a page is the pane's height less one row).
+    fn scrolled(&self, value: u16, pane: Scrolled, action: Action) -> u16 {
+        let room = super::view::scroll_room(self, pane);
+        let moved = match action {
+            Action::Top => 0,
+            Action::Bottom => room.max,
+            Action::Up => value.saturating_sub(1),
+            Action::Down => value.saturating_add(1),
+            Action::PageUp => value.saturating_sub(room.page),
+            _ => value.saturating_add(room.page),
+        };
+        moved.min(room.max)
     }
 
     fn select(&mut self) -> Vec<Command> {
@@ -976,6 +1106,10 @@ impl App {
                     self.start_from_intake()
                 }
                 IntakeFocus::Queue => self.start_from_queue(),
+                IntakeFocus::Destinations => match self.intake.destinations.get(self.intake.destination_selected) {
+                    Some(target) => self.start(target.clone()),
+                    None => Vec::new(),
+                },
                 _ => self.start_from_intake(),
             },
             Screen::Verdict => {
@@ -1124,9 +1258,7 @@ impl App {
         else {
             return Vec::new();
         };
-        let mut paste = TextArea::default();
-        paste.set_placeholder_text("Paste a bounce, a DSN or MTA log lines here");
-        self.intake.paste = paste;
+        self.intake.paste = paste_box();
         self.intake.target_typed = false;
         self.intake.focus = IntakeFocus::Paste;
         self.on_paste(&pasted);
@@ -1172,6 +1304,10 @@ impl App {
         self.step_selected = 0;
         self.address_selected = 0;
         self.evidence_selected = 0;
+        // A new run's panes start at their tops.
+        self.transcript_scroll = 0;
+        self.chain_scroll = 0;
+        self.verdict_scroll = 0;
         vec![Command::Start {
             generation,
             target,

@@ -43,6 +43,10 @@ pub enum Action {
     Down,
     PageUp,
     PageDown,
+    /// Home: the first item, or the top of a scrolling pane.
+    Top,
+    /// End: the last item, or the end of a scrolling pane.
+    Bottom,
     Select,
     Run,
     Rerun,
@@ -109,10 +113,12 @@ pub const KEYMAP: &[Binding] = &[
     bind(S::FlushPane, K::Char('j'), A::Down, "", ""),
     bind(S::FlushPane, K::PageUp, A::PageUp, "", ""),
     bind(S::FlushPane, K::PageDown, A::PageDown, "", ""),
+    bind(S::FlushPane, K::Home, A::Top, "", ""),
+    bind(S::FlushPane, K::End, A::Bottom, "", ""),
     bind(S::IntakeEditing, K::Esc, A::Back, "Esc", "cancel"),
     bind(S::IntakeEditing, K::Enter, A::Select, "Enter", "keep"),
     ctrl(S::IntakeTyping, 'r', A::Run, "C-r", "run"),
-    bind(S::IntakeTyping, K::Tab, A::NextPane, "Tab", "next field"),
+    bind(S::IntakeTyping, K::Tab, A::NextPane, "Tab", "next"),
     bind(S::IntakeTyping, K::BackTab, A::PrevPane, "S-Tab", "previous"),
     bind(S::IntakeTyping, K::F(1), A::Help, "F1", "help"),
     bind(S::IntakeTyping, K::Esc, A::NextPane, "", ""),
@@ -123,15 +129,15 @@ pub const KEYMAP: &[Binding] = &[
     bind(S::TriageMatrix, K::Enter, A::OpenDetail, "Enter", "detail"),
     bind(S::Triage, K::Char('v'), A::OpenVerdict, "v", "verdict"),
     bind(S::Triage, K::Char('r'), A::Rerun, "r", "re-run"),
-    bind(S::Detail, K::Char('w'), A::ToggleWide, "w", "wide pane"),
+    bind(S::Detail, K::Char('w'), A::ToggleWide, "w", "widen"),
     bind(S::Detail, K::Char('v'), A::OpenVerdict, "v", "verdict"),
-    bind(S::Verdict, K::Enter, A::Select, "Enter", "show evidence"),
+    bind(S::Verdict, K::Enter, A::Select, "Enter", "evidence"),
     bind(S::Verdict, K::Char('r'), A::Rerun, "r", "re-run"),
     bind(S::Verdict, K::Char('e'), A::Export, "e", "export"),
     bind(S::Verdict, K::Char('s'), A::Scan, "s", "scan"),
-    bind(S::VerdictFlush, K::Char('f'), A::Flush, "f", "retry now"),
-    bind(S::Export, K::Char('p'), A::ExportPath, "p", "write to path"),
-    bind(S::Export, K::Char('e'), A::Export, "e", "export again"),
+    bind(S::VerdictFlush, K::Char('f'), A::Flush, "f", "retry"),
+    bind(S::Export, K::Char('p'), A::ExportPath, "p", "save as"),
+    bind(S::Export, K::Char('e'), A::Export, "e", "export"),
     bind(S::NotTyping, K::Char('?'), A::Help, "?", "help"),
     bind(S::NotTyping, K::Esc, A::Back, "Esc", "back"),
     bind(S::NotTyping, K::Char('q'), A::Quit, "q", "quit"),
@@ -143,6 +149,8 @@ pub const KEYMAP: &[Binding] = &[
     bind(S::NotTyping, K::Char('j'), A::Down, "", ""),
     bind(S::NotTyping, K::PageUp, A::PageUp, "PgUp/Dn", "scroll"),
     bind(S::NotTyping, K::PageDown, A::PageDown, "", ""),
+    bind(S::NotTyping, K::Home, A::Top, "Home/End", "ends"),
+    bind(S::NotTyping, K::End, A::Bottom, "", ""),
 ];
 
 impl Binding {
@@ -163,6 +171,49 @@ pub fn lookup(scopes: &[Scope], key: &KeyEvent) -> Option<Action> {
         .find(|b| scopes.contains(&b.scope) && b.matches(key))
         .map(|b| b.action)
 }
+
+/// The footer for `scopes` in `width` columns: the screen's own keys first, then the
+/// general ones, then those that work everywhere, each label once, only actions that
+/// do something here (`works`), as many as fit whole; the help key always comes last,
+/// since help lists the rest.
+pub fn footer_fit(scopes: &[Scope], width: usize, works: impl Fn(Action) -> bool) -> Vec<(&'static str, &'static str)> {
+    use unicode_width::UnicodeWidthStr;
+    let general = |s: &Scope| matches!(s, Scope::Always | Scope::NotTyping);
+    let order: Vec<Scope> = scopes
+        .iter()
+        .copied()
+        .filter(|s| !general(s))
+        .chain(scopes.iter().copied().filter(|s| *s == Scope::NotTyping))
+        .chain(scopes.iter().copied().filter(|s| *s == Scope::Always))
+        .collect();
+    let mut labelled: Vec<&Binding> = Vec::new();
+    for scope in order {
+        for binding in KEYMAP.iter().filter(|b| b.scope == scope && !b.keys.is_empty()) {
+            if works(binding.action) && !labelled.iter().any(|b| b.label == binding.label) {
+                labelled.push(binding);
+            }
+        }
+    }
+    let size = |b: &Binding| b.keys.width() + 1 + b.label.width();
+    let help = labelled
+        .iter()
+        .position(|b| b.action == Action::Help)
+        .map(|i| labelled.remove(i));
+    let mut used = help.map_or(0, &size);
+    let mut out = Vec::new();
+    for binding in labelled {
+        let more = size(binding) + if used == 0 { 0 } else { FOOTER_GAP.len() };
+        if used + more <= width {
+            used += more;
+            out.push((binding.keys, binding.label));
+        }
+    }
+    out.extend(help.map(|b| (b.keys, b.label)));
+    out
+}
+
+/// Between two footer entries.
+pub const FOOTER_GAP: &str = "  ";
 
 /// The labelled bindings of `scopes`, for the footer.
 pub fn footer(scopes: &[Scope]) -> Vec<(&'static str, &'static str)> {
@@ -214,6 +265,27 @@ mod tests {
         );
         assert_eq!(footer.iter().filter(|(_, l)| *l == "move").count(), 1);
         assert!(footer.iter().all(|(k, _)| !k.is_empty()));
+    }
+
+    #[test]
+    fn a_fitted_footer_keeps_whole_entries_and_ends_with_help() {
+        let scopes = [Scope::Always, Scope::Verdict, Scope::NotTyping];
+        let fitted = footer_fit(&scopes, 40, |_| true);
+        let text: Vec<String> = fitted.iter().map(|(k, l)| format!("{k} {l}")).collect();
+        assert!(text.join(FOOTER_GAP).len() <= 40, "{text:?}");
+        assert_eq!(
+            fitted.first(),
+            Some(&("Enter", "evidence")),
+            "the screen's own keys first"
+        );
+        assert_eq!(fitted.last(), Some(&("?", "help")));
+        // An action that does nothing here is not offered.
+        let fitted = footer_fit(&scopes, 200, |a| a != Action::NextPane);
+        assert!(!fitted.iter().any(|(k, _)| *k == "Tab"), "{fitted:?}");
+        // q quit is shorter than C-c and comes first outside text fields; C-c while typing.
+        assert!(fitted.contains(&("q", "quit")) && !fitted.contains(&("C-c", "quit")));
+        let typing = footer_fit(&[Scope::Always, Scope::IntakeTyping], 200, |_| true);
+        assert!(typing.contains(&("C-c", "quit")) && typing.last() == Some(&("F1", "help")));
     }
 
     #[test]

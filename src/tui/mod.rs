@@ -47,6 +47,10 @@ pub struct Environment {
 }
 
 /// Runs the workbench until the operator quits; always restores the terminal.
+///
+/// After SIGTERM or SIGHUP the process exits here, once the terminal is restored and
+/// the session saved, with status 128 + the signal's number, as a shell reports a job
+/// ended by that signal: a supervisor or script can tell it from a normal quit.
 pub async fn run(mut app: App, env: Environment, first: Vec<Command>) -> Result<(), TuiError> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(TuiError::NotATerminal);
@@ -56,10 +60,16 @@ pub async fn run(mut app: App, env: Environment, first: Vec<Command>) -> Result<
     app.vantage_host = crate::host::hostname();
     // ratatui::init installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::init();
+    if let Ok(size) = terminal.size() {
+        app.viewport = (size.width, size.height);
+    }
     let _ = execute!(std::io::stdout(), EnableBracketedPaste);
     let result = event_loop(&mut terminal, &mut app, env, first).await;
     let _ = execute!(std::io::stdout(), DisableBracketedPaste);
     ratatui::restore();
+    if let Some(signal) = app.signal {
+        std::process::exit(128 + signal);
+    }
     result
 }
 
@@ -257,7 +267,7 @@ fn spawn_input(tx: mpsc::Sender<Event>) {
             let event = match event {
                 term::Event::Key(key) if key.kind == KeyEventKind::Press => Event::Key(key),
                 term::Event::Paste(text) => Event::Paste(text),
-                term::Event::Resize(_, _) => Event::Resize,
+                term::Event::Resize(width, height) => Event::Resize(width, height),
                 _ => continue,
             };
             if tx.blocking_send(event).is_err() {
@@ -274,11 +284,11 @@ fn spawn_signals(tx: mpsc::Sender<Event>) {
         let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
             return;
         };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = hup.recv() => {}
-        }
-        let _ = tx.send(Event::Terminate).await;
+        let signal = tokio::select! {
+            _ = term.recv() => libc::SIGTERM,
+            _ = hup.recv() => libc::SIGHUP,
+        };
+        let _ = tx.send(Event::Terminate(signal)).await;
     });
 }
 

@@ -19,6 +19,11 @@ const USED: &[(&str, &str)] = &[
     ("flush", "title"),
     ("flush", "running"),
     ("flush", "failed"),
+    ("intake", "placeholder"),
+    ("intake", "paste_replaced"),
+    ("intake", "several"),
+    ("intake", "destinations_title"),
+    ("quit", "confirm"),
 ];
 
 #[cfg(test)]

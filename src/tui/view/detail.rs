@@ -30,11 +30,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         );
         return;
     };
-    let [summary, panes, reproduce] = area.layout(&Layout::vertical([
-        Constraint::Length(2),
-        Constraint::Min(6),
-        Constraint::Length(4),
-    ]));
+    let [summary, left, right, reproduce] = areas(area, app);
     let tls = probe.tls.as_ref().map_or("no TLS session".to_string(), |t| {
         format!(
             "{} {} {}, SNI {}",
@@ -73,23 +69,24 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ]),
         summary,
     );
-    let wide = |pane| if app.detail_wide == pane { 62 } else { 38 };
-    let [left, right] = panes.layout(&Layout::horizontal([
-        Constraint::Percentage(wide(DetailPane::Transcript)),
-        Constraint::Percentage(wide(DetailPane::Chain)),
-    ]));
+    let transcript = transcript(probe, theme);
+    let scroll = app
+        .transcript_scroll
+        .min(super::room_for(transcript.clone(), left, false).max);
     frame.render_widget(
-        Paragraph::new(transcript(probe, theme))
+        Paragraph::new(transcript)
             .block(theme.block("transcript", app.detail_focus == DetailPane::Transcript))
-            .scroll((app.transcript_scroll, 0)),
+            .scroll((scroll, 0)),
         left,
     );
     // Wrapped here, not by the Paragraph: see `wrap_marked`.
     let inner = usize::from(right.width.saturating_sub(2));
+    let chain = chain(probe, theme, inner);
+    let scroll = app.chain_scroll.min(super::room_for(chain.clone(), right, false).max);
     frame.render_widget(
-        Paragraph::new(chain(probe, theme, inner))
+        Paragraph::new(chain)
             .block(theme.block("certificate chain", app.detail_focus == DetailPane::Chain))
-            .scroll((app.chain_scroll, 0)),
+            .scroll((scroll, 0)),
         right,
     );
     let commands: Vec<Line> = app
@@ -109,6 +106,34 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .wrap(Wrap { trim: false }),
         reproduce,
     );
+}
+
+/// The summary, transcript, chain and reproduce parts of the screen.
+fn areas(area: Rect, app: &App) -> [Rect; 4] {
+    let [summary, panes, reproduce] = area.layout(&Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(6),
+        Constraint::Length(4),
+    ]));
+    let wide = |pane| if app.detail_wide == pane { 62 } else { 38 };
+    let [left, right] = panes.layout(&Layout::horizontal([
+        Constraint::Percentage(wide(DetailPane::Transcript)),
+        Constraint::Percentage(wide(DetailPane::Chain)),
+    ]));
+    [summary, left, right, reproduce]
+}
+
+/// How far the transcript or the chain pane scrolls.
+pub(super) fn room(app: &App, area: Rect, theme: &Theme, pane: super::Scrolled) -> super::Room {
+    let [_, left, right, _] = areas(area, app);
+    match (app.selected_probe(), pane) {
+        (Some(probe), super::Scrolled::Transcript) => super::room_for(transcript(probe, theme), left, false),
+        (Some(probe), _) => {
+            let inner = usize::from(right.width.saturating_sub(2));
+            super::room_for(chain(probe, theme, inner), right, false)
+        }
+        (None, _) => super::room_for(Vec::new(), left, false),
+    }
 }
 
 fn transcript(probe: &ProbeResult, theme: &Theme) -> Vec<Line<'static>> {

@@ -19,6 +19,27 @@ use crate::tui::app::{App, Flush};
 use crate::tui::wording::say;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let Some((domain, lines)) = content(app, theme) else {
+        return;
+    };
+    let scroll = app.flush_scroll.min(super::room_for(lines.clone(), area, true).max);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(theme.block(&say("flush", "title", &[("domain", domain)]), true))
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        area,
+    );
+}
+
+pub(super) fn room(app: &App, area: Rect, theme: &Theme) -> super::Room {
+    let lines = content(app, theme).map(|(_, lines)| lines).unwrap_or_default();
+    super::room_for(lines, area, true)
+}
+
+/// The destination retried and the lines about it; `None` when no retry is shown.
+fn content<'a>(app: &'a App, theme: &Theme) -> Option<(&'a str, Vec<Line<'static>>)> {
     let seconds = FOLLOW.as_secs().to_string();
     let (domain, lines): (&str, Vec<Line>) = match &app.flush {
         Flush::Running { domain } => (
@@ -51,14 +72,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 theme.bad(),
             )],
         ),
-        Flush::Idle | Flush::Confirming(_) => return,
+        Flush::Idle | Flush::Confirming(_) => return None,
     };
-    frame.render_widget(Clear, area);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(theme.block(&say("flush", "title", &[("domain", domain)]), true))
-            .wrap(Wrap { trim: false })
-            .scroll((app.flush_scroll, 0)),
-        area,
-    );
+    Some((domain, lines))
 }

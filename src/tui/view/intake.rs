@@ -23,6 +23,7 @@ use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 use super::Theme;
 use crate::relay::postfix::queue::{WORDING, age_text};
 use crate::tui::app::{App, IntakeFocus, OptionKey, RelayQueue};
+use crate::tui::wording::say;
 
 /// Deferred destinations shown at once; more scroll.
 const QUEUE_ROWS: u16 = 5;
@@ -109,7 +110,33 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(&target_area, target);
 
     render_understood(frame, understood, app, theme);
-    render_options(frame, options, app, theme);
+    // A paste naming several destinations: picking one matters more than the options now.
+    if intake.destinations.len() > 1 {
+        render_destinations(frame, options, app, theme);
+    } else {
+        render_options(frame, options, app, theme);
+    }
+}
+
+fn render_destinations(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let intake = &app.intake;
+    let focused = intake.focus == IntakeFocus::Destinations;
+    let items: Vec<ListItem> = intake
+        .destinations
+        .iter()
+        .map(|t| ListItem::new(theme.text(&t.to_string()).into_owned()))
+        .collect();
+    let count = intake.destinations.len().to_string();
+    let mut state = ListState::default().with_selected(Some(intake.destination_selected));
+    let list = List::new(items)
+        .block(theme.block(&say("intake", "destinations_title", &[("count", &count)]), focused))
+        .highlight_style(if focused {
+            theme.selected()
+        } else {
+            ratatui::style::Style::default()
+        })
+        .highlight_symbol("> ");
+    frame.render_stateful_widget(list, area, &mut state);
 }
 
 fn render_offers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {

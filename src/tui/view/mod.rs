@@ -138,13 +138,104 @@ pub fn spinner(app: &App) -> &'static str {
     ["|", "/", "-", "\\"][app.spinner % 4]
 }
 
-pub fn render(frame: &mut Frame, app: &App) {
-    let [header, body, status, footer] = frame.area().layout(&Layout::vertical([
+/// Header, body, status line and footer of a screen of `area`.
+fn frame_parts(area: Rect) -> [Rect; 4] {
+    area.layout(&Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(5),
         Constraint::Length(1),
         Constraint::Length(1),
-    ]));
+    ]))
+}
+
+/// A pane whose text scrolls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scrolled {
+    Transcript,
+    Chain,
+    /// Verdict's checklist, workaround, relay and policy pane.
+    VerdictMore,
+    Flush,
+}
+
+/// How far a pane scrolls before its last line would leave the bottom row, and how far
+/// a page moves: one row less than the pane shows, so paging never skips a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Room {
+    pub max: u16,
+    pub page: u16,
+}
+
+/// The room of `pane` on the terminal the app was last drawn on ([`App::viewport`]):
+/// the same layout and the same lines as the drawing, so `update` can keep every
+/// scroll offset inside the content.
+pub fn scroll_room(app: &App, pane: Scrolled) -> Room {
+    let (width, height) = app.viewport;
+    let area = Rect::new(0, 0, width, height);
+    let [_, body, _, _] = frame_parts(area);
+    let theme = Theme::of(app);
+    match pane {
+        Scrolled::Transcript | Scrolled::Chain => detail::room(app, body, &theme, pane),
+        Scrolled::VerdictMore => verdict::room(app, body, &theme),
+        Scrolled::Flush => flush::room(app, flush_area(area), &theme),
+    }
+}
+
+fn flush_area(area: Rect) -> Rect {
+    centered(area, 76, 16)
+}
+
+/// The room of a bordered pane at `area` showing `lines` (wrapped by words when `wrap`).
+fn room_for(lines: Vec<Line<'_>>, area: Rect, wrap: bool) -> Room {
+    let inner = area.height.saturating_sub(2);
+    let rows = if wrap {
+        wrapped_rows(lines, area.width.saturating_sub(2))
+    } else {
+        lines.len()
+    };
+    Room {
+        max: u16::try_from(rows).unwrap_or(u16::MAX).saturating_sub(inner),
+        page: inner.saturating_sub(1).max(1),
+    }
+}
+
+/// Rows `lines` take in a word-wrapped paragraph `width` wide, counted by drawing
+/// them: the widget's own wrapping decides, so the count cannot drift from it.
+fn wrapped_rows(lines: Vec<Line<'_>>, width: u16) -> usize {
+    use ratatui::widgets::Widget;
+    if width == 0 {
+        return lines.len();
+    }
+    // Greedy word wrapping fills any two rows in a row past the width, so this bounds it.
+    let bound: usize = lines.iter().map(|l| 2 * (l.width() / usize::from(width) + 1)).sum();
+    let height = u16::try_from(bound.min(20_000)).unwrap_or(u16::MAX);
+    let area = Rect::new(0, 0, width, height);
+    let mut buffer = ratatui::buffer::Buffer::empty(area);
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .render(area, &mut buffer);
+    (0..height)
+        .rev()
+        .find(|&y| (0..width).any(|x| buffer[(x, y)].symbol() != " "))
+        .map_or(0, |y| usize::from(y) + 1)
+}
+
+/// The footer's keys for a terminal `width` columns wide (see [`keymap::footer_fit`]).
+pub fn footer_keys(app: &App, width: u16) -> Vec<(&'static str, &'static str)> {
+    keymap::footer_fit(&app.scopes(), usize::from(width), |action| app.offers(action))
+}
+
+/// The footer as drawn: what a test compares the bottom row with.
+pub fn footer_text(app: &App, width: u16) -> String {
+    footer_keys(app, width)
+        .iter()
+        .map(|(key, label)| format!("{key} {label}"))
+        .collect::<Vec<_>>()
+        .join(keymap::FOOTER_GAP)
+}
+
+pub fn render(frame: &mut Frame, app: &App) {
+    let [header, body, status, footer] = frame_parts(frame.area());
     let theme = Theme::of(app);
     let screen = match app.screen {
         Screen::Intake => "Intake",
@@ -173,20 +264,23 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Export => export::render(frame, body, app, &theme),
     }
     let status_text = if app.confirm_quit {
-        "Probes are still running. Quit anyway? y = quit, any other key = stay".to_string()
+        super::wording::say("quit", "confirm", &[])
     } else if let Flush::Confirming(request) = &app.flush {
         super::wording::say("flush", "confirm", &[("domain", &request.domain)])
     } else {
         app.status.clone().unwrap_or_default()
     };
     frame.render_widget(Paragraph::new(status_text).style(theme.warn()), status);
-    let keys: Vec<Span> = keymap::footer(&app.scopes())
-        .into_iter()
-        .flat_map(|(keys, label)| [Span::styled(keys, theme.title()), Span::raw(format!(" {label}  "))])
-        .collect();
+    let mut keys: Vec<Span> = Vec::new();
+    for (i, (key, label)) in footer_keys(app, footer.width).into_iter().enumerate() {
+        if i > 0 {
+            keys.push(Span::raw(keymap::FOOTER_GAP));
+        }
+        keys.extend([Span::styled(key, theme.title()), Span::raw(format!(" {label}"))]);
+    }
     frame.render_widget(Paragraph::new(Line::from(keys)), footer);
     if app.flush_open {
-        flush::render(frame, centered(frame.area(), 76, 16), app, &theme);
+        flush::render(frame, flush_area(frame.area()), app, &theme);
     }
     if app.help {
         help::render(frame, centered(frame.area(), 76, 20), &theme);

@@ -5,6 +5,7 @@
 //! | [ ok ] Does the domain ...   | MX 10 mx1.example.com            |
 //! | [FAIL] Did the server clo... |  192.0.2.1  done     OK  TLSv1.3  |
 //! | [ask ] Seen from elsewhere?  | MX 20 mx2.example.com            |
+//! | [wait] (no result yet)       |                                  |
 //! +- this step ------------------+  192.0.2.2  TLS handshake  closed|
 //! | what it checks and why       |                                  |
 //! | 1) yes  2) no  3) don't know |                                  |
@@ -23,9 +24,18 @@ use crate::tui::app::{App, TriagePane};
 /// How a step reads: a word in brackets, so colour is never the only signal.
 pub fn step_state(app: &App, step: &Step, theme: &Theme) -> (String, ratatui::style::Style) {
     let finished = app.run.as_ref().is_some_and(|r| r.finished());
-    let decided_by_dns = step.node.starts_with("dns-");
-    if !finished && !decided_by_dns {
-        return (format!("[ {} ]", spinner(app)), theme.warn());
+    // While probing, the walk runs on partial evidence: a step with no probe result yet
+    // can come out as the finding ("no addresses" before the first address answered).
+    // Only a DNS check the MX lookup settled, and passed, shows its result this early.
+    if !finished {
+        let settled = step.outcome == Outcome::No
+            && Tree::embedded()
+                .node(&step.node)
+                .and_then(|n| n.check.as_deref())
+                .is_some_and(|check| check.starts_with("dns_"));
+        if !settled {
+            return ("[wait]".into(), theme.dim());
+        }
     }
     match step.outcome {
         Outcome::No => ("[ ok ]".into(), theme.good()),

@@ -42,11 +42,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     };
     let v = &session.verdict;
-    let (summary, details) = v
-        .relay
-        .as_ref()
-        .map(|p| split_prediction(crate::report::relay::prediction(p, v)))
-        .unwrap_or_default();
+    let (summary, details) = prediction(session);
     let [head, evidence, rest] = area.layout(&Layout::vertical(panes(area.height, summary.len())));
     let headline = match v.family {
         Family::Healthy => theme.good(),
@@ -132,6 +128,39 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         &mut state,
     );
 
+    let more = more_lines(session, &details, theme);
+    let scroll = app.verdict_scroll.min(super::room_for(more.clone(), rest, true).max);
+    frame.render_widget(
+        Paragraph::new(more)
+            .block(theme.block(&say("verdict", "more_title", &[]), false))
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        rest,
+    );
+}
+
+/// The prediction's summary (under the headline) and details (in the scrolled pane).
+fn prediction(session: &crate::report::Session) -> (Vec<String>, Vec<String>) {
+    let v = &session.verdict;
+    v.relay
+        .as_ref()
+        .map(|p| split_prediction(crate::report::relay::prediction(p, v)))
+        .unwrap_or_default()
+}
+
+/// How far the checklist, relay and policy pane scrolls.
+pub(super) fn room(app: &App, area: Rect, theme: &Theme) -> super::Room {
+    let Some(session) = &app.session else {
+        return super::room_for(Vec::new(), area, true);
+    };
+    let (summary, details) = prediction(session);
+    let [_, _, rest] = area.layout(&Layout::vertical(panes(area.height, summary.len())));
+    super::room_for(more_lines(session, &details, theme), rest, true)
+}
+
+/// The scrolled pane: checklist, workaround, this relay, the recipient's policy.
+fn more_lines(session: &crate::report::Session, details: &[String], theme: &Theme) -> Vec<Line<'static>> {
+    let v = &session.verdict;
     let mut more = Vec::new();
     for item in &v.checklist {
         let (mark, style) = match item.status {
@@ -184,13 +213,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             more.extend(section.lines.into_iter().map(|l| Line::raw(format!("  {l}"))));
         }
     }
-    frame.render_widget(
-        Paragraph::new(more)
-            .block(theme.block(&say("verdict", "more_title", &[]), false))
-            .wrap(Wrap { trim: false })
-            .scroll((app.verdict_scroll, 0)),
-        rest,
-    );
+    more
 }
 
 /// Heights of the verdict, evidence and scrolled panes. The prediction's summary gets
