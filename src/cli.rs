@@ -148,7 +148,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub save: bool,
     /// Also scan what each server accepts (versions, suites, groups) with ClientHellos of
-    /// our own: opt-in, up to 40 connections per address, one at a time.
+    /// our own: opt-in, up to 30 connections per address, two at a time while it answers
+    /// promptly.
     #[arg(long)]
     pub scan: bool,
     /// Also ask the system's OpenSSL (`openssl s_client -starttls smtp`) about each
@@ -160,7 +161,8 @@ pub struct CheckArgs {
     /// openssl3-debian, openssl102-legacy, gnutls-default, modern-strict, rustls-probe.
     #[arg(long, value_name = "NAME", value_parser = mxtriage::policy::sender::parse_profile)]
     pub sender_profile: Option<String>,
-    /// Milliseconds between two scan connections to the same address.
+    /// Milliseconds of the first pause when the scan backs off (after a 421, a reset or a
+    /// slow greeting); it doubles up to 2 s.
     #[arg(long, default_value_t = 200, value_name = "MS")]
     pub scan_delay_ms: u64,
     /// After the report, retry this destination's deferred mail now (Postfix: postqueue)
