@@ -110,3 +110,28 @@ async fn the_follow_up_settles_refusals_and_leaves_healthy_addresses_alone() {
         assert!(report.probes.iter().all(|p| p.follow_up.is_none()), "{scenario}");
     }
 }
+
+/// The demo's OpenSSL peers (checked as the demo checks them, with the scan) end in
+/// the verdict their description promises: the demo must not teach a wrong one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_openssl_peers_reach_the_verdict_their_description_says() {
+    let lab = Lab::start(LabOptions::default()).await.unwrap();
+    if !lab.skipped.is_empty() {
+        assert!(std::env::var_os("CI").is_none(), "{:?}", lab.skipped);
+        return;
+    }
+    let stores = Arc::new(TrustStores::from_parts(vec![lab.ca_der()], vec![]));
+    for (scenario, expected) in [
+        ("openssl-tls10-only", "weak-but-delivers"),
+        ("openssl-cbc-only", "weak-but-delivers"),
+        ("openssl-tls13-only", "healthy"),
+        ("openssl-rsa-kx-only", "weak-but-delivers"),
+        ("openssl-postfix-like", "healthy"),
+        ("openssl-anon-only", "server-anonymous-only"),
+        ("openssl-refuses-all", "server-accepts-no-tls"),
+    ] {
+        let (id, _, owner) = scanned_verdict(&lab, scenario, &stores).await;
+        assert_eq!(id, expected, "{scenario}");
+        assert_ne!(owner, Owner::Sender, "{scenario}");
+    }
+}

@@ -136,13 +136,24 @@ const CHECKS: &[(&str, Check)] = &[
             p.failure.is_some() && (scanned || followed)
         })
     }),
-    // The server answers ClientHellos with text, anonymous suites aside.
+    // The server completes handshakes only with anonymous suites (no certificate),
+    // as the follow-up or a complete scan shows.
     ("followup_only_anonymous", |r| {
         any(r, |p| {
-            p.failure.is_some()
-                && p.follow_up
-                    .as_ref()
-                    .is_some_and(|f| f.any_handshake && f.only_anonymous)
+            let followed = p
+                .follow_up
+                .as_ref()
+                .is_some_and(|f| f.any_handshake && f.only_anonymous);
+            let scanned = p.scan.as_ref().is_some_and(|s| {
+                let mut accepted = s
+                    .versions
+                    .iter()
+                    .filter(|v| v.accepted)
+                    .flat_map(|v| &v.suites)
+                    .peekable();
+                s.stopped.is_none() && accepted.peek().is_some() && accepted.all(|c| c.name().contains("_anon_"))
+            });
+            p.failure.is_some() && (followed || scanned)
         })
     }),
     ("scan_answers_plaintext", |r| {

@@ -278,6 +278,16 @@ impl Lab {
             LABS.fetch_add(1, Ordering::Relaxed)
         ));
         let have_openssl = openssl::available();
+        let issuer = openssl::Issuer {
+            cert: openssl_dir.join("lab-intermediate.pem"),
+            key: openssl_dir.join("lab-intermediate.key"),
+        };
+        if have_openssl {
+            let (cert, key) = pki.intermediate_pem();
+            std::fs::create_dir_all(&openssl_dir).map_err(LabError::Io)?;
+            std::fs::write(&issuer.cert, cert).map_err(LabError::Io)?;
+            std::fs::write(&issuer.key, key).map_err(LabError::Io)?;
+        }
         for scenario in openssl::SCENARIOS {
             if !have_openssl {
                 skipped.push(format!("{}: skipped, openssl is not installed", scenario.name));
@@ -285,7 +295,7 @@ impl Lab {
             }
             let domain = format!("{}.{ZONE}", scenario.name);
             let mx = format!("mx.{domain}");
-            let backend = match openssl::start(scenario, &mx, &openssl_dir) {
+            let backend = match openssl::start(scenario, &mx, &openssl_dir, &issuer) {
                 Ok(server) => server,
                 Err(e) => {
                     skipped.push(format!(

@@ -79,26 +79,55 @@ impl Drop for Server {
     }
 }
 
-/// Makes an RSA key and a certificate for `host` signed by nobody (the scan does not
-/// care about trust) in `dir`.
-fn certificate(dir: &Path, host: &str) -> std::io::Result<(PathBuf, PathBuf)> {
-    let (key, cert) = (dir.join(format!("{host}.key")), dir.join(format!("{host}.pem")));
-    let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj"])
+/// The lab's intermediate CA as files, so OpenSSL can sign with it.
+pub struct Issuer {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Makes an RSA key (rcgen cannot: static-RSA and TLS 1.0 peers need one) and a
+/// certificate for `host` issued by the lab's intermediate, so that these peers are
+/// trusted like every other lab server and only their TLS differs.
+fn certificate(dir: &Path, host: &str, issuer: &Issuer) -> std::io::Result<(PathBuf, PathBuf)> {
+    let (key, csr, cert) = (
+        dir.join(format!("{host}.key")),
+        dir.join(format!("{host}.csr")),
+        dir.join(format!("{host}.pem")),
+    );
+    let request = Command::new("openssl")
+        .args(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj"])
         .arg(format!("/CN={host}"))
         .arg("-addext")
         .arg(format!("subjectAltName=DNS:{host}"))
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
-        .arg(&cert)
+        .arg(&csr)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()?;
-    if status.success() {
+    let signed = request.success()
+        && Command::new("openssl")
+            .args(["x509", "-req", "-days", "30", "-copy_extensions", "copy", "-set_serial"])
+            .arg(format!("{}", std::process::id()))
+            .arg("-in")
+            .arg(&csr)
+            .arg("-CA")
+            .arg(&issuer.cert)
+            .arg("-CAkey")
+            .arg(&issuer.key)
+            .arg("-out")
+            .arg(&cert)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?
+            .success();
+    if signed {
         Ok((key, cert))
     } else {
-        Err(std::io::Error::other(format!("openssl req failed for {host}")))
+        Err(std::io::Error::other(format!(
+            "openssl could not issue a certificate for {host}"
+        )))
     }
 }
 
@@ -144,7 +173,7 @@ fn respond(host: &str, stdout: ChildStdout, mut stdin: ChildStdin) {
 }
 
 /// Starts `openssl s_server` for `scenario` on a free loopback port.
-pub fn start(scenario: &OpensslScenario, host: &str, dir: &Path) -> std::io::Result<Server> {
+pub fn start(scenario: &OpensslScenario, host: &str, dir: &Path, issuer: &Issuer) -> std::io::Result<Server> {
     std::fs::create_dir_all(dir)?;
     // Find a free port; s_server binds it right after (a small, accepted race in a lab).
     let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port();
@@ -153,8 +182,15 @@ pub fn start(scenario: &OpensslScenario, host: &str, dir: &Path) -> std::io::Res
     let credentials: Vec<std::ffi::OsString> = if scenario.options.contains(&"-nocert") {
         Vec::new()
     } else {
-        let (key, cert) = certificate(dir, host)?;
-        vec!["-cert".into(), cert.into(), "-key".into(), key.into()]
+        let (key, cert) = certificate(dir, host, issuer)?;
+        vec![
+            "-cert".into(),
+            cert.into(),
+            "-key".into(),
+            key.into(),
+            "-cert_chain".into(),
+            issuer.cert.clone().into(),
+        ]
     };
     let child = Command::new("openssl")
         .args(["s_server", "-quiet", "-accept"])

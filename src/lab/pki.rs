@@ -50,6 +50,11 @@ impl Pki {
         self.root.pem()
     }
 
+    /// The intermediate CA's certificate and key in PEM, for peers OpenSSL signs for.
+    pub fn intermediate_pem(&self) -> (String, String) {
+        (self.intermediate.pem(), self.intermediate_key.serialize_pem())
+    }
+
     pub fn root_der(&self) -> CertificateDer<'static> {
         self.root.der().clone()
     }
