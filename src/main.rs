@@ -272,7 +272,12 @@ async fn flush(session: &Session, relay: &mxtriage::relay::RelaySource) {
         mxtriage::relay::RelaySource::Postfix { config_dir } => config_dir.as_deref(),
         _ => None,
     };
-    let domain = session.check.resolution.query.clone();
+    // The destination asked about, even when a relayhost is what was probed.
+    let domain = session
+        .check
+        .relay
+        .as_ref()
+        .map_or_else(|| session.check.resolution.query.clone(), |r| r.destination.clone());
     let hosts: Vec<String> = session.check.resolution.hosts.iter().map(|h| h.name.clone()).collect();
     match queue::flush(&domain, &hosts, config_dir, queue::FOLLOW).await {
         Ok(outcome) => eprint!("{}", outcome.render_text(queue::FOLLOW)),

@@ -40,16 +40,24 @@ const CHECKS: &[(&str, Check)] = &[
                 .is_some_and(|relay| relay.mta.is_some() && relay.route.is_some() && relay.policy.is_none()),
         )
     }),
+    // The relay's own client delivers, at the relay's level, where the probe's handshake failed.
     ("relay_client_connects_where_probe_failed", |r| {
+        let level = r
+            .relay
+            .as_ref()
+            .and_then(|relay| relay.policy.as_ref())
+            .map(|p| p.level);
+        let Some(level) = level else {
+            return Hit::default();
+        };
         any(r, |p| {
+            let session = p.relay_client.as_ref().and_then(crate::relay::predict::client_session);
             p.stage == Stage::TlsHandshake
                 && p.failure.is_some()
-                && p.relay_client.as_ref().is_some_and(|run| {
-                    let lines: Vec<String> = run.lines.iter().map(|l| l.as_str().to_string()).collect();
-                    matches!(
-                        crate::relay::postfix::finger::parse(&lines),
-                        crate::relay::predict::Session::Established { lost: None, .. }
-                    )
+                && session.is_some_and(|s| {
+                    crate::relay::predict::judge(level, &s, &p.mx, p.address.port())
+                        .0
+                        .delivers()
                 })
         })
     }),

@@ -39,7 +39,20 @@ pub async fn run(options: &CheckOptions, sink: &impl Sink) -> Result<CheckReport
     options.probe.deadline = Some(started + options.deadline);
     // The relay's route first: a relayhost or transport next hop is where its mail goes,
     // so that is what gets probed.
-    let relay = crate::relay::read(&options.relay, &destination(&options.target)).await;
+    let deadline = tokio::time::Instant::from_std(started + options.deadline);
+    let relay = match tokio::time::timeout_at(
+        deadline,
+        crate::relay::read(&options.relay, &destination(&options.target)),
+    )
+    .await
+    {
+        Ok(relay) => relay,
+        Err(_) => Some(crate::relay::RelayView {
+            unread: vec!["the MTA's configuration: not read before the check's deadline".into()],
+            ..Default::default()
+        }),
+    };
+    let destination_name = destination(&options.target);
     if let Some(next_hop) = relay.as_ref().and_then(|r| next_hop_target(r, &options.target)) {
         options.target = next_hop;
     }
@@ -74,11 +87,15 @@ pub async fn run(options: &CheckOptions, sink: &impl Sink) -> Result<CheckReport
         probe_all(options, &targets, &building),
         recipient_lookups(options, &resolution, dns)
     );
-    tokio::join!(
-        relay_clients(options, &targets, &building),
-        relay_log(options, &building),
-        follow_ups(options, &targets, &building)
-    );
+    // Whatever is unfinished at the deadline is left out; the report says what ran.
+    let _ = tokio::time::timeout_at(deadline, async {
+        tokio::join!(
+            relay_clients(options, &targets, &building),
+            relay_log(options, &building, &destination_name),
+            follow_ups(options, &targets, &building)
+        )
+    })
+    .await;
     if let Some(settings) = &options.scan {
         scan_all(options, &targets, settings, &building).await;
     }
@@ -321,7 +338,7 @@ async fn relay_clients(options: &CheckOptions, targets: &[ProbeTarget], building
 
 /// Adds the relay's newest log lines about the destination (its domain and MX hosts)
 /// and its own ClientHello to what was read of it.
-async fn relay_log(options: &CheckOptions, building: &Building<'_, impl Sink>) {
+async fn relay_log(options: &CheckOptions, building: &Building<'_, impl Sink>, domain: &str) {
     let config_dir = match &options.relay {
         crate::relay::RelaySource::Postfix { config_dir } => config_dir.clone(),
         _ => None,
@@ -334,8 +351,7 @@ async fn relay_log(options: &CheckOptions, building: &Building<'_, impl Sink>) {
     let Some(mut relay) = relay.filter(|r| r.mta == Some(crate::relay::Mta::Postfix)) else {
         return;
     };
-    let domain = destination(&options.target);
-    match crate::relay::postfix::log::recent(&domain, &hosts, config_dir.as_deref()).await {
+    match crate::relay::postfix::log::recent(domain, &hosts, config_dir.as_deref()).await {
         Ok(excerpt) => {
             relay.log_source = Some(excerpt.source.to_string());
             relay.log = excerpt

@@ -145,6 +145,9 @@ pub struct Route {
 /// Everything read about this relay for one destination.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelayView {
+    /// The destination the relay was read for (a relayhost may be what gets probed).
+    #[serde(default)]
+    pub destination: String,
     /// `None`: no MTA was found or read; `unread` says why, and the named sender profiles
     /// stand in.
     pub mta: Option<Mta>,

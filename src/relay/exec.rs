@@ -12,8 +12,9 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-/// Standard error kept at most: a fatal message is one line.
-const MAX_STDERR_BYTES: usize = 16 * 1024;
+/// Standard error kept at most: a fatal message is one line, but posttls-finger writes
+/// its whole log and the SMTP chat there.
+const MAX_STDERR_BYTES: usize = 1024 * 1024;
 
 /// Where Postfix installs its commands when `PATH` lacks them (a non-root shell
 /// often has no `/usr/sbin`).

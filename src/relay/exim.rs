@@ -9,7 +9,6 @@
 //! source (`src/src/transports/smtp.c`, `tls-gnu.c`, `verify.c`), tag `exim-4.96`.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -708,16 +707,8 @@ fn choose_transport<'a>(
 
 /// Finds `exim` or `exim4` (Debian's name) on PATH.
 pub fn find_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/sbin:/usr/bin"));
-    for name in ["exim", "exim4"] {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return Some(candidate);
-            }
-        }
-    }
-    None
+    // PATH, then the sbin directories a non-root shell often lacks (Debian's exim4).
+    ["exim", "exim4"].into_iter().find_map(crate::relay::exec::locate)
 }
 
 /// Runs Exim's own commands and reads the relay for `host`.

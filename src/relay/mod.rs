@@ -33,6 +33,12 @@ pub enum RelaySource {
 
 /// Reads the relay for mail to `domain`; `None` when reading is off.
 pub async fn read(source: &RelaySource, domain: &str) -> Option<RelayView> {
+    let mut view = read_view(source, domain).await?;
+    view.destination = domain.to_string();
+    Some(view)
+}
+
+async fn read_view(source: &RelaySource, domain: &str) -> Option<RelayView> {
     let config_dir = match source {
         RelaySource::Off => return None,
         RelaySource::Postfix { config_dir } => config_dir.as_deref(),

@@ -37,6 +37,7 @@ pub const SENTENCES: &[(&str, &str)] = &[
     ("log", "null_mx"),
     ("log", "dns_error"),
     ("log", "no_address"),
+    ("log", "tls_config_problem"),
 ];
 
 fn say(key: &str, values: &[(&str, &str)]) -> String {
@@ -65,9 +66,21 @@ pub enum Session {
     },
 }
 
+/// The session the relay's own client had, when it ran and printed anything.
+pub fn client_session(run: &crate::model::relay::ClientRun) -> Option<Session> {
+    if run.error.is_some() || run.lines.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = run.lines.iter().map(|l| l.as_str().to_string()).collect();
+    Some(crate::relay::postfix::finger::parse(&lines))
+}
+
 /// The names a certificate must carry, from the match strategies of the policy.
 pub struct Matching<'a> {
     pub level: Level,
+    /// Whether the relay has trust anchors at all (`smtp_tls_CAfile`/`CApath`): without
+    /// them Postfix verifies no chain, and every session is "Untrusted".
+    pub anchors: bool,
     pub strategies: &'a [String],
     /// The next-hop domain (brackets and port removed).
     pub nexthop: &'a str,
@@ -249,7 +262,7 @@ fn established(probe: &ProbeResult, matching: &Matching, host: &str, lost: Optio
         .map(|leaf| leaf.sans.iter().map(|n| n.as_str().to_string()).collect())
         .unwrap_or_default();
     // Below `verify` Postfix matches no names: a trusted chain is "Trusted" at best.
-    let kind = if !chain.is_trusted() {
+    let kind = if !chain.is_trusted() || !matching.anchors {
         Delivery::Untrusted
     } else if matching.level.verifies() && matching.accepts(host, &names) {
         Delivery::Verified
@@ -264,7 +277,12 @@ fn established(probe: &ProbeResult, matching: &Matching, host: &str, lost: Optio
 
 /// What this relay does with mail for the checked destination; `None` when no MTA was read.
 pub fn predict(report: &CheckReport) -> Option<Prediction> {
-    let relay = report.relay.as_ref().filter(|r| r.mta.is_some())?;
+    // Exim decides differently (tls_tempfail_tryclear retries in clear at once): only
+    // Postfix's rules are modelled.
+    let relay = report
+        .relay
+        .as_ref()
+        .filter(|r| r.mta == Some(crate::model::relay::Mta::Postfix))?;
     let nexthop = relay.route.as_ref().map_or_else(
         || nexthop_domain(&report.resolution.query),
         |r| nexthop_domain(&r.nexthop),
@@ -272,8 +290,25 @@ pub fn predict(report: &CheckReport) -> Option<Prediction> {
     let Some(policy) = &relay.policy else {
         return Some(destination(&report.resolution, relay, Vec::new()));
     };
+    let dnssec = relay
+        .setting("smtp_dns_support_level")
+        .is_some_and(|s| s.value.eq_ignore_ascii_case("dnssec"));
+    if policy.level == Level::DaneOnly && !dnssec {
+        // smtp_tls_policy.c marks the policy invalid: every delivery defers.
+        return Some(Prediction {
+            outcome: Outcome::Defer,
+            log: say("tls_config_problem", &[]),
+            queued: None,
+            addresses: Vec::new(),
+        });
+    }
+    let configured = |name: &str| relay.setting(name).is_some_and(|s| !s.value.trim().is_empty());
+    let appends_default = relay
+        .setting("tls_append_default_CA")
+        .is_some_and(|s| s.value.eq_ignore_ascii_case("yes"));
     let matching = Matching {
         level: policy.level,
+        anchors: configured("smtp_tls_CAfile") || configured("smtp_tls_CApath") || appends_default,
         strategies: &policy.matches,
         nexthop: &nexthop,
     };
@@ -303,15 +338,9 @@ pub fn predict(report: &CheckReport) -> Option<Prediction> {
     let addresses = attempt_order(&usable, limit)
         .into_iter()
         .map(|probe| {
-            let client = probe
-                .relay_client
-                .as_ref()
-                .filter(|run| run.error.is_none() && !run.lines.is_empty());
-            let (session, basis) = match client {
-                Some(run) => {
-                    let lines: Vec<String> = run.lines.iter().map(|l| l.as_str().to_string()).collect();
-                    (crate::relay::postfix::finger::parse(&lines), Basis::RelayClient)
-                }
+            let client = probe.relay_client.as_ref().filter(|run| client_session(run).is_some());
+            let (session, basis) = match client.and_then(client_session) {
+                Some(session) => (session, Basis::RelayClient),
                 None => (
                     session_from_probe(probe, &matching, &probe.mx, helo_wait_ms),
                     Basis::Probe,
@@ -438,6 +467,7 @@ mod tests {
         let strategies = vec!["nexthop".to_string(), "dot-nexthop".to_string()];
         let secure = Matching {
             level: Level::Secure,
+            anchors: true,
             strategies: &strategies,
             nexthop: "example.com",
         };
@@ -447,6 +477,7 @@ mod tests {
         let hostname = vec!["hostname".to_string()];
         let verify = Matching {
             level: Level::Verify,
+            anchors: true,
             strategies: &hostname,
             nexthop: "example.com",
         };

@@ -116,6 +116,7 @@ pub fn configuration(relay: &RelayView) -> Vec<String> {
             "report",
             "route",
             &[
+                ("destination", &relay.destination),
                 ("transport", &route.transport),
                 ("nexthop", &route.nexthop),
                 ("lookup", &lookup),

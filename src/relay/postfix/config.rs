@@ -38,6 +38,7 @@ const SHOWN: &[&str] = &[
     "smtp_mx_address_limit",
     "smtp_mx_session_limit",
     "smtp_skip_5xx_greeting",
+    "tls_append_default_CA",
     "minimal_backoff_time",
     "smtp_tls_policy_maps",
     "transport_maps",
@@ -266,9 +267,15 @@ impl Postconf {
             match self.lookup(&maps, &keys).await {
                 Ok(Some((map, key, value))) => {
                     let (transport, nexthop) = split_transport(&value);
+                    // transport(5): a transport with an empty next hop resets it to the
+                    // recipient domain (how one domain bypasses a relayhost); ":" alone
+                    // changes nothing, so the relayhost stays.
+                    let nexthop = nexthop.unwrap_or_else(|| match transport {
+                        Some(_) => domain.to_string(),
+                        None => self.default_nexthop(domain),
+                    });
                     let transport =
                         transport.unwrap_or_else(|| default_transport(&self.value(None, "default_transport")).0);
-                    let nexthop = nexthop.unwrap_or_else(|| self.default_nexthop(domain));
                     return route(transport, nexthop, Origin::Map { map, key });
                 }
                 Ok(None) => {}
@@ -378,15 +385,23 @@ impl Postconf {
                 policy.matches = list(&self.value(service, name)).map(str::to_string).collect();
             }
         }
-        if matches!(policy.level, Level::Dane | Level::DaneOnly)
-            && !self
-                .value(service, "smtp_dns_support_level")
-                .eq_ignore_ascii_case("dnssec")
-        {
-            unread.push(
+        let dnssec = self
+            .value(service, "smtp_dns_support_level")
+            .eq_ignore_ascii_case("dnssec");
+        match policy.level {
+            Level::Dane if !dnssec => unread.push(
                 "the level is dane, but smtp_dns_support_level is not dnssec: Postfix ignores TLSA records and uses may"
                     .to_string(),
-            );
+            ),
+            Level::DaneOnly if !dnssec => unread.push(
+                "the level is dane-only, but smtp_dns_support_level is not dnssec: Postfix treats the policy as invalid and defers every message"
+                    .to_string(),
+            ),
+            Level::Fingerprint => unread.push(
+                "the level is fingerprint: only posttls-finger, given the policy's match list, judges the certificate digests"
+                    .to_string(),
+            ),
+            _ => {}
         }
         policy
     }

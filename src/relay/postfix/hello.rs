@@ -70,7 +70,19 @@ pub async fn capture(
         }
     };
     let finger = super::finger::run(config_dir, &args);
-    let (hello, _) = tokio::join!(tokio::time::timeout(WAIT, serve), finger);
+    tokio::pin!(finger);
+    let serve = tokio::time::timeout(WAIT, serve);
+    tokio::pin!(serve);
+    // posttls-finger ends on its own once the hello is read (the listener hangs up); if
+    // it ends first, it never sent one, and its own error says why.
+    let hello = tokio::select! {
+        hello = &mut serve => hello,
+        ended = &mut finger => match ended {
+            None => return Err("posttls-finger is not installed".to_string()),
+            Some(Err(e)) => return Err(e.to_string()),
+            Some(Ok(_)) => serve.await,
+        },
+    };
     let hello = hello.map_err(|_| format!("no ClientHello from `{command}` within {} s", WAIT.as_secs()))??;
     Ok(RelayHello {
         versions: hello.versions.into_iter().map(TlsVersion).collect(),

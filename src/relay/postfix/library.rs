@@ -23,17 +23,12 @@ pub async fn detect(daemon_directory: &str) -> Result<TlsLibrary, String> {
     if soname.starts_with("libgnutls") {
         return Err(format!("{smtp} uses {soname}; its version is not read"));
     }
-    let major = soname
-        .trim_start_matches("libssl.so.")
-        .split('.')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    // The soname's version: "3" for libssl.so.3, "1.1" for libssl.so.1.1.
+    let major = soname.trim_start_matches("libssl.so.").to_string();
     let printed = command::run("openssl", &["version"]).await.map_err(|e| e.to_string())?;
     let version =
         parse_openssl_version(&printed).ok_or_else(|| format!("`openssl version` printed {:?}", printed.trim()))?;
-    let same_major =
-        version.split('.').next() == Some(major.as_str()) || (major == "1.1" && version.starts_with("1.1"));
+    let same_major = version == major || version.starts_with(&format!("{major}."));
     if !same_major {
         return Err(format!(
             "{smtp} loads {soname}, but the openssl command is version {version}: the library version is unknown"

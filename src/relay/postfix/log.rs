@@ -24,8 +24,9 @@ pub const MAX_LINES: usize = 50;
 /// still a fraction of a second to scan.
 pub const MAX_TAIL_BYTES: u64 = 4 * 1024 * 1024;
 
-/// Journal entries asked for at most (`journalctl -n`), the journal's own bound.
-pub const JOURNAL_ENTRIES: usize = 20_000;
+/// Journal entries asked for at most (`journalctl -n`, oldest first): few enough that
+/// the newest ones fit in [`MAX_TAIL_BYTES`] (long TLS lines are ~250 bytes).
+pub const JOURNAL_ENTRIES: usize = 10_000;
 
 /// Where syslog puts mail on Debian and its kin when neither of the above applies.
 pub const DEFAULT_MAIL_LOG: &str = "/var/log/mail.log";
@@ -307,7 +308,11 @@ pub async fn maillog_file(config_dir: Option<&Path>) -> Result<Option<PathBuf>, 
         });
     }
     let value = String::from_utf8_lossy(&captured.stdout).trim().to_string();
-    Ok((!value.is_empty()).then(|| PathBuf::from(value)))
+    // `/dev/stdout` (Postfix in a container) or a fifo is no file to read back: reading
+    // it would read this tool's own terminal.
+    let path = PathBuf::from(value);
+    let readable = std::fs::metadata(&path).map_or(true, |m| m.is_file());
+    Ok((!path.as_os_str().is_empty() && readable).then_some(path))
 }
 
 /// The journal's Postfix entries (`journalctl -u postfix*`), or why not.
