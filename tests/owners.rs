@@ -135,3 +135,39 @@ async fn the_demo_openssl_peers_reach_the_verdict_their_description_says() {
         assert_ne!(owner, Owner::Sender, "{scenario}");
     }
 }
+
+/// A box that resets large ClientHellos: the probe (small hello) is healthy, and the
+/// scan's sender hellos find that the post-quantum one is dropped, naming its senders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_that_drops_large_hellos_is_found_by_the_senders_hellos() {
+    let lab = Lab::start(LabOptions::default()).await.unwrap();
+    let stores = Arc::new(TrustStores::from_parts(vec![lab.ca_der()], vec![]));
+    let domain = lab.scenario("large-hello-dropped").unwrap().domain.clone();
+    let mut options = lab_check_options(&lab, &domain, Arc::clone(&stores));
+    options.policy.enabled = false;
+    options.scan = Some(ScanSettings::default());
+    let report = mxtriage::engine::run(&options, &()).await.unwrap();
+    let probe = &report.probes[0];
+    assert!(probe.failure.is_none(), "{:?}", probe.failure);
+    let scan = probe.scan.as_ref().unwrap();
+    assert!(scan.connections <= 30, "{} connections", scan.connections);
+    let pq = scan
+        .senders
+        .iter()
+        .find(|h| h.sender.contains("3.5"))
+        .expect("the post-quantum hello was sent");
+    assert!(!pq.accepted && pq.bytes > 1024, "{pq:?}");
+    assert!(
+        scan.senders.iter().any(|h| h.accepted && h.bytes <= 1024),
+        "{:?}",
+        scan.senders
+    );
+    assert!(
+        probe.findings.iter().any(|f| matches!(
+            f,
+            mxtriage::model::Finding::LargeHelloRefused { senders, .. } if senders.iter().any(|s| s.contains("3.5"))
+        )),
+        "{:?}",
+        probe.findings
+    );
+}

@@ -477,6 +477,7 @@ fn from_follow_up(f: &crate::model::scan::FollowUp) -> crate::probe::scan::Scan 
         stopped: f.stopped.clone(),
         truncated: vec!["read off the follow-up".into()],
         paced: None,
+        senders: Vec::new(),
     }
 }
 

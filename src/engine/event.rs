@@ -90,6 +90,18 @@ impl CheckReport {
             }
             Event::Scanned { address, scan } => {
                 if let Some(probe) = self.probes.iter_mut().find(|p| p.address == address) {
+                    let accepted = scan.senders.iter().filter(|h| h.accepted).map(|h| h.bytes).max();
+                    let refused: Vec<&crate::model::scan::SenderHello> = scan
+                        .senders
+                        .iter()
+                        .filter(|h| !h.accepted && accepted.is_some_and(|a| h.bytes > a))
+                        .collect();
+                    if let Some(smallest) = refused.iter().map(|h| h.bytes).min() {
+                        probe.findings.push(Finding::LargeHelloRefused {
+                            bytes: smallest,
+                            senders: refused.iter().map(|h| h.sender.clone()).collect(),
+                        });
+                    }
                     probe.scan = Some(*scan);
                 }
             }

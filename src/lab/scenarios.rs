@@ -1,6 +1,7 @@
 //! The lab's scenarios: each one a domain whose MX is broken in one named way.
 
 use std::net::Ipv6Addr;
+use std::sync::Arc;
 
 use super::pki::CertKind;
 use super::smtp::{AfterReady, Greeting, Script, TlsEhlo};
@@ -86,6 +87,14 @@ pub fn all() -> Vec<(&'static str, Shape)> {
         (
             "reset-in-handshake",
             Shape::Single(valid(|s, _| s.after_ready = AfterReady::Reset)),
+        ),
+        (
+            "large-hello-dropped",
+            Shape::Single(valid(|s, _| {
+                if let AfterReady::Tls(config) = &s.after_ready {
+                    s.after_ready = AfterReady::DropLargeHello(Arc::clone(config));
+                }
+            })),
         ),
         (
             "alert-handshake-failure",

@@ -38,7 +38,14 @@ pub enum AfterReady {
     Flaky(Arc<rustls::ServerConfig>),
     /// Hand the connection to a real TLS server (OpenSSL's s_server) at this address.
     Splice(std::net::SocketAddr),
+    /// TLS, behind a box that resets any ClientHello record over [`LARGE_HELLO`] bytes
+    /// (some firewalls and load balancers do to post-quantum hellos).
+    DropLargeHello(Arc<rustls::ServerConfig>),
 }
+
+/// The largest ClientHello record `DropLargeHello` lets through: OpenSSL 3.0's 512-byte
+/// hello passes, a 1.5 KB post-quantum one does not.
+pub const LARGE_HELLO: usize = 1024;
 
 /// What happens to the EHLO inside TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +217,32 @@ async fn after_ready(mut stream: TcpStream, script: &Script, number: usize) -> I
             };
             let _ = tokio::time::timeout(IDLE, tokio::io::copy_bidirectional(&mut stream, &mut upstream)).await;
             Ok(())
+        }
+        AfterReady::DropLargeHello(config) => {
+            // Look at the record header without taking it, so TLS still gets the hello.
+            let mut header = [0u8; 5];
+            let peeked = tokio::time::timeout(IDLE, async {
+                loop {
+                    match stream.peek(&mut header).await {
+                        Ok(n) if n >= 5 => return true,
+                        Ok(0) | Err(_) => return false,
+                        Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                    }
+                }
+            })
+            .await
+            .unwrap_or(false);
+            let length = 5 + usize::from(u16::from_be_bytes([header[3], header[4]]));
+            if !peeked || length > LARGE_HELLO {
+                stream.set_zero_linger()?;
+                drop(stream);
+                return Ok(());
+            }
+            let tls = match tokio::time::timeout(IDLE, TlsAcceptor::from(Arc::clone(config)).accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                _ => return Ok(()),
+            };
+            tls_dialogue(tls, script).await
         }
         AfterReady::Tls(config) | AfterReady::Flaky(config) => {
             let tls = match tokio::time::timeout(IDLE, TlsAcceptor::from(Arc::clone(config)).accept(stream)).await {

@@ -300,6 +300,9 @@ pub enum Finding {
     /// OpenSSL and this probe (rustls) disagree on whether TLS works: what the relay's
     /// library sees is what the relay will do.
     LibrariesDisagree { openssl_connects: bool },
+    /// The scan's large ClientHellos (a post-quantum key share) were refused while smaller
+    /// ones passed: a path or server that drops large hellos breaks the senders named.
+    LargeHelloRefused { bytes: usize, senders: Vec<String> },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -375,6 +378,7 @@ impl Finding {
             Self::BareLineFeed => "bare_line_feed",
             Self::QuitUnanswered => "quit_unanswered",
             Self::LibrariesDisagree { .. } => "libraries_disagree",
+            Self::LargeHelloRefused { .. } => "large_hello_refused",
         }
     }
 
@@ -393,6 +397,10 @@ impl Finding {
             Self::LibrariesDisagree {
                 openssl_connects: false,
             } => ("openssl_fails", vec![]),
+            Self::LargeHelloRefused { bytes, senders } => (
+                self.kind(),
+                vec![("bytes", bytes.to_string()), ("senders", senders.join(", "))],
+            ),
             Self::StartTlsAdvertisedInTls | Self::BareLineFeed | Self::QuitUnanswered => (self.kind(), vec![]),
         };
         PROBE.say("finding", key, &crate::wording::pairs(&values))
@@ -582,6 +590,10 @@ mod tests {
             Finding::LongReplyLine { octets: 600 },
             Finding::BareLineFeed,
             Finding::QuitUnanswered,
+            Finding::LargeHelloRefused {
+                bytes: 1500,
+                senders: vec!["OpenSSL 3.5+".into()],
+            },
             Finding::LibrariesDisagree { openssl_connects: true },
             Finding::LibrariesDisagree {
                 openssl_connects: false,

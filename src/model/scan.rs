@@ -57,6 +57,21 @@ pub struct Scan {
     /// Why the scan slowed down (421, resets, slow greetings), if it did.
     #[serde(default)]
     pub paced: Option<String>,
+    /// Each named sender's own ClientHello (size, suites, groups, key shares), sent as is:
+    /// "would this sender connect", measured on the wire.
+    #[serde(default)]
+    pub senders: Vec<SenderHello>,
+}
+
+/// One named sender's ClientHello and what the server made of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SenderHello {
+    pub sender: String,
+    /// The ClientHello record's size in bytes.
+    pub bytes: usize,
+    pub accepted: bool,
+    /// How it was refused, when it was.
+    pub refusal: Option<Refusal>,
 }
 
 impl Scan {
@@ -94,6 +109,17 @@ impl Scan {
             lines.push(format!("TLS 1.3 groups: {}", join(&self.groups)));
         }
         lines.push(format!("{} connections", self.connections));
+        for hello in &self.senders {
+            lines.push(if hello.accepted {
+                format!("{} ClientHello ({} bytes): accepted", hello.sender, hello.bytes)
+            } else {
+                let how = hello
+                    .refusal
+                    .as_ref()
+                    .map_or_else(String::new, |r| format!(" ({})", format!("{r:?}").to_lowercase()));
+                format!("{} ClientHello ({} bytes): refused{how}", hello.sender, hello.bytes)
+            });
+        }
         lines.extend(self.truncated.iter().cloned());
         lines.extend(self.paced.iter().cloned());
         if let Some(stopped) = &self.stopped {

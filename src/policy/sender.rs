@@ -178,6 +178,7 @@ mod tests {
             stopped: None,
             truncated: vec![],
             paced: None,
+            senders: Vec::new(),
         }
     }
 

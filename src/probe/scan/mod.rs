@@ -23,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use self::codec::{Answer, Extras, Offer, Shape};
 use super::{ProbeConfig, ProbeTarget, session};
 use crate::model::Failure;
-pub use crate::model::scan::{FollowUp, Refusal, Scan, VersionScan};
+pub use crate::model::scan::{FollowUp, Refusal, Scan, SenderHello, VersionScan};
 use crate::model::tls::{ANON_SUITES, CipherSuite, LEGACY_SUITES, NamedGroup, TLS13_SUITES, TlsVersion};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +44,7 @@ impl Default for ScanSettings {
     fn default() -> Self {
         Self {
             delay: Duration::from_millis(200),
-            max_connections: 30,
+            max_connections: 30 - SENDER_HELLOS,
             concurrency: 2,
             sender_suites: Vec::new(),
         }
@@ -700,14 +700,62 @@ pub async fn scan(config: &ProbeConfig, target: &ProbeTarget, settings: &ScanSet
     }
     versions.sort_by_key(|v| v.version);
     let pace = lock(&scanner.pace).why.clone();
+    let stopped = scanner.stopped();
+    let mut connections = scanner.connections();
+    let mut senders = Vec::new();
+    if stopped.is_none() && versions.iter().any(|v| v.accepted) {
+        let (hellos, used) = sender_hellos(config, target, settings.delay).await;
+        senders = hellos;
+        connections += used;
+    }
     Scan {
         versions,
         groups,
-        connections: scanner.connections(),
-        stopped: scanner.stopped(),
+        connections,
+        stopped,
         truncated,
         paced: pace,
+        senders,
     }
+}
+
+/// Connections kept for the named senders' own hellos, out of the scan's 30.
+pub const SENDER_HELLOS: usize = codec::Shape::ALL.len();
+
+/// Sends each named sender's ClientHello as that stack would (size, suites, groups, key
+/// shares): a path that drops the 1.5 KB post-quantum hello while taking the others
+/// shows here, by sender.
+async fn sender_hellos(config: &ProbeConfig, target: &ProbeTarget, delay: Duration) -> (Vec<SenderHello>, usize) {
+    let scanner = Scanner::new(config, target, SENDER_HELLOS, 2, delay);
+    let tries = codec::Shape::ALL.map(|shape| {
+        let scanner = &scanner;
+        async move {
+            let (offer, extras) = shape.offer(scanner.sni());
+            let bytes = codec::client_hello_with(&offer, &extras, &[0; 32]).len();
+            let outcome = scanner.offer(&offer, &extras, Priority::Shared).await;
+            match outcome {
+                Outcome::NotSent => None,
+                Outcome::Chosen { .. } => Some(SenderHello {
+                    sender: shape.name().to_string(),
+                    bytes,
+                    accepted: true,
+                    refusal: None,
+                }),
+                Outcome::Refused(refusal) => Some(SenderHello {
+                    sender: shape.name().to_string(),
+                    bytes,
+                    accepted: false,
+                    refusal: Some(refusal),
+                }),
+            }
+        }
+    });
+    let hellos = futures_util::future::join_all(tries)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    (hellos, scanner.connections())
 }
 
 /// Most connections the follow-up on a failed handshake may open.
