@@ -116,7 +116,15 @@ pub fn configuration(relay: &RelayView) -> Vec<String> {
             "report",
             "route",
             &[
-                ("destination", &relay.destination),
+                // Reports saved before the destination was kept name the next hop.
+                (
+                    "destination",
+                    if relay.destination.is_empty() {
+                        &route.nexthop
+                    } else {
+                        &relay.destination
+                    },
+                ),
                 ("transport", &route.transport),
                 ("nexthop", &route.nexthop),
                 ("lookup", &lookup),
