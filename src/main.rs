@@ -1,6 +1,7 @@
 //! The `mxtriage` binary: command-line dispatch only.
 
 mod cli;
+mod man;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -33,6 +34,11 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { USAGE } else { 0 });
         }
     };
+    match &cli.command {
+        Some(Command::Completions { shell }) => return completions(*shell),
+        Some(Command::Man { out }) => return man(out.as_deref()),
+        _ => {}
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
             Some(Command::Report(command)) => report_command(command),
             Some(Command::Queue(args)) => queue_command(args).await,
             Some(Command::Parse(args)) => parse_command(&args),
+            Some(Command::Completions { .. } | Command::Man { .. }) => Ok(0),
         }
     });
     // The input thread may still block on the terminal; leave without waiting for it.
@@ -65,6 +72,40 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(e.downcast_ref::<Usage>().map_or(NOTHING_TESTED, |_| USAGE))
+        }
+    }
+}
+
+/// `mxtriage completions SHELL`: the script, from the same definitions as `--help`.
+fn completions(shell: cli::CompletionShell) -> ExitCode {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(
+        clap_complete::Shell::from(shell),
+        &mut Cli::command(),
+        "mxtriage",
+        &mut script,
+    );
+    emit(&String::from_utf8_lossy(&script));
+    ExitCode::SUCCESS
+}
+
+/// `mxtriage man [--out DIR]`: the manual page on stdout, or every page into DIR.
+fn man(out: Option<&std::path::Path>) -> ExitCode {
+    use clap::CommandFactory;
+    let result = match out {
+        None => man::render(Cli::command()).map(|page| emit(&page)),
+        Some(dir) => man::write_all(Cli::command(), dir).map(|written| {
+            for path in written {
+                println!("{}", path.display());
+            }
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(USAGE)
         }
     }
 }
@@ -111,6 +152,7 @@ fn settings(args: &ProbeArgs) -> Result<Settings, Usage> {
         policy: policy_options(args),
         relay: relay_source(args),
         follow_up: !args.no_followup,
+        sender_profile: args.sender_profile.clone(),
         ..Settings::default()
     })
 }
@@ -219,7 +261,6 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
             ..Default::default()
         }),
         second_opinion: args.openssl || args.scan,
-        sender_profile: args.sender_profile.clone(),
         ..settings(&args.probe)?
     };
     let options = settings.options(target, Arc::new(stores));
