@@ -1,6 +1,7 @@
 //! The `mxtriage` binary: command-line dispatch only.
 
 mod cli;
+mod config;
 mod man;
 
 use std::io::IsTerminal;
@@ -27,7 +28,7 @@ const USAGE: u8 = 2;
 const NOTHING_TESTED: u8 = 3;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -39,6 +40,29 @@ fn main() -> ExitCode {
         Some(Command::Man { out }) => return man(out.as_deref()),
         _ => {}
     }
+    // The configuration file matters only to the commands that probe or read the relay;
+    // a bad one stops them (exit 2) and no other.
+    let effective = match &mut cli.command {
+        None => configured(&mut cli.probe).map(Some),
+        Some(Command::Check(args)) => configured(&mut args.probe).map(Some),
+        Some(Command::Queue(args)) => queue_config(args).map(|()| None),
+        _ => Ok(None),
+    };
+    let effective = match effective {
+        Ok(effective) => effective,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    if cli.print_config
+        && let Some(effective) = &effective
+    {
+        let reports = store::default_dir().ok();
+        emit(&effective.render(&mxtriage::host::ehlo_name(), reports.as_deref()));
+        return ExitCode::SUCCESS;
+    }
+    let report_dir = effective.and_then(|e| e.report_dir.0);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -49,7 +73,7 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             None => workbench(cli.target, cli.probe, cli.resume).await,
-            Some(Command::Check(args)) => check(*args).await,
+            Some(Command::Check(args)) => check(*args, report_dir).await,
             Some(Command::Lab(args)) => lab::demo::serve(args.latency_ms, args.dir)
                 .await
                 .map(|()| 0)
@@ -108,6 +132,29 @@ fn man(out: Option<&std::path::Path>) -> ExitCode {
             ExitCode::from(USAGE)
         }
     }
+}
+
+/// Reads the configuration file, if any, under the probe options the command line gave.
+fn configured(probe: &mut ProbeArgs) -> Result<config::Effective, config::ConfigError> {
+    let path = config::default_path();
+    let file = match &path {
+        Some(path) => config::load(path)?,
+        None => None,
+    };
+    let effective = config::Effective::merge(probe, path.as_deref(), file.as_ref());
+    effective.apply(probe);
+    Ok(effective)
+}
+
+/// `queue` reads the Postfix instance the configuration file names, unless told another.
+fn queue_config(args: &mut cli::QueueArgs) -> Result<(), config::ConfigError> {
+    if args.postfix_config.is_none()
+        && let Some(path) = config::default_path()
+        && let Some(file) = config::load(&path)?
+    {
+        args.postfix_config = file.postfix_config;
+    }
+    Ok(())
 }
 
 /// Marks an error as the operator's input being wrong (exit code 2).
@@ -233,7 +280,7 @@ async fn demo() -> anyhow::Result<u8> {
     Ok(0)
 }
 
-async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
+async fn check(args: cli::CheckArgs, report_dir: Option<std::path::PathBuf>) -> anyhow::Result<u8> {
     let target = Target::parse(&args.target).map_err(|e| Usage(e.to_string()))?;
     let stores = TrustStores::load(args.probe.ca_file.as_deref()).map_err(|e| Usage(e.to_string()))?;
     let system = stores.system_load();
@@ -282,7 +329,10 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
         None => emit(&rendered),
     }
     if args.save {
-        let dir = store::default_dir()?;
+        let dir = match report_dir {
+            Some(dir) => dir,
+            None => store::default_dir()?,
+        };
         for (format, extension) in [(Format::Json, "json"), (Format::Markdown, "md")] {
             let target = session.check.target.to_string();
             let contents = render(&session, format, false);
