@@ -30,6 +30,11 @@ pub struct Cli {
     /// Reopen the last autosaved session.
     #[arg(long, conflicts_with = "target")]
     pub resume: bool,
+    /// Print the effective settings (resolver, CA file, EHLO name, source address, sender
+    /// profile, report directory, relay) and where each came from: the default, the
+    /// configuration file or the command line.
+    #[arg(long, conflicts_with_all = ["target", "resume"])]
+    pub print_config: bool,
     #[command(flatten)]
     pub probe: ProbeArgs,
 }
@@ -54,6 +59,43 @@ pub enum Command {
     /// Read a bounce, DSN or MTA log lines and print what the intake extracts (for scripts).
     #[command(after_help = PARSE_EXIT_CODES)]
     Parse(ParseArgs),
+    /// Print a shell completion script generated from these definitions.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Print the manual page (roff) generated from these definitions.
+    #[command(after_help = "Read it with: mxtriage man | man -l -")]
+    Man {
+        /// Write mxtriage.1 and one page per subcommand (mxtriage-check.1, ...) to DIR instead.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+pub const COMPLETIONS_HELP: &str = "\
+Install (one of):
+  mxtriage completions bash > /etc/bash_completion.d/mxtriage
+  mxtriage completions zsh  > \"${fpath[1]}/_mxtriage\"
+  mxtriage completions fish > ~/.config/fish/completions/mxtriage.fish";
+
+/// The shells a completion script is generated for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl From<CompletionShell> for clap_complete::Shell {
+    fn from(shell: CompletionShell) -> Self {
+        match shell {
+            CompletionShell::Bash => Self::Bash,
+            CompletionShell::Zsh => Self::Zsh,
+            CompletionShell::Fish => Self::Fish,
+        }
+    }
 }
 
 pub const PARSE_EXIT_CODES: &str = "\
@@ -156,11 +198,6 @@ pub struct CheckArgs {
     /// address and show where it disagrees with this probe (on by default with --scan).
     #[arg(long)]
     pub openssl: bool,
-    /// The sending stack to compare the scan with [default: this relay's own ClientHello
-    /// when its MTA was read, else openssl3-debian]; one of
-    /// openssl3-debian, openssl102-legacy, gnutls-default, modern-strict, rustls-probe.
-    #[arg(long, value_name = "NAME", value_parser = mxtriage::policy::sender::parse_profile)]
-    pub sender_profile: Option<String>,
     /// Milliseconds of the first pause when the scan backs off (after a 421, a reset or a
     /// slow greeting); it doubles up to 2 s.
     #[arg(long, default_value_t = 200, value_name = "MS")]
@@ -246,6 +283,11 @@ pub struct ProbeArgs {
     /// (`postconf -c DIR`; for multi-instance hosts).
     #[arg(long, value_name = "DIR")]
     pub postfix_config: Option<PathBuf>,
+    /// The sending stack to compare the scan with [default: this relay's own ClientHello
+    /// when its MTA was read, else openssl3-debian]; one of
+    /// openssl3-debian, openssl102-legacy, gnutls-default, modern-strict, rustls-probe.
+    #[arg(long, value_name = "NAME", value_parser = mxtriage::policy::sender::parse_profile)]
+    pub sender_profile: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,8 @@
 //! The `mxtriage` binary: command-line dispatch only.
 
 mod cli;
+mod config;
+mod man;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -26,13 +28,41 @@ const USAGE: u8 = 2;
 const NOTHING_TESTED: u8 = 3;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { USAGE } else { 0 });
         }
     };
+    match &cli.command {
+        Some(Command::Completions { shell }) => return completions(*shell),
+        Some(Command::Man { out }) => return man(out.as_deref()),
+        _ => {}
+    }
+    // The configuration file matters only to the commands that probe or read the relay;
+    // a bad one stops them (exit 2) and no other.
+    let effective = match &mut cli.command {
+        None => configured(&mut cli.probe).map(Some),
+        Some(Command::Check(args)) => configured(&mut args.probe).map(Some),
+        Some(Command::Queue(args)) => queue_config(args).map(|()| None),
+        _ => Ok(None),
+    };
+    let effective = match effective {
+        Ok(effective) => effective,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    if cli.print_config
+        && let Some(effective) = &effective
+    {
+        let reports = store::default_dir().ok();
+        emit(&effective.render(&mxtriage::host::ehlo_name(), reports.as_deref()));
+        return ExitCode::SUCCESS;
+    }
+    let report_dir = effective.and_then(|e| e.report_dir.0);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -43,7 +73,7 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             None => workbench(cli.target, cli.probe, cli.resume).await,
-            Some(Command::Check(args)) => check(*args).await,
+            Some(Command::Check(args)) => check(*args, report_dir).await,
             Some(Command::Lab(args)) => lab::demo::serve(args.latency_ms, args.dir)
                 .await
                 .map(|()| 0)
@@ -56,6 +86,7 @@ fn main() -> ExitCode {
             Some(Command::Report(command)) => report_command(command),
             Some(Command::Queue(args)) => queue_command(args).await,
             Some(Command::Parse(args)) => parse_command(&args),
+            Some(Command::Completions { .. } | Command::Man { .. }) => Ok(0),
         }
     });
     // The input thread may still block on the terminal; leave without waiting for it.
@@ -67,6 +98,63 @@ fn main() -> ExitCode {
             ExitCode::from(e.downcast_ref::<Usage>().map_or(NOTHING_TESTED, |_| USAGE))
         }
     }
+}
+
+/// `mxtriage completions SHELL`: the script, from the same definitions as `--help`.
+fn completions(shell: cli::CompletionShell) -> ExitCode {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(
+        clap_complete::Shell::from(shell),
+        &mut Cli::command(),
+        "mxtriage",
+        &mut script,
+    );
+    emit(&String::from_utf8_lossy(&script));
+    ExitCode::SUCCESS
+}
+
+/// `mxtriage man [--out DIR]`: the manual page on stdout, or every page into DIR.
+fn man(out: Option<&std::path::Path>) -> ExitCode {
+    use clap::CommandFactory;
+    let result = match out {
+        None => man::render(Cli::command()).map(|page| emit(&page)),
+        Some(dir) => man::write_all(Cli::command(), dir).map(|written| {
+            for path in written {
+                println!("{}", path.display());
+            }
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(USAGE)
+        }
+    }
+}
+
+/// Reads the configuration file, if any, under the probe options the command line gave.
+fn configured(probe: &mut ProbeArgs) -> Result<config::Effective, config::ConfigError> {
+    let path = config::default_path();
+    let file = match &path {
+        Some(path) => config::load(path)?,
+        None => None,
+    };
+    let effective = config::Effective::merge(probe, path.as_deref(), file.as_ref());
+    effective.apply(probe);
+    Ok(effective)
+}
+
+/// `queue` reads the Postfix instance the configuration file names, unless told another.
+fn queue_config(args: &mut cli::QueueArgs) -> Result<(), config::ConfigError> {
+    if args.postfix_config.is_none()
+        && let Some(path) = config::default_path()
+        && let Some(file) = config::load(&path)?
+    {
+        args.postfix_config = file.postfix_config;
+    }
+    Ok(())
 }
 
 /// Marks an error as the operator's input being wrong (exit code 2).
@@ -111,6 +199,7 @@ fn settings(args: &ProbeArgs) -> Result<Settings, Usage> {
         policy: policy_options(args),
         relay: relay_source(args),
         follow_up: !args.no_followup,
+        sender_profile: args.sender_profile.clone(),
         ..Settings::default()
     })
 }
@@ -191,7 +280,7 @@ async fn demo() -> anyhow::Result<u8> {
     Ok(0)
 }
 
-async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
+async fn check(args: cli::CheckArgs, report_dir: Option<std::path::PathBuf>) -> anyhow::Result<u8> {
     let target = Target::parse(&args.target).map_err(|e| Usage(e.to_string()))?;
     let stores = TrustStores::load(args.probe.ca_file.as_deref()).map_err(|e| Usage(e.to_string()))?;
     let system = stores.system_load();
@@ -219,7 +308,6 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
             ..Default::default()
         }),
         second_opinion: args.openssl || args.scan,
-        sender_profile: args.sender_profile.clone(),
         ..settings(&args.probe)?
     };
     let options = settings.options(target, Arc::new(stores));
@@ -241,7 +329,10 @@ async fn check(args: cli::CheckArgs) -> anyhow::Result<u8> {
         None => emit(&rendered),
     }
     if args.save {
-        let dir = store::default_dir()?;
+        let dir = match report_dir {
+            Some(dir) => dir,
+            None => store::default_dir()?,
+        };
         for (format, extension) in [(Format::Json, "json"), (Format::Markdown, "md")] {
             let target = session.check.target.to_string();
             let contents = render(&session, format, false);
