@@ -437,3 +437,169 @@ async fn hostile_mx_name_in_a_loaded_report_yields_no_config_line() {
         }
     }
 }
+
+/// The ticket's decision path says each step's real answer to its question as phrased:
+/// a healthy server is not "missing STARTTLS", and the step that found the fault is marked.
+#[tokio::test(flavor = "multi_thread")]
+async fn decision_path_answers_each_question_as_phrased() {
+    let f = fixture("md-path").await;
+    let healthy = render_markdown(&session(&f, "healthy").await);
+    assert!(
+        healthy.contains("Is STARTTLS missing from the server's EHLO reply? → no\n"),
+        "{healthy}"
+    );
+    assert!(
+        !healthy.contains("(the finding)"),
+        "a healthy walk finds nothing:\n{healthy}"
+    );
+    let no_starttls = render_markdown(&session(&f, "no-starttls").await);
+    assert!(
+        no_starttls.contains("Is STARTTLS missing from the server's EHLO reply? → **yes** (the finding)\n"),
+        "{no_starttls}"
+    );
+    let two_mx = render_markdown(&session(&f, "two-mx").await);
+    assert!(
+        two_mx.contains("Did the server close right after saying 220? → **yes** (the finding)\n"),
+        "{two_mx}"
+    );
+    // A question left open reads as its answer's words, not its key.
+    assert!(
+        two_mx.contains("from elsewhere too? → Don't know / not tested (not answered)\n"),
+        "{two_mx}"
+    );
+    assert_eq!(
+        two_mx.matches("(the finding)").count(),
+        2,
+        "one step, in the list and the chart"
+    );
+}
+
+/// The same path as a Mermaid flowchart: one box per step in order, the branch taken on
+/// each edge, the finding's box marked and the verdict as the leaf.
+#[tokio::test(flavor = "multi_thread")]
+async fn ticket_carries_the_path_as_a_mermaid_flowchart() {
+    let f = fixture("md-mermaid").await;
+    let s = session(&f, "two-mx").await;
+    let markdown = render_markdown(&s);
+    let start = markdown.find("```mermaid\nflowchart TD\n").expect("a mermaid block");
+    let chart = &markdown[start..];
+    let chart = &chart[..chart[3..].find("```").expect("closed") + 3];
+    let steps = s.verdict.steps.len();
+    assert_eq!(chart.matches(" -->|\"").count(), steps, "{chart}");
+    for i in 1..steps {
+        assert!(
+            chart.contains(&format!("| s{}\n", i + 1)),
+            "s{i} leads to s{}: {chart}",
+            i + 1
+        );
+    }
+    assert!(
+        chart.contains(
+            "[\"20. Did the server close right after saying 220?\"]:::finding -->|\"yes (the finding)\"| s21\n"
+        ),
+        "{chart}"
+    );
+    assert!(
+        chart.contains("-->|\"Don't know / not tested (not answered)\"| verdict\n"),
+        "{chart}"
+    );
+    assert!(
+        chart.contains("verdict([\"Verdict: The server's TLS layer dies right after it says 220\"])"),
+        "{chart}"
+    );
+    // Inside a quoted label nothing but entity codes stands for quotes and markup.
+    for line in chart.lines().filter(|l| l.starts_with("  s")) {
+        assert_eq!(line.matches('"').count(), 4, "{line}");
+    }
+}
+
+/// Only one MX of two fails: the note names it and its address and does not say mail
+/// "is failing"; Postfix gets no domain-wide line, Exim excludes that host only.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_failing_mx_of_two_gets_a_host_specific_note_and_no_domain_wide_postfix_line() {
+    let f = fixture("md-one-mx").await;
+    let s = session(&f, "two-mx").await;
+    let markdown = render_markdown(&s);
+    let note = &markdown[markdown.find("## Note for the recipient's postmaster").expect("a note")..];
+    assert!(!note.contains("is failing"), "{note}");
+    assert!(note.contains("still goes out through mx1.two-mx.lab.test"), "{note}");
+    let failing = s.check.probes.iter().find(|p| p.mx.starts_with("mx2.")).expect("mx2");
+    assert!(
+        note.contains(&format!("but mx2.two-mx.lab.test \\[{}\\] fails", failing.address.ip())),
+        "{note}"
+    );
+    let workaround = s.verdict.workaround.as_ref().expect("a workaround");
+    assert!(
+        workaround.postfix.lines().all(|l| l.is_empty() || l.starts_with('#')),
+        "{}",
+        workaround.postfix
+    );
+    assert!(workaround.postfix.contains("cannot exempt"), "{}", workaround.postfix);
+    assert!(
+        workaround
+            .exim
+            .contains("hosts_require_tls = ! mx2.two-mx.lab.test : *")
+    );
+}
+
+/// Where every address fails, the note still names the host and address it is about.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_postmaster_note_names_the_failing_host_and_address() {
+    let f = fixture("md-note").await;
+    let s = session(&f, "expired").await;
+    let markdown = render_markdown(&s);
+    let ip = s.check.probes[0].address.ip();
+    assert!(
+        markdown.contains(&format!("is failing at the TLS stage on mx.expired.lab.test [{ip}].")),
+        "{markdown}"
+    );
+}
+
+/// Operator text carries the question's words, never a tree id; a leaf that is already
+/// low is not "lowered from low".
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_read_as_their_questions_and_low_is_not_lowered_from_low() {
+    let f = fixture("md-words").await;
+    let s = session(&f, "healthy").await;
+    let answers: Answers = [("still-failing", "yes"), ("sender-policy", "encrypt")]
+        .into_iter()
+        .map(|(q, a)| (q.to_string(), a.to_string()))
+        .collect();
+    let answered = Session::new(s.check.clone(), answers).unwrap();
+    let markdown = render_markdown(&answered);
+    assert!(!markdown.contains("ask-"), "{markdown}");
+    assert!(
+        markdown.contains(
+            "- operator's answer: What does this relay demand for this destination? → TLS required, certificate not checked"
+        ),
+        "{markdown}"
+    );
+    let unanswered: Answers = [("still-failing", "yes")]
+        .into_iter()
+        .map(|(q, a)| (q.to_string(), a.to_string()))
+        .collect();
+    let open = Session::new(s.check, unanswered).unwrap();
+    let markdown = render_markdown(&open);
+    assert!(!markdown.contains("lowered from low"), "{markdown}");
+}
+
+/// An address target has no domain: the probe goes to postmaster at the address
+/// literal (RFC 5321 §4.1.3), quoted so no shell takes the brackets for a glob.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ip_target_is_probed_as_postmaster_at_the_address_literal() {
+    let f = fixture("md-ip").await;
+    let ip = session(&f, "expired").await.check.probes[0].address.ip();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    command.args(["check", "--no-relay", &format!("[{ip}]"), "--format", "markdown"]);
+    command.args(["--timeout-command", "3", "--port", &f.lab.port.to_string()]);
+    command
+        .args(["--ehlo", "relay.example.test"])
+        .arg("--ca-file")
+        .arg(&f.ca_file);
+    let out = run(command).await;
+    let markdown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        markdown.contains(&format!("swaks --to 'postmaster@[{ip}]' --server {ip} ")),
+        "{markdown}"
+    );
+}

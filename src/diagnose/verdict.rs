@@ -162,6 +162,19 @@ impl std::fmt::Display for Outcome {
     }
 }
 
+impl Step {
+    /// A question step's answer as the operator chose it (the answer's label), `None`
+    /// for a check, whose answer is its yes or no.
+    pub fn answer_label<'a>(&'a self, tree: &'a super::tree::Tree) -> Option<&'a str> {
+        let key = self.outcome.answer()?;
+        let label = tree
+            .question_at(&self.node)
+            .and_then(|q| q.answers.iter().find(|a| a.key == key))
+            .map_or(key, |a| a.label.as_str());
+        Some(label)
+    }
+}
+
 /// Which addresses the verdict is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -273,6 +286,15 @@ pub struct Verdict {
     /// `None` when no MTA configuration was read.
     #[serde(default)]
     pub relay: Option<crate::model::relay::Prediction>,
+}
+
+impl Verdict {
+    /// The step that found what the verdict names: the last check that answered yes.
+    /// Earlier yeses only chose a branch (a certificate problem, then which one); a walk
+    /// where every check answered no (a healthy server) has no finding.
+    pub fn finding(&self) -> Option<usize> {
+        self.steps.iter().rposition(|s| s.outcome == Outcome::Yes)
+    }
 }
 
 /// A finding of one address, carried into the verdict so it is not lost in the detail.

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use super::session::Session;
 use super::wording;
 use crate::cert::{ChainReport, Completeness};
-use crate::diagnose::{CheckStatus, EvidenceAt, Owner, Scope};
+use crate::diagnose::{CheckStatus, EvidenceAt, Outcome, Owner, Scope, Step, Tree, Verdict};
 use crate::model::ProbeResult;
 
 /// Peer text as inert Markdown: no links, images, HTML, entities, emphasis, table
@@ -190,7 +190,7 @@ pub fn render_markdown(session: &Session) -> String {
                 EvidenceAt::Transcript { line } => format!("transcript line {line}"),
                 EvidenceAt::Certificate { position, field } => format!("certificate [{position}] {field}"),
                 EvidenceAt::Dns { name } => format!("DNS {name}"),
-                EvidenceAt::Answer { question } => format!("answer to {question}"),
+                EvidenceAt::Answer { .. } => wording::say("evidence", "answer", &[]),
                 EvidenceAt::Published { source } => format!("published at {source}"),
             };
             let who = match (&e.mx, e.address) {
@@ -331,12 +331,7 @@ pub fn render_markdown(session: &Session) -> String {
     }
     out.push('\n');
 
-    let _ = writeln!(out, "## Decision path\n");
-    for (i, step) in v.steps.iter().enumerate() {
-        let open = if step.unanswered { " (not answered)" } else { "" };
-        let _ = writeln!(out, "{}. {} → {}{open}", i + 1, step.title, step.outcome);
-    }
-    out.push('\n');
+    render_path(&mut out, v);
 
     if v.owner == Owner::Recipient {
         let _ = writeln!(out, "## Note for the recipient's postmaster\n");
@@ -361,16 +356,42 @@ fn postmaster_note(session: &Session, source: Option<String>) -> String {
         .evidence
         .iter()
         .take(4)
-        .map(|e| format!("- {}", md(&e.detail)))
+        .map(|e| {
+            let who = match (&e.mx, e.address) {
+                (Some(mx), Some(addr)) => format!("{} [{}]: ", md(mx), addr.ip()),
+                (Some(mx), None) => format!("{}: ", md(mx)),
+                _ => String::new(),
+            };
+            format!("- {who}{}", md(&e.detail))
+        })
         .collect();
     let domain = md(&check.resolution.query);
     let vantage = md(&check.vantage_host);
+    let values = [("vantage", vantage.as_str()), ("domain", domain.as_str())];
+    // Where another MX delivers, mail is not "failing": say which host fails and which works.
+    let situation = match (&v.scope, failing_addresses(session)) {
+        (Scope::SomeAddresses { failing, working }, _) => {
+            let (failing, working) = (md(&failing.join(", ")), md(&working.join(", ")));
+            let more = [("failing", failing.as_str()), ("working", working.as_str())];
+            wording::say("postmaster", "some_failing", &[&values[..], &more[..]].concat())
+        }
+        (_, failing) if failing.is_empty() => wording::say("postmaster", "domain", &values),
+        (_, failing) => {
+            let failing = failing.join(", ");
+            wording::say(
+                "postmaster",
+                "all_failing",
+                &[&values[..], &[("failing", failing.as_str())][..]].concat(),
+            )
+        }
+    };
     let source = source.map(|s| format!(" (source address {s})")).unwrap_or_default();
     let date = utc(check.started_at);
     let evidence = evidence.join("\n");
     crate::diagnose::fill(
         crate::diagnose::postmaster_template(),
         &[
+            ("situation", situation.as_str()),
             ("vantage", vantage.as_str()),
             ("domain", domain.as_str()),
             ("source", source.as_str()),
@@ -380,6 +401,127 @@ fn postmaster_note(session: &Session, source: Option<String>) -> String {
             ("fix", v.fix.as_str()),
         ],
     )
+}
+
+/// The addresses the verdict is about, as `host [address]` in Markdown: those its
+/// evidence cites, else every address that did not end secure.
+fn failing_addresses(session: &Session) -> Vec<String> {
+    let cited: Vec<String> = session
+        .verdict
+        .evidence
+        .iter()
+        .filter_map(|e| Some(format!("{} [{}]", md(e.mx.as_ref()?), e.address?.ip())))
+        .collect();
+    let labels = if cited.is_empty() {
+        let unsecure = session.check.probes.iter().filter(|p| !p.is_secure());
+        unsecure
+            .map(|p| format!("{} [{}]", md(&p.mx), p.address.ip()))
+            .collect()
+    } else {
+        cited
+    };
+    let mut failing: Vec<String> = Vec::new();
+    for label in labels {
+        if !failing.contains(&label) {
+            failing.push(label);
+        }
+    }
+    failing
+}
+
+/// A step's answer in words: yes or no for a check, the answer's label for a question.
+fn answer_words(step: &Step) -> String {
+    match &step.outcome {
+        Outcome::Yes => wording::say("path", "yes", &[]),
+        Outcome::No => wording::say("path", "no", &[]),
+        Outcome::Answer(_) => step.answer_label(Tree::embedded()).unwrap_or_default().to_string(),
+    }
+}
+
+/// What a step's answer says beside the answer: the finding, or a question still open.
+fn answer_note(step: &Step, finding: bool) -> Option<String> {
+    if finding {
+        Some(wording::say("path", "finding", &[]))
+    } else if step.unanswered {
+        Some(wording::say("path", "not_answered", &[]))
+    } else {
+        None
+    }
+}
+
+/// The walk through the tree: a numbered list with each step's real answer and the
+/// finding marked, then the same path as a Mermaid flowchart for ticket systems that
+/// draw one (the fenced source still reads top to bottom as plain text).
+fn render_path(out: &mut String, v: &Verdict) {
+    let finding = v.finding();
+    let _ = writeln!(out, "## Decision path\n");
+    for (i, step) in v.steps.iter().enumerate() {
+        let answer = answer_words(step);
+        let answer = match answer_note(step, finding == Some(i)) {
+            Some(note) if finding == Some(i) => format!("**{}** ({note})", md(&answer)),
+            Some(note) => format!("{} ({note})", md(&answer)),
+            None => md(&answer),
+        };
+        let _ = writeln!(out, "{}. {} → {answer}", i + 1, step.title);
+    }
+    let verdict = wording::say("path", "verdict", &[("title", &v.title)]);
+    let _ = writeln!(out, "\n{}\n", md(&verdict));
+    out.push_str(&fenced("mermaid", &mermaid(v, &verdict)));
+    out.push('\n');
+}
+
+/// The path as a Mermaid `flowchart TD`: one box per step, the branch taken on each
+/// edge, the finding's box drawn heavier and the verdict as the rounded leaf. Only the
+/// path is drawn: the branches not taken are in the tree, not in this session.
+fn mermaid(v: &Verdict, verdict: &str) -> String {
+    let finding = v.finding();
+    let mut chart = String::from("flowchart TD\n");
+    for (i, step) in v.steps.iter().enumerate() {
+        let class = if finding == Some(i) { ":::finding" } else { "" };
+        let label = mermaid_text(&format!("{}. {}", i + 1, step.title));
+        let answer = match answer_note(step, finding == Some(i)) {
+            Some(note) => format!("{} ({note})", answer_words(step)),
+            None => answer_words(step),
+        };
+        let next = if i + 1 == v.steps.len() {
+            "verdict".to_string()
+        } else {
+            format!("s{}", i + 2)
+        };
+        // One line per step, question → answer → next, so the source reads as a list.
+        let _ = writeln!(
+            chart,
+            "  s{}[\"{label}\"]{class} -->|\"{}\"| {next}",
+            i + 1,
+            mermaid_text(&answer)
+        );
+    }
+    let _ = writeln!(chart, "  verdict([\"{}\"])", mermaid_text(verdict));
+    if finding.is_some() {
+        let _ = writeln!(chart, "  classDef finding stroke-width:3px");
+    }
+    chart
+}
+
+/// Text for a quoted Mermaid label: its own quotes, entity and HTML characters and
+/// pipes written as Mermaid entity codes, line breaks as spaces, so a label cannot end
+/// its box or edge early or inject markup.
+fn mermaid_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("#quot;"),
+            '#' => out.push_str("#35;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            '|' => out.push_str("#124;"),
+            '`' => out.push_str("#96;"),
+            '\n' | '\r' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn render_dns(out: &mut String, session: &Session) {
@@ -517,5 +659,13 @@ mod tests {
         assert_eq!(md("x`@y"), "``x`@y``");
         // Ordinary words keep their backslash escapes.
         assert_eq!(md("_smtp._tls [1]"), "\\_smtp.\\_tls \\[1\\]");
+    }
+
+    #[test]
+    fn a_mermaid_label_cannot_end_its_box_or_carry_markup() {
+        assert_eq!(
+            mermaid_text("say \"hi\" [x] <b>#1</b> a|b `c`\nd"),
+            "say #quot;hi#quot; [x] #lt;b#gt;#35;1#lt;/b#gt; a#124;b #96;c#96; d"
+        );
     }
 }

@@ -37,6 +37,7 @@ const MAX_EVIDENCE: usize = 12;
 struct Advice {
     workaround: BTreeMap<String, workaround::Template>,
     workaround_refused: workaround::RefusedText,
+    workaround_one_mx: workaround::OneMxText,
     policy_map: workaround::PolicyMapText,
     checklist: Vec<checklist::ChecklistText>,
     postmaster: Postmaster,
@@ -79,7 +80,7 @@ pub(super) fn complete(
             at: EvidenceAt::Answer {
                 question: step.node.clone(),
             },
-            detail: format!("{} → {}", step.title, step.outcome),
+            detail: format!("{} → {}", step.title, step.answer_label(tree).unwrap_or_default()),
         });
     }
     Verdict {
@@ -149,10 +150,13 @@ fn confidence(tree: &Tree, spec: &VerdictSpec, steps: &[Step], scope: &Scope) ->
         .map(|s| s.title.as_str())
         .collect();
     let confidence = unanswered.iter().fold(spec.confidence, |c, _| c.lowered());
+    let questions = unanswered.join("; ");
     let mut reason = if unanswered.is_empty() {
         say("confidence", "from_wire", &[])
+    } else if confidence == spec.confidence {
+        // Already as low as it goes: nothing was lowered, the questions are just open.
+        say("confidence", "open", &[("questions", &questions)])
     } else {
-        let questions = unanswered.join("; ");
         say(
             "confidence",
             "lowered",
@@ -180,6 +184,7 @@ fn confidence(tree: &Tree, spec: &VerdictSpec, steps: &[Step], scope: &Scope) ->
 const USED: &[(&str, &str)] = &[
     ("confidence", "from_wire"),
     ("confidence", "lowered"),
+    ("confidence", "open"),
     ("confidence", "one_vantage"),
     ("confidence", "host_specific"),
     ("confidence", "confirmed"),

@@ -75,13 +75,11 @@ pub(super) fn reproduce(spec: &VerdictSpec, report: &CheckReport) -> Vec<Reprodu
         .collect()
 }
 
-/// Quotes a shell word when it holds anything but safe characters.
+/// Quotes a shell word when it holds anything but safe characters. Brackets are not
+/// safe: `postmaster@[192.0.2.10]` is a glob pattern, which zsh refuses when nothing
+/// matches and bash expands when a file does.
 fn shell(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-:@[]/".contains(c))
-    {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "._-:@/".contains(c)) {
         word.to_string()
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
@@ -96,5 +94,6 @@ mod tests {
     fn shell_words_are_quoted_only_when_needed() {
         assert_eq!(shell("mx.example.com"), "mx.example.com");
         assert_eq!(shell("it's here"), r"'it'\''s here'");
+        assert_eq!(shell("postmaster@[192.0.2.10]"), "'postmaster@[192.0.2.10]'");
     }
 }

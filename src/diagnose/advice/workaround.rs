@@ -39,6 +39,14 @@ pub(super) struct RefusedText {
     text: String,
 }
 
+/// What the Postfix snippet says when only some MX hosts fail: Postfix keys its TLS
+/// policy by destination, never by MX host, so any line would relax every host.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OneMxText {
+    postfix: String,
+}
+
 /// The narrow, dated exception the verdict allows, if this relay needs one and the
 /// recipient publishes nothing that forbids it.
 pub(super) fn workaround(
@@ -101,9 +109,13 @@ pub(super) fn workaround(
         ("owner", owner.as_str()),
         ("policy_status", policy_status.as_str()),
     ];
-    let postfix = match destination_host(&report.target) {
-        Ok(()) => fill(&template.postfix, &values),
-        Err(refusal) => refusal.explain("Postfix", &destination),
+    let postfix = match (destination_host(&report.target), host_specific(report, supporting)) {
+        (Err(refusal), _) | (Ok(()), Some(Err(refusal))) => refusal.explain("Postfix", &destination),
+        (Ok(()), Some(Ok((failing, working)))) => fill(
+            &super::advice().workaround_one_mx.postfix,
+            &[&values[..], &[("failing", &failing), ("working", &working)]].concat(),
+        ),
+        (Ok(()), None) => fill(&template.postfix, &values),
     };
     let exim = match exclusions {
         Ok(excluded_hosts) => fill(
@@ -224,6 +236,44 @@ fn destination_host(target: &Target) -> Result<(), Refusal> {
         }
         Target::Address { .. } => Ok(()),
     }
+}
+
+/// When only some addresses fail and others deliver securely: the failing and the
+/// working ones as `host [address], …` for a comment line, or the first name that is
+/// not a host name (it would be written into the configuration file).
+fn host_specific(report: &CheckReport, supporting: &[usize]) -> Option<Result<(String, String), Refusal>> {
+    let failing: Vec<&ProbeResult> = supporting.iter().filter_map(|&i| report.probes.get(i)).collect();
+    let working: Vec<&ProbeResult> = report
+        .probes
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| !supporting.contains(i) && p.is_secure())
+        .map(|(_, p)| p)
+        .filter(|p| !failing.iter().any(|f| f.address == p.address))
+        .collect();
+    if failing.is_empty() || working.is_empty() {
+        return None;
+    }
+    let list = |probes: &[&ProbeResult]| -> Result<String, Refusal> {
+        let mut items: Vec<String> = Vec::new();
+        for p in probes {
+            let host = ConfigHost::parse(&p.mx).map_err(|error| Refusal {
+                role: Role::Mx,
+                name: p.mx.clone(),
+                error,
+            })?;
+            let host = match host {
+                ConfigHost::Name(name) => name,
+                ConfigHost::Address(ip) => ip.to_string(),
+            };
+            let item = format!("{host} [{}]", p.address.ip());
+            if !items.contains(&item) {
+                items.push(item);
+            }
+        }
+        Ok(items.join(", "))
+    };
+    Some(list(&failing).and_then(|failing| Ok((failing, list(&working)?))))
 }
 
 /// `! host : ! host …` for an Exim host list, each MX once, or the first MX name
