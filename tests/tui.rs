@@ -1154,8 +1154,8 @@ async fn while_probing_a_step_without_its_result_is_pending() {
             "a healthy server shows no finding while probing:\n{text}"
         );
         if !drawn && matches!(event, engine::Event::Stage { .. }) {
-            assert!(text.contains("[ ok ] Does the recipient domain exi"), "{text}");
-            assert!(text.contains("[wait] Do the MX hosts have addresse"), "{text}");
+            assert!(text.contains("[ ok ] Is the recipient domain missi"), "{text}");
+            assert!(text.contains("[wait] Do the MX hosts lack addresse"), "{text}");
             snapshot("healthy_triage_probing_80x24", &draw(&app, 80, 24));
             drawn = true;
         }
