@@ -1156,9 +1156,105 @@ async fn while_probing_a_step_without_its_result_is_pending() {
         if !drawn && matches!(event, engine::Event::Stage { .. }) {
             assert!(text.contains("[ ok ] Does the recipient domain exi"), "{text}");
             assert!(text.contains("[wait] Do the MX hosts have addresse"), "{text}");
+            // Seven seconds on: the address says how long its stage has run and when it gives up.
+            app.update(Event::Tick(Duration::from_secs(7)));
+            let text = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
+            assert!(text.contains("7 s in greeting; gives up after 60 s"), "{text}");
             snapshot("healthy_triage_probing_80x24", &draw(&app, 80, 24));
+            // Enter opens what is known of the session so far.
+            app.triage_pane = TriagePane::Matrix;
+            app.update(key(KeyCode::Enter));
+            assert_eq!(app.screen, Screen::Detail);
+            let text = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
+            assert!(
+                text.contains("live: mx.healthy.lab.test") && text.contains("-- greeting"),
+                "{text}"
+            );
+            app.update(key(KeyCode::Esc));
             drawn = true;
         }
     }
     assert!(drawn);
+}
+
+/// The operator who answered a four-option question seeing only option 1: at 80x24 the
+/// verdict, a long fix and every option of the open question are on screen, and the
+/// verdict pane scrolls to whatever still does not fit.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_verdict_a_long_fix_and_every_option_fit_80x24() {
+    use mxtriage::tui::view::{Scrolled, scroll_room};
+    let recorded = lab_report("expired").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &recorded);
+    app.update(key(KeyCode::Char('v')));
+    assert_eq!(app.screen, Screen::Verdict);
+    let (id, labels): (String, Vec<String>) = {
+        let question = app.open_question().expect("the relay's TLS policy is asked");
+        (
+            question.id.clone(),
+            question.answers.iter().map(|a| a.label.clone()).collect(),
+        )
+    };
+    assert_eq!(labels.len(), 4, "{labels:?}");
+    app.session.as_mut().unwrap().verdict.fix = "Tell the recipient's postmaster that mx.expired.lab.test \
+        presents a certificate that expired; they renew it and install the new chain, then reload the \
+        MTA. Until then, compare the relay's log line with this transcript before you retry."
+        .into();
+    let terminal = draw(&app, 80, 24);
+    let text = rows(terminal.backend().buffer()).join("\n");
+    assert!(text.contains("you retry."), "the whole fix is shown:\n{text}");
+    for (i, label) in labels.iter().enumerate() {
+        let start: String = label.chars().take(12).collect();
+        assert!(
+            text.contains(&format!("{}) {start}", i + 1)),
+            "option {}:\n{text}",
+            i + 1
+        );
+    }
+    snapshot("expired_verdict_long_fix_question_80x24", &terminal);
+
+    // What does not fit scrolls: Tab focuses the verdict pane, End shows its last line.
+    let room = scroll_room(&app, Scrolled::VerdictHead);
+    app.update(key(KeyCode::BackTab));
+    app.update(key(KeyCode::End));
+    assert_eq!(app.verdict_head_scroll, room.max);
+    let shown = pane_rows(draw(&app, 80, 24).backend().buffer(), "verdict");
+    assert!(
+        shown.last().is_some_and(|r| !r.trim().is_empty()),
+        "the last row shows the last line: {shown:#?}"
+    );
+
+    // The number keys answer it right here.
+    let footer = view::footer_keys(&app, 80);
+    assert!(footer.contains(&("1-4", "answer")), "{footer:?}");
+    app.update(key(KeyCode::Char('2')));
+    assert!(app.answers.contains_key(&id), "answered from the Verdict screen");
+    assert_eq!(app.screen, Screen::Verdict);
+}
+
+/// A failure whose words run past the screen's width wraps in Detail's header, and both
+/// commands that reproduce the session stay on screen.
+#[tokio::test(flavor = "multi_thread")]
+async fn detail_wraps_a_long_failure_line_and_shows_both_commands() {
+    let recorded = lab_report("close-after-220").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &recorded);
+    let message = "received fatal alert: the peer's TLS stack reported an internal error after the \
+        ServerHello, while the certificate chain was still being sent, ending in END-OF-MESSAGE";
+    for probe in &mut app.session.as_mut().unwrap().check.probes {
+        probe.failure = Some(mxtriage::model::Failure::TlsError {
+            message: message.into(),
+        });
+    }
+    app.triage_pane = TriagePane::Matrix;
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Detail);
+    let terminal = draw(&app, 80, 24);
+    let text = rows(terminal.backend().buffer()).join("\n");
+    assert!(text.contains("END-OF-MESSAGE"), "the whole failure is shown:\n{text}");
+    assert!(
+        text.contains("swaks --to") && text.contains("openssl s_client"),
+        "{text}"
+    );
+    snapshot("close-after-220_detail_long_failure_80x24", &terminal);
 }

@@ -89,6 +89,7 @@ async fn event_loop(
         current: None,
         autosave: autosave_tx,
         stores: StoreCache::default(),
+        started: None,
     };
     for command in app.start_up().into_iter().chain(first) {
         runner.execute(command);
@@ -102,7 +103,7 @@ async fn event_loop(
         let event = if app.busy() {
             tokio::select! {
                 event = rx.recv() => event,
-                _ = tick.tick() => Some(Event::Tick),
+                _ = tick.tick() => Some(Event::Tick(runner.started.map_or(Duration::ZERO, |at| at.elapsed()))),
             }
         } else {
             rx.recv().await
@@ -134,6 +135,8 @@ struct Runner {
     current: Option<tokio::task::AbortHandle>,
     autosave: tokio::sync::watch::Sender<Option<Box<Session>>>,
     stores: StoreCache,
+    /// When the run in flight started, for the elapsed times on Triage.
+    started: Option<std::time::Instant>,
 }
 
 /// The trust stores, loaded once per CA-file setting: reading the system store is the
@@ -181,6 +184,7 @@ impl Runner {
                 if let Some(previous) = self.current.take() {
                     previous.abort();
                 }
+                self.started = Some(std::time::Instant::now());
                 let (tx, env, stores) = (self.tx.clone(), Arc::clone(&self.env), self.stores.clone());
                 let task = tokio::spawn(async move {
                     if let Err(message) = run_check(generation, target, settings, &env, &stores, &tx).await {

@@ -14,6 +14,10 @@ pub fn say(section: &str, key: &str, values: &[(&str, &str)]) -> String {
 const USED: &[(&str, &str)] = &[
     ("verdict", "more_title"),
     ("verdict", "relay_heading"),
+    ("verdict", "head_title"),
+    ("verdict", "head_title_more"),
+    ("verdict", "evidence_title"),
+    ("verdict", "question"),
     ("flush", "confirm"),
     ("flush", "cancelled"),
     ("flush", "title"),
@@ -24,6 +28,16 @@ const USED: &[(&str, &str)] = &[
     ("intake", "several"),
     ("intake", "destinations_title"),
     ("quit", "confirm"),
+    ("address", "openssl"),
+    ("address", "follow_up"),
+    ("address", "following_up"),
+    ("address", "relay_client"),
+    ("address", "scan"),
+    ("run", "still_running"),
+    ("run", "verdict_not_ready"),
+    ("run", "pending"),
+    ("run", "waiting"),
+    ("run", "live_title"),
 ];
 
 #[cfg(test)]

@@ -19,7 +19,9 @@ use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 
 use super::{Theme, spinner};
 use crate::diagnose::{Outcome, Step, Tree};
+use crate::model::Stage;
 use crate::tui::app::{App, TriagePane};
+use crate::tui::wording::say;
 
 /// How a step reads: a word in brackets, so colour is never the only signal.
 pub fn step_state(app: &App, step: &Step, theme: &Theme) -> (String, ratatui::style::Style) {
@@ -46,13 +48,30 @@ pub fn step_state(app: &App, step: &Step, theme: &Theme) -> (String, ratatui::st
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    // A question gets the wider column: its options must all be read before an answer.
+    let left_share = if app.focused_question().is_some() { 60 } else { 48 };
     let [left, right] = area.layout(&Layout::horizontal([
-        Constraint::Percentage(48),
-        Constraint::Percentage(52),
+        Constraint::Percentage(left_share),
+        Constraint::Percentage(100 - left_share),
     ]));
-    let [steps, explain] = left.layout(&Layout::vertical([Constraint::Min(5), Constraint::Percentage(45)]));
+    let lines = explanation(app, theme);
+    // A question's options get the rows they need first (the steps list keeps five):
+    // an operator answers only what they can see.
+    let question = app.focused_question().map_or(0, |q| {
+        let text = std::iter::once(Line::raw(q.text.clone()))
+            .chain(q.answers.iter().map(|c| Line::raw(format!(" 1) {}", c.label))))
+            .collect();
+        u16::try_from(super::wrapped_rows(text, left.width.saturating_sub(2))).unwrap_or(u16::MAX)
+    });
+    let explain_height = (left.height * 45 / 100)
+        .max(question.saturating_add(2))
+        .min(left.height.saturating_sub(5));
+    let [steps, explain] = left.layout(&Layout::vertical([
+        Constraint::Min(5),
+        Constraint::Length(explain_height),
+    ]));
     render_steps(frame, steps, app, theme);
-    render_explanation(frame, explain, app, theme);
+    render_explanation(frame, explain, app, lines);
     render_matrix(frame, right, app, theme);
 }
 
@@ -89,7 +108,8 @@ fn render_steps(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_stateful_widget(list, area, &mut state);
 }
 
-fn render_explanation(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// The focused step: its question and every option first, then what it checks.
+fn explanation(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     let tree = Tree::embedded();
     let mut lines = Vec::new();
     let step = app
@@ -110,6 +130,11 @@ fn render_explanation(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else if app.run.as_ref().is_some_and(|r| r.finished()) {
         lines.push(Line::raw("Press v for the verdict."));
     }
+    lines
+}
+
+fn render_explanation(frame: &mut Frame, area: Rect, app: &App, lines: Vec<Line<'static>>) {
+    let theme = Theme::of(app);
     let title = if app.run.as_ref().is_some_and(|r| r.finished()) {
         "this step (v: verdict)"
     } else {
@@ -118,7 +143,7 @@ fn render_explanation(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(
         Paragraph::new(lines)
             .block(theme.block(title, false))
-            .wrap(Wrap { trim: true }),
+            .wrap(Wrap { trim: false }),
         area,
     );
 }
@@ -136,8 +161,12 @@ pub fn live_row(app: &App, index: usize, theme: &Theme) -> Vec<Line<'static>> {
     let address = target.address.ip().to_string();
     let (state, style, detail) = match results.last() {
         None => {
-            let stage = stage.map_or("waiting", |s| s.label());
-            (format!("{} {stage}", spinner(app)), theme.warn(), String::new())
+            let label = stage.map_or("waiting", |s| s.label());
+            (
+                format!("{} {label}", spinner(app)),
+                theme.warn(),
+                pending_text(app, index),
+            )
         }
         Some(p) => match &p.failure {
             Some(f) => (format!("FAIL at {}", p.stage.label()), theme.bad(), f.summary()),
@@ -165,13 +194,50 @@ pub fn live_row(app: &App, index: usize, theme: &Theme) -> Vec<Line<'static>> {
     let timing = results
         .last()
         .map_or(String::new(), |p| format!(", {} ms", p.timings.total_ms));
+    // The follow-up of a failed handshake runs on after the session: say so until it lands.
+    let following = results
+        .last()
+        .filter(|p| app.following_up(p))
+        .map_or(String::new(), |_| {
+            format!("; {}", say("address", "following_up", &[("text", spinner(app))]))
+        });
     vec![
         Line::from(vec![Span::raw(format!(" {address:<16} ")), Span::styled(state, style)]),
         Line::styled(
-            theme.text(&format!("   {detail}{timing}{attempts}")).into_owned(),
+            theme
+                .text(&format!("   {detail}{timing}{attempts}{following}"))
+                .into_owned(),
             theme.dim(),
         ),
     ]
+}
+
+/// How long the address's current stage has run and the timeout that ends it.
+pub(super) fn pending_text(app: &App, index: usize) -> String {
+    let Some(run) = &app.run else {
+        return String::new();
+    };
+    let log = run.stage_log.get(index).map(Vec::as_slice).unwrap_or_default();
+    let Some((since, stage)) = log.last() else {
+        let elapsed = run.elapsed.as_secs().to_string();
+        return say("run", "waiting", &[("elapsed", &elapsed)]);
+    };
+    let t = &app.settings.timeouts;
+    let timeout = match stage {
+        Stage::Connect => t.connect,
+        Stage::TlsHandshake => t.tls,
+        _ => t.command,
+    };
+    let elapsed = run.elapsed.saturating_sub(*since).as_secs().to_string();
+    say(
+        "run",
+        "pending",
+        &[
+            ("elapsed", &elapsed),
+            ("stage", stage.label()),
+            ("timeout", &timeout.as_secs().to_string()),
+        ],
+    )
 }
 
 fn render_matrix(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
