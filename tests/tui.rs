@@ -327,7 +327,7 @@ async fn failures_are_red_and_marked_in_words() {
     let buffer = terminal.backend().buffer();
     assert!(buffer.content().iter().all(|c| c.fg == Color::Reset));
     let text: String = buffer.content().iter().map(|c| c.symbol()).collect();
-    assert!(text.contains("FAIL at TLS") && text.contains("[FAIL]"), "{text}");
+    assert!(text.contains("FAIL at TLS") && text.contains("finding: "), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1128,7 +1128,7 @@ async fn no_retry_is_offered_when_the_relay_would_defer() {
 }
 
 /// While probing, only what the MX lookup settled shows a result; a step whose evidence
-/// is not in yet waits, it is never shown as the finding ([FAIL]).
+/// is not in yet waits, it is never shown as the finding.
 #[tokio::test(flavor = "multi_thread")]
 async fn while_probing_a_step_without_its_result_is_pending() {
     let recorded = lab_report("healthy").await;
@@ -1150,11 +1150,11 @@ async fn while_probing_a_step_without_its_result_is_pending() {
         app.screen = Screen::Triage;
         let text = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
         assert!(
-            !text.contains("[FAIL]"),
+            !text.contains("finding:"),
             "a healthy server shows no finding while probing:\n{text}"
         );
         if !drawn && matches!(event, engine::Event::Stage { .. }) {
-            assert!(text.contains("[ ok ] Does the recipient domain exi"), "{text}");
+            assert!(text.contains("[yes] Does the recipient domain exis"), "{text}");
             assert!(text.contains("[wait] Do the MX hosts have addresse"), "{text}");
             // Seven seconds on: the address says how long its stage has run and when it gives up.
             app.update(Event::Tick(Duration::from_secs(7)));

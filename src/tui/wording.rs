@@ -38,6 +38,12 @@ const USED: &[(&str, &str)] = &[
     ("run", "pending"),
     ("run", "waiting"),
     ("run", "live_title"),
+    ("steps", "yes"),
+    ("steps", "no"),
+    ("steps", "ask"),
+    ("steps", "wait"),
+    ("steps", "finding"),
+    ("steps", "asked_the_other_way"),
 ];
 
 #[cfg(test)]

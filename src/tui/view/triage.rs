@@ -23,8 +23,11 @@ use crate::model::Stage;
 use crate::tui::app::{App, TriagePane};
 use crate::tui::wording::say;
 
-/// How a step reads: a word in brackets, so colour is never the only signal.
-pub fn step_state(app: &App, step: &Step, theme: &Theme) -> (String, ratatui::style::Style) {
+/// How a step reads: its answer to the question it asks (yes, no, the operator's
+/// answer), `ask` while a question waits, `wait` while its evidence is not in; a step
+/// whose check found what it looks for is the finding, and says so in words (colour is
+/// never the only signal). The third value starts the title.
+pub fn step_state(app: &App, step: &Step, theme: &Theme) -> (String, ratatui::style::Style, String) {
     let finished = app.run.as_ref().is_some_and(|r| r.finished());
     // While probing, the walk runs on partial evidence: a step with no probe result yet
     // can come out as the finding ("no addresses" before the first address answered).
@@ -36,15 +39,50 @@ pub fn step_state(app: &App, step: &Step, theme: &Theme) -> (String, ratatui::st
                 .and_then(|n| n.check.as_deref())
                 .is_some_and(|check| check.starts_with("dns_"));
         if !settled {
-            return ("[wait]".into(), theme.dim());
+            return (format!("[{}]", say("steps", "wait", &[])), theme.dim(), String::new());
         }
     }
-    match step.outcome {
-        Outcome::No => ("[ ok ]".into(), theme.good()),
-        Outcome::Yes => ("[FAIL]".into(), theme.bad()),
-        _ if step.unanswered => ("[ask ]".into(), theme.warn()),
-        _ => ("[ ans]".into(), theme.good()),
+    let answer = |found: bool| {
+        // Some titles ask the other way round from what the check looks for ("Does the
+        // server offer STARTTLS?" is answered no when the check finds it missing).
+        let other_way = say("steps", "asked_the_other_way", &[])
+            .split_whitespace()
+            .any(|id| id == step.node);
+        let key = if found != other_way { "yes" } else { "no" };
+        format!("[{:<3}]", say("steps", key, &[]))
+    };
+    match &step.outcome {
+        Outcome::No => (answer(false), theme.good(), String::new()),
+        Outcome::Yes => (answer(true), theme.bad(), say("steps", "finding", &[])),
+        _ if step.unanswered => (format!("[{}]", say("steps", "ask", &[])), theme.warn(), String::new()),
+        Outcome::Answer(key) => (
+            format!("[{}]", short_answer(&step.node, key)),
+            theme.good(),
+            String::new(),
+        ),
     }
+}
+
+/// The operator's answer as its label starts ("Yes", "Don't know", "Opportunistic").
+fn short_answer(node: &str, key: &str) -> String {
+    let label = Tree::embedded()
+        .question_at(node)
+        .and_then(|q| q.answers.iter().find(|a| a.key == key))
+        .map_or(key, |a| a.label.as_str());
+    let short = label.split([',', ':', '(', '/']).next().unwrap_or(label).trim();
+    // Whole words, up to 14 columns: enough to tell the answers of one question apart.
+    let mut out = String::new();
+    for word in short.split_whitespace() {
+        if !out.is_empty() && out.chars().count() + 1 + word.chars().count() > 14 {
+            out.push('…');
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -83,10 +121,12 @@ fn render_steps(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .steps
             .iter()
             .map(|step| {
-                let (state, style) = step_state(app, step, theme);
+                let (state, style, lead) = step_state(app, step, theme);
                 ListItem::new(Line::from(vec![
                     Span::styled(state, style),
-                    Span::raw(format!(" {}", step.title)),
+                    Span::raw(" "),
+                    Span::styled(lead, style),
+                    Span::raw(step.title.clone()),
                 ]))
             })
             .collect(),
@@ -116,7 +156,15 @@ fn explanation(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         .session
         .as_ref()
         .and_then(|s| s.verdict.steps.get(app.step_selected));
-    if let Some(node) = step.and_then(|s| tree.node(&s.node)) {
+    if let Some((step, node)) = step.and_then(|s| Some((s, tree.node(&s.node)?))) {
+        // A check's answer, over what it checks (a question shows its answer by its options).
+        if tree.question_at(&node.id).is_none() {
+            let (state, style, lead) = step_state(app, step, theme);
+            lines.push(Line::from(vec![
+                Span::styled(format!("{state} {lead}"), style),
+                Span::styled(step.title.clone(), theme.title()),
+            ]));
+        }
         // A question comes first: it is what the operator has to act on.
         if let Some(question) = tree.question_at(&node.id) {
             lines.push(Line::styled(question.text.clone(), theme.title()));
@@ -282,4 +330,25 @@ fn render_matrix(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .block(theme.block("MX x address (Enter: detail)", focused))
         .highlight_style(theme.selected());
     frame.render_stateful_widget(list, area, &mut state);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_asked_the_other_way_is_a_check_of_the_tree() {
+        let tree = Tree::embedded();
+        for id in say("steps", "asked_the_other_way", &[]).split_whitespace() {
+            let node = tree.node(id);
+            assert!(node.is_some_and(|n| n.check.is_some()), "{id} is no check step");
+        }
+    }
+
+    #[test]
+    fn an_answer_reads_as_its_label_starts() {
+        assert_eq!(short_answer("ask-sender-policy-cert", "unknown"), "Don't know");
+        assert_eq!(short_answer("ask-sender-policy-cert", "verify"), "TLS required…");
+        assert_eq!(short_answer("no-such-node", "works"), "works");
+    }
 }
