@@ -1258,3 +1258,25 @@ async fn detail_wraps_a_long_failure_line_and_shows_both_commands() {
     );
     snapshot("close-after-220_detail_long_failure_80x24", &terminal);
 }
+
+/// `mxtriage demo` says how to start and which CA it trusts, at 80x24.
+#[test]
+fn the_demo_says_how_to_start_and_shows_its_lab_ca() {
+    let offers = ["healthy", "expired", "close-after-220"]
+        .iter()
+        .map(|name| mxtriage::tui::app::Offer {
+            name: (*name).into(),
+            domain: format!("{name}.lab.test"),
+            summary: "A healthy server: STARTTLS, TLS 1.3, a certificate from the lab CA.".into(),
+            resolver: "127.0.0.1:53".parse().unwrap(),
+        })
+        .collect();
+    let mut app = App::new(Settings::default(), offers);
+    app.lab_ca = Some("CN=mxtriage lab CA, SHA-256 0123456789abcdef…".into());
+    let terminal = draw(&app, 80, 24);
+    let text = rows(terminal.backend().buffer()).join("\n");
+    assert!(text.contains("press Enter to triage it"), "{text}");
+    assert!(text.contains("lab CA") && text.contains("CN=mxtriage"), "{text}");
+    snapshot("demo_intake_80x24", &terminal);
+    assert_footer_fits("demo intake", &app);
+}

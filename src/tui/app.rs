@@ -287,6 +287,9 @@ pub struct App {
     pub ascii: bool,
     /// This host's name, looked up once by the runner (update does no I/O).
     pub vantage_host: String,
+    /// The demo's lab CA (subject and fingerprint), described once by the runner: the
+    /// demo trusts it, and says so on screen.
+    pub lab_ca: Option<String>,
     /// The terminal's size (columns, rows), so scrolling stops where the content ends.
     pub viewport: (u16, u16),
     /// Where Esc leads from Detail: the screen it was opened from.
@@ -315,13 +318,15 @@ impl App {
         } else {
             IntakeFocus::Scenarios
         };
+        // The demo opens on its scenarios: say how to start.
+        let status = (!offers.is_empty()).then(|| super::wording::say("demo", "start", &[]));
         App {
             screen: Screen::Intake,
             help: false,
             confirm_quit: false,
             quit: false,
             signal: None,
-            status: None,
+            status,
             spinner: 0,
             intake: Intake {
                 paste,
@@ -362,6 +367,7 @@ impl App {
             no_color: false,
             ascii: false,
             vantage_host: String::new(),
+            lab_ca: None,
             viewport: (80, 24),
             detail_return: Screen::Triage,
             next_generation: 1,

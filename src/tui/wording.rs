@@ -44,6 +44,10 @@ const USED: &[(&str, &str)] = &[
     ("steps", "wait"),
     ("steps", "finding"),
     ("steps", "asked_the_other_way"),
+    ("demo", "start"),
+    ("demo", "scenarios_title"),
+    ("demo", "scenario_title"),
+    ("demo", "lab_ca"),
 ];
 
 #[cfg(test)]

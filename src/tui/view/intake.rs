@@ -142,24 +142,35 @@ fn render_destinations(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) 
 fn render_offers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let intake = &app.intake;
     // The highlighted scenario's summary gets rows of its own, so it never hides the list.
-    let [list_area, summary_area] = area.layout(&Layout::vertical([Constraint::Min(3), Constraint::Length(6)]));
+    let [list_area, summary_area] = area.layout(&Layout::vertical([Constraint::Min(3), Constraint::Length(10)]));
     let items: Vec<ListItem> = intake.offers.iter().map(|o| ListItem::new(o.name.clone())).collect();
     let mut state = ListState::default().with_selected(Some(intake.offer_selected));
     let list = List::new(items)
-        .block(theme.block("lab scenarios", intake.focus == IntakeFocus::Scenarios))
+        .block(theme.block(
+            &say("demo", "scenarios_title", &[]),
+            intake.focus == IntakeFocus::Scenarios,
+        ))
         .highlight_style(theme.selected())
         .highlight_symbol("> ");
     frame.render_stateful_widget(list, list_area, &mut state);
-    let summary = intake
-        .offers
-        .get(intake.offer_selected)
-        .map(|o| o.summary.clone())
-        .unwrap_or_default();
+    let mut lines = vec![Line::styled(
+        intake
+            .offers
+            .get(intake.offer_selected)
+            .map(|o| o.summary.clone())
+            .unwrap_or_default(),
+        theme.dim(),
+    )];
+    // The demo trusts its own CA, not the system's roots: which one, in words and hash.
+    if let Some(ca) = &app.lab_ca {
+        lines.push(Line::raw(
+            theme.text(&say("demo", "lab_ca", &[("ca", ca)])).into_owned(),
+        ));
+    }
     frame.render_widget(
-        Paragraph::new(summary)
-            .style(theme.dim())
+        Paragraph::new(lines)
             .wrap(Wrap { trim: true })
-            .block(theme.block("scenario", false)),
+            .block(theme.block(&say("demo", "scenario_title", &[]), false)),
         summary_area,
     );
 }
