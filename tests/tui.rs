@@ -1280,3 +1280,29 @@ fn the_demo_says_how_to_start_and_shows_its_lab_ca() {
     snapshot("demo_intake_80x24", &terminal);
     assert_footer_fits("demo intake", &app);
 }
+
+/// A Postfix status line pasted at 80x24: the "understood" pane shows every field the
+/// intake extracted, the error phrase included.
+#[test]
+fn the_understood_pane_shows_every_field_of_a_postfix_status_line() {
+    let line = "Nov 29 18:03:55 relay postfix/smtp[2211]: 4F1A2B3C4D: to=<alice@example.net>, \
+        relay=mx2.example.net[192.0.2.25]:25, delay=7213, delays=7200/0.02/10/0, dsn=4.7.5, \
+        status=deferred (Cannot start TLS: handshake failure: SSL routines::unsupported protocol)";
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.update(Event::Paste(line.into()));
+    let terminal = draw(&app, 80, 24);
+    let text = pane_rows(terminal.backend().buffer(), "understood").join("\n");
+    for shown in [
+        "example.net",
+        "mx2.example.net",
+        "192.0.2.25",
+        "4.7.5",
+        "Postfix",
+        "7213 s",
+        "Cannot start TLS",
+        "protocol",
+    ] {
+        assert!(text.contains(shown), "{shown} is not shown:\n{text}");
+    }
+    snapshot("intake_postfix_status_80x24", &terminal);
+}

@@ -91,14 +91,25 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if queue_rows > 0 {
         render_queue(frame, queue, app, theme);
     }
+    // The understood pane gets the rows its fields need (the paste box keeps two),
+    // so a Postfix status line's error phrase is not cut off below the queue age.
+    let understood_lines = understood_lines(app, theme);
+    let understood_width = main.width * 55 / 100;
+    let needed = u16::try_from(super::wrapped_rows(
+        understood_lines.clone(),
+        understood_width.saturating_sub(2),
+    ))
+    .unwrap_or(u16::MAX)
+    .saturating_add(2);
+    let bottom_height = needed.max(9).min(main.height.saturating_sub(3 + 4)).max(3);
     let [paste, target, bottom] = main.layout(&Layout::vertical([
         Constraint::Min(4),
         Constraint::Length(3),
-        Constraint::Length(9),
+        Constraint::Length(bottom_height),
     ]));
     let [understood, options] = bottom.layout(&Layout::horizontal([
-        Constraint::Percentage(55),
-        Constraint::Percentage(45),
+        Constraint::Length(understood_width),
+        Constraint::Min(0),
     ]));
 
     let mut paste_area = intake.paste.clone();
@@ -109,7 +120,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     target_area.set_block(theme.block("target (Enter or C-r to run)", intake.focus == IntakeFocus::Target));
     frame.render_widget(&target_area, target);
 
-    render_understood(frame, understood, app, theme);
+    frame.render_widget(
+        Paragraph::new(understood_lines)
+            .block(theme.block("understood", false))
+            .wrap(Wrap { trim: false }),
+        understood,
+    );
     // A paste naming several destinations: picking one matters more than the options now.
     if intake.destinations.len() > 1 {
         render_destinations(frame, options, app, theme);
@@ -175,12 +191,18 @@ fn render_offers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 }
 
-fn render_understood(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// Every field the intake extracted, the error phrase last (it is long and wraps).
+fn understood_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     match &app.intake.extracted {
         Ok(x) => {
             let row = |label: &str, value: Option<String>| {
-                value.map(|v| Line::from(vec![Span::styled(format!("{label:<9}"), theme.dim()), Span::raw(v)]))
+                value.map(|v| {
+                    Line::from(vec![
+                        Span::styled(format!("{label:<9}"), theme.dim()),
+                        Span::raw(theme.text(&v).into_owned()),
+                    ])
+                })
             };
             lines.extend(
                 [
@@ -221,12 +243,7 @@ fn render_understood(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if let Some(error) = &app.intake.error {
         lines.push(Line::styled(error.clone(), theme.bad()));
     }
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(theme.block("understood", false))
-            .wrap(Wrap { trim: true }),
-        area,
-    );
+    lines
 }
 
 fn render_options(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
