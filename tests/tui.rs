@@ -1306,3 +1306,51 @@ fn the_understood_pane_shows_every_field_of_a_postfix_status_line() {
     }
     snapshot("intake_postfix_status_80x24", &terminal);
 }
+
+/// A failed handshake is followed up after its session: the address says so until the
+/// follow-up's event arrives, and then Detail shows what it found. `s` on Verdict stays
+/// there while the scanned re-run fills it in.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_follow_up_shows_as_running_until_it_lands_and_scan_stays_on_verdict() {
+    let recorded = lab_report("close-after-220").await;
+    assert!(
+        recorded
+            .events
+            .iter()
+            .any(|e| matches!(e, engine::Event::FollowedUp { .. })),
+        "the engine follows up a failed handshake"
+    );
+    let mut app = App::new(Settings::default(), Vec::new());
+    let commands = app.start(recorded.report.target.clone());
+    let Some(Command::Start { generation, .. }) = commands.first().cloned() else {
+        panic!("{commands:?}");
+    };
+    let mut seen_running = false;
+    for event in &recorded.events {
+        if matches!(event, engine::Event::FollowedUp { .. }) {
+            app.screen = Screen::Triage;
+            app.triage_pane = TriagePane::Matrix;
+            let text = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
+            seen_running = text.contains("following up");
+            assert!(seen_running, "{text}");
+        }
+        app.update(Event::Engine {
+            generation,
+            event: event.clone(),
+        });
+    }
+    assert!(seen_running);
+    let text = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
+    assert!(!text.contains("following up"), "it landed:\n{text}");
+    app.screen = Screen::Triage;
+    app.triage_pane = TriagePane::Matrix;
+    app.update(key(KeyCode::Enter));
+    let text = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
+    assert!(text.contains("follow-up:"), "{text}");
+
+    app.update(key(KeyCode::Char('v')));
+    assert_eq!(app.screen, Screen::Verdict);
+    let commands = app.update(key(KeyCode::Char('s')));
+    assert!(matches!(commands.first(), Some(Command::Start { .. })), "{commands:?}");
+    assert_eq!(app.screen, Screen::Verdict, "s stays on the Verdict screen");
+}

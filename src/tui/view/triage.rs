@@ -86,21 +86,30 @@ fn short_answer(node: &str, key: &str) -> String {
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    // A question gets the wider column: its options must all be read before an answer.
-    let left_share = if app.focused_question().is_some() { 60 } else { 48 };
-    let [left, right] = area.layout(&Layout::horizontal([
-        Constraint::Percentage(left_share),
-        Constraint::Percentage(100 - left_share),
-    ]));
-    let lines = explanation(app, theme);
+    let columns = |share: u16| {
+        area.layout(&Layout::horizontal([
+            Constraint::Percentage(share),
+            Constraint::Percentage(100 - share),
+        ]))
+    };
     // A question's options get the rows they need first (the steps list keeps five):
     // an operator answers only what they can see.
-    let question = app.focused_question().map_or(0, |q| {
-        let text = std::iter::once(Line::raw(q.text.clone()))
-            .chain(q.answers.iter().map(|c| Line::raw(format!(" 1) {}", c.label))))
-            .collect();
-        u16::try_from(super::wrapped_rows(text, left.width.saturating_sub(2))).unwrap_or(u16::MAX)
-    });
+    let question_rows = |left: Rect| {
+        app.focused_question().map_or(0, |q| {
+            let text = std::iter::once(Line::raw(q.text.clone()))
+                .chain(q.answers.iter().map(|c| Line::raw(format!(" 1) {}", c.label))))
+                .collect();
+            u16::try_from(super::wrapped_rows(text, left.width.saturating_sub(2))).unwrap_or(u16::MAX)
+        })
+    };
+    // When they do not fit the usual column, the column widens (the matrix narrows).
+    let [mut left, mut right] = columns(48);
+    let mut question = question_rows(left);
+    if question.saturating_add(2) > left.height.saturating_sub(5) {
+        [left, right] = columns(60);
+        question = question_rows(left);
+    }
+    let lines = explanation(app, theme);
     let explain_height = (left.height * 45 / 100)
         .max(question.saturating_add(2))
         .min(left.height.saturating_sub(5));
@@ -243,21 +252,22 @@ pub fn live_row(app: &App, index: usize, theme: &Theme) -> Vec<Line<'static>> {
         .last()
         .map_or(String::new(), |p| format!(", {} ms", p.timings.total_ms));
     // The follow-up of a failed handshake runs on after the session: say so until it lands.
-    let following = results
-        .last()
-        .filter(|p| app.following_up(p))
-        .map_or(String::new(), |_| {
-            format!("; {}", say("address", "following_up", &[("text", spinner(app))]))
-        });
-    vec![
+    // On a row of its own, so a long failure line cannot push it out of the pane.
+    let following = results.last().filter(|p| app.following_up(p)).map(|_| {
+        Line::styled(
+            format!("   {}", say("address", "following_up", &[("text", spinner(app))])),
+            theme.warn(),
+        )
+    });
+    let mut lines = vec![
         Line::from(vec![Span::raw(format!(" {address:<16} ")), Span::styled(state, style)]),
         Line::styled(
-            theme
-                .text(&format!("   {detail}{timing}{attempts}{following}"))
-                .into_owned(),
+            theme.text(&format!("   {detail}{timing}{attempts}")).into_owned(),
             theme.dim(),
         ),
-    ]
+    ];
+    lines.extend(following);
+    lines
 }
 
 /// How long the address's current stage has run and the timeout that ends it.
