@@ -1,13 +1,18 @@
-//! Detail of one address: transcript beside the certificate chain.
+//! Detail of one address: transcript beside the certificate chain. An address still
+//! being probed shows its stages so far and the one running, with its timeout.
 //!
 //! ```text
-//! +- TLS: TLSv1.3 TLS_AES_256_GCM_SHA384 x25519, SNI mx.example.com -----+
+//!  mx.example.com [192.0.2.1:25] FAILED at TLS handshake: the whole failure,
+//!  wrapped over as many rows as it takes; then each finding
 //! +- transcript -----------------------+- certificate chain ---------------+
-//! |  0 ms     -- connecting to ...     | [0] CN=mx.example.com              |
+//! |  0 ms     -- connecting to ...     | second opinion / follow-up /       |
+//! |                                    | this relay's client / scan (live)  |
+//! |                                    | [0] CN=mx.example.com              |
 //! |  3 ms     S: 220 mx ESMTP          |     SANs: mx.example.com           |
 //! |  4 ms tls C: EHLO relay            |     expired 3 days ago  <- problem |
 //! +------------------------------------+-----------------------------------+
-//! | swaks ... / openssl s_client ...                                       |
+//! | swaks ... (both commands, wrapped; the pane is sized to them)          |
+//! | openssl s_client ...                                                   |
 //! +------------------------------------------------------------------------+
 //! ```
 

@@ -2,13 +2,14 @@
 //!
 //! ```text
 //! +- steps ----------------------+- MX x address -------------------+
-//! | [ ok ] Does the domain ...   | MX 10 mx1.example.com            |
-//! | [FAIL] Did the server clo... |  192.0.2.1  done     OK  TLSv1.3  |
-//! | [ask ] Seen from elsewhere?  | MX 20 mx2.example.com            |
-//! | [wait] (no result yet)       |                                  |
-//! +- this step ------------------+  192.0.2.2  TLS handshake  closed|
-//! | what it checks and why       |                                  |
-//! | 1) yes  2) no  3) don't know |                                  |
+//! | [yes] Does the domain exist? | MX 10 mx1.example.com            |
+//! | [yes] finding: Did the ser...|  192.0.2.1  OK                   |
+//! | [ask] Seen from elsewhere?   |    TLSv1.3 ..., 40 ms            |
+//! | [wait] (no result yet)       | MX 20 mx2.example.com            |
+//! +- this step ------------------+  192.0.2.2  | TLS handshake      |
+//! | the question, every option   |    3 s in TLS handshake; gives   |
+//! | (sized to fit them), then    |    up after 30 s                 |
+//! | what it checks and why       |    following up… (after a fail)  |
 //! +------------------------------+----------------------------------+
 //! ```
 

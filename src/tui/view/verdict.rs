@@ -7,11 +7,14 @@
 //! | The server's TLS layer dies right after it says 220                |
 //! | This relay: defers the mail (it stays in the queue and is retried) |
 //! | This is what holds this relay's mail.                              |
-//! | remote MX broken · owner recipient · confidence medium (why)      |
 //! | fix: ...                                                          |
+//! | Open question (1-4 answers it): ...                               |
+//! |  1) ...  2) ...  3) ...  4) ...   (one row each)                  |
+//! | owner, confidence; why; next check (these may scroll: Tab, j/k)   |
 //! +- evidence (Enter: show) ------------------------------------------+
 //! | > mx2 [192.0.2.2] transcript line 11: closed after 220 ...         |
 //! +- before you retry; this relay; recipient policy (PgUp/PgDn) ------+
+//! | per address: OpenSSL, follow-up, relay client, scan (live)         |
 //! | [FAIL] ... checklist, workaround                                   |
 //! | This relay: Postfix 3.7, ...   (its log's words per address,       |
 //! |   Route: ...                    then route, TLS level, settings)   |
