@@ -327,7 +327,7 @@ async fn failures_are_red_and_marked_in_words() {
     let buffer = terminal.backend().buffer();
     assert!(buffer.content().iter().all(|c| c.fg == Color::Reset));
     let text: String = buffer.content().iter().map(|c| c.symbol()).collect();
-    assert!(text.contains("FAIL at TLS") && text.contains("[FAIL]"), "{text}");
+    assert!(text.contains("FAIL at TLS") && text.contains("finding: "), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1128,7 +1128,7 @@ async fn no_retry_is_offered_when_the_relay_would_defer() {
 }
 
 /// While probing, only what the MX lookup settled shows a result; a step whose evidence
-/// is not in yet waits, it is never shown as the finding ([FAIL]).
+/// is not in yet waits, it is never shown as the finding.
 #[tokio::test(flavor = "multi_thread")]
 async fn while_probing_a_step_without_its_result_is_pending() {
     let recorded = lab_report("healthy").await;
@@ -1150,15 +1150,207 @@ async fn while_probing_a_step_without_its_result_is_pending() {
         app.screen = Screen::Triage;
         let text = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
         assert!(
-            !text.contains("[FAIL]"),
+            !text.contains("finding:"),
             "a healthy server shows no finding while probing:\n{text}"
         );
         if !drawn && matches!(event, engine::Event::Stage { .. }) {
-            assert!(text.contains("[ ok ] Is the recipient domain missi"), "{text}");
+            assert!(text.contains("[no ] Is the recipient domain missin"), "{text}");
             assert!(text.contains("[wait] Do the MX hosts lack addresse"), "{text}");
+            // Seven seconds on: the address says how long its stage has run and when it gives up.
+            app.update(Event::Tick(Duration::from_secs(7)));
+            let text = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
+            assert!(text.contains("7 s in greeting; gives up after 60 s"), "{text}");
             snapshot("healthy_triage_probing_80x24", &draw(&app, 80, 24));
+            // Enter opens what is known of the session so far.
+            app.triage_pane = TriagePane::Matrix;
+            app.update(key(KeyCode::Enter));
+            assert_eq!(app.screen, Screen::Detail);
+            let text = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
+            assert!(
+                text.contains("live: mx.healthy.lab.test") && text.contains("-- greeting"),
+                "{text}"
+            );
+            app.update(key(KeyCode::Esc));
             drawn = true;
         }
     }
     assert!(drawn);
+}
+
+/// The operator who answered a four-option question seeing only option 1: at 80x24 the
+/// verdict, a long fix and every option of the open question are on screen, and the
+/// verdict pane scrolls to whatever still does not fit.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_verdict_a_long_fix_and_every_option_fit_80x24() {
+    use mxtriage::tui::view::{Scrolled, scroll_room};
+    let recorded = lab_report("expired").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &recorded);
+    app.update(key(KeyCode::Char('v')));
+    assert_eq!(app.screen, Screen::Verdict);
+    let (id, labels): (String, Vec<String>) = {
+        let question = app.open_question().expect("the relay's TLS policy is asked");
+        (
+            question.id.clone(),
+            question.answers.iter().map(|a| a.label.clone()).collect(),
+        )
+    };
+    assert_eq!(labels.len(), 4, "{labels:?}");
+    app.session.as_mut().unwrap().verdict.fix = "Tell the recipient's postmaster that mx.expired.lab.test \
+        presents a certificate that expired; they renew it and install the new chain, then reload the \
+        MTA. Until then, compare the relay's log line with this transcript before you retry."
+        .into();
+    let terminal = draw(&app, 80, 24);
+    let text = rows(terminal.backend().buffer()).join("\n");
+    assert!(text.contains("you retry."), "the whole fix is shown:\n{text}");
+    for (i, label) in labels.iter().enumerate() {
+        let start: String = label.chars().take(12).collect();
+        assert!(
+            text.contains(&format!("{}) {start}", i + 1)),
+            "option {}:\n{text}",
+            i + 1
+        );
+    }
+    snapshot("expired_verdict_long_fix_question_80x24", &terminal);
+
+    // What does not fit scrolls: Tab focuses the verdict pane, End shows its last line.
+    let room = scroll_room(&app, Scrolled::VerdictHead);
+    app.update(key(KeyCode::BackTab));
+    app.update(key(KeyCode::End));
+    assert_eq!(app.verdict_head_scroll, room.max);
+    let shown = pane_rows(draw(&app, 80, 24).backend().buffer(), "verdict");
+    assert!(
+        shown.last().is_some_and(|r| !r.trim().is_empty()),
+        "the last row shows the last line: {shown:#?}"
+    );
+
+    // The number keys answer it right here.
+    let footer = view::footer_keys(&app, 80);
+    assert!(footer.contains(&("1-4", "answer")), "{footer:?}");
+    app.update(key(KeyCode::Char('2')));
+    assert!(app.answers.contains_key(&id), "answered from the Verdict screen");
+    assert_eq!(app.screen, Screen::Verdict);
+}
+
+/// A failure whose words run past the screen's width wraps in Detail's header, and both
+/// commands that reproduce the session stay on screen.
+#[tokio::test(flavor = "multi_thread")]
+async fn detail_wraps_a_long_failure_line_and_shows_both_commands() {
+    let recorded = lab_report("close-after-220").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &recorded);
+    let message = "received fatal alert: the peer's TLS stack reported an internal error after the \
+        ServerHello, while the certificate chain was still being sent, ending in END-OF-MESSAGE";
+    for probe in &mut app.session.as_mut().unwrap().check.probes {
+        probe.failure = Some(mxtriage::model::Failure::TlsError {
+            message: message.into(),
+        });
+    }
+    app.triage_pane = TriagePane::Matrix;
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Detail);
+    let terminal = draw(&app, 80, 24);
+    let text = rows(terminal.backend().buffer()).join("\n");
+    assert!(text.contains("END-OF-MESSAGE"), "the whole failure is shown:\n{text}");
+    assert!(
+        text.contains("swaks --to") && text.contains("openssl s_client"),
+        "{text}"
+    );
+    snapshot("close-after-220_detail_long_failure_80x24", &terminal);
+}
+
+/// `mxtriage demo` says how to start and which CA it trusts, at 80x24.
+#[test]
+fn the_demo_says_how_to_start_and_shows_its_lab_ca() {
+    let offers = ["healthy", "expired", "close-after-220"]
+        .iter()
+        .map(|name| mxtriage::tui::app::Offer {
+            name: (*name).into(),
+            domain: format!("{name}.lab.test"),
+            summary: "A healthy server: STARTTLS, TLS 1.3, a certificate from the lab CA.".into(),
+            resolver: "127.0.0.1:53".parse().unwrap(),
+        })
+        .collect();
+    let mut app = App::new(Settings::default(), offers);
+    app.lab_ca = Some("CN=mxtriage lab CA, SHA-256 0123456789abcdef…".into());
+    let terminal = draw(&app, 80, 24);
+    let text = rows(terminal.backend().buffer()).join("\n");
+    assert!(text.contains("press Enter to triage it"), "{text}");
+    assert!(text.contains("lab CA") && text.contains("CN=mxtriage"), "{text}");
+    snapshot("demo_intake_80x24", &terminal);
+    assert_footer_fits("demo intake", &app);
+}
+
+/// A Postfix status line pasted at 80x24: the "understood" pane shows every field the
+/// intake extracted, the error phrase included.
+#[test]
+fn the_understood_pane_shows_every_field_of_a_postfix_status_line() {
+    let line = "Nov 29 18:03:55 relay postfix/smtp[2211]: 4F1A2B3C4D: to=<alice@example.net>, \
+        relay=mx2.example.net[192.0.2.25]:25, delay=7213, delays=7200/0.02/10/0, dsn=4.7.5, \
+        status=deferred (Cannot start TLS: handshake failure: SSL routines::unsupported protocol)";
+    let mut app = App::new(Settings::default(), Vec::new());
+    app.update(Event::Paste(line.into()));
+    let terminal = draw(&app, 80, 24);
+    let text = pane_rows(terminal.backend().buffer(), "understood").join("\n");
+    for shown in [
+        "example.net",
+        "mx2.example.net",
+        "192.0.2.25",
+        "4.7.5",
+        "Postfix",
+        "7213 s",
+        "Cannot start TLS",
+        "protocol",
+    ] {
+        assert!(text.contains(shown), "{shown} is not shown:\n{text}");
+    }
+    snapshot("intake_postfix_status_80x24", &terminal);
+}
+
+/// A failed handshake is followed up after its session: the address says so until the
+/// follow-up's event arrives, and then Detail shows what it found. `s` on Verdict stays
+/// there while the scanned re-run fills it in.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_follow_up_shows_as_running_until_it_lands_and_scan_stays_on_verdict() {
+    let recorded = lab_report("close-after-220").await;
+    assert!(
+        recorded
+            .events
+            .iter()
+            .any(|e| matches!(e, engine::Event::FollowedUp { .. })),
+        "the engine follows up a failed handshake"
+    );
+    let mut app = App::new(Settings::default(), Vec::new());
+    let commands = app.start(recorded.report.target.clone());
+    let Some(Command::Start { generation, .. }) = commands.first().cloned() else {
+        panic!("{commands:?}");
+    };
+    let mut seen_running = false;
+    for event in &recorded.events {
+        if matches!(event, engine::Event::FollowedUp { .. }) {
+            app.screen = Screen::Triage;
+            app.triage_pane = TriagePane::Matrix;
+            let text = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
+            seen_running = text.contains("following up");
+            assert!(seen_running, "{text}");
+        }
+        app.update(Event::Engine {
+            generation,
+            event: event.clone(),
+        });
+    }
+    assert!(seen_running);
+    let text = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
+    assert!(!text.contains("following up"), "it landed:\n{text}");
+    app.screen = Screen::Triage;
+    app.triage_pane = TriagePane::Matrix;
+    app.update(key(KeyCode::Enter));
+    let text = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
+    assert!(text.contains("follow-up:"), "{text}");
+
+    app.update(key(KeyCode::Char('v')));
+    assert_eq!(app.screen, Screen::Verdict);
+    let commands = app.update(key(KeyCode::Char('s')));
+    assert!(matches!(commands.first(), Some(Command::Start { .. })), "{commands:?}");
+    assert_eq!(app.screen, Screen::Verdict, "s stays on the Verdict screen");
 }

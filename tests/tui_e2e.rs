@@ -103,7 +103,7 @@ fn demo_from_scenario_to_exported_report() {
     }
     s.send("\r");
     s.wait_for("FAIL at TLS handshake");
-    s.wait_for("[ask ]");
+    s.wait_for("[ask]");
     s.send("\t");
     s.send("\r");
     s.wait_for("transcript");

@@ -34,8 +34,9 @@ pub enum Event {
     Paste(String),
     /// The terminal's new size (columns, rows).
     Resize(u16, u16),
-    /// Spinner tick; only sent while something runs.
-    Tick,
+    /// Spinner tick, with the time since the run in flight started; only sent while
+    /// something runs.
+    Tick(std::time::Duration),
     /// What the engine reports of the run `generation`.
     Engine {
         generation: u64,
@@ -208,8 +209,15 @@ pub struct Run {
     pub targets: Vec<ProbeTarget>,
     /// The stage each target's current session is in (`None`: not started).
     pub stages: Vec<Option<Stage>>,
+    /// Each target's stages so far and when each began (since the run started): what
+    /// Detail shows of an address still being probed.
+    pub stage_log: Vec<Vec<(std::time::Duration, Stage)>>,
+    /// Time since the run started, as of the last tick.
+    pub elapsed: std::time::Duration,
     /// This run also scans (the `s` key).
     pub scanning: bool,
+    /// A failed handshake is followed up (the engine does it when it does not scan).
+    pub following_up: bool,
     pub done: bool,
     pub error: Option<String>,
 }
@@ -224,6 +232,16 @@ impl Run {
 pub enum TriagePane {
     Steps,
     Matrix,
+}
+
+/// The Verdict screen's panes: Tab moves between them, the keys scroll the focused one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerdictPane {
+    /// The verdict itself: headline, fix, the open question, why.
+    Head,
+    Evidence,
+    /// The checklist, workaround, this relay and the recipient's policy.
+    More,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,6 +273,8 @@ pub struct App {
     pub chain_scroll: u16,
     pub evidence_selected: usize,
     pub verdict_scroll: u16,
+    pub verdict_focus: VerdictPane,
+    pub verdict_head_scroll: u16,
     pub flush: Flush,
     /// The retry's pane is open (it opens again by itself when a retry ends).
     pub flush_open: bool,
@@ -267,6 +287,9 @@ pub struct App {
     pub ascii: bool,
     /// This host's name, looked up once by the runner (update does no I/O).
     pub vantage_host: String,
+    /// The demo's lab CA (subject and fingerprint), described once by the runner: the
+    /// demo trusts it, and says so on screen.
+    pub lab_ca: Option<String>,
     /// The terminal's size (columns, rows), so scrolling stops where the content ends.
     pub viewport: (u16, u16),
     /// Where Esc leads from Detail: the screen it was opened from.
@@ -295,13 +318,15 @@ impl App {
         } else {
             IntakeFocus::Scenarios
         };
+        // The demo opens on its scenarios: say how to start.
+        let status = (!offers.is_empty()).then(|| super::wording::say("demo", "start", &[]));
         App {
             screen: Screen::Intake,
             help: false,
             confirm_quit: false,
             quit: false,
             signal: None,
-            status: None,
+            status,
             spinner: 0,
             intake: Intake {
                 paste,
@@ -332,6 +357,8 @@ impl App {
             chain_scroll: 0,
             evidence_selected: 0,
             verdict_scroll: 0,
+            verdict_focus: VerdictPane::Evidence,
+            verdict_head_scroll: 0,
             flush: Flush::Idle,
             flush_open: false,
             flush_scroll: 0,
@@ -340,6 +367,7 @@ impl App {
             no_color: false,
             ascii: false,
             vantage_host: String::new(),
+            lab_ca: None,
             viewport: (80, 24),
             detail_return: Screen::Triage,
             next_generation: 1,
@@ -370,13 +398,16 @@ impl App {
                 targets.push(target);
             }
         }
-        let stages = targets.iter().map(|t| app_stage(&session, t)).collect();
+        let stages: Vec<_> = targets.iter().map(|t| app_stage(&session, t)).collect();
         app.run = Some(Run {
             generation: 0,
             target: session.check.target.clone(),
             targets,
+            stage_log: vec![Vec::new(); stages.len()],
             stages,
+            elapsed: std::time::Duration::ZERO,
             scanning: false,
+            following_up: false,
             done: true,
             error: None,
         });
@@ -439,6 +470,9 @@ impl App {
             }
             Screen::Detail => scopes.push(Scope::Detail),
             Screen::Verdict => {
+                if self.question_here().is_some() {
+                    scopes.push(Scope::Question);
+                }
                 if self.flush_offer().is_some() {
                     scopes.push(Scope::VerdictFlush);
                 }
@@ -496,12 +530,15 @@ impl App {
     pub fn offers(&self, action: Action) -> bool {
         match action {
             Action::NextPane | Action::PrevPane => {
-                matches!(self.screen, Screen::Intake | Screen::Triage | Screen::Detail)
+                matches!(
+                    self.screen,
+                    Screen::Intake | Screen::Triage | Screen::Detail | Screen::Verdict
+                )
             }
             Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
                 self.flush_open || self.screen != Screen::Export
             }
-            Action::OpenDetail => self.selected_probe().is_some(),
+            Action::OpenDetail => self.selected_target().is_some(),
             // Both wait for the run in flight to end.
             Action::Rerun | Action::Scan => !self.busy(),
             Action::OpenVerdict => self.run.as_ref().is_some_and(Run::finished) && self.session.is_some(),
@@ -521,6 +558,24 @@ impl App {
         Tree::embedded().question_at(&step.node)
     }
 
+    /// The question the number keys answer here: the focused step's on Triage, on
+    /// Verdict the first one still open (it is shown under the fix).
+    pub fn question_here(&self) -> Option<&crate::diagnose::tree::Question> {
+        if self.screen == Screen::Verdict {
+            return self.open_question();
+        }
+        self.focused_question()
+    }
+
+    /// The first question of the walk the operator has not answered, once the run ended.
+    pub fn open_question(&self) -> Option<&crate::diagnose::tree::Question> {
+        if !self.run.as_ref().is_some_and(Run::finished) {
+            return None;
+        }
+        let step = self.session.as_ref()?.verdict.steps.iter().find(|s| s.unanswered)?;
+        Tree::embedded().question_at(&step.node)
+    }
+
     pub fn update(&mut self, event: Event) -> Vec<Command> {
         match event {
             Event::Key(key) => self.on_key(key),
@@ -532,8 +587,11 @@ impl App {
                 self.viewport = (width, height);
                 Vec::new()
             }
-            Event::Tick => {
+            Event::Tick(elapsed) => {
                 self.spinner = self.spinner.wrapping_add(1);
+                if let Some(run) = self.run.as_mut().filter(|r| !r.finished()) {
+                    run.elapsed = elapsed;
+                }
                 Vec::new()
             }
             Event::Terminate(signal) => {
@@ -586,12 +644,16 @@ impl App {
         match event {
             engine::Event::Resolved { report, targets } => {
                 run.stages = vec![None; targets.len()];
+                run.stage_log = vec![Vec::new(); targets.len()];
                 run.targets = targets;
                 self.session = Session::new(*report, self.answers.clone()).ok();
             }
             engine::Event::Stage { target, stage } => {
                 if let Some(i) = run.targets.iter().position(|t| *t == target) {
                     run.stages[i] = Some(stage);
+                    if let Some(log) = run.stage_log.get_mut(i) {
+                        log.push((run.elapsed, stage));
+                    }
                 }
                 // The evidence is unchanged: nothing to judge or save.
                 return Vec::new();
@@ -607,6 +669,9 @@ impl App {
                     run.stages[i] = Some(probe.stage);
                 }
                 run.done = finished;
+                if finished {
+                    self.drop_busy_prompts();
+                }
                 if let Some(session) = &mut self.session {
                     session.check.apply(event);
                 }
@@ -617,6 +682,18 @@ impl App {
             }
         }
         self.autosave()
+    }
+
+    /// The run ended: a prompt or a status that was about it running no longer applies.
+    fn drop_busy_prompts(&mut self) {
+        self.confirm_quit = false;
+        let busy = [
+            super::wording::say("run", "verdict_not_ready", &[]),
+            super::wording::say("run", "still_running", &[]),
+        ];
+        if self.status.as_ref().is_some_and(|s| busy.contains(s)) {
+            self.status = None;
+        }
     }
 
     /// Judges the evidence again (new results or answers); the report is not copied.
@@ -865,15 +942,18 @@ impl App {
                 let plain = self.settings.clone();
                 self.settings.scan = Some(crate::probe::scan::ScanSettings::default());
                 self.settings.second_opinion = true;
+                let from = self.screen;
                 let commands = self.rerun();
                 self.settings = plain;
                 if !commands.is_empty() {
+                    // The scan's results fill in the verdict where the operator asked for it.
+                    self.screen = from;
                     self.status = Some("scanning what the server accepts: up to 40 connections per address".into());
                 }
                 commands
             }
             Action::OpenDetail => {
-                if self.triage_pane == TriagePane::Matrix && self.selected_probe().is_some() {
+                if self.triage_pane == TriagePane::Matrix && self.selected_target().is_some() {
                     self.screen = Screen::Detail;
                     self.detail_return = Screen::Triage;
                     self.transcript_scroll = 0;
@@ -885,7 +965,7 @@ impl App {
                 if self.run.as_ref().is_some_and(Run::finished) && self.session.is_some() {
                     self.screen = Screen::Verdict;
                 } else {
-                    self.status = Some("the verdict is ready when every probe has finished".into());
+                    self.status = Some(super::wording::say("run", "verdict_not_ready", &[]));
                 }
                 Vec::new()
             }
@@ -932,7 +1012,7 @@ impl App {
     }
 
     fn answer(&mut self, n: u8) -> Vec<Command> {
-        let Some(question) = self.focused_question() else {
+        let Some(question) = self.question_here() else {
             return Vec::new();
         };
         let Some(choice) = question.answers.get(usize::from(n).saturating_sub(1)) else {
@@ -996,7 +1076,13 @@ impl App {
                     DetailPane::Chain => DetailPane::Transcript,
                 };
             }
-            Screen::Verdict | Screen::Export => {}
+            Screen::Verdict => {
+                let order = [VerdictPane::Head, VerdictPane::Evidence, VerdictPane::More];
+                let at = order.iter().position(|p| *p == self.verdict_focus).unwrap_or(1);
+                let next = if forward { at + 1 } else { at + order.len() - 1 };
+                self.verdict_focus = order[next % order.len()];
+            }
+            Screen::Export => {}
         }
     }
 
@@ -1053,14 +1139,16 @@ impl App {
                 }
                 DetailPane::Chain => self.chain_scroll = self.scrolled(self.chain_scroll, Scrolled::Chain, action),
             },
-            Screen::Verdict => {
-                if matches!(action, Action::Up | Action::Down) {
+            Screen::Verdict => match self.verdict_focus {
+                VerdictPane::Head => {
+                    self.verdict_head_scroll = self.scrolled(self.verdict_head_scroll, Scrolled::VerdictHead, action);
+                }
+                VerdictPane::Evidence if matches!(action, Action::Up | Action::Down) => {
                     let len = self.session.as_ref().map_or(0, |s| s.verdict.evidence.len());
                     self.evidence_selected = step(self.evidence_selected, len);
-                } else {
-                    self.verdict_scroll = self.scrolled(self.verdict_scroll, Scrolled::VerdictMore, action);
                 }
-            }
+                _ => self.verdict_scroll = self.scrolled(self.verdict_scroll, Scrolled::VerdictMore, action),
+            },
             Screen::Export => {}
         }
     }
@@ -1294,7 +1382,10 @@ impl App {
             target: target.clone(),
             targets: Vec::new(),
             stages: Vec::new(),
+            stage_log: Vec::new(),
+            elapsed: std::time::Duration::ZERO,
             scanning: self.settings.scan.is_some(),
+            following_up: self.settings.follow_up && self.settings.scan.is_none(),
             done: false,
             error: None,
         });
@@ -1308,6 +1399,7 @@ impl App {
         self.transcript_scroll = 0;
         self.chain_scroll = 0;
         self.verdict_scroll = 0;
+        self.verdict_head_scroll = 0;
         vec![Command::Start {
             generation,
             target,
@@ -1319,17 +1411,30 @@ impl App {
         match self.run.as_ref().map(|r| r.target.clone()) {
             Some(target) if !self.busy() => self.start(target),
             Some(_) => {
-                self.status = Some("probes are still running".into());
+                self.status = Some(super::wording::say("run", "still_running", &[]));
                 Vec::new()
             }
             None => Vec::new(),
         }
     }
 
+    /// The selected matrix row's address, probed yet or not.
+    pub fn selected_target(&self) -> Option<&ProbeTarget> {
+        self.run.as_ref()?.targets.get(self.address_selected)
+    }
+
     /// The latest result of the selected matrix row.
     pub fn selected_probe(&self) -> Option<&ProbeResult> {
         let target = self.run.as_ref()?.targets.get(self.address_selected)?;
         self.results(target).last().copied()
+    }
+
+    /// The follow-up of `probe`'s failed handshake is still to come.
+    pub fn following_up(&self, probe: &ProbeResult) -> bool {
+        self.run.as_ref().is_some_and(|r| r.following_up && !r.finished())
+            && probe.stage == Stage::TlsHandshake
+            && probe.failure.is_some()
+            && probe.follow_up.is_none()
     }
 
     /// Every session's result for one matrix row, oldest first.

@@ -46,6 +46,28 @@ pub struct Environment {
     pub extra_anchors: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
+/// An anchor as the operator can recognise it: its subject and the start of its SHA-256
+/// fingerprint (enough to tell it from another; the pane is 26 columns wide).
+fn describe_anchor(der: &rustls::pki_types::CertificateDer<'static>) -> String {
+    let stores = TrustStores::from_parts(Vec::new(), Vec::new());
+    let report = crate::cert::analyze(
+        std::slice::from_ref(der),
+        "",
+        &stores,
+        rustls::pki_types::UnixTime::now(),
+    );
+    report.certificates.first().map_or_else(
+        || "(unreadable)".to_string(),
+        |c| {
+            format!(
+                "{}, SHA-256 {}…",
+                c.subject.as_str(),
+                c.sha256.get(..16).unwrap_or(&c.sha256)
+            )
+        },
+    )
+}
+
 /// Runs the workbench until the operator quits; always restores the terminal.
 ///
 /// After SIGTERM or SIGHUP the process exits here, once the terminal is restored and
@@ -58,6 +80,7 @@ pub async fn run(mut app: App, env: Environment, first: Vec<Command>) -> Result<
     app.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     app.ascii = !utf8_locale();
     app.vantage_host = crate::host::hostname();
+    app.lab_ca = env.extra_anchors.first().map(describe_anchor);
     // ratatui::init installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::init();
     if let Ok(size) = terminal.size() {
@@ -89,6 +112,7 @@ async fn event_loop(
         current: None,
         autosave: autosave_tx,
         stores: StoreCache::default(),
+        started: None,
     };
     for command in app.start_up().into_iter().chain(first) {
         runner.execute(command);
@@ -102,7 +126,7 @@ async fn event_loop(
         let event = if app.busy() {
             tokio::select! {
                 event = rx.recv() => event,
-                _ = tick.tick() => Some(Event::Tick),
+                _ = tick.tick() => Some(Event::Tick(runner.started.map_or(Duration::ZERO, |at| at.elapsed()))),
             }
         } else {
             rx.recv().await
@@ -134,6 +158,8 @@ struct Runner {
     current: Option<tokio::task::AbortHandle>,
     autosave: tokio::sync::watch::Sender<Option<Box<Session>>>,
     stores: StoreCache,
+    /// When the run in flight started, for the elapsed times on Triage.
+    started: Option<std::time::Instant>,
 }
 
 /// The trust stores, loaded once per CA-file setting: reading the system store is the
@@ -181,6 +207,7 @@ impl Runner {
                 if let Some(previous) = self.current.take() {
                     previous.abort();
                 }
+                self.started = Some(std::time::Instant::now());
                 let (tx, env, stores) = (self.tx.clone(), Arc::clone(&self.env), self.stores.clone());
                 let task = tokio::spawn(async move {
                     if let Err(message) = run_check(generation, target, settings, &env, &stores, &tx).await {
@@ -371,4 +398,19 @@ fn utf8_locale() -> bool {
 pub fn load_autosave() -> Result<Session, String> {
     let path = store::autosave_path().map_err(|e| e.to_string())?;
     Session::load(&path).map_err(|e| format!("{e} (nothing to resume?)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cert::test_pki;
+
+    #[test]
+    fn the_lab_ca_is_described_by_subject_and_fingerprint() {
+        let ca = test_pki::self_signed(test_pki::params("mxtriage lab CA", &[], true, -1, 30));
+        let text = describe_anchor(&ca.der());
+        assert!(text.contains("CN=mxtriage lab CA"), "{text}");
+        let hex = text.rsplit(' ').next().unwrap_or_default().trim_end_matches('…');
+        assert_eq!(hex.len(), 16, "{text}");
+    }
 }

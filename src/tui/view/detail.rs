@@ -1,13 +1,18 @@
-//! Detail of one address: transcript beside the certificate chain.
+//! Detail of one address: transcript beside the certificate chain. An address still
+//! being probed shows its stages so far and the one running, with its timeout.
 //!
 //! ```text
-//! +- TLS: TLSv1.3 TLS_AES_256_GCM_SHA384 x25519, SNI mx.example.com -----+
+//!  mx.example.com [192.0.2.1:25] FAILED at TLS handshake: the whole failure,
+//!  wrapped over as many rows as it takes; then each finding
 //! +- transcript -----------------------+- certificate chain ---------------+
-//! |  0 ms     -- connecting to ...     | [0] CN=mx.example.com              |
+//! |  0 ms     -- connecting to ...     | second opinion / follow-up /       |
+//! |                                    | this relay's client / scan (live)  |
+//! |                                    | [0] CN=mx.example.com              |
 //! |  3 ms     S: 220 mx ESMTP          |     SANs: mx.example.com           |
 //! |  4 ms tls C: EHLO relay            |     expired 3 days ago  <- problem |
 //! +------------------------------------+-----------------------------------+
-//! | swaks ... / openssl s_client ...                                       |
+//! | swaks ... (both commands, wrapped; the pane is sized to them)          |
+//! | openssl s_client ...                                                   |
 //! +------------------------------------------------------------------------+
 //! ```
 
@@ -24,13 +29,79 @@ use crate::tui::app::{App, DetailPane};
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(probe) = app.selected_probe() else {
+        render_live(frame, area, app, theme);
+        return;
+    };
+    let head = summary_lines(probe, theme);
+    let commands = reproduce_lines(app, probe, theme);
+    let [summary, left, right, reproduce] = areas(area, app, &head, &commands);
+    frame.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), summary);
+    let transcript = transcript(probe, theme);
+    let scroll = app
+        .transcript_scroll
+        .min(super::room_for(transcript.clone(), left, false).max);
+    frame.render_widget(
+        Paragraph::new(transcript)
+            .block(theme.block("transcript", app.detail_focus == DetailPane::Transcript))
+            .scroll((scroll, 0)),
+        left,
+    );
+    // Wrapped here, not by the Paragraph: see `wrap_marked`.
+    let inner = usize::from(right.width.saturating_sub(2));
+    let chain = chain(app, probe, theme, inner);
+    let scroll = app.chain_scroll.min(super::room_for(chain.clone(), right, false).max);
+    frame.render_widget(
+        Paragraph::new(chain)
+            .block(theme.block("certificate chain", app.detail_focus == DetailPane::Chain))
+            .scroll((scroll, 0)),
+        right,
+    );
+    frame.render_widget(
+        Paragraph::new(commands)
+            .block(theme.block("reproduce by hand", false))
+            .wrap(Wrap { trim: false }),
+        reproduce,
+    );
+}
+
+/// An address still being probed: the stages it has reached and when, with the one
+/// running now and its timeout; the transcript replaces this when the session ends.
+fn render_live(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let Some((run, target)) = app.run.as_ref().zip(app.selected_target()) else {
         frame.render_widget(
             Paragraph::new("No result for this address yet.").block(theme.block("detail", true)),
             area,
         );
         return;
     };
-    let [summary, left, right, reproduce] = areas(area, app);
+    let index = app.address_selected;
+    let log = run.stage_log.get(index).map(Vec::as_slice).unwrap_or_default();
+    let mut lines: Vec<Line> = log
+        .iter()
+        .map(|(at, stage)| {
+            Line::from(vec![
+                Span::styled(format!("{:>7.1} s ", at.as_secs_f64()), theme.dim()),
+                Span::raw(format!("-- {}", stage.label())),
+            ])
+        })
+        .collect();
+    lines.push(Line::styled(
+        format!("{} {}", super::spinner(app), super::triage::pending_text(app, index)),
+        theme.warn(),
+    ));
+    let address = format!("{} [{}]", theme.text(&target.mx), target.address);
+    let title = crate::tui::wording::say("run", "live_title", &[("address", &address)]);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(theme.block(&title, true))
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+/// The address, how its session ended (TLS or the failure) and the findings: every
+/// word of it, wrapped, since the failure is what the operator came to read.
+fn summary_lines(probe: &ProbeResult, theme: &Theme) -> Vec<Line<'static>> {
     let tls = probe.tls.as_ref().map_or("no TLS session".to_string(), |t| {
         format!(
             "{} {} {}, SNI {}",
@@ -47,50 +118,22 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         None => Span::styled(format!("completed; TLS: {}", theme.text(&tls)), theme.good()),
     };
-    frame.render_widget(
-        Paragraph::new(vec![
-            Line::from(vec![
-                Span::styled(format!("{} [{}] ", theme.text(&probe.mx), probe.address), theme.title()),
-                outcome,
-            ]),
-            Line::styled(
-                theme
-                    .text(
-                        &probe
-                            .findings
-                            .iter()
-                            .map(|f| f.describe())
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    )
-                    .into_owned(),
-                theme.warn(),
-            ),
-        ]),
-        summary,
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{} [{}] ", theme.text(&probe.mx), probe.address), theme.title()),
+        outcome,
+    ])];
+    lines.extend(
+        probe
+            .findings
+            .iter()
+            .map(|f| Line::styled(theme.text(&f.describe()).into_owned(), theme.warn())),
     );
-    let transcript = transcript(probe, theme);
-    let scroll = app
-        .transcript_scroll
-        .min(super::room_for(transcript.clone(), left, false).max);
-    frame.render_widget(
-        Paragraph::new(transcript)
-            .block(theme.block("transcript", app.detail_focus == DetailPane::Transcript))
-            .scroll((scroll, 0)),
-        left,
-    );
-    // Wrapped here, not by the Paragraph: see `wrap_marked`.
-    let inner = usize::from(right.width.saturating_sub(2));
-    let chain = chain(probe, theme, inner);
-    let scroll = app.chain_scroll.min(super::room_for(chain.clone(), right, false).max);
-    frame.render_widget(
-        Paragraph::new(chain)
-            .block(theme.block("certificate chain", app.detail_focus == DetailPane::Chain))
-            .scroll((scroll, 0)),
-        right,
-    );
-    let commands: Vec<Line> = app
-        .session
+    lines
+}
+
+/// Both commands that reproduce the session by hand.
+fn reproduce_lines(app: &App, probe: &ProbeResult, theme: &Theme) -> Vec<Line<'static>> {
+    app.session
         .as_ref()
         .and_then(|s| s.verdict.reproduce.iter().find(|r| r.address == probe.address))
         .map(|r| {
@@ -99,21 +142,24 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 Line::raw(theme.text(&r.openssl).into_owned()),
             ]
         })
-        .unwrap_or_default();
-    frame.render_widget(
-        Paragraph::new(commands)
-            .block(theme.block("reproduce by hand", false))
-            .wrap(Wrap { trim: false }),
-        reproduce,
-    );
+        .unwrap_or_default()
 }
 
-/// The summary, transcript, chain and reproduce parts of the screen.
-fn areas(area: Rect, app: &App) -> [Rect; 4] {
+/// The summary, transcript, chain and reproduce parts of the screen. The summary and
+/// both reproduce commands get their wrapped rows (a third of the screen at most each);
+/// the transcript and the chain, which scroll, get the rest.
+fn areas(area: Rect, app: &App, head: &[Line<'_>], commands: &[Line<'_>]) -> [Rect; 4] {
+    let rows =
+        |lines: &[Line<'_>], width: u16| u16::try_from(super::wrapped_rows(lines.to_vec(), width)).unwrap_or(u16::MAX);
+    let cap = (area.height / 3).max(2);
+    let summary = rows(head, area.width).clamp(1, cap);
+    let reproduce = rows(commands, area.width.saturating_sub(2))
+        .saturating_add(2)
+        .clamp(3, cap.max(4));
     let [summary, panes, reproduce] = area.layout(&Layout::vertical([
-        Constraint::Length(2),
+        Constraint::Length(summary),
         Constraint::Min(6),
-        Constraint::Length(4),
+        Constraint::Length(reproduce),
     ]));
     let wide = |pane| if app.detail_wide == pane { 62 } else { 38 };
     let [left, right] = panes.layout(&Layout::horizontal([
@@ -125,14 +171,21 @@ fn areas(area: Rect, app: &App) -> [Rect; 4] {
 
 /// How far the transcript or the chain pane scrolls.
 pub(super) fn room(app: &App, area: Rect, theme: &Theme, pane: super::Scrolled) -> super::Room {
-    let [_, left, right, _] = areas(area, app);
-    match (app.selected_probe(), pane) {
-        (Some(probe), super::Scrolled::Transcript) => super::room_for(transcript(probe, theme), left, false),
-        (Some(probe), _) => {
+    let Some(probe) = app.selected_probe() else {
+        return super::room_for(Vec::new(), area, false);
+    };
+    let [_, left, right, _] = areas(
+        area,
+        app,
+        &summary_lines(probe, theme),
+        &reproduce_lines(app, probe, theme),
+    );
+    match pane {
+        super::Scrolled::Transcript => super::room_for(transcript(probe, theme), left, false),
+        _ => {
             let inner = usize::from(right.width.saturating_sub(2));
-            super::room_for(chain(probe, theme, inner), right, false)
+            super::room_for(chain(app, probe, theme, inner), right, false)
         }
-        (None, _) => super::room_for(Vec::new(), left, false),
     }
 }
 
@@ -157,7 +210,7 @@ fn transcript(probe: &ProbeResult, theme: &Theme) -> Vec<Line<'static>> {
         .collect()
 }
 
-fn chain(probe: &ProbeResult, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+fn chain(app: &App, probe: &ProbeResult, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     let mut push = |depth: usize, text: &str, style: Style| {
         let indent = "    ".repeat(depth);
@@ -175,14 +228,11 @@ fn chain(probe: &ProbeResult, theme: &Theme, width: usize) -> Vec<Line<'static>>
             }
         }));
     };
-    if let Some(opinion) = &probe.second_opinion {
-        push(0, &opinion.describe(), theme.title());
-    }
-    if let Some(scan) = &probe.scan {
-        push(0, "capability scan:", theme.title());
-        for l in scan.describe() {
-            push(0, &format!("  {l}"), Style::default());
-        }
+    // What else was learnt of the address comes first: it arrives after the session.
+    for line in super::address_extras(app, probe, theme) {
+        let style = line.style;
+        let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+        push(0, &text, style);
     }
     let Some(chain) = &probe.chain else {
         push(

@@ -91,14 +91,25 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if queue_rows > 0 {
         render_queue(frame, queue, app, theme);
     }
+    // The understood pane gets the rows its fields need (the paste box keeps two),
+    // so a Postfix status line's error phrase is not cut off below the queue age.
+    let understood_lines = understood_lines(app, theme);
+    let understood_width = main.width * 55 / 100;
+    let needed = u16::try_from(super::wrapped_rows(
+        understood_lines.clone(),
+        understood_width.saturating_sub(2),
+    ))
+    .unwrap_or(u16::MAX)
+    .saturating_add(2);
+    let bottom_height = needed.max(9).min(main.height.saturating_sub(3 + 4)).max(3);
     let [paste, target, bottom] = main.layout(&Layout::vertical([
         Constraint::Min(4),
         Constraint::Length(3),
-        Constraint::Length(9),
+        Constraint::Length(bottom_height),
     ]));
     let [understood, options] = bottom.layout(&Layout::horizontal([
-        Constraint::Percentage(55),
-        Constraint::Percentage(45),
+        Constraint::Length(understood_width),
+        Constraint::Min(0),
     ]));
 
     let mut paste_area = intake.paste.clone();
@@ -109,7 +120,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     target_area.set_block(theme.block("target (Enter or C-r to run)", intake.focus == IntakeFocus::Target));
     frame.render_widget(&target_area, target);
 
-    render_understood(frame, understood, app, theme);
+    frame.render_widget(
+        Paragraph::new(understood_lines)
+            .block(theme.block("understood", false))
+            .wrap(Wrap { trim: false }),
+        understood,
+    );
     // A paste naming several destinations: picking one matters more than the options now.
     if intake.destinations.len() > 1 {
         render_destinations(frame, options, app, theme);
@@ -142,34 +158,51 @@ fn render_destinations(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) 
 fn render_offers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let intake = &app.intake;
     // The highlighted scenario's summary gets rows of its own, so it never hides the list.
-    let [list_area, summary_area] = area.layout(&Layout::vertical([Constraint::Min(3), Constraint::Length(6)]));
+    let [list_area, summary_area] = area.layout(&Layout::vertical([Constraint::Min(3), Constraint::Length(10)]));
     let items: Vec<ListItem> = intake.offers.iter().map(|o| ListItem::new(o.name.clone())).collect();
     let mut state = ListState::default().with_selected(Some(intake.offer_selected));
     let list = List::new(items)
-        .block(theme.block("lab scenarios", intake.focus == IntakeFocus::Scenarios))
+        .block(theme.block(
+            &say("demo", "scenarios_title", &[]),
+            intake.focus == IntakeFocus::Scenarios,
+        ))
         .highlight_style(theme.selected())
         .highlight_symbol("> ");
     frame.render_stateful_widget(list, list_area, &mut state);
-    let summary = intake
-        .offers
-        .get(intake.offer_selected)
-        .map(|o| o.summary.clone())
-        .unwrap_or_default();
+    let mut lines = vec![Line::styled(
+        intake
+            .offers
+            .get(intake.offer_selected)
+            .map(|o| o.summary.clone())
+            .unwrap_or_default(),
+        theme.dim(),
+    )];
+    // The demo trusts its own CA, not the system's roots: which one, in words and hash.
+    if let Some(ca) = &app.lab_ca {
+        lines.push(Line::raw(
+            theme.text(&say("demo", "lab_ca", &[("ca", ca)])).into_owned(),
+        ));
+    }
     frame.render_widget(
-        Paragraph::new(summary)
-            .style(theme.dim())
+        Paragraph::new(lines)
             .wrap(Wrap { trim: true })
-            .block(theme.block("scenario", false)),
+            .block(theme.block(&say("demo", "scenario_title", &[]), false)),
         summary_area,
     );
 }
 
-fn render_understood(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// Every field the intake extracted, the error phrase last (it is long and wraps).
+fn understood_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     match &app.intake.extracted {
         Ok(x) => {
             let row = |label: &str, value: Option<String>| {
-                value.map(|v| Line::from(vec![Span::styled(format!("{label:<9}"), theme.dim()), Span::raw(v)]))
+                value.map(|v| {
+                    Line::from(vec![
+                        Span::styled(format!("{label:<9}"), theme.dim()),
+                        Span::raw(theme.text(&v).into_owned()),
+                    ])
+                })
             };
             lines.extend(
                 [
@@ -210,12 +243,7 @@ fn render_understood(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if let Some(error) = &app.intake.error {
         lines.push(Line::styled(error.clone(), theme.bad()));
     }
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(theme.block("understood", false))
-            .wrap(Wrap { trim: true }),
-        area,
-    );
+    lines
 }
 
 fn render_options(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {

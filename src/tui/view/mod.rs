@@ -155,7 +155,40 @@ pub enum Scrolled {
     Chain,
     /// Verdict's checklist, workaround, relay and policy pane.
     VerdictMore,
+    /// Verdict's own pane: headline, fix, the open question, why.
+    VerdictHead,
     Flush,
+}
+
+/// What else was learnt of one address, as it arrives: OpenSSL's view, the follow-up
+/// of a failed handshake (or that it runs), this relay's own client, the scan.
+pub fn address_extras(app: &App, probe: &crate::model::ProbeResult, theme: &Theme) -> Vec<Line<'static>> {
+    use super::wording::say;
+    let mut lines = Vec::new();
+    let mut push = |key: &str, text: &str, style: Style| {
+        lines.push(Line::styled(
+            theme.text(&say("address", key, &[("text", text)])).into_owned(),
+            style,
+        ));
+    };
+    if let Some(opinion) = &probe.second_opinion {
+        push("openssl", &opinion.describe(), Style::new());
+    }
+    if let Some(follow_up) = &probe.follow_up {
+        push("follow_up", &follow_up.describe(), Style::new());
+    } else if app.following_up(probe) {
+        push("following_up", spinner(app), theme.warn());
+    }
+    if let Some(client) = &probe.relay_client {
+        push("relay_client", &client.summary(), Style::new());
+    }
+    if let Some(scan) = &probe.scan {
+        push("scan", "", theme.title());
+        for l in scan.describe() {
+            lines.push(Line::raw(theme.text(&format!("  {l}")).into_owned()));
+        }
+    }
+    lines
 }
 
 /// How far a pane scrolls before its last line would leave the bottom row, and how far
@@ -176,7 +209,7 @@ pub fn scroll_room(app: &App, pane: Scrolled) -> Room {
     let theme = Theme::of(app);
     match pane {
         Scrolled::Transcript | Scrolled::Chain => detail::room(app, body, &theme, pane),
-        Scrolled::VerdictMore => verdict::room(app, body, &theme),
+        Scrolled::VerdictMore | Scrolled::VerdictHead => verdict::room(app, body, &theme, pane),
         Scrolled::Flush => flush::room(app, flush_area(area), &theme),
     }
 }

@@ -2,13 +2,14 @@
 //!
 //! ```text
 //! +- steps ----------------------+- MX x address -------------------+
-//! | [ ok ] Does the domain ...   | MX 10 mx1.example.com            |
-//! | [FAIL] Did the server clo... |  192.0.2.1  done     OK  TLSv1.3  |
-//! | [ask ] Seen from elsewhere?  | MX 20 mx2.example.com            |
-//! | [wait] (no result yet)       |                                  |
-//! +- this step ------------------+  192.0.2.2  TLS handshake  closed|
-//! | what it checks and why       |                                  |
-//! | 1) yes  2) no  3) don't know |                                  |
+//! | [yes] Does the domain exist? | MX 10 mx1.example.com            |
+//! | [yes] finding: Did the ser...|  192.0.2.1  OK                   |
+//! | [ask] Seen from elsewhere?   |    TLSv1.3 ..., 40 ms            |
+//! | [wait] (no result yet)       | MX 20 mx2.example.com            |
+//! +- this step ------------------+  192.0.2.2  | TLS handshake      |
+//! | the question, every option   |    3 s in TLS handshake; gives   |
+//! | (sized to fit them), then    |    up after 30 s                 |
+//! | what it checks and why       |    following up… (after a fail)  |
 //! +------------------------------+----------------------------------+
 //! ```
 
@@ -19,10 +20,15 @@ use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 
 use super::{Theme, spinner};
 use crate::diagnose::{Outcome, Step, Tree};
+use crate::model::Stage;
 use crate::tui::app::{App, TriagePane};
+use crate::tui::wording::say;
 
-/// How a step reads: a word in brackets, so colour is never the only signal.
-pub fn step_state(app: &App, step: &Step, theme: &Theme) -> (String, ratatui::style::Style) {
+/// How a step reads: its answer to the question it asks (yes, no, the operator's
+/// answer), `ask` while a question waits, `wait` while its evidence is not in; a step
+/// whose check found what it looks for is the finding, and says so in words (colour is
+/// never the only signal). The third value starts the title.
+pub fn step_state(app: &App, step: &Step, theme: &Theme) -> (String, ratatui::style::Style, String) {
     let finished = app.run.as_ref().is_some_and(|r| r.finished());
     // While probing, the walk runs on partial evidence: a step with no probe result yet
     // can come out as the finding ("no addresses" before the first address answered).
@@ -34,25 +40,86 @@ pub fn step_state(app: &App, step: &Step, theme: &Theme) -> (String, ratatui::st
                 .and_then(|n| n.check.as_deref())
                 .is_some_and(|check| check.starts_with("dns_"));
         if !settled {
-            return ("[wait]".into(), theme.dim());
+            return (format!("[{}]", say("steps", "wait", &[])), theme.dim(), String::new());
         }
     }
-    match step.outcome {
-        Outcome::No => ("[ ok ]".into(), theme.good()),
-        Outcome::Yes => ("[FAIL]".into(), theme.bad()),
-        _ if step.unanswered => ("[ask ]".into(), theme.warn()),
-        _ => ("[ ans]".into(), theme.good()),
+    let answer = |found: bool| {
+        // Some titles ask the other way round from what the check looks for ("Does the
+        // server offer STARTTLS?" is answered no when the check finds it missing).
+        let other_way = say("steps", "asked_the_other_way", &[])
+            .split_whitespace()
+            .any(|id| id == step.node);
+        let key = if found != other_way { "yes" } else { "no" };
+        format!("[{:<3}]", say("steps", key, &[]))
+    };
+    match &step.outcome {
+        Outcome::No => (answer(false), theme.good(), String::new()),
+        Outcome::Yes => (answer(true), theme.bad(), say("steps", "finding", &[])),
+        _ if step.unanswered => (format!("[{}]", say("steps", "ask", &[])), theme.warn(), String::new()),
+        Outcome::Answer(key) => (
+            format!("[{}]", short_answer(&step.node, key)),
+            theme.good(),
+            String::new(),
+        ),
     }
 }
 
+/// The operator's answer as its label starts ("Yes", "Don't know", "Opportunistic").
+fn short_answer(node: &str, key: &str) -> String {
+    let label = Tree::embedded()
+        .question_at(node)
+        .and_then(|q| q.answers.iter().find(|a| a.key == key))
+        .map_or(key, |a| a.label.as_str());
+    let short = label.split([',', ':', '(', '/']).next().unwrap_or(label).trim();
+    // Whole words, up to 14 columns: enough to tell the answers of one question apart.
+    let mut out = String::new();
+    for word in short.split_whitespace() {
+        if !out.is_empty() && out.chars().count() + 1 + word.chars().count() > 14 {
+            out.push('…');
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let [left, right] = area.layout(&Layout::horizontal([
-        Constraint::Percentage(48),
-        Constraint::Percentage(52),
+    let columns = |share: u16| {
+        area.layout(&Layout::horizontal([
+            Constraint::Percentage(share),
+            Constraint::Percentage(100 - share),
+        ]))
+    };
+    // A question's options get the rows they need first (the steps list keeps five):
+    // an operator answers only what they can see.
+    let question_rows = |left: Rect| {
+        app.focused_question().map_or(0, |q| {
+            let text = std::iter::once(Line::raw(q.text.clone()))
+                .chain(q.answers.iter().map(|c| Line::raw(format!(" 1) {}", c.label))))
+                .collect();
+            u16::try_from(super::wrapped_rows(text, left.width.saturating_sub(2))).unwrap_or(u16::MAX)
+        })
+    };
+    // When they do not fit the usual column, the column widens (the matrix narrows).
+    let [mut left, mut right] = columns(48);
+    let mut question = question_rows(left);
+    if question.saturating_add(2) > left.height.saturating_sub(5) {
+        [left, right] = columns(60);
+        question = question_rows(left);
+    }
+    let lines = explanation(app, theme);
+    let explain_height = (left.height * 45 / 100)
+        .max(question.saturating_add(2))
+        .min(left.height.saturating_sub(5));
+    let [steps, explain] = left.layout(&Layout::vertical([
+        Constraint::Min(5),
+        Constraint::Length(explain_height),
     ]));
-    let [steps, explain] = left.layout(&Layout::vertical([Constraint::Min(5), Constraint::Percentage(45)]));
     render_steps(frame, steps, app, theme);
-    render_explanation(frame, explain, app, theme);
+    render_explanation(frame, explain, app, lines);
     render_matrix(frame, right, app, theme);
 }
 
@@ -64,10 +131,12 @@ fn render_steps(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .steps
             .iter()
             .map(|step| {
-                let (state, style) = step_state(app, step, theme);
+                let (state, style, lead) = step_state(app, step, theme);
                 ListItem::new(Line::from(vec![
                     Span::styled(state, style),
-                    Span::raw(format!(" {}", step.title)),
+                    Span::raw(" "),
+                    Span::styled(lead, style),
+                    Span::raw(step.title.clone()),
                 ]))
             })
             .collect(),
@@ -89,14 +158,23 @@ fn render_steps(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_stateful_widget(list, area, &mut state);
 }
 
-fn render_explanation(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// The focused step: its question and every option first, then what it checks.
+fn explanation(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     let tree = Tree::embedded();
     let mut lines = Vec::new();
     let step = app
         .session
         .as_ref()
         .and_then(|s| s.verdict.steps.get(app.step_selected));
-    if let Some(node) = step.and_then(|s| tree.node(&s.node)) {
+    if let Some((step, node)) = step.and_then(|s| Some((s, tree.node(&s.node)?))) {
+        // A check's answer, over what it checks (a question shows its answer by its options).
+        if tree.question_at(&node.id).is_none() {
+            let (state, style, lead) = step_state(app, step, theme);
+            lines.push(Line::from(vec![
+                Span::styled(format!("{state} {lead}"), style),
+                Span::styled(step.title.clone(), theme.title()),
+            ]));
+        }
         // A question comes first: it is what the operator has to act on.
         if let Some(question) = tree.question_at(&node.id) {
             lines.push(Line::styled(question.text.clone(), theme.title()));
@@ -110,6 +188,11 @@ fn render_explanation(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else if app.run.as_ref().is_some_and(|r| r.finished()) {
         lines.push(Line::raw("Press v for the verdict."));
     }
+    lines
+}
+
+fn render_explanation(frame: &mut Frame, area: Rect, app: &App, lines: Vec<Line<'static>>) {
+    let theme = Theme::of(app);
     let title = if app.run.as_ref().is_some_and(|r| r.finished()) {
         "this step (v: verdict)"
     } else {
@@ -118,7 +201,7 @@ fn render_explanation(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(
         Paragraph::new(lines)
             .block(theme.block(title, false))
-            .wrap(Wrap { trim: true }),
+            .wrap(Wrap { trim: false }),
         area,
     );
 }
@@ -136,8 +219,12 @@ pub fn live_row(app: &App, index: usize, theme: &Theme) -> Vec<Line<'static>> {
     let address = target.address.ip().to_string();
     let (state, style, detail) = match results.last() {
         None => {
-            let stage = stage.map_or("waiting", |s| s.label());
-            (format!("{} {stage}", spinner(app)), theme.warn(), String::new())
+            let label = stage.map_or("waiting", |s| s.label());
+            (
+                format!("{} {label}", spinner(app)),
+                theme.warn(),
+                pending_text(app, index),
+            )
         }
         Some(p) => match &p.failure {
             Some(f) => (format!("FAIL at {}", p.stage.label()), theme.bad(), f.summary()),
@@ -165,13 +252,51 @@ pub fn live_row(app: &App, index: usize, theme: &Theme) -> Vec<Line<'static>> {
     let timing = results
         .last()
         .map_or(String::new(), |p| format!(", {} ms", p.timings.total_ms));
-    vec![
+    // The follow-up of a failed handshake runs on after the session: say so until it lands.
+    // On a row of its own, so a long failure line cannot push it out of the pane.
+    let following = results.last().filter(|p| app.following_up(p)).map(|_| {
+        Line::styled(
+            format!("   {}", say("address", "following_up", &[("text", spinner(app))])),
+            theme.warn(),
+        )
+    });
+    let mut lines = vec![
         Line::from(vec![Span::raw(format!(" {address:<16} ")), Span::styled(state, style)]),
         Line::styled(
             theme.text(&format!("   {detail}{timing}{attempts}")).into_owned(),
             theme.dim(),
         ),
-    ]
+    ];
+    lines.extend(following);
+    lines
+}
+
+/// How long the address's current stage has run and the timeout that ends it.
+pub(super) fn pending_text(app: &App, index: usize) -> String {
+    let Some(run) = &app.run else {
+        return String::new();
+    };
+    let log = run.stage_log.get(index).map(Vec::as_slice).unwrap_or_default();
+    let Some((since, stage)) = log.last() else {
+        let elapsed = run.elapsed.as_secs().to_string();
+        return say("run", "waiting", &[("elapsed", &elapsed)]);
+    };
+    let t = &app.settings.timeouts;
+    let timeout = match stage {
+        Stage::Connect => t.connect,
+        Stage::TlsHandshake => t.tls,
+        _ => t.command,
+    };
+    let elapsed = run.elapsed.saturating_sub(*since).as_secs().to_string();
+    say(
+        "run",
+        "pending",
+        &[
+            ("elapsed", &elapsed),
+            ("stage", stage.label()),
+            ("timeout", &timeout.as_secs().to_string()),
+        ],
+    )
 }
 
 fn render_matrix(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -216,4 +341,25 @@ fn render_matrix(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .block(theme.block("MX x address (Enter: detail)", focused))
         .highlight_style(theme.selected());
     frame.render_stateful_widget(list, area, &mut state);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_asked_the_other_way_is_a_check_of_the_tree() {
+        let tree = Tree::embedded();
+        for id in say("steps", "asked_the_other_way", &[]).split_whitespace() {
+            let node = tree.node(id);
+            assert!(node.is_some_and(|n| n.check.is_some()), "{id} is no check step");
+        }
+    }
+
+    #[test]
+    fn an_answer_reads_as_its_label_starts() {
+        assert_eq!(short_answer("ask-sender-policy-cert", "unknown"), "Don't know");
+        assert_eq!(short_answer("ask-sender-policy-cert", "verify"), "TLS required…");
+        assert_eq!(short_answer("no-such-node", "works"), "works");
+    }
 }

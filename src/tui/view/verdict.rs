@@ -7,11 +7,14 @@
 //! | The server's TLS layer dies right after it says 220                |
 //! | This relay: defers the mail (it stays in the queue and is retried) |
 //! | This is what holds this relay's mail.                              |
-//! | remote MX broken · owner recipient · confidence medium (why)      |
 //! | fix: ...                                                          |
+//! | Open question (1-4 answers it): ...                               |
+//! |  1) ...  2) ...  3) ...  4) ...   (one row each)                  |
+//! | owner, confidence; why; next check (these may scroll: Tab, j/k)   |
 //! +- evidence (Enter: show) ------------------------------------------+
 //! | > mx2 [192.0.2.2] transcript line 11: closed after 220 ...         |
 //! +- before you retry; this relay; recipient policy (PgUp/PgDn) ------+
+//! | per address: OpenSSL, follow-up, relay client, scan (live)         |
 //! | [FAIL] ... checklist, workaround                                   |
 //! | This relay: Postfix 3.7, ...   (its log's words per address,       |
 //! |   Route: ...                    then route, TLS level, settings)   |
@@ -19,8 +22,10 @@
 //! +-------------------------------------------------------------------+
 //! ```
 //!
-//! The verdict pane does not scroll, so only the prediction's summary lines stand
-//! under the headline; its per-address lines and the configuration scroll below.
+//! The verdict pane gets its rows first and scrolls (Tab focuses it) when even they
+//! are not enough; the open question stands under the fix with every option. Only the
+//! prediction's summary lines stand under the headline; its per-address lines and
+//! the configuration scroll below.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -30,7 +35,7 @@ use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 use super::Theme;
 use crate::diagnose::{CheckStatus, EvidenceAt, Family};
 use crate::model::relay::{Delivery, Outcome};
-use crate::tui::app::App;
+use crate::tui::app::{App, VerdictPane};
 use crate::tui::wording::say;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -43,64 +48,21 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let v = &session.verdict;
     let (summary, details) = prediction(session);
-    let [head, evidence, rest] = area.layout(&Layout::vertical(panes(area.height, summary.len())));
-    let headline = match v.family {
-        Family::Healthy => theme.good(),
-        Family::Inconclusive => theme.warn(),
-        _ => theme.bad(),
+    let Head { lines, must } = head_lines(app, session, &summary, theme);
+    let more = more_lines(app, session, &details, theme);
+    let [head, evidence, rest] = panes(area, &lines, must, v.evidence.len());
+    let room = super::room_for(lines.clone(), head, true);
+    let scroll = app.verdict_head_scroll.min(room.max);
+    let title = if room.max > 0 {
+        say("verdict", "head_title_more", &[])
+    } else {
+        say("verdict", "head_title", &[])
     };
-    let outcome_style = match v.relay.as_ref().map(|p| p.outcome) {
-        Some(Outcome::Deliver(Delivery::Cleartext)) => theme.warn(),
-        Some(outcome) if outcome.delivers() => theme.good(),
-        _ => theme.bad(),
-    };
-    let mut lines = vec![Line::styled(
-        v.title.clone(),
-        headline.add_modifier(ratatui::style::Modifier::BOLD),
-    )];
-    // Under the headline: whether the verdict is what holds this relay's mail.
-    lines.extend(summary.iter().enumerate().map(|(i, l)| {
-        let style = if i == 0 { outcome_style } else { theme.warn() };
-        Line::styled(theme.text(l).into_owned(), style)
-    }));
-    let at_fix = lines.len() + 1;
-    lines.extend([
-        Line::from(vec![
-            Span::raw(format!(
-                "{}, owner: {}, confidence: ",
-                v.family.label(),
-                v.owner.label()
-            )),
-            Span::styled(v.confidence.label().to_string(), theme.title()),
-            Span::styled(format!(" ({})", v.confidence_reason), theme.dim()),
-        ]),
-        // The fix first: on a small terminal it is what must stay visible.
-        Line::raw(format!("fix: {}", v.fix)),
-        Line::styled(format!("why: {}", v.explanation), theme.dim()),
-    ]);
-    if let crate::diagnose::Scope::SomeAddresses { failing, working } = &v.scope {
-        lines.insert(
-            at_fix,
-            Line::styled(
-                format!(
-                    "host-specific: failing {}; fine {}",
-                    failing.join(", "),
-                    working.join(", ")
-                ),
-                theme.warn(),
-            ),
-        );
-    }
-    if let Some(next) = &v.next_check {
-        lines.push(Line::styled(format!("next check: {next}"), theme.warn()));
-    }
-    if let Some(t) = &v.tlsrpt {
-        lines.push(Line::styled(format!("TLS-RPT: {t}"), theme.dim()));
-    }
     frame.render_widget(
         Paragraph::new(lines)
-            .block(theme.block("verdict", false))
-            .wrap(Wrap { trim: true }),
+            .block(theme.block(&title, app.verdict_focus == VerdictPane::Head))
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
         head,
     );
 
@@ -122,21 +84,126 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut state = ListState::default().with_selected(Some(app.evidence_selected));
     frame.render_stateful_widget(
         List::new(items)
-            .block(theme.block("evidence (Enter: show it)", true))
+            .block(theme.block(
+                &say("verdict", "evidence_title", &[]),
+                app.verdict_focus == VerdictPane::Evidence,
+            ))
             .highlight_style(theme.selected()),
         evidence,
         &mut state,
     );
 
-    let more = more_lines(session, &details, theme);
     let scroll = app.verdict_scroll.min(super::room_for(more.clone(), rest, true).max);
     frame.render_widget(
         Paragraph::new(more)
-            .block(theme.block(&say("verdict", "more_title", &[]), false))
+            .block(theme.block(
+                &say("verdict", "more_title", &[]),
+                app.verdict_focus == VerdictPane::More,
+            ))
             .wrap(Wrap { trim: false })
             .scroll((scroll, 0)),
         rest,
     );
+}
+
+/// The verdict pane: headline, what this relay does, scope, the fix, the open question
+/// with every option, then owner, confidence and why; what must not be cut comes first.
+fn head_lines(app: &App, session: &crate::report::Session, summary: &[String], theme: &Theme) -> Head {
+    let v = &session.verdict;
+    let headline = match v.family {
+        Family::Healthy => theme.good(),
+        Family::Inconclusive => theme.warn(),
+        _ => theme.bad(),
+    };
+    let outcome_style = match v.relay.as_ref().map(|p| p.outcome) {
+        Some(Outcome::Deliver(Delivery::Cleartext)) => theme.warn(),
+        Some(outcome) if outcome.delivers() => theme.good(),
+        _ => theme.bad(),
+    };
+    let mut lines = vec![Line::styled(
+        theme.text(&v.title).into_owned(),
+        headline.add_modifier(ratatui::style::Modifier::BOLD),
+    )];
+    // Under the headline: whether the verdict is what holds this relay's mail.
+    lines.extend(summary.iter().enumerate().map(|(i, l)| {
+        let style = if i == 0 { outcome_style } else { theme.warn() };
+        Line::styled(theme.text(l).into_owned(), style)
+    }));
+    if let crate::diagnose::Scope::SomeAddresses { failing, working } = &v.scope {
+        lines.push(Line::styled(
+            theme
+                .text(&format!(
+                    "host-specific: failing {}; fine {}",
+                    failing.join(", "),
+                    working.join(", ")
+                ))
+                .into_owned(),
+            theme.warn(),
+        ));
+    }
+    // The fix first: on a small terminal it is what must stay visible.
+    lines.push(Line::raw(theme.text(&format!("fix: {}", v.fix)).into_owned()));
+    // The open question and all its options, before the why: an answer needs them all.
+    if let Some(question) = app.open_question() {
+        lines.push(Line::styled(
+            theme
+                .text(&say(
+                    "verdict",
+                    "question",
+                    &[
+                        ("text", &question.text),
+                        ("keys", &format!("1-{}", question.answers.len())),
+                    ],
+                ))
+                .into_owned(),
+            theme.warn().add_modifier(ratatui::style::Modifier::BOLD),
+        ));
+        let current = app.answers.get(&question.id);
+        for (i, choice) in question.answers.iter().enumerate() {
+            let mark = if current == Some(&choice.key) { "*" } else { " " };
+            lines.push(Line::raw(
+                theme.text(&format!("{mark}{}) {}", i + 1, choice.label)).into_owned(),
+            ));
+        }
+    }
+    // What must be seen ends here; what follows may scroll out of the pane.
+    let must = lines.len();
+    lines.push(Line::from(vec![
+        Span::raw(format!(
+            "{}, owner: {}, confidence: ",
+            v.family.label(),
+            v.owner.label()
+        )),
+        Span::styled(v.confidence.label().to_string(), theme.title()),
+        Span::styled(
+            theme.text(&format!(" ({})", v.confidence_reason)).into_owned(),
+            theme.dim(),
+        ),
+    ]));
+    lines.push(Line::styled(
+        theme.text(&format!("why: {}", v.explanation)).into_owned(),
+        theme.dim(),
+    ));
+    if let Some(next) = &v.next_check {
+        lines.push(Line::styled(
+            theme.text(&format!("next check: {next}")).into_owned(),
+            theme.warn(),
+        ));
+    }
+    if let Some(t) = &v.tlsrpt {
+        lines.push(Line::styled(
+            theme.text(&format!("TLS-RPT: {t}")).into_owned(),
+            theme.dim(),
+        ));
+    }
+    Head { lines, must }
+}
+
+/// The verdict pane's lines; the first `must` (headline to the question's last option)
+/// are what the pane's height is made for.
+struct Head {
+    lines: Vec<Line<'static>>,
+    must: usize,
 }
 
 /// The prediction's summary (under the headline) and details (in the scrolled pane).
@@ -148,20 +215,48 @@ fn prediction(session: &crate::report::Session) -> (Vec<String>, Vec<String>) {
         .unwrap_or_default()
 }
 
-/// How far the checklist, relay and policy pane scrolls.
-pub(super) fn room(app: &App, area: Rect, theme: &Theme) -> super::Room {
+/// How far the verdict pane or the checklist, relay and policy pane scrolls.
+pub(super) fn room(app: &App, area: Rect, theme: &Theme, pane: super::Scrolled) -> super::Room {
     let Some(session) = &app.session else {
         return super::room_for(Vec::new(), area, true);
     };
     let (summary, details) = prediction(session);
-    let [_, _, rest] = area.layout(&Layout::vertical(panes(area.height, summary.len())));
-    super::room_for(more_lines(session, &details, theme), rest, true)
+    let Head { lines, must } = head_lines(app, session, &summary, theme);
+    let [head, _, rest] = panes(area, &lines, must, session.verdict.evidence.len());
+    match pane {
+        super::Scrolled::VerdictHead => super::room_for(lines, head, true),
+        _ => super::room_for(more_lines(app, session, &details, theme), rest, true),
+    }
 }
 
 /// The scrolled pane: checklist, workaround, this relay, the recipient's policy.
-fn more_lines(session: &crate::report::Session, details: &[String], theme: &Theme) -> Vec<Line<'static>> {
+fn more_lines(app: &App, session: &crate::report::Session, details: &[String], theme: &Theme) -> Vec<Line<'static>> {
     let v = &session.verdict;
     let mut more = Vec::new();
+    // What arrived after the sessions (OpenSSL, the follow-up, this relay's client, the
+    // scan) comes first, so `s` or a follow-up shows here as it lands.
+    for target in app.run.iter().flat_map(|r| &r.targets) {
+        let Some(probe) = app.results(target).last().copied() else {
+            continue;
+        };
+        let extras = super::address_extras(app, probe, theme);
+        if extras.is_empty() {
+            continue;
+        }
+        more.push(Line::styled(
+            theme
+                .text(&format!("{} [{}]", target.mx, target.address.ip()))
+                .into_owned(),
+            theme.title(),
+        ));
+        more.extend(extras.into_iter().map(|mut l| {
+            l.spans.insert(0, Span::raw("  "));
+            l
+        }));
+    }
+    if !more.is_empty() {
+        more.push(Line::raw(""));
+    }
     for item in &v.checklist {
         let (mark, style) = match item.status {
             CheckStatus::Pass => ("[ ok ]", theme.good()),
@@ -216,19 +311,33 @@ fn more_lines(session: &crate::report::Session, details: &[String], theme: &Them
     more
 }
 
-/// Heights of the verdict, evidence and scrolled panes. The prediction's summary gets
-/// rows of its own, so the fix stays in view: on a small screen two are taken from the
-/// scrolled pane (it scrolls, the verdict pane does not), on a large one from the spare.
-fn panes(height: u16, summary: usize) -> [Constraint; 3] {
-    if summary == 0 {
-        return [Constraint::Length(10), Constraint::Min(3), Constraint::Percentage(40)];
-    }
-    let extra = u16::try_from(summary)
+/// The verdict, evidence and scrolled panes. The verdict pane gets the rows its lines
+/// need first (it scrolls when even that is not enough), the evidence up to a few rows,
+/// the scrolled pane what is left: two rows of text, down to one only when the
+/// headline, the fix and every option of the open question need that row.
+fn panes(area: Rect, head: &[Line<'_>], must: usize, evidence: usize) -> [Rect; 3] {
+    const EVIDENCE_MIN: u16 = 3;
+    const REST_MIN: u16 = 3;
+    const REST: u16 = 4;
+    let width = area.width.saturating_sub(2);
+    let rows = |lines: &[Line<'_>]| {
+        u16::try_from(super::wrapped_rows(lines.to_vec(), width))
+            .unwrap_or(u16::MAX)
+            .saturating_add(2)
+    };
+    let all = rows(head).min(area.height.saturating_sub(EVIDENCE_MIN + REST));
+    let must = rows(&head[..must.min(head.len())]).min(area.height.saturating_sub(EVIDENCE_MIN + REST_MIN));
+    let head = all.max(must).max(3);
+    let evidence = u16::try_from(evidence)
         .unwrap_or(u16::MAX)
-        .min(height.saturating_sub(21) + 2);
-    let head = 10 + extra;
-    let rest = (height * 2 / 5).min(height.saturating_sub(head + 3));
-    [Constraint::Length(head), Constraint::Min(3), Constraint::Length(rest)]
+        .saturating_add(2)
+        .clamp(EVIDENCE_MIN, 6)
+        .min(area.height.saturating_sub(head + REST).max(EVIDENCE_MIN));
+    area.layout(&Layout::vertical([
+        Constraint::Length(head),
+        Constraint::Length(evidence),
+        Constraint::Min(REST_MIN),
+    ]))
 }
 
 /// The prediction's lines as its asset lays them out: unindented lines say what the
