@@ -359,10 +359,7 @@ async fn flush(session: &Session, relay: &mxtriage::relay::RelaySource) {
         eprintln!("not flushed: this relay {why}; retrying now would only repeat the failure");
         return;
     };
-    let config_dir = match relay {
-        mxtriage::relay::RelaySource::Postfix { config_dir } => config_dir.as_deref(),
-        _ => None,
-    };
+    let config_dir = relay.config_dir();
     // The destination asked about, even when a relayhost is what was probed.
     let domain = session
         .check

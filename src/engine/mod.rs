@@ -279,10 +279,7 @@ fn destination(target: &Target) -> String {
 /// Runs the relay's own client (posttls-finger) once per address that greeted, with the
 /// destination's effective settings; a connection that failed fails for any client.
 async fn relay_clients(options: &CheckOptions, targets: &[ProbeTarget], building: &Building<'_, impl Sink>) {
-    let config_dir = match &options.relay {
-        crate::relay::RelaySource::Postfix { config_dir } => config_dir.clone(),
-        _ => None,
-    };
+    let config_dir = options.relay.config_dir().map(std::path::Path::to_path_buf);
     let (relay, greeted) = {
         let report = building.lock();
         let greeted: Vec<SocketAddr> = report
@@ -339,10 +336,7 @@ async fn relay_clients(options: &CheckOptions, targets: &[ProbeTarget], building
 /// Adds the relay's newest log lines about the destination (its domain and MX hosts)
 /// and its own ClientHello to what was read of it.
 async fn relay_log(options: &CheckOptions, building: &Building<'_, impl Sink>, domain: &str) {
-    let config_dir = match &options.relay {
-        crate::relay::RelaySource::Postfix { config_dir } => config_dir.clone(),
-        _ => None,
-    };
+    let config_dir = options.relay.config_dir().map(std::path::Path::to_path_buf);
     let (relay, hosts) = {
         let report = building.lock();
         let hosts: Vec<String> = report.resolution.hosts.iter().map(|h| h.name.clone()).collect();

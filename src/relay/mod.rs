@@ -31,6 +31,17 @@ pub enum RelaySource {
     Postfix { config_dir: Option<PathBuf> },
 }
 
+impl RelaySource {
+    /// The Postfix configuration directory to pass on (`-c`, `MAIL_CONFIG`); `None` for
+    /// Postfix's default.
+    pub fn config_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            RelaySource::Postfix { config_dir } => config_dir.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 /// Reads the relay for mail to `domain`; `None` when reading is off.
 pub async fn read(source: &RelaySource, domain: &str) -> Option<RelayView> {
     let mut view = read_view(source, domain).await?;

@@ -513,10 +513,7 @@ impl App {
         }
         let mut hosts: Vec<String> = session.check.resolution.hosts.iter().map(|h| h.name.clone()).collect();
         hosts.dedup();
-        let config_dir = match &self.settings.relay {
-            crate::relay::RelaySource::Postfix { config_dir } => config_dir.clone(),
-            _ => None,
-        };
+        let config_dir = self.settings.relay.config_dir().map(std::path::Path::to_path_buf);
         Some(FlushRequest {
             domain: name.clone(),
             hosts,
