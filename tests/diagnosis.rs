@@ -119,6 +119,8 @@ const TABLE: &[(&str, &str, Family, Owner, u8)] = &[
     ),
     // Our small hello gets through the box; only a scan's sender hellos show what it drops.
     ("large-hello-dropped", "healthy", Family::Healthy, Owner::None, 0),
+    // The probe sends SNI; only a relay that sends none (read with the relay) fails here.
+    ("sni-required", "healthy", Family::Healthy, Owner::None, 0),
     // The follow-up after the refusal finds that the server accepts no ClientHello at all.
     (
         "alert-handshake-failure",

@@ -773,3 +773,31 @@ async fn queued_mail_is_retried_in_plaintext_as_predicted() {
     assert_eq!(attempts[0].verdict(), "defer", "{attempts:#?}");
     assert_eq!(attempts[1].verdict(), "deliver (cleartext)", "{attempts:#?}");
 }
+
+/// A server that wants SNI: the probe (which sends the MX name) gets through, the real
+/// Postfix (no smtp_tls_servername: no SNI) fails its handshake, and the verdict names
+/// the missing server name rather than blaming either side's TLS versions; with
+/// `smtp_tls_servername = hostname` the same relay delivers, as predicted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_wants_sni_fails_a_relay_that_sends_none() {
+    let Some(turn) = lab().await else { return };
+    let lab = &turn.lab;
+    let relay = start(lab, &[], &[], &[]);
+    let verdict = session(lab, &relay, "sni-required").await.verdict;
+    let did = relay.deliver(&rcpt(lab, "sni-required"), OUTCOME).await;
+    assert_eq!(did.verdict(), "defer", "{did:#?}");
+    assert_eq!(verdict.id, "server-requires-sni", "{verdict:#?}");
+    assert_eq!(
+        verdict.relay.as_ref().map(|p| category(p.outcome)).as_deref(),
+        Some("defer")
+    );
+    drop(relay);
+    let relay = start(lab, &[("smtp_tls_servername", "hostname")], &[], &[]);
+    let verdict = session(lab, &relay, "sni-required").await.verdict;
+    let did = relay.deliver(&rcpt(lab, "sni-required"), OUTCOME).await;
+    assert_eq!(did.verdict(), "deliver (Trusted TLS)", "{did:#?}");
+    assert_eq!(
+        verdict.relay.as_ref().map(|p| category(p.outcome)).as_deref(),
+        Some("deliver (Trusted TLS)")
+    );
+}

@@ -61,6 +61,25 @@ const CHECKS: &[(&str, Check)] = &[
                 })
         })
     }),
+    // The probe (with SNI) got through, the relay's client (without SNI) failed the handshake.
+    ("relay_client_fails_without_sni", |r| {
+        let sends_sni = r
+            .relay
+            .as_ref()
+            .and_then(|relay| relay.setting("smtp_tls_servername"))
+            .is_some_and(|s| !s.value.trim().is_empty());
+        if sends_sni {
+            return Hit::default();
+        }
+        any(r, |p| {
+            p.failure.is_none()
+                && p.tls.as_ref().is_some_and(|t| t.sni.is_some())
+                && p.relay_client
+                    .as_ref()
+                    .and_then(crate::relay::predict::client_session)
+                    .is_some_and(|s| matches!(s, crate::relay::predict::Session::HandshakeFailed { .. }))
+        })
+    }),
     ("relay_defers_working_servers", |r| {
         Hit::from(crate::relay::predict::predict(r).is_some_and(|p| !p.outcome.delivers()))
     }),

@@ -97,6 +97,14 @@ pub fn all() -> Vec<(&'static str, Shape)> {
             })),
         ),
         (
+            "sni-required",
+            Shape::Single(valid(|s, _| {
+                if let AfterReady::Tls(config) = &s.after_ready {
+                    s.after_ready = AfterReady::RequireSni(Arc::clone(config));
+                }
+            })),
+        ),
+        (
             "alert-handshake-failure",
             Shape::Single(valid(|s, _| s.after_ready = AfterReady::Alert(40))),
         ),

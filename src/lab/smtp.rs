@@ -41,6 +41,9 @@ pub enum AfterReady {
     /// TLS, behind a box that resets any ClientHello record over [`LARGE_HELLO`] bytes
     /// (some firewalls and load balancers do to post-quantum hellos).
     DropLargeHello(Arc<rustls::ServerConfig>),
+    /// TLS only for a ClientHello that names the server (SNI); without one it hangs up,
+    /// as a server with no default certificate does. Postfix sends no SNI by default.
+    RequireSni(Arc<rustls::ServerConfig>),
 }
 
 /// The largest ClientHello record `DropLargeHello` lets through: OpenSSL 3.0's 512-byte
@@ -239,6 +242,20 @@ async fn after_ready(mut stream: TcpStream, script: &Script, number: usize) -> I
                 return Ok(());
             }
             let tls = match tokio::time::timeout(IDLE, TlsAcceptor::from(Arc::clone(config)).accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                _ => return Ok(()),
+            };
+            tls_dialogue(tls, script).await
+        }
+        AfterReady::RequireSni(config) => {
+            let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
+            let Ok(Ok(start)) = tokio::time::timeout(IDLE, acceptor).await else {
+                return Ok(());
+            };
+            if start.client_hello().server_name().is_none() {
+                return Ok(());
+            }
+            let tls = match tokio::time::timeout(IDLE, start.into_stream(Arc::clone(config))).await {
                 Ok(Ok(tls)) => tls,
                 _ => return Ok(()),
             };
