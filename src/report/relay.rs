@@ -28,6 +28,7 @@ const SENTENCES: &[(&str, &str)] = &[
     ("report", "not_blocking"),
     ("report", "client_command"),
     ("report", "log_lines"),
+    ("report", "log_none"),
     ("outcome", "verified"),
     ("outcome", "trusted"),
     ("outcome", "untrusted"),
@@ -170,9 +171,13 @@ pub fn configuration(relay: &RelayView) -> Vec<String> {
         lines.push(say("report", "unread", &[("what", what)]));
     }
     if let Some(source) = &relay.log_source {
-        let count = relay.log.len().to_string();
-        lines.push(say("report", "log_lines", &[("source", source), ("count", &count)]));
-        lines.extend(relay.log.iter().map(|l| format!("  {l}")));
+        if relay.log.is_empty() {
+            lines.push(say("report", "log_none", &[("source", source)]));
+        } else {
+            let count = relay.log.len().to_string();
+            lines.push(say("report", "log_lines", &[("source", source), ("count", &count)]));
+            lines.extend(relay.log.iter().map(|l| format!("  {l}")));
+        }
     }
     lines
 }
