@@ -97,8 +97,11 @@ fn list(dir: &Path) -> Vec<String> {
 fn demo_from_scenario_to_exported_report() {
     let mut s = spawn("demo", &["demo"]);
     s.wait_for("lab scenarios");
-    // close-after-220 is the tenth scenario.
-    for _ in 0..9 {
+    let index = mxtriage::lab::scenarios::all()
+        .iter()
+        .position(|(name, _)| *name == "close-after-220")
+        .unwrap();
+    for _ in 0..index {
         s.send("j");
     }
     s.send("\r");
@@ -285,8 +288,13 @@ status=deferred (TLS is required, but host mx.starttls-454.lab.test[127.77.0.18]
 fn c_c_twice_quits_while_probes_run_even_with_help_open() {
     let mut s = spawn("ctrl-c-busy", &["demo"]);
     s.wait_for("lab scenarios");
-    // no-greeting is the sixteenth scenario: its server never says 220, so probes run on.
-    for _ in 0..15 {
+    // no-greeting's server never says 220, so probes run on; the demo lists the
+    // scenarios in the lab's order.
+    let index = mxtriage::lab::scenarios::all()
+        .iter()
+        .position(|(name, _)| *name == "no-greeting")
+        .unwrap();
+    for _ in 0..index {
         s.send("j");
     }
     s.send("\r");
