@@ -148,7 +148,7 @@ mod intake_screen {
     #[test]
     fn the_workbench_asks_for_the_relay_queue_at_start_but_the_demo_does_not() {
         let app = App::new(Settings::default(), Vec::new());
-        assert!(matches!(app.start_up().as_slice(), [Command::ReadRelayQueue]));
+        assert!(matches!(app.start_up().as_slice(), [Command::ReadRelayQueue(None)]));
     }
 
     #[test]

@@ -74,7 +74,8 @@ pub enum Command {
     },
     Autosave(Box<Session>),
     /// Read this relay's deferred queue in the background (`postqueue -j`).
-    ReadRelayQueue,
+    /// Read the deferred queue of the Postfix instance in this directory (its default: `None`).
+    ReadRelayQueue(Option<std::path::PathBuf>),
     /// Retry the destination's deferred mail now and follow the log (confirmed by the operator).
     Flush(FlushRequest),
 }
@@ -378,7 +379,9 @@ impl App {
     /// demo, whose destinations are the lab's.
     pub fn start_up(&self) -> Vec<Command> {
         if self.intake.offers.is_empty() {
-            vec![Command::ReadRelayQueue]
+            vec![Command::ReadRelayQueue(
+                self.settings.relay.config_dir().map(std::path::Path::to_path_buf),
+            )]
         } else {
             Vec::new()
         }

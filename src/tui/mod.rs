@@ -222,10 +222,12 @@ impl Runner {
                     let _ = tx.blocking_send(Event::Exported(export(&session, to)));
                 });
             }
-            Command::ReadRelayQueue => {
+            Command::ReadRelayQueue(config_dir) => {
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
-                    let _ = tx.send(Event::RelayQueue(read_relay_queue().await)).await;
+                    let _ = tx
+                        .send(Event::RelayQueue(read_relay_queue(config_dir.as_deref()).await))
+                        .await;
                 });
             }
             Command::Flush(request) => {
@@ -250,9 +252,9 @@ impl Runner {
 }
 
 /// This relay's deferred queue, or why it could not be read.
-async fn read_relay_queue() -> app::RelayQueue {
+async fn read_relay_queue(config_dir: Option<&std::path::Path>) -> app::RelayQueue {
     use crate::relay::postfix::queue::{self, QueueError};
-    match queue::deferred(None).await {
+    match queue::deferred(config_dir).await {
         Ok(deferred) => app::RelayQueue::Read(deferred),
         Err(QueueError::NotInstalled(_)) => app::RelayQueue::NoPostfix,
         Err(e) => app::RelayQueue::Unreadable(e.to_string()),
