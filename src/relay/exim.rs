@@ -11,10 +11,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
-
-use tokio::io::AsyncReadExt;
 
 use super::{ClientPolicy, Level, Mta, Origin, RelayView, Setting, TlsLibrary};
 
@@ -822,48 +819,42 @@ fn command_line(binary: &Path, args: &[&str]) -> String {
 /// Runs one command with stdin closed, at most [`OUTPUT_LIMIT`] bytes kept per stream
 /// and [`COMMAND_TIMEOUT`]. `Err` when it cannot run; a non-zero exit is in `failure`.
 async fn run(binary: &Path, args: &[&str]) -> Result<Output, EximError> {
+    use crate::relay::exec::{self, ExecError};
     let command = command_line(binary, args);
-    let mut child = tokio::process::Command::new(binary)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|source| match source.kind() {
-            std::io::ErrorKind::PermissionDenied => EximError::PermissionDenied {
+    let program = binary.to_string_lossy();
+    // One bounded runner for every MTA command: it stops a child that prints past the
+    // bound instead of waiting for the timeout.
+    let captured = exec::run(&program, args, OUTPUT_LIMIT, COMMAND_TIMEOUT)
+        .await
+        .map_err(|e| match e {
+            // An explicit path that is not there: `NotInstalled` is for find_binary.
+            ExecError::NotInstalled { .. } => EximError::Spawn {
+                command: command.clone(),
+                source: std::io::ErrorKind::NotFound.into(),
+            },
+            ExecError::TimedOut { .. } => EximError::Timeout {
                 command: command.clone(),
             },
-            _ => EximError::Spawn {
+            ExecError::Spawn { source, .. } | ExecError::Read { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                EximError::PermissionDenied {
+                    command: command.clone(),
+                }
+            }
+            ExecError::Spawn { source, .. } | ExecError::Read { source, .. } => EximError::Spawn {
                 command: command.clone(),
                 source,
             },
         })?;
-    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        return Err(EximError::Spawn {
+    let Some(status) = captured.status else {
+        return Err(EximError::Failed {
             command,
-            source: std::io::Error::other("no pipe to the child"),
+            status: format!("printed more than {} KiB", OUTPUT_LIMIT / 1024),
+            stderr: stderr_tail(&captured.stderr),
         });
     };
-    let limit = OUTPUT_LIMIT as u64;
-    let collect = async {
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let (mut stdout, mut stderr) = (stdout.take(limit), stderr.take(limit));
-        let (a, b) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
-        // A child writing past the limit gets EPIPE once the pipes close here.
-        drop((stdout, stderr));
-        let status = child.wait().await;
-        (a.and(b).and(status), out, err)
-    };
-    let (status, out, err) = tokio::time::timeout(COMMAND_TIMEOUT, collect)
-        .await
-        .map_err(|_| EximError::Timeout {
-            command: command.clone(),
-        })?;
-    let status = status.map_err(|source| EximError::Spawn {
-        command: command.clone(),
-        source,
-    })?;
+    let (out, err) = (captured.stdout, captured.stderr.into_bytes());
     let stdout = String::from_utf8_lossy(&out).into_owned();
     let stderr = String::from_utf8_lossy(&err).into_owned();
     let failure = (!status.success()).then(|| {
