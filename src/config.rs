@@ -52,9 +52,18 @@ pub struct FileConfig {
     pub no_relay: Option<bool>,
 }
 
-/// `$XDG_CONFIG_HOME/mxtriage/config.toml` (or the platform's equivalent).
+/// Names the file to read instead of the default; set but empty, no file is read (so a
+/// test or a one-off run is not steered by the operator's settings).
+pub const ENV: &str = "MXTRIAGE_CONFIG";
+
+/// `$MXTRIAGE_CONFIG` when set, else `$XDG_CONFIG_HOME/mxtriage/config.toml` (or the
+/// platform's equivalent); `None` when there is no file to look for.
 pub fn default_path() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "mxtriage").map(|dirs| dirs.config_dir().join("config.toml"))
+    match std::env::var_os(ENV) {
+        Some(path) if path.is_empty() => None,
+        Some(path) => Some(PathBuf::from(path)),
+        None => directories::ProjectDirs::from("", "", "mxtriage").map(|dirs| dirs.config_dir().join("config.toml")),
+    }
 }
 
 /// The file at `path`, or `None` when there is none (no file is not an error).
@@ -258,7 +267,7 @@ impl Effective {
             Some((path, false)) => {
                 let _ = writeln!(out, "# configuration file: {} (not present)", path.display());
             }
-            None => out.push_str("# configuration file: none (no home or config directory)\n"),
+            None => out.push_str("# configuration file: none (MXTRIAGE_CONFIG is empty, or no config directory)\n"),
         }
         let shown = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
         let nameserver = if self.nameserver.0.is_empty() {

@@ -72,7 +72,7 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            None => workbench(cli.target, cli.probe, cli.resume).await,
+            None => workbench(cli.target, cli.probe, cli.resume, report_dir).await,
             Some(Command::Check(args)) => check(*args, report_dir).await,
             Some(Command::Lab(args)) => lab::demo::serve(args.latency_ms, args.dir)
                 .await
@@ -229,14 +229,22 @@ fn policy_options(args: &ProbeArgs) -> PolicyOptions {
 }
 
 /// The interactive workbench: Intake, Triage on a target, or a resumed session.
-async fn workbench(target: Option<String>, probe: ProbeArgs, resume: bool) -> anyhow::Result<u8> {
+async fn workbench(
+    target: Option<String>,
+    probe: ProbeArgs,
+    resume: bool,
+    report_dir: Option<std::path::PathBuf>,
+) -> anyhow::Result<u8> {
     if !interactive() {
         eprintln!("mxtriage is an interactive workbench and needs a terminal.");
         eprintln!("For scripts, pipes and cron use: mxtriage check TARGET [--format text|json|markdown]");
         eprintln!("See mxtriage --help.");
         return Ok(USAGE);
     }
-    let env = tui::Environment::default();
+    let env = tui::Environment {
+        report_dir,
+        ..tui::Environment::default()
+    };
     let settings = settings(&probe)?;
     if resume {
         let session = tui::load_autosave().map_err(Usage)?;
@@ -275,6 +283,7 @@ async fn demo() -> anyhow::Result<u8> {
     };
     let env = tui::Environment {
         extra_anchors: vec![lab.ca_der()],
+        report_dir: None,
     };
     tui::run(App::new(settings, offers), env, Vec::new()).await?;
     Ok(0)

@@ -144,6 +144,11 @@ fn files(roff: &mut Roff) {
         .text([bold("XDG_CONFIG_HOME")])
         .text([roman("Where the configuration file is looked for (default ~/.config).")])
         .control("TP", [])
+        .text([bold("MXTRIAGE_CONFIG")])
+        .text([roman(
+            "The configuration file to read instead; set but empty, none is read.",
+        )])
+        .control("TP", [])
         .text([bold("NO_COLOR")])
         .text([roman("The workbench draws without colour.")]);
 }

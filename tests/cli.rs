@@ -9,6 +9,7 @@ use common::{Fixture, fixture, run};
 
 fn check(f: &Fixture, target: &str, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    command.env("MXTRIAGE_CONFIG", "");
     command.args([
         "check",
         "--no-relay",
@@ -77,11 +78,13 @@ async fn usage_errors_exit_2_with_a_specific_message() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("without a closing ']'"));
     let mut missing = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    missing.env("MXTRIAGE_CONFIG", "");
     missing.args(["check", "example.com", "--ca-file", "/nonexistent/ca.pem"]);
     let out = run(missing).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/ca.pem"));
     let mut unknown = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    unknown.env("MXTRIAGE_CONFIG", "");
     unknown.args(["check", "example.com", "--bogus"]);
     assert_eq!(run(unknown).await.status.code(), Some(2));
 }
@@ -188,6 +191,7 @@ async fn source_address_is_used_for_the_connection() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bare_command_without_a_terminal_points_to_check() {
     let mut bare = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    bare.env("MXTRIAGE_CONFIG", "");
     bare.stdin(std::process::Stdio::null());
     let out = run(bare).await;
     assert_eq!(out.status.code(), Some(2));
@@ -280,6 +284,7 @@ async fn a_closed_pipe_or_a_full_disk_keeps_the_verdicts_exit_code() {
 
     for args in [&["report", "show"][..], &["report", "diff"][..]] {
         let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+        command.env("MXTRIAGE_CONFIG", "");
         command.args(args).arg(&saved);
         if args[1] == "diff" {
             command.arg(&saved);
@@ -327,6 +332,7 @@ async fn output_file_problems_and_absurd_settings_are_usage_errors_before_any_pr
 async fn the_printed_lab_and_demo_stop_quietly_when_the_reader_is_gone() {
     for command in ["lab", "demo"] {
         let mut piped = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+        piped.env("MXTRIAGE_CONFIG", "");
         piped
             .arg(command)
             .stdin(std::process::Stdio::null())
@@ -338,6 +344,7 @@ async fn the_printed_lab_and_demo_stop_quietly_when_the_reader_is_gone() {
     }
     // A full disk is said, not hidden.
     let mut full = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    full.env("MXTRIAGE_CONFIG", "");
     full.arg("demo").stdin(std::process::Stdio::null()).stdout(dev_full());
     let out = run(full).await;
     let err = String::from_utf8_lossy(&out.stderr);

@@ -508,6 +508,7 @@ fn binary(args: &[&str]) -> std::process::Output {
             env!("CARGO_BIN_EXE_mxtriage"),
         ])
         .args(args)
+        .env("MXTRIAGE_CONFIG", "")
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap()

@@ -662,6 +662,7 @@ fn parse_cli(args: &[&str], input: &str) -> (i32, String) {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_mxtriage"))
+        .env("MXTRIAGE_CONFIG", "")
         .arg("parse")
         .args(args)
         .stdin(Stdio::piped())

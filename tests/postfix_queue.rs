@@ -76,6 +76,7 @@ fn at_most_the_line_limit_is_returned() {
 #[test]
 fn an_unreadable_queue_exits_3_with_the_reason() {
     let out = Command::new(env!("CARGO_BIN_EXE_mxtriage"))
+        .env("MXTRIAGE_CONFIG", "")
         .args(["queue", "--postfix-config", "/nonexistent/mxtriage-test"])
         .output()
         .unwrap();
@@ -91,6 +92,7 @@ fn an_unreadable_queue_exits_3_with_the_reason() {
 #[test]
 fn flush_without_yes_is_a_usage_error_and_asks_nothing() {
     let out = Command::new(env!("CARGO_BIN_EXE_mxtriage"))
+        .env("MXTRIAGE_CONFIG", "")
         .args([
             "queue",
             "--postfix-config",
@@ -289,6 +291,7 @@ mod real_postfix {
 
     fn mxtriage_queue(relay: &PostfixRelay, extra: &[&str]) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_mxtriage"))
+            .env("MXTRIAGE_CONFIG", "")
             .args(["queue", "--postfix-config"])
             .arg(relay.config_dir())
             .args(extra)

@@ -261,6 +261,7 @@ async fn compare_nameserver_and_no_policy_on_the_command_line() {
     let stale = f.lab.resolver_for("stale-mx.lab.test");
     let base = |extra: &[&str]| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+        command.env("MXTRIAGE_CONFIG", "");
         command
             .args([
                 "check",

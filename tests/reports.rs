@@ -39,6 +39,7 @@ fn normalise(session: &mut Session) {
 
 async fn session(f: &Fixture, scenario: &str) -> Session {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    command.env("MXTRIAGE_CONFIG", "");
     command.args([
         "check",
         "--no-relay",
@@ -122,6 +123,7 @@ async fn json_round_trips_through_report_show() {
     }
 
     let mut show = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    show.env("MXTRIAGE_CONFIG", "");
     show.args(["report", "show"]).arg(&path).args(["--format", "markdown"]);
     let out = run(show).await;
     assert_eq!(out.status.code(), Some(1), "exit code follows the saved verdict");
@@ -130,6 +132,7 @@ async fn json_round_trips_through_report_show() {
     let bad = f.dir.join("bad.json");
     std::fs::write(&bad, "{\"schema_version\": 99}").unwrap();
     let mut show = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    show.env("MXTRIAGE_CONFIG", "");
     show.args(["report", "show"]).arg(&bad);
     let out = run(show).await;
     assert_eq!(out.status.code(), Some(2));
@@ -138,6 +141,7 @@ async fn json_round_trips_through_report_show() {
 
 fn check_to_file(f: &Fixture, scenario: &str, file: &std::path::Path, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    command.env("MXTRIAGE_CONFIG", "");
     command
         .args(["check", "--no-relay", &format!("{scenario}.lab.test"), "-o"])
         .arg(file);
@@ -164,6 +168,7 @@ async fn diff_explains_a_real_difference_and_compare_answers_vantage() {
     assert_eq!(run(check_to_file(&f, "flaky", &bad, &[])).await.status.code(), Some(1));
 
     let mut diff = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    diff.env("MXTRIAGE_CONFIG", "");
     diff.args(["report", "diff"]).arg(&bad).arg(&good);
     let out = run(diff).await;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -225,6 +230,7 @@ async fn save_writes_json_and_markdown_under_the_data_directory() {
     let f = fixture("save").await;
     let data = f.dir.join("data");
     let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    command.env("MXTRIAGE_CONFIG", "");
     command.args([
         "check",
         "--no-relay",
@@ -290,6 +296,7 @@ async fn a_report_from_the_far_future_is_shown_not_a_panic() {
         std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
         for format in ["text", "markdown", "json"] {
             let mut show = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+            show.env("MXTRIAGE_CONFIG", "");
             show.args(["report", "show"]).arg(&path).args(["--format", format]);
             let out = run(show).await;
             let err = String::from_utf8_lossy(&out.stderr);
@@ -297,6 +304,7 @@ async fn a_report_from_the_far_future_is_shown_not_a_panic() {
             assert!(!err.contains("panicked"), "{err}");
         }
         let mut diff = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+        diff.env("MXTRIAGE_CONFIG", "");
         diff.args(["report", "diff"]).arg(&path).arg(&path);
         let out = run(diff).await;
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -336,6 +344,7 @@ async fn peer_text_in_the_ticket_cannot_ping_link_or_hide() {
     let path = f.dir.join("hostile.json");
     std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
     let mut show = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    show.env("MXTRIAGE_CONFIG", "");
     show.args(["report", "show"]).arg(&path).args(["--format", "markdown"]);
     let out = run(show).await;
     let markdown = String::from_utf8_lossy(&out.stdout);
@@ -367,6 +376,7 @@ async fn a_padded_certificate_name_stays_on_its_own_line_in_the_reports() {
     std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
     for format in ["text", "markdown"] {
         let mut show = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+        show.env("MXTRIAGE_CONFIG", "");
         show.args(["report", "show"]).arg(&path).args(["--format", format]);
         let out = run(show).await;
         let shown = String::from_utf8_lossy(&out.stdout);
@@ -422,6 +432,7 @@ async fn hostile_mx_name_in_a_loaded_report_yields_no_config_line() {
 
         for format in ["markdown", "text"] {
             let mut show = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+            show.env("MXTRIAGE_CONFIG", "");
             show.args(["report", "show"]).arg(&path).args(["--format", format]);
             let out = run(show).await;
             let shown = String::from_utf8_lossy(&out.stdout);
@@ -590,6 +601,7 @@ async fn an_ip_target_is_probed_as_postmaster_at_the_address_literal() {
     let f = fixture("md-ip").await;
     let ip = session(&f, "expired").await.check.probes[0].address.ip();
     let mut command = Command::new(env!("CARGO_BIN_EXE_mxtriage"));
+    command.env("MXTRIAGE_CONFIG", "");
     command.args(["check", "--no-relay", &format!("[{ip}]"), "--format", "markdown"]);
     command.args(["--timeout-command", "3", "--port", &f.lab.port.to_string()]);
     command

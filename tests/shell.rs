@@ -9,6 +9,7 @@ fn mxtriage(config_home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mxtriage"))
         .args(args)
         .env("XDG_CONFIG_HOME", config_home)
+        .env_remove("MXTRIAGE_CONFIG")
         .env_remove("XDG_DATA_HOME")
         .output()
         .expect("the binary runs")
@@ -158,6 +159,31 @@ fn without_a_file_every_setting_is_the_default() {
     ] {
         assert_eq!(setting(&printed, key).1, "default", "{key}: {printed}");
     }
+}
+
+#[test]
+fn mxtriage_config_names_another_file_or_none() {
+    let home = config_home("env");
+    write_config(&home, "ehlo = \"from-xdg.example.net\"\n");
+    let other = home.join("relay2.toml");
+    std::fs::write(&other, "ehlo = \"relay2.example.net\"\n").unwrap();
+    let run = |value: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_mxtriage"))
+            .arg("--print-config")
+            .env("XDG_CONFIG_HOME", &home)
+            .env("MXTRIAGE_CONFIG", value)
+            .output()
+            .unwrap()
+    };
+    let named = stdout(&run(&other));
+    assert_eq!(
+        setting(&named, "ehlo"),
+        ("relay2.example.net".to_string(), other.display().to_string()),
+        "{named}"
+    );
+    let none = stdout(&run(Path::new("")));
+    assert!(none.contains("# configuration file: none"), "{none}");
+    assert_eq!(setting(&none, "ehlo").1, "default", "{none}");
 }
 
 #[test]
@@ -312,7 +338,8 @@ async fn a_check_uses_the_files_resolver_ca_file_and_ehlo_name() {
             "3",
         ])
         .args(["--port", &f.lab.port.to_string()])
-        .env("XDG_CONFIG_HOME", &home);
+        .env("XDG_CONFIG_HOME", &home)
+        .env_remove("MXTRIAGE_CONFIG");
     let out = common::run(command).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -36,6 +36,8 @@ fn spawn_with(name: &str, args: &[&str], prepare: impl FnOnce(&Path)) -> Session
     command.args(args);
     command.env("HOME", &home);
     command.env("XDG_DATA_HOME", home.join("data"));
+    command.env("XDG_CONFIG_HOME", home.join("config"));
+    command.env_remove("MXTRIAGE_CONFIG");
     command.env("TERM", "xterm-256color");
     command.env("LANG", "C.UTF-8");
     Session {
@@ -131,16 +133,32 @@ fn demo_from_scenario_to_exported_report() {
     assert!(reports.iter().any(|r| r.ends_with(".json")), "{reports:?}");
     assert!(list(&s.home.join("data/mxtriage")).contains(&"autosave.json".to_string()));
 
-    // The autosaved session comes back with --resume, as after a dropped SSH session.
+    // The autosaved session comes back with --resume, as after a dropped SSH session;
+    // its export goes where the configuration file's report_dir says.
     let saved = s.home.join("data/mxtriage/autosave.json");
     let mut resumed = spawn_with("resume", &["--resume"], |home| {
         std::fs::create_dir_all(home.join("data/mxtriage")).unwrap();
         std::fs::copy(&saved, home.join("data/mxtriage/autosave.json")).unwrap();
+        std::fs::create_dir_all(home.join("config/mxtriage")).unwrap();
+        std::fs::write(
+            home.join("config/mxtriage/config.toml"),
+            "report_dir = \"tickets\"\nno_relay = true\n",
+        )
+        .unwrap();
     });
     resumed.wait_for("resumed the last autosaved session");
     resumed.wait_for("The server's TLS layer dies right after it says 220");
+    resumed.send("e");
+    resumed.wait_for("written:");
     resumed.send("q");
     assert!(resumed.exit_status().success());
+    let tickets = list(&resumed.home.join("config/mxtriage/tickets"));
+    assert!(
+        tickets
+            .iter()
+            .any(|r| r.starts_with("close-after-220.lab.test-") && r.ends_with(".md")),
+        "{tickets:?}"
+    );
 }
 
 #[test]

@@ -44,6 +44,9 @@ const QUEUE: usize = 1024;
 pub struct Environment {
     /// Extra anchors that are not in a file (the in-process lab's CA).
     pub extra_anchors: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Where an export without a path goes (`report_dir` in the configuration file);
+    /// `None`: the data directory.
+    pub report_dir: Option<PathBuf>,
 }
 
 /// An anchor as the operator can recognise it: its subject and the start of its SHA-256
@@ -217,9 +220,9 @@ impl Runner {
                 self.current = Some(task.abort_handle());
             }
             Command::Export { session, to } => {
-                let tx = self.tx.clone();
+                let (tx, dir) = (self.tx.clone(), self.env.report_dir.clone());
                 tokio::task::spawn_blocking(move || {
-                    let _ = tx.blocking_send(Event::Exported(export(&session, to)));
+                    let _ = tx.blocking_send(Event::Exported(export(&session, to, dir)));
                 });
             }
             Command::ReadRelayQueue(config_dir) => {
@@ -356,8 +359,8 @@ async fn run_check(
         .map_err(|e| e.to_string())
 }
 
-/// Writes the reports: both formats to the data directory, or one file to `to`.
-fn export(session: &Session, to: Option<PathBuf>) -> Result<Vec<PathBuf>, String> {
+/// Writes the reports: both formats to `dir` (else the data directory), or one file to `to`.
+fn export(session: &Session, to: Option<PathBuf>, dir: Option<PathBuf>) -> Result<Vec<PathBuf>, String> {
     let render = |markdown: bool| {
         if markdown {
             report::render_markdown(session)
@@ -372,7 +375,10 @@ fn export(session: &Session, to: Option<PathBuf>) -> Result<Vec<PathBuf>, String
             Ok(vec![path])
         }
         None => {
-            let dir = store::default_dir().map_err(|e| e.to_string())?;
+            let dir = match dir {
+                Some(dir) => dir,
+                None => store::default_dir().map_err(|e| e.to_string())?,
+            };
             let target = session.check.target.to_string();
             let mut written = Vec::new();
             for (extension, markdown) in [("json", false), ("md", true)] {
