@@ -440,7 +440,7 @@ fn progress_line(event: &engine::Event) -> Option<String> {
         Event::RelayClient { address, run } => {
             Some(format!("  [{}] this relay's client: {}", address.ip(), run.summary()))
         }
-        Event::Stage { .. } | Event::Finished { .. } => None,
+        Event::Stage { .. } | Event::Line { .. } | Event::Finished { .. } => None,
     }
 }
 

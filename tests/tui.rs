@@ -62,6 +62,10 @@ async fn lab_report_with(scenario: &str, adjust: impl FnOnce(&mut engine::CheckO
                 targets.iter_mut().for_each(|t| t.address.set_port(25));
             }
             engine::Event::Stage { target, .. } => target.address.set_port(25),
+            engine::Event::Line { target, line } => {
+                target.address.set_port(25);
+                line.at_ms = 0;
+            }
             engine::Event::Probed(p) => stabilise_probe(p),
             engine::Event::Scanned { address, .. }
             | engine::Event::SecondOpinion { address, .. }
@@ -83,7 +87,22 @@ fn stabilise(report: &mut CheckReport) {
 
 fn stabilise_probe(p: &mut mxtriage::model::ProbeResult) {
     p.address.set_port(25);
-    p.timings = Default::default();
+    // The stages keep their order, 10 ms each, so the time line is drawn the same each run.
+    let stages: Vec<_> = p
+        .timings
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| mxtriage::model::StageMark {
+            stage: m.stage,
+            at_ms: 10 * i as u64,
+        })
+        .collect();
+    p.timings = mxtriage::model::Timings {
+        total_ms: 10 * stages.len() as u64,
+        stages,
+        ..Default::default()
+    };
     // The lab's certificates are dated from now: fixed dates keep every cut of a line
     // (an overlay hides part of it) the same from run to run.
     for cert in p.chain.iter_mut().flat_map(|c| c.certificates.iter_mut()) {
@@ -1166,10 +1185,11 @@ async fn while_probing_a_step_without_its_result_is_pending() {
             app.update(key(KeyCode::Enter));
             assert_eq!(app.screen, Screen::Detail);
             let text = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
-            assert!(
-                text.contains("live: mx.healthy.lab.test") && text.contains("-- greeting"),
-                "{text}"
-            );
+            assert!(text.contains("live: mx.healthy.lab.test"), "{text}");
+            // The transcript so far, line by line, under the stages on the time line.
+            assert!(text.contains("-- connecting to 127."), "{text}");
+            let greeting = text.lines().find(|l| l.contains("│greeting ")).unwrap_or_default();
+            assert!(greeting.contains('█') && greeting.contains("7.00 s"), "{text}");
             app.update(key(KeyCode::Esc));
             drawn = true;
         }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use crate::model::opinion::SecondOpinion;
 use crate::model::relay::{ClientRun, RelayView};
 use crate::model::scan::Scan;
-use crate::model::{CheckReport, Finding, ProbeResult, Stage};
+use crate::model::{CheckReport, Finding, ProbeResult, Stage, TranscriptLine};
 use crate::policy::recipient::RecipientPolicy;
 use crate::probe::ProbeTarget;
 
@@ -21,6 +21,9 @@ pub enum Event {
     },
     /// A probe entered a stage (advisory: it may be dropped when the consumer lags).
     Stage { target: ProbeTarget, stage: Stage },
+    /// A probe added a line to its transcript (advisory, like `Stage`): the session as it
+    /// happens, for an address still being probed. The result carries the whole transcript.
+    Line { target: ProbeTarget, line: TranscriptLine },
     /// One session to one address is over.
     Probed(Box<ProbeResult>),
     /// The capability scan of one address is over.
@@ -81,7 +84,7 @@ impl CheckReport {
     /// so a consumer that applies every event it gets holds the same report.
     pub fn apply(&mut self, event: Event) {
         match event {
-            Event::Resolved { .. } | Event::Stage { .. } => {}
+            Event::Resolved { .. } | Event::Stage { .. } | Event::Line { .. } => {}
             Event::Probed(probe) => {
                 // Kept in MX preference and address order, whatever order they finish in.
                 let key = self.order(&probe);

@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use crate::dns::{Dns, DnsError};
 use crate::model::{CheckReport, MxOutcome, Resolution, Stage};
 use crate::policy::recipient::{self, GatherSettings, Gathered};
-use crate::probe::{self, ProbeTarget};
+use crate::probe::{self, ProbeTarget, Progress};
 use crate::target::Target;
 
 /// At most this many simultaneous connections to one address, to stay below rate limits.
@@ -136,12 +136,17 @@ impl<S: Sink> Building<'_, S> {
         }
     }
 
-    /// Stage changes are advisory (the result follows): never wait for a slow consumer.
-    fn stage(&self, target: &ProbeTarget, stage: Stage) {
+    /// Stage changes and transcript lines are advisory (the result follows): never wait
+    /// for a slow consumer.
+    fn progress(&self, target: &ProbeTarget, progress: Progress<'_>) {
         if self.sink.wants() {
-            self.sink.offer(Event::Stage {
-                target: target.clone(),
-                stage,
+            let target = target.clone();
+            self.sink.offer(match progress {
+                Progress::Stage(stage) => Event::Stage { target, stage },
+                Progress::Line(line) => Event::Line {
+                    target,
+                    line: line.clone(),
+                },
             });
         }
     }
@@ -457,7 +462,7 @@ async fn probe_all(options: &CheckOptions, targets: &[ProbeTarget], building: &B
                     Some(semaphore) => semaphore.acquire().await.ok(),
                     None => None,
                 };
-                let observer = |stage| building.stage(target, stage);
+                let observer = |progress: Progress<'_>| building.progress(target, progress);
                 let result = probe::probe_observed(&options.probe, target, &observer).await;
                 building.record(Event::Probed(Box::new(result))).await;
             }

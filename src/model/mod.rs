@@ -313,6 +313,18 @@ pub struct Timings {
     /// TLS handshake duration.
     pub tls_ms: Option<u64>,
     pub total_ms: u64,
+    /// When each stage began, in order (the time line of the session); empty in reports
+    /// saved before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageMark>,
+}
+
+/// A stage entered `at_ms` after the connect started; it lasts until the next mark, or
+/// the session's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageMark {
+    pub stage: Stage,
+    pub at_ms: u64,
 }
 
 /// Everything one probe of one address produced.

@@ -9,6 +9,7 @@ pub mod openssl;
 pub mod reply;
 pub mod scan;
 mod session;
+pub use session::MAX_TRANSCRIPT;
 pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
@@ -90,8 +91,18 @@ impl ProbeConfig {
     }
 }
 
-/// Told each stage a probe enters, while it runs (the workbench's live matrix).
-pub type StageObserver<'a> = &'a (dyn Fn(Stage) + Send + Sync);
+/// What a probe tells its observer while it runs (the workbench's live matrix and the
+/// transcript of an address still being probed).
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// The session entered this stage.
+    Stage(Stage),
+    /// A line went into the transcript.
+    Line(&'a crate::model::TranscriptLine),
+}
+
+/// Told each stage and transcript line of a probe as it happens.
+pub type StageObserver<'a> = &'a (dyn Fn(Progress<'_>) + Send + Sync);
 
 /// One address to probe, with the MX name it was reached through.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +116,7 @@ pub async fn probe(config: &ProbeConfig, target: &ProbeTarget) -> ProbeResult {
     session::run(config, target, None).await
 }
 
-/// [`probe`], telling `observer` each stage as it is entered.
+/// [`probe`], telling `observer` each stage and transcript line as they happen.
 pub async fn probe_observed(config: &ProbeConfig, target: &ProbeTarget, observer: StageObserver<'_>) -> ProbeResult {
     session::run(config, target, Some(observer)).await
 }

@@ -12,10 +12,10 @@ use tokio_rustls::TlsConnector;
 use super::connect::{QuickAck, connect};
 use super::dialogue::{Command, Dialogue, Next};
 use super::tls::{self, CapturingVerifier, Recording, WireRecord};
-use super::{ProbeConfig, ProbeTarget, StageObserver};
+use super::{ProbeConfig, ProbeTarget, Progress, StageObserver};
 use crate::cert;
 use crate::model::tls::{CipherSuite, NamedGroup, TlsVersion};
-use crate::model::{Direction, Failure, Finding, ProbeResult, Stage, Timings, TlsSession, TranscriptLine};
+use crate::model::{Direction, Failure, Finding, ProbeResult, Stage, StageMark, Timings, TlsSession, TranscriptLine};
 use crate::text::SafeText;
 
 /// Most transcript lines kept for one session; a peer that talks more is cut off.
@@ -101,7 +101,13 @@ impl Session<'_> {
                 capabilities_tls: None,
                 tls: None,
                 chain: None,
-                timings: Timings::default(),
+                timings: Timings {
+                    stages: vec![StageMark {
+                        stage: Stage::Connect,
+                        at_ms: 0,
+                    }],
+                    ..Timings::default()
+                },
                 transcript: Vec::new(),
                 scan: None,
                 second_opinion: None,
@@ -124,6 +130,9 @@ impl Session<'_> {
                 encrypted: self.encrypted,
                 text,
             };
+            if let Some(observer) = self.observer {
+                observer(Progress::Line(&line));
+            }
             self.transcript.push(line);
         }
     }
@@ -143,8 +152,10 @@ impl Session<'_> {
             return;
         }
         self.result.stage = stage;
+        let at_ms = self.elapsed_ms();
+        self.result.timings.stages.push(StageMark { stage, at_ms });
         if let Some(observer) = self.observer {
-            observer(stage);
+            observer(Progress::Stage(stage));
         }
     }
 

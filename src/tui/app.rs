@@ -213,6 +213,9 @@ pub struct Run {
     /// Each target's stages so far and when each began (since the run started): what
     /// Detail shows of an address still being probed.
     pub stage_log: Vec<Vec<(std::time::Duration, Stage)>>,
+    /// Each target's transcript so far, line by line as the engine reports it; emptied
+    /// when its session ends (the result holds the whole transcript).
+    pub live: Vec<Vec<crate::model::TranscriptLine>>,
     /// Time since the run started, as of the last tick.
     pub elapsed: std::time::Duration,
     /// This run also scans (the `s` key).
@@ -407,6 +410,7 @@ impl App {
             target: session.check.target.clone(),
             targets,
             stage_log: vec![Vec::new(); stages.len()],
+            live: vec![Vec::new(); stages.len()],
             stages,
             elapsed: std::time::Duration::ZERO,
             scanning: false,
@@ -645,6 +649,7 @@ impl App {
             engine::Event::Resolved { report, targets } => {
                 run.stages = vec![None; targets.len()];
                 run.stage_log = vec![Vec::new(); targets.len()];
+                run.live = vec![Vec::new(); targets.len()];
                 run.targets = targets;
                 self.session = Session::new(*report, self.answers.clone()).ok();
             }
@@ -658,6 +663,23 @@ impl App {
                 // The evidence is unchanged: nothing to judge or save.
                 return Vec::new();
             }
+            engine::Event::Line { target, line } => {
+                let Some(i) = run.targets.iter().position(|t| *t == target) else {
+                    return Vec::new();
+                };
+                let (Some(live), Some(log)) = (run.live.get_mut(i), run.stage_log.get_mut(i)) else {
+                    return Vec::new();
+                };
+                // The first line of an attempt is its connect starting: the time line's origin.
+                if live.is_empty() {
+                    log.push((run.elapsed, Stage::Connect));
+                    run.stages[i] = Some(Stage::Connect);
+                }
+                if live.len() < crate::probe::MAX_TRANSCRIPT {
+                    live.push(line);
+                }
+                return Vec::new();
+            }
             event => {
                 let finished = matches!(event, engine::Event::Finished { .. });
                 if let engine::Event::Probed(probe) = &event
@@ -667,6 +689,10 @@ impl App {
                         .position(|t| t.address == probe.address && t.mx == probe.mx)
                 {
                     run.stages[i] = Some(probe.stage);
+                    // A further attempt starts its own transcript.
+                    if let Some(live) = run.live.get_mut(i) {
+                        live.clear();
+                    }
                 }
                 run.done = finished;
                 if finished {
@@ -1383,6 +1409,7 @@ impl App {
             targets: Vec::new(),
             stages: Vec::new(),
             stage_log: Vec::new(),
+            live: Vec::new(),
             elapsed: std::time::Duration::ZERO,
             scanning: self.settings.scan.is_some(),
             following_up: self.settings.follow_up && self.settings.scan.is_none(),

@@ -33,6 +33,7 @@ const USED: &[(&str, &str)] = &[
     ("address", "following_up"),
     ("address", "relay_client"),
     ("address", "scan"),
+    ("address", "time_line"),
     ("run", "still_running"),
     ("run", "verdict_not_ready"),
     ("run", "pending"),

@@ -22,8 +22,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::Theme;
-use crate::model::{Direction, ProbeResult};
+use super::{Theme, timeline};
+use crate::model::{Direction, ProbeResult, TranscriptLine};
 use crate::report::chain::Tone;
 use crate::tui::app::{App, DetailPane};
 
@@ -36,7 +36,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let commands = reproduce_lines(app, probe, theme);
     let [summary, left, right, reproduce] = areas(area, app, &head, &commands);
     frame.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), summary);
-    let transcript = transcript(probe, theme);
+    let transcript = transcript(probe, theme, left);
     let scroll = app
         .transcript_scroll
         .min(super::room_for(transcript.clone(), left, false).max);
@@ -64,8 +64,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 }
 
-/// An address still being probed: the stages it has reached and when, with the one
-/// running now and its timeout; the transcript replaces this when the session ends.
+/// An address still being probed: its stages so far on the time line, the one running
+/// now with its timeout, and the transcript as it comes in; the result replaces this
+/// when the session ends.
 fn render_live(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some((run, target)) = app.run.as_ref().zip(app.selected_target()) else {
         frame.render_widget(
@@ -75,28 +76,30 @@ fn render_live(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     };
     let index = app.address_selected;
-    let log = run.stage_log.get(index).map(Vec::as_slice).unwrap_or_default();
-    let mut lines: Vec<Line> = log
-        .iter()
-        .map(|(at, stage)| {
-            Line::from(vec![
-                Span::styled(format!("{:>7.1} s ", at.as_secs_f64()), theme.dim()),
-                Span::raw(format!("-- {}", stage.label())),
-            ])
-        })
-        .collect();
+    let width = inner_width(area);
+    let mut lines = timeline::rows(&super::triage::live_marks(run, index), width, theme);
     lines.push(Line::styled(
         format!("{} {}", super::spinner(app), super::triage::pending_text(app, index)),
         theme.warn(),
     ));
+    lines.push(Line::default());
+    let live = run.live.get(index).map(Vec::as_slice).unwrap_or_default();
+    lines.extend(live.iter().enumerate().map(|(i, l)| transcript_line(i, l, theme)));
     let address = format!("{} [{}]", theme.text(&target.mx), target.address);
     let title = crate::tui::wording::say("run", "live_title", &[("address", &address)]);
+    // The newest lines matter most: keep the end in view as they arrive.
+    let room = super::room_for(lines.clone(), area, false);
     frame.render_widget(
         Paragraph::new(lines)
             .block(theme.block(&title, true))
-            .wrap(Wrap { trim: false }),
+            .scroll((room.max, 0)),
         area,
     );
+}
+
+/// The columns inside a bordered pane.
+fn inner_width(area: Rect) -> usize {
+    usize::from(area.width.saturating_sub(2))
 }
 
 /// The address, how its session ended (TLS or the failure) and the findings: every
@@ -181,7 +184,7 @@ pub(super) fn room(app: &App, area: Rect, theme: &Theme, pane: super::Scrolled) 
         &reproduce_lines(app, probe, theme),
     );
     match pane {
-        super::Scrolled::Transcript => super::room_for(transcript(probe, theme), left, false),
+        super::Scrolled::Transcript => super::room_for(transcript(probe, theme, left), left, false),
         _ => {
             let inner = usize::from(right.width.saturating_sub(2));
             super::room_for(chain(app, probe, theme, inner), right, false)
@@ -189,25 +192,43 @@ pub(super) fn room(app: &App, area: Rect, theme: &Theme, pane: super::Scrolled) 
     }
 }
 
-fn transcript(probe: &ProbeResult, theme: &Theme) -> Vec<Line<'static>> {
-    probe
+/// The session's time line and its transcript. The time line leads when the pane has
+/// room for it and a dozen transcript lines; on a short pane the transcript, which is
+/// the evidence, comes first and the time line follows it.
+fn transcript(probe: &ProbeResult, theme: &Theme, pane: Rect) -> Vec<Line<'static>> {
+    let bars = timeline::rows(&timeline::of_probe(probe), inner_width(pane), theme);
+    let lines = probe
         .transcript
         .iter()
         .enumerate()
-        .map(|(i, l)| {
-            let arrow = l.direction.marker();
-            let style = match l.direction {
-                Direction::Client => theme.fg(ratatui::style::Color::Cyan),
-                Direction::Server => ratatui::style::Style::new(),
-                Direction::Event => theme.dim(),
-            };
-            let lock = if l.encrypted { "tls" } else { "   " };
-            Line::from(vec![
-                Span::styled(format!("{i:>3} {:>5}ms {lock} ", l.at_ms), theme.dim()),
-                Span::styled(format!("{arrow} {}", theme.text(l.text.as_str())), style),
-            ])
-        })
-        .collect()
+        .map(|(i, l)| transcript_line(i, l, theme));
+    let mut out = Vec::new();
+    if bars.is_empty() {
+        out.extend(lines);
+    } else if usize::from(pane.height.saturating_sub(2)) >= bars.len() + 1 + 12 {
+        out.extend(bars);
+        out.push(Line::default());
+        out.extend(lines);
+    } else {
+        out.extend(lines);
+        out.push(Line::default());
+        out.extend(bars);
+    }
+    out
+}
+
+fn transcript_line(i: usize, l: &TranscriptLine, theme: &Theme) -> Line<'static> {
+    let arrow = l.direction.marker();
+    let style = match l.direction {
+        Direction::Client => theme.fg(ratatui::style::Color::Cyan),
+        Direction::Server => ratatui::style::Style::new(),
+        Direction::Event => theme.dim(),
+    };
+    let lock = if l.encrypted { "tls" } else { "   " };
+    Line::from(vec![
+        Span::styled(format!("{i:>3} {:>5}ms {lock} ", l.at_ms), theme.dim()),
+        Span::styled(format!("{arrow} {}", theme.text(l.text.as_str())), style),
+    ])
 }
 
 fn chain(app: &App, probe: &ProbeResult, theme: &Theme, width: usize) -> Vec<Line<'static>> {

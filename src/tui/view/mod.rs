@@ -17,6 +17,7 @@ mod export;
 mod flush;
 mod help;
 mod intake;
+mod timeline;
 mod triage;
 mod verdict;
 
@@ -74,6 +75,11 @@ impl Theme {
         } else {
             std::borrow::Cow::Borrowed(s)
         }
+    }
+
+    /// Only ASCII may be drawn (no UTF-8 locale).
+    pub fn ascii(&self) -> bool {
+        self.ascii
     }
 
     /// Starts a row that continues the line above (see `detail::wrap_marked`).

@@ -18,7 +18,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 
-use super::{Theme, spinner};
+use super::{Theme, spinner, timeline};
 use crate::diagnose::{Outcome, Step, Tree};
 use crate::model::Stage;
 use crate::tui::app::{App, TriagePane};
@@ -249,9 +249,6 @@ pub fn live_row(app: &App, index: usize, theme: &Theme) -> Vec<Line<'static>> {
     } else {
         String::new()
     };
-    let timing = results
-        .last()
-        .map_or(String::new(), |p| format!(", {} ms", p.timings.total_ms));
     // The follow-up of a failed handshake runs on after the session: say so until it lands.
     // On a row of its own, so a long failure line cannot push it out of the pane.
     let following = results.last().filter(|p| app.following_up(p)).map(|_| {
@@ -262,13 +259,49 @@ pub fn live_row(app: &App, index: usize, theme: &Theme) -> Vec<Line<'static>> {
     });
     let mut lines = vec![
         Line::from(vec![Span::raw(format!(" {address:<16} ")), Span::styled(state, style)]),
-        Line::styled(
-            theme.text(&format!("   {detail}{timing}{attempts}")).into_owned(),
-            theme.dim(),
-        ),
+        Line::styled(theme.text(&format!("   {detail}{attempts}")).into_owned(), theme.dim()),
     ];
+    lines.extend(time_strip(app, index, theme));
     lines.extend(following);
     lines
+}
+
+/// Columns of the time strip under each address.
+const STRIP: usize = 24;
+
+/// The address's session as a strip of stage letters, to the scale of the slowest
+/// address of the run, so the slow one stands out down the matrix.
+fn time_strip(app: &App, index: usize, theme: &Theme) -> Option<Line<'static>> {
+    let run = app.run.as_ref()?;
+    let target = run.targets.get(index)?;
+    let scale = app
+        .session
+        .as_ref()
+        .map(|s| s.check.probes.iter().map(|p| p.timings.total_ms).max().unwrap_or(0))
+        .unwrap_or(0);
+    let (bars, running) = match app.results(target).last() {
+        Some(probe) if run.live.get(index).is_none_or(Vec::is_empty) => (timeline::of_probe(probe), false),
+        _ => (live_marks(run, index), true),
+    };
+    (!bars.is_empty()).then(|| timeline::strip(&bars, scale, STRIP, running, theme))
+}
+
+/// The bars of an attempt still running, from the stages the engine reported.
+pub(super) fn live_marks(run: &crate::tui::app::Run, index: usize) -> Vec<timeline::Bar> {
+    let log = run.stage_log.get(index).map(Vec::as_slice).unwrap_or_default();
+    let attempt = log.iter().rposition(|(_, s)| *s == Stage::Connect).unwrap_or(0);
+    let Some((base, _)) = log.get(attempt) else {
+        return Vec::new();
+    };
+    let ms = |d: std::time::Duration| d.saturating_sub(*base).as_millis() as u64;
+    let marks: Vec<crate::model::StageMark> = log[attempt..]
+        .iter()
+        .map(|(at, stage)| crate::model::StageMark {
+            stage: *stage,
+            at_ms: ms(*at),
+        })
+        .collect();
+    timeline::bars(&marks, ms(run.elapsed), false)
 }
 
 /// How long the address's current stage has run and the timeout that ends it.
