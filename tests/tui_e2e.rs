@@ -162,6 +162,43 @@ fn demo_from_scenario_to_exported_report() {
 }
 
 #[test]
+fn an_address_still_being_probed_shows_its_session_live() {
+    let mut s = spawn("live", &["demo"]);
+    s.wait_for("lab scenarios");
+    let index = mxtriage::lab::scenarios::all()
+        .iter()
+        .position(|(name, _)| *name == "tarpit")
+        .unwrap();
+    for _ in 0..index {
+        s.send("j");
+    }
+    s.send("\r");
+    // The greeting takes four seconds: time enough to open the address while it waits.
+    s.wait_for("in greeting; gives up after");
+    // A new run opens with the matrix focused, its first address selected.
+    s.send("\r");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut live = String::new();
+    while Instant::now() < deadline {
+        live = s.text();
+        if live.contains("live: mx.tarpit.lab.test") && live.contains("-- connected from 127.0.0.1") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        live.contains("live: mx.tarpit.lab.test") && live.contains("-- connected from 127.0.0.1"),
+        "the transcript so far, while the greeting is awaited:\n{live}"
+    );
+    assert!(live.contains("greeting "), "the stage on the time line:\n{live}");
+    // When the session ends, its whole transcript replaces the live one.
+    s.wait_for("S: 220 mx.tarpit.lab.test");
+    s.send("q");
+    s.send("y");
+    let _ = s.exit_status();
+}
+
+#[test]
 fn resume_without_a_saved_session_says_so() {
     let mut s = spawn("resume-none", &["--resume"]);
     let status = s.exit_status();
