@@ -62,6 +62,18 @@ impl Session {
         panic!("{needle:?} never appeared; screen:\n{}", self.text());
     }
 
+    /// Picks a demo scenario by name (the list is in the lab's order) and starts it.
+    fn start_scenario(&mut self, name: &str) {
+        let index = mxtriage::lab::scenarios::all()
+            .iter()
+            .position(|(n, _)| *n == name)
+            .unwrap();
+        for _ in 0..index {
+            self.send("j");
+        }
+        self.send("\r");
+    }
+
     fn send(&mut self, keys: &str) {
         self.pty.type_keys(keys.as_bytes());
         // Let the app read each burst separately, as typed keys arrive.
@@ -99,14 +111,7 @@ fn list(dir: &Path) -> Vec<String> {
 fn demo_from_scenario_to_exported_report() {
     let mut s = spawn("demo", &["demo"]);
     s.wait_for("lab scenarios");
-    let index = mxtriage::lab::scenarios::all()
-        .iter()
-        .position(|(name, _)| *name == "close-after-220")
-        .unwrap();
-    for _ in 0..index {
-        s.send("j");
-    }
-    s.send("\r");
+    s.start_scenario("close-after-220");
     s.wait_for("FAIL at TLS handshake");
     s.wait_for("[ask]");
     s.send("\t");
@@ -165,14 +170,7 @@ fn demo_from_scenario_to_exported_report() {
 fn an_address_still_being_probed_shows_its_session_live() {
     let mut s = spawn("live", &["demo"]);
     s.wait_for("lab scenarios");
-    let index = mxtriage::lab::scenarios::all()
-        .iter()
-        .position(|(name, _)| *name == "tarpit")
-        .unwrap();
-    for _ in 0..index {
-        s.send("j");
-    }
-    s.send("\r");
+    s.start_scenario("tarpit");
     // The greeting takes four seconds: time enough to open the address while it waits.
     s.wait_for("in greeting; gives up after");
     // A new run opens with the matrix focused, its first address selected.
@@ -345,14 +343,7 @@ fn c_c_twice_quits_while_probes_run_even_with_help_open() {
     s.wait_for("lab scenarios");
     // no-greeting's server never says 220, so probes run on; the demo lists the
     // scenarios in the lab's order.
-    let index = mxtriage::lab::scenarios::all()
-        .iter()
-        .position(|(name, _)| *name == "no-greeting")
-        .unwrap();
-    for _ in 0..index {
-        s.send("j");
-    }
-    s.send("\r");
+    s.start_scenario("no-greeting");
     s.wait_for("probing");
     s.send("?");
     s.wait_for("Any key closes this help");
