@@ -292,6 +292,25 @@ pub struct Prediction {
     #[serde(default)]
     pub queued: Option<Outcome>,
     pub addresses: Vec<AddressPrediction>,
+    /// When the relay tries equal-preference addresses in a random order and only some
+    /// of them deliver, each attempt is a draw: how often it delivers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chance: Option<Chance>,
+}
+
+/// How often one delivery attempt delivers, when that depends on the order Postfix
+/// happens to try the addresses in (`smtp_randomize_addresses`, `smtp_mx_address_limit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chance {
+    /// Per cent of attempts that reach an address that delivers (1 to 99).
+    pub percent: u8,
+    /// Addresses that deliver, of those the relay may try.
+    pub delivering: usize,
+    pub addresses: usize,
+    /// Most addresses one attempt tries (`smtp_mx_address_limit`; 0: no limit).
+    pub limit: usize,
+    /// What the log says of an attempt that does not deliver.
+    pub failing_log: String,
 }
 
 impl Outcome {

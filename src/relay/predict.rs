@@ -12,7 +12,7 @@
 
 use std::net::IpAddr;
 
-use crate::model::relay::{AddressPrediction, Basis, Delivery, Level, Outcome, Prediction, RelayView};
+use crate::model::relay::{AddressPrediction, Basis, Chance, Delivery, Level, Outcome, Prediction, RelayView};
 use crate::model::{CheckReport, Failure, MxOutcome, ProbeResult, Resolution};
 
 static WORDS: crate::wording::Sentences =
@@ -288,7 +288,7 @@ pub fn predict(report: &CheckReport) -> Option<Prediction> {
         |r| nexthop_domain(&r.nexthop),
     );
     let Some(policy) = &relay.policy else {
-        return Some(destination(&report.resolution, relay, Vec::new()));
+        return Some(destination(&report.resolution, relay, Vec::new(), 0));
     };
     let dnssec = relay
         .setting("smtp_dns_support_level")
@@ -300,6 +300,7 @@ pub fn predict(report: &CheckReport) -> Option<Prediction> {
             log: say("tls_config_problem", &[]),
             queued: None,
             addresses: Vec::new(),
+            chance: None,
         });
     }
     let configured = |name: &str| relay.setting(name).is_some_and(|s| !s.value.trim().is_empty());
@@ -335,8 +336,8 @@ pub fn predict(report: &CheckReport) -> Option<Prediction> {
         .filter(|p| family_used(&p.address.ip()))
         .cloned()
         .collect();
-    let addresses = attempt_order(&usable, limit)
-        .into_iter()
+    let addresses = usable
+        .iter()
         .map(|probe| {
             let client = probe.relay_client.as_ref().filter(|run| client_session(run).is_some());
             let (session, basis) = match client.and_then(client_session) {
@@ -360,26 +361,51 @@ pub fn predict(report: &CheckReport) -> Option<Prediction> {
             }
         })
         .collect();
-    Some(destination(&report.resolution, relay, addresses))
+    Some(destination(&report.resolution, relay, addresses, limit))
 }
 
-/// The order the relay tries addresses in: MX preference, then the resolver's order,
-/// at most `smtp_mx_address_limit` of them.
-pub fn attempt_order(probes: &[ProbeResult], limit: usize) -> Vec<&ProbeResult> {
-    probes
-        .iter()
-        .take(if limit == 0 { usize::MAX } else { limit })
-        .collect()
+/// How often one attempt reaches an address that delivers, when equal-preference
+/// addresses are tried in a random order: `addresses` as (MX preference, delivers) in
+/// preference order, at most `limit` tried (0: all). Postfix shuffles every address of
+/// the MX hosts, then sorts by preference (smtp_addr.c), and stops after
+/// `smtp_mx_address_limit` of them (smtp_connect.c); a failed handshake does not end
+/// the attempt early, so only the address limit bounds it.
+pub fn delivery_chance(addresses: &[(u16, bool)], limit: usize) -> f64 {
+    let mut left = if limit == 0 { usize::MAX } else { limit };
+    let mut none_delivers = 1.0;
+    let mut rest = addresses;
+    while let Some(&(preference, _)) = rest.first() {
+        if left == 0 {
+            break;
+        }
+        let same = rest.iter().take_while(|(p, _)| *p == preference).count();
+        let good = rest[..same].iter().filter(|(_, ok)| *ok).count();
+        let drawn = same.min(left);
+        // None of `drawn` addresses taken from `same` without replacement delivers.
+        none_delivers *= (0..drawn)
+            .map(|i| (same - good).saturating_sub(i) as f64 / (same - i) as f64)
+            .product::<f64>();
+        left -= drawn;
+        rest = &rest[same..];
+    }
+    1.0 - none_delivers
 }
 
-/// The destination-level outcome from the per-address ones, in order.
-pub fn destination(resolution: &Resolution, relay: &RelayView, addresses: Vec<AddressPrediction>) -> Prediction {
+/// The destination-level outcome from the per-address ones, in MX preference order;
+/// `limit` is `smtp_mx_address_limit`.
+pub fn destination(
+    resolution: &Resolution,
+    relay: &RelayView,
+    addresses: Vec<AddressPrediction>,
+    limit: usize,
+) -> Prediction {
     let query = resolution.query.as_str();
     let dns = |key: &str, outcome: Outcome| Prediction {
         outcome,
         log: say(key, &[("domain", query)]),
         queued: None,
         addresses: Vec::new(),
+        chance: None,
     };
     if let Some(route) = relay.route.as_ref().filter(|_| relay.policy.is_none()) {
         let outcome = match relay.setting("program").map(|s| s.value.as_str()) {
@@ -396,6 +422,7 @@ pub fn destination(resolution: &Resolution, relay: &RelayView, addresses: Vec<Ad
                 ),
                 queued: None,
                 addresses: Vec::new(),
+                chance: None,
             };
         }
     }
@@ -407,7 +434,11 @@ pub fn destination(resolution: &Resolution, relay: &RelayView, addresses: Vec<Ad
         _ if addresses.is_empty() => return dns("no_address", Outcome::Defer),
         _ => {}
     }
+    if let Some(prediction) = by_chance(resolution, relay, &addresses, limit) {
+        return prediction;
+    }
     let mut addresses = addresses;
+    addresses.truncate(if limit == 0 { usize::MAX } else { limit });
     let decide = |queued: bool, addresses: &[AddressPrediction]| -> (Outcome, String, Option<usize>) {
         let outcome_of = |a: &AddressPrediction| {
             if queued {
@@ -440,7 +471,83 @@ pub fn destination(resolution: &Resolution, relay: &RelayView, addresses: Vec<Ad
         log,
         queued: (queued != outcome).then_some(queued),
         addresses,
+        chance: None,
     }
+}
+
+/// The prediction when whether an attempt delivers depends on the order Postfix draws
+/// the addresses in: some deliver, some do not, and an attempt may miss every one that
+/// does. `None` when the order is fixed (`smtp_randomize_addresses = no`) or cannot
+/// change the outcome.
+fn by_chance(
+    resolution: &Resolution,
+    relay: &RelayView,
+    addresses: &[AddressPrediction],
+    limit: usize,
+) -> Option<Prediction> {
+    let randomized = relay
+        .setting("smtp_randomize_addresses")
+        .is_none_or(|s| !s.value.eq_ignore_ascii_case("no"));
+    if !randomized {
+        return None;
+    }
+    let preference = |a: &AddressPrediction| {
+        resolution
+            .hosts
+            .iter()
+            .find(|h| h.name.trim_end_matches('.').eq_ignore_ascii_case(&a.host))
+            .and_then(|h| h.preference)
+            .unwrap_or(0)
+    };
+    // One entry per host and address (repeated probes of one are one draw).
+    let mut distinct: Vec<&AddressPrediction> = Vec::new();
+    for a in addresses {
+        if !distinct.iter().any(|d| d.host == a.host && d.address == a.address) {
+            distinct.push(a);
+        }
+    }
+    let draws = |queued: bool| -> Vec<(u16, bool)> {
+        distinct
+            .iter()
+            .map(|a| {
+                let outcome = if queued {
+                    a.queued.unwrap_or(a.outcome)
+                } else {
+                    a.outcome
+                };
+                (preference(a), outcome.delivers())
+            })
+            .collect()
+    };
+    let percent = (delivery_chance(&draws(false), limit) * 100.0).round();
+    if !(1.0..=99.0).contains(&percent) {
+        return None;
+    }
+    let delivering = distinct.iter().find(|a| a.outcome.delivers())?;
+    let failing = distinct.iter().find(|a| !a.outcome.delivers())?;
+    // Mail queued long enough may go out in plaintext where a handshake failed.
+    let queued = (delivery_chance(&draws(true), limit) >= 1.0)
+        .then(|| {
+            distinct
+                .iter()
+                .map(|a| a.queued.unwrap_or(a.outcome))
+                .find(|o| o.delivers())
+        })
+        .flatten()
+        .filter(|o| *o != delivering.outcome);
+    Some(Prediction {
+        outcome: delivering.outcome,
+        log: delivering.log.clone(),
+        queued,
+        addresses: addresses.to_vec(),
+        chance: Some(Chance {
+            percent: percent as u8,
+            delivering: distinct.iter().filter(|a| a.outcome.delivers()).count(),
+            addresses: distinct.len(),
+            limit,
+            failing_log: failing.log.clone(),
+        }),
+    })
 }
 
 /// One address's prediction from a session, for the report.
@@ -461,6 +568,31 @@ pub fn address(level: Level, probe: &ProbeResult, host: &str, session: &Session,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_attempt_draws_its_addresses_at_random_within_a_preference() {
+        let pool = |good: usize, all: usize| -> Vec<(u16, bool)> { (0..all).map(|i| (10, i < good)).collect() };
+        // 2 of 8 deliver, 5 tried: 1 - C(6,5)/C(8,5) = 1 - 6/56.
+        assert!((delivery_chance(&pool(2, 8), 5) - 50.0 / 56.0).abs() < 1e-9);
+        assert_eq!(delivery_chance(&pool(0, 8), 5), 0.0);
+        // 4 of 6 deliver and 5 are tried: a good one is always among them.
+        assert_eq!(delivery_chance(&pool(4, 6), 5), 1.0);
+        // No limit: every address is tried.
+        assert_eq!(delivery_chance(&pool(1, 8), 0), 1.0);
+        // The preferred MX is tried first, whatever the order within it: two failing
+        // primaries use up 2 of 3 tries, then 1 of the 4 backups (2 good) is drawn.
+        let tiers = [
+            (10, false),
+            (10, false),
+            (20, true),
+            (20, true),
+            (20, false),
+            (20, false),
+        ];
+        assert!((delivery_chance(&tiers, 3) - 0.5).abs() < 1e-9);
+        // The backups are never reached when the primaries use up the limit.
+        assert_eq!(delivery_chance(&tiers, 2), 0.0);
+    }
 
     #[test]
     fn match_strategies_follow_postfix() {

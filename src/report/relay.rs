@@ -22,6 +22,7 @@ const SENTENCES: &[(&str, &str)] = &[
     ("report", "unread"),
     ("report", "outcome"),
     ("report", "queued"),
+    ("report", "chance"),
     ("report", "log"),
     ("report", "address"),
     ("report", "blocks"),
@@ -188,6 +189,22 @@ pub fn prediction(prediction: &Prediction, verdict: &Verdict) -> Vec<String> {
         say("report", "outcome", &[("outcome", &outcome(prediction.outcome))]),
         say("report", "log", &[("log", &prediction.log)]),
     ];
+    if let Some(chance) = &prediction.chance {
+        // With no limit every attempt tries every address: no chance arises.
+        let limit = chance.limit.to_string();
+        lines.push(say(
+            "report",
+            "chance",
+            &[
+                ("percent", &chance.percent.to_string()),
+                ("delivering", &chance.delivering.to_string()),
+                ("addresses", &chance.addresses.to_string()),
+                ("limit", &limit),
+                ("failing", &(100 - u16::from(chance.percent)).to_string()),
+                ("log", &chance.failing_log),
+            ],
+        ));
+    }
     if let Some(queued) = prediction.queued {
         lines.push(say("report", "queued", &[("outcome", &outcome(queued))]));
     }
