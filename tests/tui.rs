@@ -1570,3 +1570,49 @@ async fn the_flowchart_reads_without_colour_and_in_ascii() {
     );
     snapshot("expired_flowchart_ascii_80x24", &terminal);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_flowchart_fits_any_width_and_survives_odd_sessions() {
+    use unicode_width::UnicodeWidthStr;
+    let recorded = lab_report("expired").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &recorded);
+    app.update(key(KeyCode::Char('v')));
+    app.update(key(KeyCode::Char('t')));
+    for ascii in [false, true] {
+        app.ascii = ascii;
+        // Below a box's few columns rows may be cut by the pane; above, none is wider.
+        for width in 0..=130 {
+            for row in flowchart_text(&app, width).lines() {
+                assert!(
+                    row.width() <= usize::from(width).max(8),
+                    "{width} columns, ascii {ascii}: {row:?}"
+                );
+            }
+        }
+        for (w, h) in [(0, 0), (1, 1), (12, 6), (40, 10), (80, 24)] {
+            app.viewport = (w, h);
+            app.update(key(KeyCode::End));
+            app.update(key(KeyCode::PageDown));
+            draw(&app, w, h);
+        }
+    }
+    app.viewport = (80, 24);
+    // A session saved by an older tree (a step it no longer has), then none at all.
+    let steps = &mut app.session.as_mut().unwrap().verdict.steps;
+    steps[0].node = "no-longer-in-the-tree".into();
+    steps[0].title = "A step \u{1b}[31mfrom before\ttabs".into();
+    let chart = flowchart_text(&app, 78);
+    assert!(
+        chart.contains("1. A step [31mfrom before tabs") && !chart.contains('\u{1b}'),
+        "no control character reaches the terminal: {chart}"
+    );
+    app.session.as_mut().unwrap().verdict.steps.clear();
+    let chart = flowchart_text(&app, 78);
+    assert!(
+        chart.contains("verdict: The server's certificate has expired"),
+        "{chart}"
+    );
+    app.update(key(KeyCode::End));
+    assert_eq!(app.flowchart_scroll, 0, "a chart that fits does not scroll");
+}
