@@ -4,22 +4,27 @@
 //! the branches not taken and where they would have led; the verdict is the leaf.
 //!
 //! ```text
-//! +- decision path (t: verdict) ------------------------------------------+
-//! | taken: down the | line; beside a box: the other answers -> where they |
-//! | +-------------------------------------------+                         |
-//! | | 1. Is the recipient domain missing from   |  yes -> The domain does  |
-//! | |    DNS (NXDOMAIN)?                        |                          |
-//! | +-+-----------------------------------------+                          |
-//! |   | no                                                                 |
-//! | #=v=========================================#                          |
-//! | # 2. finding: Did the certificate expire?   #  no -> Is the chain ...  |
-//! | #=+=========================================#                          |
-//! |   | yes                                                                |
-//! | +=v=========================================+                          |
-//! | | verdict: The server's certificate has expired                        |
-//! | | certificate problem, owner: recipient, confidence: medium           |
-//! | +===========================================+                          |
-//! +-----------------------------------------------------------------------+
+//! +- decision path (PgDn/End: on to the verdict; t: back) * ---------------+
+//! |  | the answer taken; beside a box: the other answers -> where they lead |
+//! |+-----------------------------------+                                    |
+//! || 1. Is the recipient domain        |  yes -> verdict: The recipient ... |
+//! ||    missing from DNS (NXDOMAIN)?   |                                    |
+//! |+-+---------------------------------+                                    |
+//! |  | no                                                                   |
+//! |+.v.................................+                                    |
+//! |: 2. pending: Does this relay check :  1) Opportunistic -> verdict: ...  |
+//! |:    certificates for this          :  2) TLS required -> verdict: ...   |
+//! |+.+.................................+                                    |
+//! |  | not answered yet, taken as: 4) Don't know (answer it on Verdict, 1-4)|
+//! |#=v=================================#                                    |
+//! |# 3. finding: Has a certificate     #  no -> Is a certificate not yet... |
+//! |#=+=================================#                                    |
+//! |  | yes                                                                  |
+//! |+=v===================================================================+ |
+//! || verdict: The server's certificate has expired                       | |
+//! || certificate problem, owner: recipient, confidence: medium           | |
+//! |+=====================================================================+ |
+//! +-------------------------------------------------------------------------+
 //! ```
 //!
 //! The finding's box is drawn heavier and says `finding:`, a question not answered yet
@@ -334,7 +339,9 @@ fn taken(step: &Step, tree: &Tree) -> String {
             let key = step.outcome.answer().unwrap_or_default();
             let label = numbered(tree, &step.node, key, step.answer_label(tree).unwrap_or_default());
             if step.unanswered {
-                say("flowchart", "pending", &[("answer", &label)])
+                let count = tree.question_at(&step.node).map_or(0, |q| q.answers.len());
+                let keys = format!("1-{count}");
+                say("flowchart", "pending", &[("answer", &label), ("keys", &keys)])
             } else {
                 label
             }
