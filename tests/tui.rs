@@ -355,7 +355,7 @@ async fn non_utf8_terminals_get_plain_ascii() {
     let mut app = App::new(Settings::default(), Vec::new());
     feed(&mut app, &report);
     app.ascii = true;
-    for screen in [Screen::Triage, Screen::Detail, Screen::Verdict] {
+    for screen in [Screen::Triage, Screen::Detail, Screen::Verdict, Screen::Flowchart] {
         app.screen = screen;
         let terminal = draw(&app, 80, 24);
         let odd: Vec<String> = terminal
@@ -964,6 +964,9 @@ async fn every_footer_fits_80_columns() {
     assert_footer_fits("triage on a question", &app);
     app.screen = Screen::Verdict;
     assert_footer_fits("verdict", &app);
+    app.update(key(KeyCode::Char('t')));
+    assert_eq!(app.screen, Screen::Flowchart);
+    assert_footer_fits("flowchart", &app);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1373,4 +1376,263 @@ async fn the_follow_up_shows_as_running_until_it_lands_and_scan_stays_on_verdict
     let commands = app.update(key(KeyCode::Char('s')));
     assert!(matches!(commands.first(), Some(Command::Start { .. })), "{commands:?}");
     assert_eq!(app.screen, Screen::Verdict, "s stays on the Verdict screen");
+}
+
+/// The flowchart's text as drawn at `width` columns, every row, unscrolled: what a
+/// terminal tall enough would show.
+fn flowchart_text(app: &App, width: u16) -> String {
+    let session = app.session.as_ref().expect("a verdict");
+    let theme = view::Theme::of(app);
+    let lines = view::flowchart::lines(
+        &session.verdict,
+        mxtriage::diagnose::tree::Tree::embedded(),
+        width,
+        &theme,
+    );
+    lines
+        .iter()
+        .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The row of `text` where step `number`'s box starts its title, and the row of the
+/// line down out of that box (the first row after it that starts with the line).
+fn step_rows(text: &[&str], number: usize, down: &str) -> (usize, usize) {
+    let title = text
+        .iter()
+        .position(|r| {
+            r.chars()
+                .skip(2)
+                .collect::<String>()
+                .starts_with(&format!("{number}. "))
+        })
+        .unwrap_or_else(|| panic!("no box for step {number}:\n{}", text.join("\n")));
+    let connector = (title..text.len())
+        .find(|&i| text[i].starts_with(&format!("  {down} ")))
+        .unwrap_or_else(|| panic!("no line down from step {number}"));
+    (title, connector)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_flowchart_labels_every_step_with_the_branch_it_took() {
+    use mxtriage::diagnose::Outcome;
+    use mxtriage::diagnose::tree::Tree;
+    let recorded = lab_report("expired").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &recorded);
+    // One question answered (the relay's policy), so the path holds a check's yes and
+    // no, an answered question and, once answered, no pending one; then the same with
+    // the question left open.
+    for answered in [false, true] {
+        if answered {
+            app.update(key(KeyCode::Char('v')));
+            app.update(key(KeyCode::Char('2')));
+        }
+        let steps = app.session.as_ref().unwrap().verdict.steps.clone();
+        let finding = app.session.as_ref().unwrap().verdict.finding();
+        let chart = flowchart_text(&app, 78);
+        let text: Vec<&str> = chart.lines().collect();
+        assert!(steps.len() > 3, "{steps:?}");
+        for (i, step) in steps.iter().enumerate() {
+            let (title, connector) = step_rows(&text, i + 1, "│");
+            let label = text[connector].trim_start_matches("  │ ");
+            let want = match &step.outcome {
+                Outcome::Yes => "yes".to_string(),
+                Outcome::No => "no".to_string(),
+                Outcome::Answer(_) => step.answer_label(Tree::embedded()).unwrap().to_string(),
+            };
+            let shown: String = want.chars().take(20).collect();
+            assert!(
+                label == want || label.contains(&shown),
+                "step {} ({}) took {want:?}, its line down says {label:?}",
+                i + 1,
+                step.node
+            );
+            // The branches not taken stand beside the box, never on the line down.
+            assert!(!label.contains('→'), "step {}: {label:?}", i + 1);
+            assert!(
+                text[title..connector].iter().any(|r| r.contains('→')),
+                "step {}: no branch beside its box:\n{}",
+                i + 1,
+                text[title..=connector].join("\n")
+            );
+            // The finding and a pending question say so in words and in their border.
+            let boxed = text[title - 1..connector].join("\n");
+            assert_eq!(boxed.contains("finding: "), finding == Some(i), "{boxed}");
+            assert_eq!(boxed.contains('┃'), finding == Some(i), "{boxed}");
+            assert_eq!(boxed.contains("pending: "), step.unanswered, "{boxed}");
+        }
+        assert_eq!(
+            steps.iter().any(|s| s.unanswered),
+            !answered,
+            "the policy question is open until answered"
+        );
+        let verdict = &app.session.as_ref().unwrap().verdict;
+        assert!(
+            chart.contains(&format!("verdict: {}", verdict.title)),
+            "the leaf names the verdict:\n{chart}"
+        );
+        assert!(chart.contains(&format!("owner: {}", verdict.owner.label())), "{chart}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_flowchart_is_one_key_from_the_verdict_and_scrolls_no_further_than_the_leaf() {
+    use mxtriage::tui::view::{Scrolled, scroll_room};
+    let recorded = lab_report("expired").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &recorded);
+    app.update(key(KeyCode::Char('v')));
+    assert_eq!(app.screen, Screen::Verdict);
+    assert!(
+        view::footer_keys(&app, 80).contains(&("t", "tree")),
+        "the Verdict footer offers it"
+    );
+    app.update(key(KeyCode::Char('t')));
+    assert_eq!(app.screen, Screen::Flowchart);
+    assert_footer_fits("flowchart", &app);
+    let terminal = draw(&app, 80, 24);
+    let text = rows(terminal.backend().buffer()).join("\n");
+    assert!(
+        text.contains("1. Is the recipient domain"),
+        "the path starts at the top:\n{text}"
+    );
+    snapshot("expired_flowchart_80x24", &terminal);
+
+    // End shows the leaf on the pane's last row; PgDn after it moves nothing.
+    let room = scroll_room(&app, Scrolled::Flowchart);
+    assert!(room.max > 0, "the path overflows 80x24");
+    app.update(key(KeyCode::End));
+    assert_eq!(app.flowchart_scroll, room.max);
+    for _ in 0..5 {
+        app.update(key(KeyCode::PageDown));
+        app.update(key(KeyCode::Down));
+    }
+    assert_eq!(app.flowchart_scroll, room.max, "no scrolling past the leaf");
+    let terminal = draw(&app, 80, 24);
+    let shown = pane_rows(terminal.backend().buffer(), "decision path");
+    assert!(
+        shown.last().is_some_and(|r| r.starts_with('╰')),
+        "the leaf's bottom is the last row, nothing blank below: {shown:#?}"
+    );
+    assert!(
+        shown.iter().any(|r| r.contains("finding: Has a certificate")),
+        "{shown:#?}"
+    );
+    snapshot("expired_flowchart_end_80x24", &terminal);
+
+    // Paging skips no row, and Home is the top again.
+    app.update(key(KeyCode::Home));
+    assert_eq!(app.flowchart_scroll, 0);
+    let mut seen = pane_rows(draw(&app, 80, 24).backend().buffer(), "decision path");
+    while app.flowchart_scroll < room.max {
+        app.update(key(KeyCode::PageDown));
+        let page = pane_rows(draw(&app, 80, 24).backend().buffer(), "decision path");
+        assert!(
+            page.contains(seen.last().unwrap()),
+            "a page keeps the last row of the one before"
+        );
+        seen = page;
+    }
+
+    // t and Esc both lead back to the verdict; a re-run starts the chart at its top.
+    app.update(key(KeyCode::Char('t')));
+    assert_eq!(app.screen, Screen::Verdict);
+    app.update(key(KeyCode::Char('t')));
+    app.update(key(KeyCode::Esc));
+    assert_eq!(app.screen, Screen::Verdict);
+    app.update(key(KeyCode::Char('r')));
+    assert_eq!(app.flowchart_scroll, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_flowchart_reads_without_colour_and_in_ascii() {
+    let recorded = lab_report("expired").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &recorded);
+    app.update(key(KeyCode::Char('v')));
+    app.update(key(KeyCode::Char('t')));
+    // In colour the branches not taken are dimmed and the finding is red.
+    let terminal = draw(&app, 80, 24);
+    let buffer = terminal.backend().buffer();
+    let at = find(buffer, "yes → verdict:").expect("a branch not taken");
+    assert_eq!(buffer.content()[at].fg, Color::DarkGray);
+    app.update(key(KeyCode::End));
+
+    // NO_COLOR: no colour anywhere, the same words and characters.
+    app.no_color = true;
+    let terminal = draw(&app, 80, 24);
+    let buffer = terminal.backend().buffer();
+    assert!(buffer.content().iter().all(|c| c.fg == Color::Reset));
+    let text = rows(buffer).join("\n");
+    assert!(
+        text.contains("┃ 38. finding: ") && text.contains("not answered yet"),
+        "{text}"
+    );
+
+    // ASCII: every cell plain, the finding's box in #, the branches not taken with ->.
+    app.ascii = true;
+    let terminal = draw(&app, 80, 24);
+    let odd: Vec<String> = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol().to_string())
+        .filter(|s| !s.is_ascii())
+        .collect();
+    assert!(odd.is_empty(), "non-ASCII: {odd:?}");
+    let text = rows(terminal.backend().buffer()).join("\n");
+    assert!(
+        text.contains("# 38. finding: ") && text.contains("no -> Is a certificate"),
+        "{text}"
+    );
+    snapshot("expired_flowchart_ascii_80x24", &terminal);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_flowchart_fits_any_width_and_survives_odd_sessions() {
+    use unicode_width::UnicodeWidthStr;
+    let recorded = lab_report("expired").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &recorded);
+    app.update(key(KeyCode::Char('v')));
+    app.update(key(KeyCode::Char('t')));
+    for ascii in [false, true] {
+        app.ascii = ascii;
+        // Below a box's few columns rows may be cut by the pane; above, none is wider.
+        for width in 0..=130 {
+            for row in flowchart_text(&app, width).lines() {
+                assert!(
+                    row.width() <= usize::from(width).max(8),
+                    "{width} columns, ascii {ascii}: {row:?}"
+                );
+            }
+        }
+        for (w, h) in [(0, 0), (1, 1), (12, 6), (40, 10), (80, 24)] {
+            app.viewport = (w, h);
+            app.update(key(KeyCode::End));
+            app.update(key(KeyCode::PageDown));
+            draw(&app, w, h);
+        }
+    }
+    app.viewport = (80, 24);
+    // A session saved by an older tree (a step it no longer has), then none at all.
+    let steps = &mut app.session.as_mut().unwrap().verdict.steps;
+    steps[0].node = "no-longer-in-the-tree".into();
+    steps[0].title = "A step \u{1b}[31mfrom before\ttabs".into();
+    let chart = flowchart_text(&app, 78);
+    assert!(
+        chart.contains("1. A step [31mfrom before tabs") && !chart.contains('\u{1b}'),
+        "no control character reaches the terminal: {chart}"
+    );
+    app.session.as_mut().unwrap().verdict.steps.clear();
+    let chart = flowchart_text(&app, 78);
+    assert!(
+        chart.contains("verdict: The server's certificate has expired"),
+        "{chart}"
+    );
+    app.update(key(KeyCode::End));
+    assert_eq!(app.flowchart_scroll, 0, "a chart that fits does not scroll");
 }

@@ -24,6 +24,8 @@ pub enum Screen {
     Triage,
     Detail,
     Verdict,
+    /// The Verdict's decision path drawn as a flowchart (`t` on Verdict).
+    Flowchart,
     Export,
 }
 
@@ -279,6 +281,7 @@ pub struct App {
     pub verdict_scroll: u16,
     pub verdict_focus: VerdictPane,
     pub verdict_head_scroll: u16,
+    pub flowchart_scroll: u16,
     pub flush: Flush,
     /// The retry's pane is open (it opens again by itself when a retry ends).
     pub flush_open: bool,
@@ -363,6 +366,7 @@ impl App {
             verdict_scroll: 0,
             verdict_focus: VerdictPane::Evidence,
             verdict_head_scroll: 0,
+            flowchart_scroll: 0,
             flush: Flush::Idle,
             flush_open: false,
             flush_scroll: 0,
@@ -485,6 +489,7 @@ impl App {
                 }
                 scopes.push(Scope::Verdict);
             }
+            Screen::Flowchart => scopes.push(Scope::Flowchart),
             Screen::Export => {
                 if self.export_path.is_some() {
                     scopes.push(Scope::ExportTyping);
@@ -545,7 +550,9 @@ impl App {
             Action::OpenDetail => self.selected_target().is_some(),
             // Both wait for the run in flight to end.
             Action::Rerun | Action::Scan => !self.busy(),
-            Action::OpenVerdict => self.run.as_ref().is_some_and(Run::finished) && self.session.is_some(),
+            Action::OpenVerdict | Action::OpenFlowchart => {
+                self.run.as_ref().is_some_and(Run::finished) && self.session.is_some()
+            }
             Action::Select if self.screen == Screen::Verdict => {
                 self.session.as_ref().is_some_and(|s| !s.verdict.evidence.is_empty())
             }
@@ -995,6 +1002,14 @@ impl App {
                 }
                 Vec::new()
             }
+            Action::OpenFlowchart => {
+                if self.offers(Action::OpenFlowchart) {
+                    self.screen = Screen::Flowchart;
+                } else {
+                    self.status = Some(super::wording::say("run", "verdict_not_ready", &[]));
+                }
+                Vec::new()
+            }
             Action::Export => match &self.session {
                 Some(session) => {
                     self.screen = Screen::Export;
@@ -1063,6 +1078,7 @@ impl App {
             Screen::Triage => Screen::Intake,
             Screen::Detail => self.detail_return,
             Screen::Verdict => Screen::Triage,
+            Screen::Flowchart => Screen::Verdict,
             Screen::Export => {
                 if self.export_path.take().is_some() {
                     Screen::Export
@@ -1108,7 +1124,7 @@ impl App {
                 let next = if forward { at + 1 } else { at + order.len() - 1 };
                 self.verdict_focus = order[next % order.len()];
             }
-            Screen::Export => {}
+            Screen::Flowchart | Screen::Export => {}
         }
     }
 
@@ -1175,6 +1191,9 @@ impl App {
                 }
                 _ => self.verdict_scroll = self.scrolled(self.verdict_scroll, Scrolled::VerdictMore, action),
             },
+            Screen::Flowchart => {
+                self.flowchart_scroll = self.scrolled(self.flowchart_scroll, Scrolled::Flowchart, action);
+            }
             Screen::Export => {}
         }
     }
@@ -1427,6 +1446,7 @@ impl App {
         self.chain_scroll = 0;
         self.verdict_scroll = 0;
         self.verdict_head_scroll = 0;
+        self.flowchart_scroll = 0;
         vec![Command::Start {
             generation,
             target,

@@ -21,6 +21,8 @@ pub enum Scope {
     TriageMatrix,
     Detail,
     Verdict,
+    /// The decision path drawn as a flowchart (reached from Verdict).
+    Flowchart,
     /// Verdict, when this relay is Postfix and would deliver now: a retry is offered.
     VerdictFlush,
     /// The retry's result pane is open over the screen.
@@ -52,6 +54,8 @@ pub enum Action {
     Rerun,
     OpenDetail,
     OpenVerdict,
+    /// The decision path as a flowchart, from Verdict.
+    OpenFlowchart,
     Export,
     ExportPath,
     ToggleWide,
@@ -135,6 +139,8 @@ pub const KEYMAP: &[Binding] = &[
     bind(S::Verdict, K::Char('r'), A::Rerun, "r", "re-run"),
     bind(S::Verdict, K::Char('e'), A::Export, "e", "export"),
     bind(S::Verdict, K::Char('s'), A::Scan, "s", "scan"),
+    bind(S::Verdict, K::Char('t'), A::OpenFlowchart, "t", "tree"),
+    bind(S::Flowchart, K::Char('t'), A::OpenVerdict, "t", "verdict"),
     bind(S::VerdictFlush, K::Char('f'), A::Flush, "f", "retry"),
     bind(S::Export, K::Char('p'), A::ExportPath, "p", "save as"),
     bind(S::Export, K::Char('e'), A::Export, "e", "export"),

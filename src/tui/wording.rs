@@ -49,6 +49,13 @@ const USED: &[(&str, &str)] = &[
     ("demo", "scenarios_title"),
     ("demo", "scenario_title"),
     ("demo", "lab_ca"),
+    ("flowchart", "title"),
+    ("flowchart", "none"),
+    ("flowchart", "legend"),
+    ("flowchart", "pending_mark"),
+    ("flowchart", "pending"),
+    ("flowchart", "verdict"),
+    ("flowchart", "verdict_meta"),
 ];
 
 #[cfg(test)]

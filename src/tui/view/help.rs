@@ -20,6 +20,7 @@ pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
         (Scope::Detail, "detail"),
         (Scope::Verdict, "verdict"),
         (Scope::VerdictFlush, "verdict, relay delivers"),
+        (Scope::Flowchart, "decision path (t)"),
         (Scope::FlushPane, "retry result"),
         (Scope::Export, "export"),
         (Scope::ExportTyping, "export, typing a path"),

@@ -14,6 +14,7 @@
 
 mod detail;
 mod export;
+pub mod flowchart;
 mod flush;
 mod help;
 mod intake;
@@ -163,6 +164,8 @@ pub enum Scrolled {
     VerdictMore,
     /// Verdict's own pane: headline, fix, the open question, why.
     VerdictHead,
+    /// The decision path drawn as a flowchart.
+    Flowchart,
     Flush,
 }
 
@@ -216,6 +219,7 @@ pub fn scroll_room(app: &App, pane: Scrolled) -> Room {
     match pane {
         Scrolled::Transcript | Scrolled::Chain => detail::room(app, body, &theme, pane),
         Scrolled::VerdictMore | Scrolled::VerdictHead => verdict::room(app, body, &theme, pane),
+        Scrolled::Flowchart => flowchart::room(app, body, &theme),
         Scrolled::Flush => flush::room(app, flush_area(area), &theme),
     }
 }
@@ -281,6 +285,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Triage => "Triage",
         Screen::Detail => "Detail",
         Screen::Verdict => "Verdict",
+        Screen::Flowchart => "Flowchart",
         Screen::Export => "Export",
     };
     let target = app.run.as_ref().map(|r| r.target.to_string()).unwrap_or_default();
@@ -300,6 +305,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Triage => triage::render(frame, body, app, &theme),
         Screen::Detail => detail::render(frame, body, app, &theme),
         Screen::Verdict => verdict::render(frame, body, app, &theme),
+        Screen::Flowchart => flowchart::render(frame, body, app, &theme),
         Screen::Export => export::render(frame, body, app, &theme),
     }
     let status_text = if app.confirm_quit {

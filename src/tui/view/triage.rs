@@ -43,15 +43,7 @@ pub fn step_state(app: &App, step: &Step, theme: &Theme) -> (String, ratatui::st
             return (format!("[{}]", say("steps", "wait", &[])), theme.dim(), String::new());
         }
     }
-    let answer = |found: bool| {
-        // Some titles ask the other way round from what the check looks for ("Does the
-        // server offer STARTTLS?" is answered no when the check finds it missing).
-        let other_way = say("steps", "asked_the_other_way", &[])
-            .split_whitespace()
-            .any(|id| id == step.node);
-        let key = if found != other_way { "yes" } else { "no" };
-        format!("[{:<3}]", say("steps", key, &[]))
-    };
+    let answer = |found: bool| format!("[{:<3}]", check_word(&step.node, found));
     match &step.outcome {
         Outcome::No => (answer(false), theme.good(), String::new()),
         Outcome::Yes => (answer(true), theme.bad(), say("steps", "finding", &[])),
@@ -64,8 +56,20 @@ pub fn step_state(app: &App, step: &Step, theme: &Theme) -> (String, ratatui::st
     }
 }
 
+/// A check's answer to the question its title asks: yes when it found what it looks
+/// for, unless the title asks the other way round ("Does the server offer STARTTLS?" is
+/// answered no when the check finds it missing). The flowchart labels its branches the
+/// same way, so both screens say the same of one step.
+pub(super) fn check_word(node: &str, found: bool) -> String {
+    let other_way = say("steps", "asked_the_other_way", &[])
+        .split_whitespace()
+        .any(|id| id == node);
+    let key = if found != other_way { "yes" } else { "no" };
+    say("steps", key, &[])
+}
+
 /// The operator's answer as its label starts ("Yes", "Don't know", "Opportunistic").
-fn short_answer(node: &str, key: &str) -> String {
+pub(super) fn short_answer(node: &str, key: &str) -> String {
     let label = Tree::embedded()
         .question_at(node)
         .and_then(|q| q.answers.iter().find(|a| a.key == key))

@@ -1,6 +1,7 @@
 //! Verdict: cause, what this relay does about it, owner, confidence, evidence (Enter
 //! jumps to it), fix, workaround, the retry checklist, this relay's configuration and
-//! the recipient's policy.
+//! the recipient's policy. The path that led here is one key away (`t`, see
+//! [`super::flowchart`]).
 //!
 //! ```text
 //! +- verdict ---------------------------------------------------------+
