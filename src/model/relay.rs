@@ -304,7 +304,7 @@ pub struct Prediction {
 pub struct Chance {
     /// Per cent of attempts that reach an address that delivers (1 to 99).
     pub percent: u8,
-    /// Addresses that deliver, of those the relay may try.
+    /// Addresses (IPs, whatever names list them) that deliver, of those the relay may try.
     pub delivering: usize,
     pub addresses: usize,
     /// Most addresses one attempt tries (`smtp_mx_address_limit`; 0: no limit).

@@ -519,6 +519,13 @@ fn by_chance(
             })
             .collect()
     };
+    // Counted by address for the operator: a farm lists one address under many names.
+    let ips = |which: &dyn Fn(&AddressPrediction) -> bool| {
+        let mut seen: Vec<IpAddr> = distinct.iter().filter(|a| which(a)).map(|a| a.address).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.len()
+    };
     let percent = (delivery_chance(&draws(false), limit) * 100.0).round();
     if !(1.0..=99.0).contains(&percent) {
         return None;
@@ -542,8 +549,8 @@ fn by_chance(
         addresses: addresses.to_vec(),
         chance: Some(Chance {
             percent: percent as u8,
-            delivering: distinct.iter().filter(|a| a.outcome.delivers()).count(),
-            addresses: distinct.len(),
+            delivering: ips(&|a: &AddressPrediction| a.outcome.delivers()),
+            addresses: ips(&|_: &AddressPrediction| true),
             limit,
             failing_log: failing.log.clone(),
         }),
