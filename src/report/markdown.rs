@@ -177,7 +177,17 @@ pub fn render_markdown(session: &Session) -> String {
             );
             let _ = writeln!(out, "{sentence}\n");
         }
+        Scope::Grouped { addresses, total } => {
+            let values = [
+                ("count", addresses.len().to_string()),
+                ("total", total.to_string()),
+                ("addresses", md(&addresses.join(", "))),
+            ];
+            let sentence = wording::say("scope", "grouped", &crate::wording::pairs(&values));
+            let _ = writeln!(out, "{sentence}\n");
+        }
     }
+    render_groups(&mut out, session);
     let _ = writeln!(out, "## Fix\n\n{}\n", v.fix);
     if let Some(next) = &v.next_check {
         let _ = writeln!(out, "**Next check:** {next}\n");
@@ -349,6 +359,24 @@ pub fn render_markdown(session: &Session) -> String {
     out
 }
 
+/// The addresses grouped by what is wrong with each: a numbered list, the group the
+/// verdict names first, each address once with its MX names.
+fn render_groups(out: &mut String, session: &Session) {
+    let v = &session.verdict;
+    if v.groups.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## {}\n", crate::diagnose::groups_title());
+    for (i, group) in v.groups.iter().enumerate() {
+        let _ = writeln!(out, "{}. {}", i + 1, md(&crate::diagnose::group_heading(group)));
+        for address in &group.addresses {
+            let line = crate::diagnose::group_address(address, &session.check.resolution);
+            let _ = writeln!(out, "   - {}", md(&line));
+        }
+    }
+    out.push('\n');
+}
+
 fn postmaster_note(session: &Session, source: Option<String>) -> String {
     let check = &session.check;
     let v = &session.verdict;
@@ -375,6 +403,7 @@ fn postmaster_note(session: &Session, source: Option<String>) -> String {
             let more = [("failing", failing.as_str()), ("working", working.as_str())];
             wording::say("postmaster", "some_failing", &[&values[..], &more[..]].concat())
         }
+        (Scope::Grouped { .. }, _) => wording::say("postmaster", "grouped", &values),
         (_, failing) if failing.is_empty() => wording::say("postmaster", "domain", &values),
         (_, failing) => {
             let failing = failing.join(", ");
