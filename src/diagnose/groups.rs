@@ -95,6 +95,7 @@ pub(super) fn by_address(
                     family: verdict.family,
                     owner: verdict.owner,
                     blocking,
+                    fix: verdict.fix,
                     addresses: vec![address],
                 },
             )),

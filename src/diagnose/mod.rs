@@ -3,7 +3,9 @@
 //! workaround, reproduce commands and the retry checklist.
 
 mod advice;
-pub use advice::{fill, group_address, group_heading, groups_title, hosts_phrase, postmaster_template};
+pub use advice::{
+    fill, group_address, group_fix, group_heading, groups_summary, groups_title, hosts_phrase, postmaster_template,
+};
 pub mod checks;
 pub(crate) mod groups;
 pub mod tree;

@@ -318,6 +318,9 @@ pub struct AddressGroup {
     pub family: Family,
     pub owner: Owner,
     pub blocking: Blocking,
+    /// What the owner has to do about it (the leaf's fix).
+    #[serde(default)]
+    pub fix: String,
     /// Each address once, with every MX name it was probed under.
     pub addresses: Vec<GroupAddress>,
 }

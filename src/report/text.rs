@@ -103,6 +103,9 @@ fn render_verdict(out: &mut String, v: &Verdict, resolution: &crate::model::Reso
             for address in &group.addresses {
                 let _ = writeln!(out, "      {}", crate::diagnose::group_address(address, resolution));
             }
+            if let Some(fix) = crate::diagnose::group_fix(group) {
+                let _ = writeln!(out, "      {fix}");
+            }
         }
     }
     if let Some(t) = &v.tlsrpt {

@@ -346,6 +346,10 @@ pub(in crate::diagnose) fn merge(refs: Vec<EvidenceRef>, report: &CheckReport) -
             if places.len() > 1 {
                 let place = where_seen(&places, &r.detail, report);
                 r.detail.push_str(&place);
+                // One MX name would misname a line seen under several.
+                if places.iter().any(|(_, mx)| Some(mx) != r.mx.as_ref()) {
+                    r.mx = None;
+                }
             }
             r
         })

@@ -156,6 +156,26 @@ pub fn group_heading(group: &AddressGroup) -> String {
     )
 }
 
+/// A group's fix as its own line; `None` for addresses with nothing to repair.
+pub fn group_fix(group: &AddressGroup) -> Option<String> {
+    (group.family != Family::Healthy && !group.fix.is_empty()).then(|| say("groups", "fix", &[("fix", &group.fix)]))
+}
+
+/// The groups' problems in one sentence, for a note that names them all: each title
+/// with how many addresses show it, the addresses with nothing wrong left out.
+pub fn groups_summary(groups: &[AddressGroup]) -> String {
+    let parts: Vec<String> = groups
+        .iter()
+        .filter(|g| g.family != Family::Healthy)
+        .map(|g| {
+            let count = g.addresses.len();
+            let key = if count == 1 { "short_one" } else { "short" };
+            say("groups", key, &[("title", &g.title), ("count", &count.to_string())])
+        })
+        .collect();
+    parts.join("; ")
+}
+
 /// One address of a group, with the MX names it was probed under.
 pub fn group_address(address: &GroupAddress, resolution: &Resolution) -> String {
     say(
@@ -271,6 +291,9 @@ const USED: &[(&str, &str)] = &[
     ("groups", "blocks"),
     ("groups", "blocks_verifying"),
     ("groups", "delivers"),
+    ("groups", "fix"),
+    ("groups", "short"),
+    ("groups", "short_one"),
     ("dns", "nxdomain"),
     ("dns", "null_mx"),
     ("dns", "nodata"),
