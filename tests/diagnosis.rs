@@ -412,6 +412,42 @@ async fn a_mixed_pool_is_ordered_by_what_blocks_this_relay() {
     assert_eq!(may.verdict.id, "cert-not-blocking");
 }
 
+/// A session that fails on one address blocks every sender there: that address leads,
+/// ahead of six addresses whose certificate only stops verifying senders, and the
+/// address that works comes last.
+#[tokio::test]
+async fn what_blocks_every_sender_leads_over_a_larger_certificate_group() {
+    let lab = lab().await;
+    let mut report = run(&lab, "mixed-pool", 1).await;
+    // The pool plus two more MX hosts: mx1 works, mx2 closes after 220.
+    let other = run(&lab, "two-mx", 1).await;
+    report.resolution.hosts.extend(other.resolution.hosts);
+    report.probes.extend(other.probes);
+    let session = Session::new(report, Answers::new()).unwrap();
+    let v = &session.verdict;
+    let groups: Vec<(&str, Blocking, usize)> = v
+        .groups
+        .iter()
+        .map(|g| (g.id.as_str(), g.blocking, g.addresses.len()))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            ("remote-tls-broken", Blocking::Blocks, 1),
+            ("name-mismatch", Blocking::BlocksVerifying, 6),
+            ("chain-incomplete", Blocking::BlocksVerifying, 1),
+            ("cert-untrusted-verdict", Blocking::BlocksVerifying, 1),
+            ("healthy", Blocking::Delivers, 1),
+        ]
+    );
+    assert_eq!(v.id, "remote-tls-broken");
+    assert_eq!(v.groups[0].addresses[0].hosts, ["mx2.two-mx.lab.test"]);
+    match &v.scope {
+        Scope::Grouped { addresses, total } => assert_eq!((addresses.len(), *total), (1, 10)),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// A pool whose addresses all work the same way keeps its one verdict: no groups.
 #[tokio::test]
 async fn a_uniform_pool_keeps_a_single_verdict() {
