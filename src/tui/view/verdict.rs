@@ -204,6 +204,9 @@ fn head_lines(app: &App, session: &crate::report::Session, summary: &[String], t
                 let address = crate::diagnose::group_address(address, &session.check.resolution);
                 lines.push(Line::raw(theme.text(&format!("   {address}")).into_owned()));
             }
+            if let Some(fix) = crate::diagnose::group_fix(group) {
+                lines.push(Line::styled(theme.text(&format!("   {fix}")).into_owned(), theme.dim()));
+            }
         }
     }
     lines.push(Line::from(vec![
