@@ -86,10 +86,19 @@ pub fn diagnose(tree: &Tree, report: &CheckReport, answers: &Answers) -> Result<
     let Some(mut verdict) = lead else {
         return Ok(whole);
     };
-    let about: Vec<String> = groups
+    let lead_ips: Vec<std::net::IpAddr> = groups
         .first()
-        .map(|g| g.addresses.iter().map(|a| a.address.to_string()).collect())
+        .map(|g| g.addresses.iter().map(|a| a.address).collect())
         .unwrap_or_default();
+    let about: Vec<String> = lead_ips.iter().map(ToString::to_string).collect();
+    // An exception is judged with every address in view: another may still take the mail.
+    verdict.workaround = advice::workaround_over(
+        tree,
+        &verdict.id,
+        report,
+        &with_relay_answers(report, answers),
+        &lead_ips,
+    );
     let total = groups::addresses(report).len();
     verdict.confidence_reason = advice::grouped_reason(&verdict.confidence_reason, problems);
     verdict.scope = Scope::Grouped {

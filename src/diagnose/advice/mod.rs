@@ -107,6 +107,26 @@ pub(super) fn complete(
     }
 }
 
+/// The workaround of leaf `id` judged over the whole report (what this relay does with
+/// every address, which hosts still work), for the probes of `addresses`.
+pub(super) fn workaround_over(
+    tree: &Tree,
+    id: &str,
+    report: &CheckReport,
+    answers: &Answers,
+    addresses: &[std::net::IpAddr],
+) -> Option<Workaround> {
+    let spec = tree.verdict(id)?;
+    let supporting: Vec<usize> = report
+        .probes
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| addresses.contains(&p.address.ip()))
+        .map(|(i, _)| i)
+        .collect();
+    workaround::workaround(spec, report, answers, &supporting)
+}
+
 /// MX names as the operator reads them: "all 10 MX names" when the list holds every MX
 /// name of the destination (a pool publishes each address under all of them), else the
 /// names themselves.
