@@ -44,14 +44,13 @@ pub(super) fn addresses(report: &CheckReport) -> Vec<IpAddr> {
     seen
 }
 
-/// The addresses grouped by the verdict each reaches alone, the group to lead with
-/// first. `walk` is the tree walk that builds a verdict for a report.
+/// The addresses grouped by the verdict each reaches alone, the group to lead with first.
 pub(super) fn by_address(
     tree: &Tree,
     report: &CheckReport,
     answers: &Answers,
-    walk: impl Fn(&Tree, &CheckReport, &Answers) -> Result<Verdict, DiagnoseError>,
 ) -> Result<Vec<AddressGroup>, DiagnoseError> {
+    use super::walk;
     let policy = super::with_relay_answers(report, answers).get("sender-policy").cloned();
     let mut groups: Vec<(usize, AddressGroup)> = Vec::new();
     for (order, ip) in addresses(report).into_iter().enumerate() {

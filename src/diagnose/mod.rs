@@ -70,7 +70,7 @@ pub fn diagnose(tree: &Tree, report: &CheckReport, answers: &Answers) -> Result<
     if domain_level(report) || groups::addresses(report).len() < 2 {
         return Ok(whole);
     }
-    let groups = groups::by_address(tree, report, answers, walk)?;
+    let groups = groups::by_address(tree, report, answers)?;
     let problems = groups.iter().filter(|g| g.family != Family::Healthy).count();
     if problems < 2 {
         return Ok(whole);
