@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mxtriage::cert::TrustStores;
-use mxtriage::diagnose::{Answers, Confidence, Family, Owner, Scope, WorkaroundKind};
+use mxtriage::diagnose::{Answers, Blocking, Confidence, Family, Owner, Scope, WorkaroundKind};
 use mxtriage::engine;
 use mxtriage::lab::demo::lab_check_options;
 use mxtriage::lab::{Lab, LabOptions};
@@ -270,6 +270,8 @@ const TABLE: &[(&str, &str, Family, Owner, u8)] = &[
         1,
     ),
     ("stale-mx", "dns-stale-cache", Family::Dns, Owner::DnsOwner, 1),
+    // Three problems on eight addresses: the largest group (six names mismatched) leads.
+    ("mixed-pool", "name-mismatch", Family::NameMismatch, Owner::Recipient, 1),
 ];
 
 #[tokio::test]
@@ -299,6 +301,168 @@ async fn every_scenario_reaches_its_verdict() {
         .collect();
     assert!(missing.is_empty(), "scenarios without an expected verdict: {missing:?}");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Every address probed, once, in address order (the order the lab hands them out).
+fn mixed_pool_addresses(report: &CheckReport) -> Vec<std::net::IpAddr> {
+    let mut addresses: Vec<std::net::IpAddr> = Vec::new();
+    for p in &report.probes {
+        if !addresses.contains(&p.address.ip()) {
+            addresses.push(p.address.ip());
+        }
+    }
+    addresses.sort();
+    addresses
+}
+
+/// Issue 13: ten MX names on eight addresses that fail in three ways get three groups,
+/// each with its addresses and every MX name, the headline is about the group it names
+/// (not "all 8 addresses"), and no evidence line is repeated.
+#[tokio::test]
+async fn a_pool_failing_in_three_ways_is_grouped_by_address() {
+    let lab = lab().await;
+    let report = run(&lab, "mixed-pool", 1).await;
+    assert_eq!(report.probes.len(), 80, "10 MX names × 8 addresses");
+    assert!(!report.resolution.truncated, "8 addresses per name is within the limit");
+    let addresses = mixed_pool_addresses(&report);
+    assert_eq!(addresses.len(), 8);
+    let names: Vec<String> = report.resolution.hosts.iter().map(|h| h.name.clone()).collect();
+    assert_eq!(names.len(), 10);
+    let session = Session::new(report, Answers::new()).unwrap();
+    let v = &session.verdict;
+    // The lab serves, in address order: leaf without intermediate, self-signed, six wrong names.
+    let expected: [(&str, &[std::net::IpAddr]); 3] = [
+        ("name-mismatch", &addresses[2..]),
+        ("chain-incomplete", &addresses[..1]),
+        ("cert-untrusted-verdict", &addresses[1..2]),
+    ];
+    let got: Vec<(&str, Vec<std::net::IpAddr>)> = v
+        .groups
+        .iter()
+        .map(|g| {
+            let mut ips: Vec<_> = g.addresses.iter().map(|a| a.address).collect();
+            ips.sort();
+            (g.id.as_str(), ips)
+        })
+        .collect();
+    let want: Vec<(&str, Vec<std::net::IpAddr>)> = expected.iter().map(|(id, ips)| (*id, ips.to_vec())).collect();
+    assert_eq!(got, want);
+    for group in &v.groups {
+        // Unknown relay policy: each problem stops a verifying sender.
+        assert_eq!(group.blocking, Blocking::BlocksVerifying, "{}", group.id);
+        for address in &group.addresses {
+            assert_eq!(address.hosts, names, "every MX name, once, in MX order");
+        }
+    }
+    assert_eq!(v.id, v.groups[0].id, "the headline is the leading group's");
+    match &v.scope {
+        Scope::Grouped {
+            addresses: about,
+            total,
+        } => {
+            assert_eq!(*total, 8);
+            let mut about: Vec<std::net::IpAddr> = about.iter().map(|a| a.parse().unwrap()).collect();
+            about.sort();
+            assert_eq!(about, &addresses[2..]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut details: Vec<&str> = v.evidence.iter().map(|e| e.detail.as_str()).collect();
+    let all = details.len();
+    details.sort();
+    details.dedup();
+    assert_eq!(details.len(), all, "an evidence line repeated: {:#?}", v.evidence);
+    // One line per problem: the three certificates.
+    let certificate_lines = v
+        .evidence
+        .iter()
+        .filter(|e| matches!(e.at, mxtriage::diagnose::EvidenceAt::Certificate { .. }))
+        .count();
+    assert_eq!(certificate_lines, 3, "{:#?}", v.evidence);
+    for ip in &addresses {
+        assert!(
+            v.evidence.iter().any(|e| e.detail.contains(&ip.to_string())),
+            "{ip} is in no evidence line: {:#?}",
+            v.evidence
+        );
+    }
+}
+
+/// What blocks this relay leads, then the largest group: with the relay verifying, all
+/// three block; opportunistic, none does and the headline says so.
+#[tokio::test]
+async fn a_mixed_pool_is_ordered_by_what_blocks_this_relay() {
+    let lab = lab().await;
+    let report = run(&lab, "mixed-pool", 1).await;
+    let verify = Session::new(report.clone(), answers(&[("sender-policy", "verify")])).unwrap();
+    let blocking: Vec<Blocking> = verify.verdict.groups.iter().map(|g| g.blocking).collect();
+    assert_eq!(blocking, [Blocking::Blocks; 3]);
+    assert_eq!(verify.verdict.id, "name-mismatch");
+    let may = Session::new(report, answers(&[("sender-policy", "opportunistic")])).unwrap();
+    let groups: Vec<(&str, Blocking)> = may.verdict.groups.iter().map(|g| (g.id.as_str(), g.blocking)).collect();
+    assert_eq!(
+        groups,
+        [
+            ("name-mismatch", Blocking::Delivers),
+            ("chain-incomplete", Blocking::Delivers),
+            ("cert-untrusted-verdict", Blocking::Delivers),
+        ],
+        "each problem is still named under an opportunistic relay"
+    );
+    assert_eq!(may.verdict.id, "cert-not-blocking");
+}
+
+/// A session that fails on one address blocks every sender there: that address leads,
+/// ahead of six addresses whose certificate only stops verifying senders, and the
+/// address that works comes last.
+#[tokio::test]
+async fn what_blocks_every_sender_leads_over_a_larger_certificate_group() {
+    let lab = lab().await;
+    let mut report = run(&lab, "mixed-pool", 1).await;
+    // The pool plus two more MX hosts: mx1 works, mx2 closes after 220.
+    let other = run(&lab, "two-mx", 1).await;
+    report.resolution.hosts.extend(other.resolution.hosts);
+    report.probes.extend(other.probes);
+    let session = Session::new(report, Answers::new()).unwrap();
+    let v = &session.verdict;
+    let groups: Vec<(&str, Blocking, usize)> = v
+        .groups
+        .iter()
+        .map(|g| (g.id.as_str(), g.blocking, g.addresses.len()))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            ("remote-tls-broken", Blocking::Blocks, 1),
+            ("name-mismatch", Blocking::BlocksVerifying, 6),
+            ("chain-incomplete", Blocking::BlocksVerifying, 1),
+            ("cert-untrusted-verdict", Blocking::BlocksVerifying, 1),
+            ("healthy", Blocking::Delivers, 1),
+        ]
+    );
+    assert_eq!(v.id, "remote-tls-broken");
+    assert_eq!(v.groups[0].addresses[0].hosts, ["mx2.two-mx.lab.test"]);
+    match &v.scope {
+        Scope::Grouped { addresses, total } => assert_eq!((addresses.len(), *total), (1, 10)),
+        other => panic!("{other:?}"),
+    }
+    // The exception is judged with every host in view: only mx2 is exempted.
+    let exim = &v.workaround.as_ref().expect("workaround").exim;
+    assert!(
+        exim.contains("! mx2.two-mx.lab.test") && !exim.contains("mx01") && !exim.contains("mx1."),
+        "{exim}"
+    );
+}
+
+/// A pool whose addresses all work the same way keeps its one verdict: no groups.
+#[tokio::test]
+async fn a_uniform_pool_keeps_a_single_verdict() {
+    let lab = lab().await;
+    let session = Session::new(run(&lab, "pool", 1).await, Answers::new()).unwrap();
+    let v = &session.verdict;
+    assert_eq!(v.id, "healthy");
+    assert!(v.groups.is_empty(), "{:#?}", v.groups);
+    assert_eq!(v.scope, Scope::AllAddresses { count: 4 });
 }
 
 #[tokio::test]

@@ -265,6 +265,15 @@ fn serial(scenario: &str) -> bool {
     scenario.starts_with("openssl-") || scenario == "flaky"
 }
 
+/// Where what Postfix does is a draw, not something to predict: it shuffles the
+/// addresses of one MX host (`smtp_randomize_addresses = yes`), and the mixed pool's
+/// addresses differ in the session they give a relay that does not verify (a trusted
+/// chain for another name is "Trusted", the self-signed and incomplete ones are
+/// "Untrusted"). Under `verify` and `secure` every address defers, so those agree.
+fn drawn(scenario: &str, level: &str) -> bool {
+    scenario == "mixed-pool" && matches!(level, "may" | "encrypt")
+}
+
 /// Retries within seconds, so the table shows a deferred message's second attempt too
 /// (at `may`, Postfix retries a failed TLS handshake in plaintext only once the message
 /// has waited `minimal_backoff_time`).
@@ -547,7 +556,13 @@ async fn prediction_matches_postfix_for_every_scenario() {
         .collect();
     let per_level = levels.iter().zip(&relays).map(|(level, relay)| {
         let (scenarios, stores) = (&scenarios, &stores);
+        let scenarios: Vec<String> = scenarios
+            .iter()
+            .filter(|name| !drawn(name, level.name))
+            .cloned()
+            .collect();
         async move {
+            let scenarios = &scenarios;
             let one = |name: String| async move {
                 let domain = lab.scenario(&name).unwrap().domain.clone();
                 let (predicted, log) = predict(lab, relay, &domain, stores).await;

@@ -615,3 +615,51 @@ async fn an_ip_target_is_probed_as_postmaster_at_the_address_literal() {
         "{markdown}"
     );
 }
+
+/// Issue 13: the ticket and the text report list what is wrong by address, each group
+/// with its problem and its addresses, the group the headline names first, and no
+/// evidence line twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pool_failing_in_three_ways_is_reported_by_address() {
+    let f = fixture("md-mixed-pool").await;
+    let s = session(&f, "mixed-pool").await;
+    assert_eq!(s.verdict.groups.len(), 3, "{:#?}", s.verdict.groups);
+    let markdown = render_markdown(&s);
+    let text = mxtriage::report::render_text(&s, false);
+    let section = markdown
+        .find("## What is wrong, by address")
+        .map(|at| &markdown[at..])
+        .expect("a by-address section");
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |end| end + 3)];
+    let mut last = 0;
+    for title in [
+        "The certificate does not cover the MX host name",
+        "The server does not send its intermediate certificate",
+        "The certificate is not issued by a trusted CA",
+    ] {
+        let at = section
+            .find(title)
+            .unwrap_or_else(|| panic!("{title} not in {section}"));
+        assert!(at >= last, "groups out of order: {section}");
+        last = at;
+        assert!(text.contains(title), "{title} not in the text report");
+    }
+    for group in &s.verdict.groups {
+        for address in &group.addresses {
+            let line = format!("{} (all 10 MX names)", address.address);
+            assert!(section.contains(&line), "{line} not in {section}");
+            assert!(text.contains(&line), "{line} not in the text report");
+        }
+    }
+    assert!(!markdown.contains("Seen on all 8 probed addresses"), "{markdown}");
+    assert!(
+        markdown.contains("This is what 6 of the 8 addresses show"),
+        "{markdown}"
+    );
+    let evidence: Vec<&str> = text.lines().filter(|l| l.starts_with("  evidence: ")).collect();
+    let mut unique = evidence.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), evidence.len(), "{evidence:#?}");
+    assert_eq!(evidence.len(), 3, "{evidence:#?}");
+}

@@ -362,3 +362,36 @@ async fn pool_probes_every_address_once() {
     assert_eq!(counts.values().filter(|&&n| n == 1).count(), 4);
     assert_eq!(lab.connections(), 4);
 }
+
+/// Ten MX names on the same eight addresses: every name is probed on every address (80
+/// sessions, ten per address), and each address presents its own certificate whatever
+/// name it is asked under: the first lacks its intermediate, the second is self-signed,
+/// the other six are for a name that is not the MX host's.
+#[tokio::test]
+async fn mixed_pool_serves_three_kinds_of_certificate_under_ten_names() {
+    let lab = lab().await;
+    let report = check(&lab, "mixed-pool").await;
+    assert_eq!(report.resolution.hosts.len(), 10);
+    assert!(report.resolution.hosts.iter().all(|h| h.addresses.len() == 8));
+    assert!(!report.resolution.truncated);
+    assert_eq!(report.probes.len(), 80);
+    let counts = lab.connections_by_address();
+    assert_eq!(counts.values().filter(|&&n| n == 10).count(), 8, "{counts:?}");
+    let mut addresses: Vec<std::net::IpAddr> = report.probes.iter().map(|p| p.address.ip()).collect();
+    addresses.sort();
+    addresses.dedup();
+    for p in &report.probes {
+        assert_eq!((p.stage, &p.failure), (Stage::Done, &None), "{} [{}]", p.mx, p.address);
+        let chain = p.chain.as_ref().unwrap();
+        assert!(!chain.is_trusted() || !chain.name_matches(), "{} [{}]", p.mx, p.address);
+        let index = addresses.iter().position(|a| *a == p.address.ip()).unwrap();
+        match index {
+            0 => assert!(matches!(chain.completeness, Completeness::MissingIssuer { .. })),
+            1 => assert!(chain.certificates[0].self_signed),
+            _ => {
+                assert_eq!(trust(p, TrustStore::CaFile), TrustOutcome::Trusted);
+                assert_eq!(chain.certificates[0].sans[0].as_str(), "www.unrelated.example");
+            }
+        }
+    }
+}

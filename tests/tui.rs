@@ -1636,3 +1636,49 @@ async fn the_flowchart_fits_any_width_and_survives_odd_sessions() {
     app.update(key(KeyCode::End));
     assert_eq!(app.flowchart_scroll, 0, "a chart that fits does not scroll");
 }
+
+/// Issue 13 on the Verdict screen: a pool whose addresses fail in three ways says which
+/// addresses the headline is about, and scrolling the verdict pane shows every group
+/// with each of its addresses, while the footer stays the one of any verdict.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_verdict_screen_lists_a_mixed_pool_by_address() {
+    use mxtriage::tui::view::{Scrolled, scroll_room};
+    let recorded = lab_report("mixed-pool").await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &recorded);
+    app.update(key(KeyCode::Char('v')));
+    assert_eq!(app.screen, Screen::Verdict);
+    let groups = app.session.as_ref().unwrap().verdict.groups.clone();
+    assert_eq!(groups.len(), 3, "{groups:#?}");
+    let terminal = draw(&app, 80, 24);
+    snapshot("mixed-pool_verdict_80x24", &terminal);
+    let first = pane_rows(terminal.backend().buffer(), "verdict").join("\n");
+    assert!(first.contains("about 6 of the 8 addresses"), "{first}");
+    assert!(
+        first.contains("The certificate does not cover the MX host name"),
+        "{first}"
+    );
+    // Tab to the verdict pane, then down line by line: every group and address passes by.
+    let room = scroll_room(&app, Scrolled::VerdictHead);
+    assert!(room.max > 0, "the groups do not fit the pane at 80x24");
+    app.update(key(KeyCode::BackTab));
+    let mut seen = first;
+    for _ in 0..=room.max {
+        app.update(key(KeyCode::Char('j')));
+        seen.push('\n');
+        seen.push_str(&pane_rows(draw(&app, 80, 24).backend().buffer(), "verdict").join("\n"));
+    }
+    for group in &groups {
+        let start: String = group.title.chars().take(40).collect();
+        assert!(seen.contains(&start), "{start} never shown:\n{seen}");
+        for address in &group.addresses {
+            let line = format!("{} (all 10 MX names)", address.address);
+            assert!(seen.contains(&line), "{line} never shown:\n{seen}");
+        }
+    }
+    let mut plain = App::new(Settings::default(), Vec::new());
+    feed(&mut plain, &lab_report("expired").await);
+    plain.update(key(KeyCode::Char('v')));
+    plain.update(key(KeyCode::BackTab));
+    assert_eq!(view::footer_keys(&app, 80), view::footer_keys(&plain, 80));
+}

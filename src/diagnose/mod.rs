@@ -3,8 +3,11 @@
 //! workaround, reproduce commands and the retry checklist.
 
 mod advice;
-pub use advice::{fill, postmaster_template};
+pub use advice::{
+    fill, group_address, group_fix, group_heading, groups_summary, groups_title, hosts_phrase, postmaster_template,
+};
 pub mod checks;
+pub(crate) mod groups;
 pub mod tree;
 pub mod verdict;
 
@@ -58,8 +61,62 @@ pub fn parse_answer(tree: &Tree, text: &str) -> Result<(String, String), Diagnos
     Ok((id.to_string(), key.to_string()))
 }
 
-/// Walks the tree and builds the verdict.
+/// Walks the tree and builds the verdict. When the addresses fail in more than one way,
+/// the verdict names the problem of the group that blocks delivery most (then the
+/// largest), says which addresses it is about, lists every group, and cites the
+/// evidence of all of them, each line once.
 pub fn diagnose(tree: &Tree, report: &CheckReport, answers: &Answers) -> Result<Verdict, DiagnoseError> {
+    let whole = walk(tree, report, answers)?;
+    if domain_level(report) || groups::addresses(report).len() < 2 {
+        return Ok(whole);
+    }
+    let groups = groups::by_address(tree, report, answers)?;
+    let problems = groups.iter().filter(|g| g.family != Family::Healthy).count();
+    if problems < 2 {
+        return Ok(whole);
+    }
+    let mut evidence = Vec::new();
+    let mut lead = None;
+    for group in &groups {
+        let ips: Vec<std::net::IpAddr> = group.addresses.iter().map(|a| a.address).collect();
+        let verdict = walk(tree, &groups::restricted(report, &ips), answers)?;
+        evidence.extend(verdict.evidence.iter().cloned());
+        lead.get_or_insert(verdict);
+    }
+    let Some(mut verdict) = lead else {
+        return Ok(whole);
+    };
+    let lead_ips: Vec<std::net::IpAddr> = groups
+        .first()
+        .map(|g| g.addresses.iter().map(|a| a.address).collect())
+        .unwrap_or_default();
+    let about: Vec<String> = lead_ips.iter().map(ToString::to_string).collect();
+    // An exception is judged with every address in view: another may still take the mail.
+    verdict.workaround = advice::workaround_over(
+        tree,
+        &verdict.id,
+        report,
+        &with_relay_answers(report, answers),
+        &lead_ips,
+    );
+    let total = groups::addresses(report).len();
+    verdict.confidence_reason = advice::grouped_reason(&verdict.confidence_reason, problems);
+    verdict.scope = Scope::Grouped {
+        addresses: about,
+        total,
+    };
+    verdict.evidence = advice::merge(evidence, report);
+    // What is about the whole destination comes from the walk over every address.
+    verdict.checklist = whole.checklist;
+    verdict.reproduce = whole.reproduce;
+    verdict.findings = whole.findings;
+    verdict.relay = whole.relay;
+    verdict.groups = groups;
+    Ok(verdict)
+}
+
+/// One walk through the tree over `report`, and the verdict it ends in.
+fn walk(tree: &Tree, report: &CheckReport, answers: &Answers) -> Result<Verdict, DiagnoseError> {
     let read = with_relay_answers(report, answers);
     let answers = &read;
     let mut steps = Vec::new();

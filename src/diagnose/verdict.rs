@@ -185,6 +185,9 @@ pub enum Scope {
     AllAddresses { count: usize },
     /// Only some addresses show it: host-specific.
     SomeAddresses { failing: Vec<String>, working: Vec<String> },
+    /// The addresses fail in different ways (`Verdict::groups`); the verdict names the
+    /// problem of these `addresses` (IPs), `total` being how many were probed.
+    Grouped { addresses: Vec<String>, total: usize },
 }
 
 /// A pointer into the evidence that supports the verdict.
@@ -286,6 +289,47 @@ pub struct Verdict {
     /// `None` when no MTA configuration was read.
     #[serde(default)]
     pub relay: Option<crate::model::relay::Prediction>,
+    /// The addresses grouped by what is wrong with each, the group the verdict names
+    /// first; empty unless the addresses fail in more than one way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<AddressGroup>,
+}
+
+/// Whether a group's problem keeps mail from getting through its addresses. Ordered
+/// from the most to the least blocking, the order groups are listed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Blocking {
+    /// This relay's mail does not get through these addresses (its own prediction or
+    /// policy says so, or the session fails before any mail could be handed over).
+    Blocks,
+    /// A sender that verifies certificates stops here; this relay's policy is not known.
+    BlocksVerifying,
+    /// Mail gets through these addresses, perhaps over a weaker session.
+    Delivers,
+}
+
+/// Addresses that, each probed on its own, reach the same verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressGroup {
+    /// The tree leaf these addresses reach on their own.
+    pub id: String,
+    pub title: String,
+    pub family: Family,
+    pub owner: Owner,
+    pub blocking: Blocking,
+    /// What the owner has to do about it (the leaf's fix).
+    #[serde(default)]
+    pub fix: String,
+    /// Each address once, with every MX name it was probed under.
+    pub addresses: Vec<GroupAddress>,
+}
+
+/// One address of a group and the MX names that lead to it, in MX order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupAddress {
+    pub address: std::net::IpAddr,
+    pub hosts: Vec<String>,
 }
 
 impl Verdict {

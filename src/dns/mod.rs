@@ -103,7 +103,8 @@ impl Dns {
                 vec![],
             ),
             Answer::NoData => {
-                let host = self.resolve_host(&name, None, None).await;
+                let (host, dropped) = self.resolve_host(&name, None, None).await;
+                truncated |= dropped;
                 let errored = |s: &LookupStatus| matches!(s, LookupStatus::Error { .. });
                 if host.addresses.is_empty() && !errored(&host.a_lookup) && !errored(&host.aaaa_lookup) {
                     (MxOutcome::NoData, vec![])
@@ -128,16 +129,16 @@ impl Dns {
                     mxs.retain(|(_, exchange, _)| seen.insert(exchange.to_lowercase()));
                     truncated |= mxs.len() > MAX_MX_HOSTS;
                     mxs.truncate(MAX_MX_HOSTS);
-                    let hosts =
+                    let resolved =
                         join_all(mxs.iter().map(|(preference, exchange, ttl)| {
                             self.resolve_host(exchange, Some(*preference), Some(*ttl))
                         }))
                         .await;
-                    (MxOutcome::Mx, hosts)
+                    truncated |= resolved.iter().any(|(_, dropped)| *dropped);
+                    (MxOutcome::Mx, resolved.into_iter().map(|(host, _)| host).collect())
                 }
             }
         };
-        truncated |= hosts.iter().any(|h| h.addresses.len() >= MAX_ADDRESSES_PER_HOST);
         Ok(Resolution {
             query: SafeText::clean(domain.trim_end_matches('.')),
             outcome,
@@ -151,8 +152,7 @@ impl Dns {
     pub async fn resolve_direct(&self, host: &str) -> Result<Resolution, DnsError> {
         let started = Instant::now();
         let name = fqdn(host)?;
-        let host = self.resolve_host(&name, None, None).await;
-        let truncated = host.addresses.len() >= MAX_ADDRESSES_PER_HOST;
+        let (host, truncated) = self.resolve_host(&name, None, None).await;
         Ok(Resolution {
             query: display(&name),
             outcome: MxOutcome::Direct,
@@ -189,7 +189,7 @@ impl Dns {
     /// MTA-STS policy fetch), or why there are none.
     pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, String> {
         let name = fqdn(host).map_err(|e| e.to_string())?;
-        let host = self.resolve_host(&name, None, None).await;
+        let (host, _) = self.resolve_host(&name, None, None).await;
         if host.addresses.is_empty() {
             let status = |s: &LookupStatus| match s {
                 LookupStatus::NxDomain => "no such name".to_string(),
@@ -201,8 +201,9 @@ impl Dns {
         Ok(host.addresses.iter().map(|a| a.ip).collect())
     }
 
-    /// A and AAAA for one host, concurrently.
-    async fn resolve_host(&self, name: &Name, preference: Option<u16>, ttl: Option<u32>) -> MxHost {
+    /// A and AAAA for one host, concurrently, and whether addresses past the limit were
+    /// left out (a host with exactly the limit lost nothing).
+    async fn resolve_host(&self, name: &Name, preference: Option<u16>, ttl: Option<u32>) -> (MxHost, bool) {
         let want_a = self.family != Family::V6Only;
         let want_aaaa = self.family != Family::V4Only;
         let (a, aaaa) = tokio::join!(
@@ -230,9 +231,10 @@ impl Dns {
             a_lookup: LookupStatus::Skipped,
             aaaa_lookup: LookupStatus::Skipped,
         };
-        host.a_lookup = fold_addresses(a, &mut host);
-        host.aaaa_lookup = fold_addresses(aaaa, &mut host);
-        host
+        let mut dropped = false;
+        host.a_lookup = fold_addresses(a, &mut host, &mut dropped);
+        host.aaaa_lookup = fold_addresses(aaaa, &mut host, &mut dropped);
+        (host, dropped)
     }
 
     async fn query(&self, name: &Name, kind: RecordType) -> Answer {
@@ -265,7 +267,7 @@ fn classify_error(e: &ResolveError) -> Answer {
     Answer::Failed(e.to_string())
 }
 
-fn fold_addresses(answer: Option<Answer>, host: &mut MxHost) -> LookupStatus {
+fn fold_addresses(answer: Option<Answer>, host: &mut MxHost, dropped: &mut bool) -> LookupStatus {
     let Some(answer) = answer else {
         return LookupStatus::Skipped;
     };
@@ -289,8 +291,13 @@ fn fold_addresses(answer: Option<Answer>, host: &mut MxHost) -> LookupStatus {
                     }
                     _ => continue,
                 };
-                if !host.addresses.iter().any(|a| a.ip == ip) && host.addresses.len() < MAX_ADDRESSES_PER_HOST {
+                if host.addresses.iter().any(|a| a.ip == ip) {
+                    continue;
+                }
+                if host.addresses.len() < MAX_ADDRESSES_PER_HOST {
                     host.addresses.push(AddressRecord { ip, ttl: record.ttl() });
+                } else {
+                    *dropped = true;
                 }
             }
             LookupStatus::Found

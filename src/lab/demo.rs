@@ -136,25 +136,27 @@ pub fn summary_line(report: &CheckReport) -> String {
         MxOutcome::Error { message } => return format!("DNS error: {message}"),
         _ => {}
     }
-    for (i, probe) in report.probes.iter().enumerate() {
-        if i > 0 {
-            line.push_str(" | ");
-        }
-        let _ = write!(line, "{} ", probe.address.ip());
+    // An address probed under several MX names says the same thing each time: once is enough.
+    let mut entries: Vec<String> = Vec::new();
+    for probe in &report.probes {
+        let mut entry = format!("{} ", probe.address.ip());
         match (&probe.failure, &probe.chain) {
-            (Some(failure), _) => line.push_str(&failure.summary()),
-            (None, Some(chain)) if probe.is_secure() => {
+            (Some(failure), _) => entry.push_str(&failure.summary()),
+            (None, Some(_)) if probe.is_secure() => {
                 let _ = write!(
-                    line,
+                    entry,
                     "OK {}",
                     probe.tls.as_ref().map_or(String::new(), |t| t.version.name())
                 );
-                let _ = chain;
             }
-            (None, Some(chain)) => line.push_str(&certificate_problem(chain)),
-            (None, None) => line.push_str("TLS without certificate"),
+            (None, Some(chain)) => entry.push_str(&certificate_problem(chain)),
+            (None, None) => entry.push_str("TLS without certificate"),
+        }
+        if !entries.contains(&entry) {
+            entries.push(entry);
         }
     }
+    line.push_str(&entries.join(" | "));
     line
 }
 

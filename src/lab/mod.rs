@@ -211,6 +211,24 @@ impl Lab {
                         zone.mx(&domain, preference, &mx).a(&mx, first).a(&mx, second);
                     }
                 }
+                Shape::MixedPool => {
+                    let hosts: Vec<String> = (1..=scenarios::MIXED_POOL_NAMES)
+                        .map(|i| format!("mx{i:02}.{domain}"))
+                        .collect();
+                    let mut ips = Vec::new();
+                    for cert in scenarios::MIXED_POOL {
+                        // One server per address answers for every name; its banner and
+                        // certificate are made for the first.
+                        let spec = scenarios::ServerSpec { cert, tweak: |_, _| {} };
+                        ips.push(plan(&hosts[0], spec, None)?);
+                    }
+                    for (preference, mx) in (10u16..).step_by(10).zip(&hosts) {
+                        zone.mx(&domain, preference, mx);
+                        for ip in &ips {
+                            zone.a(mx, *ip);
+                        }
+                    }
+                }
                 Shape::Ipv6Broken(spec) => {
                     let mx = format!("mx.{domain}");
                     zone.mx(&domain, 10, &mx)

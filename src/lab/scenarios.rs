@@ -29,6 +29,11 @@ pub enum Shape {
     TwoMx(ServerSpec, ServerSpec),
     /// `MX 10 mx1`, `MX 20 mx2`, each with two addresses, all healthy.
     Pool,
+    /// A pool whose addresses fail in different ways: `mx01` … `mx10` (preferences 10 …
+    /// 100), every name on the same eight addresses, as a load-balanced farm is published.
+    /// One address sends its leaf without the intermediate, one a self-signed certificate,
+    /// the other six certificates for a name that is not any of the MX names.
+    MixedPool,
     /// `MX 10 mx.<domain>` with a working A and an AAAA where nothing listens.
     Ipv6Broken(ServerSpec),
     /// `MX 10 alias.<domain>`, where `alias` is a CNAME to `mx.<domain>` (RFC 2181 §10.3 says it should not be).
@@ -41,6 +46,21 @@ pub enum Shape {
     /// In the zone with a TXT record only.
     NoData,
 }
+
+/// The certificates of the `mixed-pool` scenario's eight addresses, in address order.
+pub const MIXED_POOL: [CertKind; 8] = [
+    CertKind::LeafOnly,
+    CertKind::SelfSigned,
+    CertKind::WrongName,
+    CertKind::WrongName,
+    CertKind::WrongName,
+    CertKind::WrongName,
+    CertKind::WrongName,
+    CertKind::WrongName,
+];
+
+/// How many MX names the `mixed-pool` scenario publishes, each on every one of its addresses.
+pub const MIXED_POOL_NAMES: usize = 10;
 
 /// The address the `ipv6-broken` scenario publishes: loopback, where the lab never listens.
 pub const REFUSING_V6: Ipv6Addr = Ipv6Addr::LOCALHOST;
@@ -157,6 +177,7 @@ pub fn all() -> Vec<(&'static str, Shape)> {
         ("nxdomain", Shape::NxDomain),
         ("nodata", Shape::NoData),
         ("pool", Shape::Pool),
+        ("mixed-pool", Shape::MixedPool),
     ]
 }
 

@@ -177,7 +177,17 @@ pub fn render_markdown(session: &Session) -> String {
             );
             let _ = writeln!(out, "{sentence}\n");
         }
+        Scope::Grouped { addresses, total } => {
+            let values = [
+                ("count", addresses.len().to_string()),
+                ("total", total.to_string()),
+                ("addresses", md(&addresses.join(", "))),
+            ];
+            let sentence = wording::say("scope", "grouped", &crate::wording::pairs(&values));
+            let _ = writeln!(out, "{sentence}\n");
+        }
     }
+    render_groups(&mut out, session);
     let _ = writeln!(out, "## Fix\n\n{}\n", v.fix);
     if let Some(next) = &v.next_check {
         let _ = writeln!(out, "**Next check:** {next}\n");
@@ -349,6 +359,27 @@ pub fn render_markdown(session: &Session) -> String {
     out
 }
 
+/// The addresses grouped by what is wrong with each: a numbered list, the group the
+/// verdict names first, each address once with its MX names.
+fn render_groups(out: &mut String, session: &Session) {
+    let v = &session.verdict;
+    if v.groups.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## {}\n", crate::diagnose::groups_title());
+    for (i, group) in v.groups.iter().enumerate() {
+        let _ = writeln!(out, "{}. {}", i + 1, md(&crate::diagnose::group_heading(group)));
+        for address in &group.addresses {
+            let line = crate::diagnose::group_address(address, &session.check.resolution);
+            let _ = writeln!(out, "   - {}", md(&line));
+        }
+        if let Some(fix) = crate::diagnose::group_fix(group) {
+            let _ = writeln!(out, "\n   {}", md(&fix));
+        }
+    }
+    out.push('\n');
+}
+
 fn postmaster_note(session: &Session, source: Option<String>) -> String {
     let check = &session.check;
     let v = &session.verdict;
@@ -375,6 +406,7 @@ fn postmaster_note(session: &Session, source: Option<String>) -> String {
             let more = [("failing", failing.as_str()), ("working", working.as_str())];
             wording::say("postmaster", "some_failing", &[&values[..], &more[..]].concat())
         }
+        (Scope::Grouped { .. }, _) => wording::say("postmaster", "grouped", &values),
         (_, failing) if failing.is_empty() => wording::say("postmaster", "domain", &values),
         (_, failing) => {
             let failing = failing.join(", ");
@@ -387,6 +419,18 @@ fn postmaster_note(session: &Session, source: Option<String>) -> String {
     };
     let source = source.map(|s| format!(" (source address {s})")).unwrap_or_default();
     let date = utc(check.started_at);
+    // Addresses that fail in different ways: the note names every problem and every fix.
+    let (title, fix) = if v.groups.is_empty() {
+        (v.title.clone(), v.fix.clone())
+    } else {
+        let mut fixes: Vec<String> = Vec::new();
+        for group in v.groups.iter().filter(|g| crate::diagnose::group_fix(g).is_some()) {
+            if !fixes.contains(&group.fix) {
+                fixes.push(group.fix.clone());
+            }
+        }
+        (crate::diagnose::groups_summary(&v.groups), fixes.join(" "))
+    };
     let evidence = evidence.join("\n");
     crate::diagnose::fill(
         crate::diagnose::postmaster_template(),
@@ -396,9 +440,9 @@ fn postmaster_note(session: &Session, source: Option<String>) -> String {
             ("domain", domain.as_str()),
             ("source", source.as_str()),
             ("date", date.as_str()),
-            ("title", v.title.as_str()),
+            ("title", title.as_str()),
             ("evidence", evidence.as_str()),
-            ("fix", v.fix.as_str()),
+            ("fix", fix.as_str()),
         ],
     )
 }
@@ -410,7 +454,12 @@ fn failing_addresses(session: &Session) -> Vec<String> {
         .verdict
         .evidence
         .iter()
-        .filter_map(|e| Some(format!("{} [{}]", md(e.mx.as_ref()?), e.address?.ip())))
+        .filter_map(|e| match (&e.mx, e.address) {
+            (Some(mx), Some(address)) => Some(format!("{} [{}]", md(mx), address.ip())),
+            // A line merged from several MX names keeps only its address.
+            (None, Some(address)) => Some(address.ip().to_string()),
+            _ => None,
+        })
         .collect();
     let labels = if cited.is_empty() {
         let unsecure = session.check.probes.iter().filter(|p| !p.is_secure());

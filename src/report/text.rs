@@ -62,11 +62,11 @@ pub fn render_text(session: &Session, verbose: bool) -> String {
         }
     }
     out.push('\n');
-    render_verdict(&mut out, &session.verdict);
+    render_verdict(&mut out, &session.verdict, &report.resolution);
     out
 }
 
-fn render_verdict(out: &mut String, v: &Verdict) {
+fn render_verdict(out: &mut String, v: &Verdict, resolution: &crate::model::Resolution) {
     let _ = writeln!(out, "VERDICT: {}", v.title);
     let _ = writeln!(
         out,
@@ -83,6 +83,30 @@ fn render_verdict(out: &mut String, v: &Verdict) {
             failing.join(", "),
             working.join(", ")
         );
+    }
+    if let Scope::Grouped { addresses, total } = &v.scope {
+        let values = [
+            ("count", addresses.len().to_string()),
+            ("total", total.to_string()),
+            ("addresses", addresses.join(", ")),
+        ];
+        let _ = writeln!(
+            out,
+            "  {}",
+            super::wording::say("scope", "grouped", &crate::wording::pairs(&values))
+        );
+    }
+    if !v.groups.is_empty() {
+        let _ = writeln!(out, "  {}:", crate::diagnose::groups_title());
+        for (i, group) in v.groups.iter().enumerate() {
+            let _ = writeln!(out, "   {}. {}", i + 1, crate::diagnose::group_heading(group));
+            for address in &group.addresses {
+                let _ = writeln!(out, "      {}", crate::diagnose::group_address(address, resolution));
+            }
+            if let Some(fix) = crate::diagnose::group_fix(group) {
+                let _ = writeln!(out, "      {fix}");
+            }
+        }
     }
     if let Some(t) = &v.tlsrpt {
         let _ = writeln!(out, "  TLS-RPT result type: {t}");

@@ -18,6 +18,7 @@ const USED: &[(&str, &str)] = &[
     ("verdict", "head_title_more"),
     ("verdict", "evidence_title"),
     ("verdict", "question"),
+    ("verdict", "grouped"),
     ("flush", "confirm"),
     ("flush", "cancelled"),
     ("flush", "title"),

@@ -40,8 +40,9 @@ pub(super) enum Measure {
 /// asset says (`measure`).
 pub(super) fn checklist(report: &CheckReport, answers: &Answers) -> Vec<ChecklistItem> {
     let probes = &report.probes;
-    let failing =
-        |test: fn(&ProbeResult) -> bool| -> Vec<String> { probes.iter().filter(|p| !test(p)).map(label).collect() };
+    let failing = |test: fn(&ProbeResult) -> bool| -> Vec<String> {
+        by_address(probes.iter().filter(|p| !test(p)).collect(), report)
+    };
     let handshake_failing = failing(|p| p.failure.is_none() && p.tls.is_some());
     // Only a presented chain can fail this item; without one it is the handshake's.
     let cert_failing = failing(|p| p.chain.as_ref().is_none_or(|c| c.is_trusted() && c.name_matches()));
@@ -51,7 +52,7 @@ pub(super) fn checklist(report: &CheckReport, answers: &Answers) -> Vec<Checklis
         if probes.is_empty() {
             (CheckStatus::Fail, say("checklist", "nothing_probed", &[]))
         } else if failing.is_empty() {
-            let count = probes.len().to_string();
+            let count = crate::diagnose::groups::addresses(report).len().to_string();
             (
                 CheckStatus::Pass,
                 say("checklist", "all_addresses", &[("count", &count)]),
@@ -115,6 +116,36 @@ pub(super) fn checklist(report: &CheckReport, answers: &Answers) -> Vec<Checklis
                 text: item.text.clone(),
                 status,
                 detail,
+            }
+        })
+        .collect()
+}
+
+/// The probes as the operator reads them: `host [address]` for an address probed under
+/// one MX name, the address and its names (each once) for one probed under several.
+fn by_address(probes: Vec<&ProbeResult>, report: &CheckReport) -> Vec<String> {
+    let mut addresses: Vec<(std::net::IpAddr, Vec<&ProbeResult>)> = Vec::new();
+    for p in probes {
+        match addresses.iter_mut().find(|(ip, _)| *ip == p.address.ip()) {
+            Some((_, seen)) => seen.push(p),
+            None => addresses.push((p.address.ip(), vec![p])),
+        }
+    }
+    addresses
+        .into_iter()
+        .flat_map(|(ip, seen)| {
+            let mut hosts: Vec<String> = Vec::new();
+            for p in &seen {
+                if !hosts.contains(&p.mx) {
+                    hosts.push(p.mx.clone());
+                }
+            }
+            match seen.as_slice() {
+                [_, _, ..] if hosts.len() > 1 => {
+                    let address = crate::diagnose::GroupAddress { address: ip, hosts };
+                    vec![super::group_address(&address, &report.resolution)]
+                }
+                _ => seen.into_iter().map(label).collect(),
             }
         })
         .collect()

@@ -2,7 +2,7 @@
 //! supporting probe, the DNS answer for a domain-level verdict, and what the
 //! recipient publishes for the verdicts whose tree entry names it (`evidence`).
 
-use super::{MAX_EVIDENCE, pairs, say};
+use super::{MAX_EVIDENCE, hosts_phrase, pairs, say};
 use crate::cert::Completeness;
 use crate::diagnose::tree::{PublishedEvidence, VerdictSpec};
 use crate::diagnose::verdict::{EvidenceAt, EvidenceRef, Family};
@@ -33,11 +33,11 @@ pub(super) fn evidence(spec: &VerdictSpec, report: &CheckReport, supporting: &[u
         });
         return refs;
     }
-    for p in supporting
-        .iter()
-        .filter_map(|&i| report.probes.get(i))
-        .take(MAX_EVIDENCE)
-    {
+    let published = refs;
+    let mut refs = Vec::new();
+    // Name mismatches are told per certificate: the MX names it fails, not one line per name.
+    let mut mismatches: Vec<(String, Vec<String>)> = Vec::new();
+    for p in supporting.iter().filter_map(|&i| report.probes.get(i)) {
         match &p.failure {
             Some(failure) => {
                 let line = telling_line(p);
@@ -56,10 +56,62 @@ pub(super) fn evidence(spec: &VerdictSpec, report: &CheckReport, supporting: &[u
                     detail: say("transcript", "failure", &[("failure", &summary), ("said", &said)]),
                 });
             }
+            None if spec.family == Family::NameMismatch => {
+                let Some((names, reference)) = p.chain.as_ref().and_then(|c| {
+                    let leaf = c.leaf()?;
+                    let names: Vec<&str> = leaf.sans.iter().map(|s| s.as_str()).collect();
+                    Some((names.join(", "), c.name.reference.to_string()))
+                }) else {
+                    continue;
+                };
+                match mismatches.iter_mut().find(|(n, _)| *n == names) {
+                    Some((_, references)) if !references.contains(&reference) => references.push(reference),
+                    Some(_) => {}
+                    None => mismatches.push((names, vec![reference])),
+                }
+            }
             None => refs.extend(certificate_evidence(spec, p)),
         }
     }
-    refs
+    for (names, references) in mismatches {
+        let detail = match references.as_slice() {
+            [reference] => say(
+                "certificate",
+                "name_mismatch",
+                &[("reference", reference), ("names", &names)],
+            ),
+            _ => say(
+                "certificate",
+                "name_mismatch_many",
+                &[
+                    ("references", &hosts_phrase(&references, &report.resolution)),
+                    ("names", &names),
+                ],
+            ),
+        };
+        // Every probe with this certificate, so the merge below names their addresses.
+        for p in supporting.iter().filter_map(|&i| report.probes.get(i)) {
+            let same = p.failure.is_none()
+                && p.chain
+                    .as_ref()
+                    .and_then(|c| c.leaf())
+                    .is_some_and(|leaf| leaf.sans.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ") == names);
+            if same {
+                refs.push(EvidenceRef {
+                    address: Some(p.address),
+                    mx: Some(p.mx.clone()),
+                    at: EvidenceAt::Certificate {
+                        position: 0,
+                        field: "subjectAltName".to_string(),
+                    },
+                    detail: detail.clone(),
+                });
+            }
+        }
+    }
+    let mut refs = merge(refs, report);
+    refs.truncate(MAX_EVIDENCE);
+    [published, refs].concat()
 }
 
 /// The RFC 8460 type the evidence itself names, where the verdict asks for it
@@ -234,21 +286,6 @@ fn certificate_evidence(spec: &VerdictSpec, p: &ProbeResult) -> Vec<EvidenceRef>
     }
     if let Some(leaf) = chain.leaf() {
         match spec.family {
-            Family::NameMismatch => {
-                let sans: Vec<&str> = leaf.sans.iter().map(|s| s.as_str()).collect();
-                refs.push(at(
-                    0,
-                    "subjectAltName",
-                    say(
-                        "certificate",
-                        "name_mismatch",
-                        &pairs(&[
-                            ("reference", chain.name.reference.to_string()),
-                            ("names", sans.join(", ")),
-                        ]),
-                    ),
-                ));
-            }
             Family::Certificate if refs.is_empty() => {
                 let detail = match &chain.completeness {
                     Completeness::MissingIssuer { issuer } => {
@@ -273,4 +310,87 @@ fn certificate_evidence(spec: &VerdictSpec, p: &ProbeResult) -> Vec<EvidenceRef>
         }
     }
     refs
+}
+
+/// One line per distinct piece of evidence: lines that say the same (the same failure
+/// or certificate field, in the same words) become one, which names every address and
+/// MX name it was seen on. The first occurrence keeps its place and its pointer.
+pub(in crate::diagnose) fn merge(refs: Vec<EvidenceRef>, report: &CheckReport) -> Vec<EvidenceRef> {
+    // The place without its transcript line: the same failure sits on different lines.
+    fn kind(at: &EvidenceAt) -> EvidenceAt {
+        match at {
+            EvidenceAt::Transcript { .. } => EvidenceAt::Transcript { line: 0 },
+            other => other.clone(),
+        }
+    }
+    let mut merged: Vec<(EvidenceRef, Vec<(std::net::IpAddr, String)>)> = Vec::new();
+    for r in refs {
+        let place = r.address.map(|a| (a.ip(), r.mx.clone().unwrap_or_default()));
+        match merged
+            .iter_mut()
+            .find(|(m, _)| m.detail == r.detail && kind(&m.at) == kind(&r.at))
+        {
+            Some((_, places)) => {
+                if let Some(place) = place
+                    && !places.contains(&place)
+                {
+                    places.push(place);
+                }
+            }
+            None => merged.push((r, place.into_iter().collect())),
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(mut r, places)| {
+            if places.len() > 1 {
+                let place = where_seen(&places, &r.detail, report);
+                r.detail.push_str(&place);
+                // One MX name would misname a line seen under several.
+                if places.iter().any(|(_, mx)| Some(mx) != r.mx.as_ref()) {
+                    r.mx = None;
+                }
+            }
+            r
+        })
+        .collect()
+}
+
+/// Where a merged line was seen: its addresses, and the MX names they were probed under.
+/// The MX names are left out where the line itself already names them.
+fn where_seen(places: &[(std::net::IpAddr, String)], detail: &str, report: &CheckReport) -> String {
+    let mut addresses: Vec<(std::net::IpAddr, Vec<String>)> = Vec::new();
+    for (ip, host) in places {
+        match addresses.iter_mut().find(|(a, _)| a == ip) {
+            Some((_, hosts)) => hosts.push(host.clone()),
+            None => addresses.push((*ip, vec![host.clone()])),
+        }
+    }
+    let same_names = addresses.windows(2).all(|w| w[0].1 == w[1].1);
+    if same_names {
+        let ips: Vec<String> = addresses.iter().map(|(ip, _)| ip.to_string()).collect();
+        let hosts = addresses.first().map(|(_, h)| h.as_slice()).unwrap_or_default();
+        let hosts = hosts_phrase(hosts, &report.resolution);
+        let key = if detail.contains(&hosts) {
+            "seen_on_addresses"
+        } else {
+            "seen_on"
+        };
+        say("evidence", key, &[("addresses", &ips.join(", ")), ("hosts", &hosts)])
+    } else {
+        let each: Vec<String> = addresses
+            .iter()
+            .map(|(ip, hosts)| {
+                say(
+                    "evidence",
+                    "address_as",
+                    &[
+                        ("address", &ip.to_string()),
+                        ("hosts", &hosts_phrase(hosts, &report.resolution)),
+                    ],
+                )
+            })
+            .collect();
+        say("evidence", "seen_on_each", &[("places", &each.join("; "))])
+    }
 }

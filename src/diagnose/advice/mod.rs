@@ -15,10 +15,11 @@ use serde::Deserialize;
 use super::tree::{Tree, VerdictSpec};
 use super::verdict::*;
 use super::{Answers, domain_level};
-use crate::model::CheckReport;
 use crate::model::ProbeResult;
+use crate::model::{CheckReport, Resolution};
 pub use crate::wording::fill;
 use crate::wording::{Sentences, pairs};
+pub(super) use evidence::merge;
 
 const ADVICE_TOML: &str = include_str!("../../../assets/advice.toml");
 
@@ -102,7 +103,114 @@ pub(super) fn complete(
         steps,
         findings: Vec::new(),
         relay: None,
+        groups: Vec::new(),
     }
+}
+
+/// The workaround of leaf `id` judged over the whole report (what this relay does with
+/// every address, which hosts still work), for the probes of `addresses`.
+pub(super) fn workaround_over(
+    tree: &Tree,
+    id: &str,
+    report: &CheckReport,
+    answers: &Answers,
+    addresses: &[std::net::IpAddr],
+) -> Option<Workaround> {
+    let spec = tree.verdict(id)?;
+    let supporting: Vec<usize> = report
+        .probes
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| addresses.contains(&p.address.ip()))
+        .map(|(i, _)| i)
+        .collect();
+    workaround::workaround(spec, report, answers, &supporting)
+}
+
+/// MX names as the operator reads them: "all 10 MX names" when the list holds every MX
+/// name of the destination (a pool publishes each address under all of them), else the
+/// names themselves.
+pub fn hosts_phrase(hosts: &[String], resolution: &Resolution) -> String {
+    let all = &resolution.hosts;
+    if hosts.len() > 2 && hosts.len() == all.len() && all.iter().all(|h| hosts.contains(&h.name)) {
+        say("evidence", "all_names", &[("count", &all.len().to_string())])
+    } else {
+        hosts.join(", ")
+    }
+}
+
+/// The confidence reason of a verdict about one of several groups.
+pub(super) fn grouped_reason(reason: &str, problems: usize) -> String {
+    format!(
+        "{reason}{}",
+        say("confidence", "grouped", &[("count", &problems.to_string())])
+    )
+}
+
+/// How a group of addresses is introduced: its problem, what it does to delivery, who
+/// has to act, how many addresses.
+pub fn group_heading(group: &AddressGroup) -> String {
+    let blocking = match group.blocking {
+        Blocking::Blocks => "blocks",
+        Blocking::BlocksVerifying => "blocks_verifying",
+        Blocking::Delivers => "delivers",
+    };
+    let blocking = say("groups", blocking, &[]);
+    // The healthy leaf's title speaks of every address; a group is only some of them.
+    let title = if group.family == Family::Healthy && group.owner == Owner::None {
+        say("groups", "healthy", &[])
+    } else {
+        group.title.clone()
+    };
+    let count = group.addresses.len();
+    let key = if count == 1 { "heading_one" } else { "heading" };
+    say(
+        "groups",
+        key,
+        &[
+            ("title", &title),
+            ("blocking", &blocking),
+            ("owner", group.owner.label()),
+            ("count", &count.to_string()),
+        ],
+    )
+}
+
+/// A group's fix as its own line; `None` for addresses with nothing to repair.
+pub fn group_fix(group: &AddressGroup) -> Option<String> {
+    (group.family != Family::Healthy && !group.fix.is_empty()).then(|| say("groups", "fix", &[("fix", &group.fix)]))
+}
+
+/// The groups' problems in one sentence, for a note that names them all: each title
+/// with how many addresses show it, the addresses with nothing wrong left out.
+pub fn groups_summary(groups: &[AddressGroup]) -> String {
+    let parts: Vec<String> = groups
+        .iter()
+        .filter(|g| g.family != Family::Healthy)
+        .map(|g| {
+            let count = g.addresses.len();
+            let key = if count == 1 { "short_one" } else { "short" };
+            say("groups", key, &[("title", &g.title), ("count", &count.to_string())])
+        })
+        .collect();
+    parts.join("; ")
+}
+
+/// One address of a group, with the MX names it was probed under.
+pub fn group_address(address: &GroupAddress, resolution: &Resolution) -> String {
+    say(
+        "groups",
+        "address",
+        &[
+            ("address", &address.address.to_string()),
+            ("hosts", &hosts_phrase(&address.hosts, resolution)),
+        ],
+    )
+}
+
+/// The heading of the by-address list, in every report and on the Verdict screen.
+pub fn groups_title() -> String {
+    say("groups", "title", &[])
 }
 
 /// How an address is named in scope and checklist lines.
@@ -188,6 +296,24 @@ const USED: &[(&str, &str)] = &[
     ("confidence", "one_vantage"),
     ("confidence", "host_specific"),
     ("confidence", "confirmed"),
+    ("confidence", "grouped"),
+    ("evidence", "all_names"),
+    ("evidence", "seen_on"),
+    ("evidence", "seen_on_addresses"),
+    ("evidence", "seen_on_each"),
+    ("evidence", "address_as"),
+    ("certificate", "name_mismatch_many"),
+    ("groups", "title"),
+    ("groups", "heading"),
+    ("groups", "heading_one"),
+    ("groups", "address"),
+    ("groups", "healthy"),
+    ("groups", "blocks"),
+    ("groups", "blocks_verifying"),
+    ("groups", "delivers"),
+    ("groups", "fix"),
+    ("groups", "short"),
+    ("groups", "short_one"),
     ("dns", "nxdomain"),
     ("dns", "null_mx"),
     ("dns", "nodata"),

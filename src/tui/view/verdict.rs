@@ -8,9 +8,11 @@
 //! | The server's TLS layer dies right after it says 220                |
 //! | This relay: defers the mail (it stays in the queue and is retried) |
 //! | This is what holds this relay's mail.                              |
+//! | about 6 of the 8 addresses (...); the others have other problems   |
 //! | fix: ...                                                          |
 //! | Open question (1-4 answers it): ...                               |
 //! |  1) ...  2) ...  3) ...  4) ...   (one row each)                  |
+//! | what is wrong, by address: each group, its addresses (may scroll)  |
 //! | owner, confidence; why; next check (these may scroll: Tab, j/k)   |
 //! +- evidence (Enter: show) ------------------------------------------+
 //! | > mx2 [192.0.2.2] transcript line 11: closed after 220 ...         |
@@ -34,7 +36,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 
 use super::Theme;
-use crate::diagnose::{CheckStatus, EvidenceAt, Family};
+use crate::diagnose::{Blocking, CheckStatus, EvidenceAt, Family};
 use crate::model::relay::{Delivery, Outcome};
 use crate::tui::app::{App, VerdictPane};
 use crate::tui::wording::say;
@@ -142,6 +144,22 @@ fn head_lines(app: &App, session: &crate::report::Session, summary: &[String], t
             theme.warn(),
         ));
     }
+    if let crate::diagnose::Scope::Grouped { addresses, total } = &v.scope {
+        lines.push(Line::styled(
+            theme
+                .text(&say(
+                    "verdict",
+                    "grouped",
+                    &[
+                        ("count", &addresses.len().to_string()),
+                        ("total", &total.to_string()),
+                        ("addresses", &addresses.join(", ")),
+                    ],
+                ))
+                .into_owned(),
+            theme.warn(),
+        ));
+    }
     // The fix first: on a small terminal it is what must stay visible.
     lines.push(Line::raw(theme.text(&format!("fix: {}", v.fix)).into_owned()));
     // The open question and all its options, before the why: an answer needs them all.
@@ -169,6 +187,29 @@ fn head_lines(app: &App, session: &crate::report::Session, summary: &[String], t
     }
     // What must be seen ends here; what follows may scroll out of the pane.
     let must = lines.len();
+    // Every group, the one the headline names first, each address once with its names.
+    if !v.groups.is_empty() {
+        lines.push(Line::styled(
+            theme.text(&crate::diagnose::groups_title()).into_owned(),
+            theme.title(),
+        ));
+        for (i, group) in v.groups.iter().enumerate() {
+            let style = match group.blocking {
+                Blocking::Blocks => theme.bad(),
+                Blocking::BlocksVerifying => theme.warn(),
+                Blocking::Delivers => theme.good(),
+            };
+            let heading = format!("{}. {}", i + 1, crate::diagnose::group_heading(group));
+            lines.push(Line::styled(theme.text(&heading).into_owned(), style));
+            for address in &group.addresses {
+                let address = crate::diagnose::group_address(address, &session.check.resolution);
+                lines.push(Line::raw(theme.text(&format!("   {address}")).into_owned()));
+            }
+            if let Some(fix) = crate::diagnose::group_fix(group) {
+                lines.push(Line::styled(theme.text(&format!("   {fix}")).into_owned(), theme.dim()));
+            }
+        }
+    }
     lines.push(Line::from(vec![
         Span::raw(format!(
             "{}, owner: {}, confidence: ",
