@@ -816,3 +816,62 @@ async fn a_server_that_wants_sni_fails_a_relay_that_sends_none() {
         Some("deliver (Trusted TLS)")
     );
 }
+
+/// Postfix shuffles the addresses of equal preference and tries at most
+/// `smtp_mx_address_limit` of them, so where only some addresses deliver, each attempt
+/// is a draw. With a limit of 1 and a policy that only the six "other name" certificates
+/// of the mixed pool satisfy, 6 of mx01's 8 addresses deliver: about 75% of first
+/// attempts, as predicted. (The connection cache is off so every message draws afresh.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_that_delivers_from_some_addresses_is_a_draw_as_predicted() {
+    let Some(turn) = lab().await else { return };
+    let lab = &turn.lab;
+    let domain = lab.scenario("mixed-pool").expect("scenario").domain.clone();
+    let policy = format!("{domain} verify match=www.unrelated.example\n");
+    let relay = start(
+        lab,
+        &[
+            ("smtp_mx_address_limit", "1"),
+            ("smtp_connection_cache_on_demand", "no"),
+            ("smtp_tls_policy_maps", "texthash:$config_directory/tls_policy"),
+        ],
+        &[],
+        &[("tls_policy", &policy)],
+    );
+    let session = session(lab, &relay, "mixed-pool").await;
+    let prediction = session.verdict.relay.as_ref().expect("a prediction");
+    let chance = prediction.chance.as_ref().expect("a draw");
+    assert_eq!(
+        (chance.percent, chance.delivering, chance.addresses, chance.limit),
+        (75, 6, 8, 1),
+        "{prediction:#?}"
+    );
+    assert!(prediction.outcome.delivers(), "{prediction:#?}");
+    assert_eq!(chance.failing_log, "Server certificate not verified");
+
+    const MESSAGES: usize = 40;
+    let mut ids = Vec::new();
+    for _ in 0..MESSAGES {
+        ids.push(relay.send(&format!("rcpt@{domain}")).await);
+    }
+    let mut delivered = 0;
+    for id in &ids {
+        let outcome = relay.outcome(id, OUTCOME).await;
+        match outcome.verdict().as_str() {
+            "defer" => assert!(outcome.logged(&chance.failing_log), "{outcome:#?}"),
+            _ if outcome.delivered() => delivered += 1,
+            other => panic!("{other}: {outcome:#?}"),
+        }
+        relay.delete(id);
+    }
+    eprintln!(
+        "{delivered} of {MESSAGES} delivered on the first attempt; predicted {}%",
+        chance.percent
+    );
+    // Binomial(40, 0.75): outside 20..=39 about once in ten thousand runs.
+    assert!(
+        (20..MESSAGES).contains(&delivered),
+        "{delivered} of {MESSAGES} delivered on the first attempt; predicted {}%",
+        chance.percent
+    );
+}
