@@ -454,6 +454,42 @@ async fn what_blocks_every_sender_leads_over_a_larger_certificate_group() {
     );
 }
 
+/// An address without STARTTLS stops a relay that requires TLS; an opportunistic one
+/// goes on in cleartext there, so for it that address does not block.
+#[tokio::test]
+async fn a_missing_starttls_blocks_only_a_relay_that_requires_tls() {
+    let lab = lab().await;
+    let mut report = run(&lab, "mixed-pool", 1).await;
+    let other = run(&lab, "no-starttls", 1).await;
+    report.resolution.hosts.extend(other.resolution.hosts);
+    report.probes.extend(other.probes);
+    let blocking_of = |policy: &str| {
+        let mut answers = Answers::new();
+        answers.insert("sender-policy".to_string(), policy.to_string());
+        let session = Session::new(report.clone(), answers).unwrap();
+        let group = session
+            .verdict
+            .groups
+            .iter()
+            .find(|g| {
+                g.addresses
+                    .iter()
+                    .any(|a| a.hosts.iter().any(|h| h.contains("no-starttls")))
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no group for no-starttls: {:#?}", session.verdict.groups));
+        (group.id, group.blocking)
+    };
+    assert_eq!(
+        blocking_of("opportunistic"),
+        ("starttls-not-offered".to_string(), Blocking::Delivers)
+    );
+    assert_eq!(
+        blocking_of("verify"),
+        ("starttls-not-offered".to_string(), Blocking::Blocks)
+    );
+}
+
 /// A pool whose addresses all work the same way keeps its one verdict: no groups.
 #[tokio::test]
 async fn a_uniform_pool_keeps_a_single_verdict() {

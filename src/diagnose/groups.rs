@@ -124,6 +124,18 @@ fn blocking(verdict: &Verdict, policy: Option<&str>) -> Blocking {
             Blocking::Blocks
         };
     }
+    // Without STARTTLS (missing, refused, stripped) an opportunistic sender goes on in
+    // cleartext: the problem is real, but the mail gets through.
+    const CLEARTEXT_AT_MAY: [&str; 5] = [
+        "starttls-not-offered",
+        "starttls-454",
+        "starttls-refused",
+        "middlebox-starttls",
+        "middlebox-stripped",
+    ];
+    if policy == Some("opportunistic") && CLEARTEXT_AT_MAY.contains(&verdict.id.as_str()) {
+        return Blocking::Delivers;
+    }
     match verdict.family {
         Family::Healthy => Blocking::Delivers,
         // Only a sender that checks certificates refuses them.
