@@ -412,17 +412,23 @@ async fn a_mixed_pool_is_ordered_by_what_blocks_this_relay() {
     assert_eq!(may.verdict.id, "cert-not-blocking");
 }
 
+/// The mixed pool's report with the MX hosts and probes of `scenario` added.
+async fn mixed_pool_with(lab: &Lab, scenario: &str) -> CheckReport {
+    let mut report = run(lab, "mixed-pool", 1).await;
+    let other = run(lab, scenario, 1).await;
+    report.resolution.hosts.extend(other.resolution.hosts);
+    report.probes.extend(other.probes);
+    report
+}
+
 /// A session that fails on one address blocks every sender there: that address leads,
 /// ahead of six addresses whose certificate only stops verifying senders, and the
 /// address that works comes last.
 #[tokio::test]
 async fn what_blocks_every_sender_leads_over_a_larger_certificate_group() {
     let lab = lab().await;
-    let mut report = run(&lab, "mixed-pool", 1).await;
     // The pool plus two more MX hosts: mx1 works, mx2 closes after 220.
-    let other = run(&lab, "two-mx", 1).await;
-    report.resolution.hosts.extend(other.resolution.hosts);
-    report.probes.extend(other.probes);
+    let report = mixed_pool_with(&lab, "two-mx").await;
     let session = Session::new(report, Answers::new()).unwrap();
     let v = &session.verdict;
     let groups: Vec<(&str, Blocking, usize)> = v
@@ -459,10 +465,7 @@ async fn what_blocks_every_sender_leads_over_a_larger_certificate_group() {
 #[tokio::test]
 async fn a_missing_starttls_blocks_only_a_relay_that_requires_tls() {
     let lab = lab().await;
-    let mut report = run(&lab, "mixed-pool", 1).await;
-    let other = run(&lab, "no-starttls", 1).await;
-    report.resolution.hosts.extend(other.resolution.hosts);
-    report.probes.extend(other.probes);
+    let report = mixed_pool_with(&lab, "no-starttls").await;
     let blocking_of = |policy: &str| {
         let mut answers = Answers::new();
         answers.insert("sender-policy".to_string(), policy.to_string());

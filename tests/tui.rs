@@ -118,6 +118,16 @@ fn stabilise_probe(p: &mut mxtriage::model::ProbeResult) {
     }
 }
 
+/// The cells that hold anything but ASCII.
+fn non_ascii(buffer: &ratatui::buffer::Buffer) -> Vec<String> {
+    buffer
+        .content()
+        .iter()
+        .map(|c| c.symbol().to_string())
+        .filter(|s| !s.is_ascii())
+        .collect()
+}
+
 fn key(code: KeyCode) -> Event {
     Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
@@ -358,14 +368,7 @@ async fn non_utf8_terminals_get_plain_ascii() {
     for screen in [Screen::Triage, Screen::Detail, Screen::Verdict, Screen::Flowchart] {
         app.screen = screen;
         let terminal = draw(&app, 80, 24);
-        let odd: Vec<String> = terminal
-            .backend()
-            .buffer()
-            .content()
-            .iter()
-            .map(|c| c.symbol().to_string())
-            .filter(|s| !s.is_ascii())
-            .collect();
+        let odd = non_ascii(terminal.backend().buffer());
         assert!(odd.is_empty(), "{screen:?} draws non-ASCII: {odd:?}");
     }
 }
@@ -740,12 +743,7 @@ async fn a_non_utf8_terminal_gets_peer_text_as_ascii_escapes() {
     for (width, height) in [(80, 24), (120, 40)] {
         let terminal = draw(&app, width, height);
         let buffer = terminal.backend().buffer();
-        let odd: Vec<&str> = buffer
-            .content()
-            .iter()
-            .map(|c| c.symbol())
-            .filter(|s| !s.is_ascii())
-            .collect();
+        let odd = non_ascii(buffer);
         assert!(odd.is_empty(), "{width}x{height} writes non-ASCII: {odd:?}");
         let text = rows(buffer).concat();
         assert!(
@@ -763,14 +761,7 @@ async fn a_non_utf8_terminal_gets_peer_text_as_ascii_escapes() {
     for screen in [Screen::Intake, Screen::Triage, Screen::Verdict, Screen::Export] {
         app.screen = screen;
         let terminal = draw(&app, 80, 24);
-        let odd: Vec<&str> = terminal
-            .backend()
-            .buffer()
-            .content()
-            .iter()
-            .map(|c| c.symbol())
-            .filter(|s| !s.is_ascii())
-            .collect();
+        let odd = non_ascii(terminal.backend().buffer());
         assert!(odd.is_empty(), "{screen:?} writes non-ASCII: {odd:?}");
     }
     app.screen = Screen::Detail;
@@ -1574,14 +1565,7 @@ async fn the_flowchart_reads_without_colour_and_in_ascii() {
     // ASCII: every cell plain, the finding's box in #, the branches not taken with ->.
     app.ascii = true;
     let terminal = draw(&app, 80, 24);
-    let odd: Vec<String> = terminal
-        .backend()
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol().to_string())
-        .filter(|s| !s.is_ascii())
-        .collect();
+    let odd = non_ascii(terminal.backend().buffer());
     assert!(odd.is_empty(), "non-ASCII: {odd:?}");
     let text = rows(terminal.backend().buffer()).join("\n");
     assert!(
