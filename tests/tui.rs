@@ -118,6 +118,16 @@ fn stabilise_probe(p: &mut mxtriage::model::ProbeResult) {
     }
 }
 
+/// The workbench on the Verdict screen of a lab scenario's finished check.
+async fn on_verdict(scenario: &str) -> App {
+    let recorded = lab_report(scenario).await;
+    let mut app = App::new(Settings::default(), Vec::new());
+    feed(&mut app, &recorded);
+    app.update(key(KeyCode::Char('v')));
+    assert_eq!(app.screen, Screen::Verdict);
+    app
+}
+
 /// The cells that hold anything but ASCII.
 fn non_ascii(buffer: &ratatui::buffer::Buffer) -> Vec<String> {
     buffer
@@ -1197,11 +1207,7 @@ async fn while_probing_a_step_without_its_result_is_pending() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_verdict_a_long_fix_and_every_option_fit_80x24() {
     use mxtriage::tui::view::{Scrolled, scroll_room};
-    let recorded = lab_report("expired").await;
-    let mut app = App::new(Settings::default(), Vec::new());
-    feed(&mut app, &recorded);
-    app.update(key(KeyCode::Char('v')));
-    assert_eq!(app.screen, Screen::Verdict);
+    let mut app = on_verdict("expired").await;
     let (id, labels): (String, Vec<String>) = {
         let question = app.open_question().expect("the relay's TLS policy is asked");
         (
@@ -1471,11 +1477,7 @@ async fn the_flowchart_labels_every_step_with_the_branch_it_took() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_flowchart_is_one_key_from_the_verdict_and_scrolls_no_further_than_the_leaf() {
     use mxtriage::tui::view::{Scrolled, scroll_room};
-    let recorded = lab_report("expired").await;
-    let mut app = App::new(Settings::default(), Vec::new());
-    feed(&mut app, &recorded);
-    app.update(key(KeyCode::Char('v')));
-    assert_eq!(app.screen, Screen::Verdict);
+    let mut app = on_verdict("expired").await;
     assert!(
         view::footer_keys(&app, 80).contains(&("t", "tree")),
         "the Verdict footer offers it"
@@ -1539,10 +1541,7 @@ async fn the_flowchart_is_one_key_from_the_verdict_and_scrolls_no_further_than_t
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_flowchart_reads_without_colour_and_in_ascii() {
-    let recorded = lab_report("expired").await;
-    let mut app = App::new(Settings::default(), Vec::new());
-    feed(&mut app, &recorded);
-    app.update(key(KeyCode::Char('v')));
+    let mut app = on_verdict("expired").await;
     app.update(key(KeyCode::Char('t')));
     // In colour the branches not taken are dimmed and the finding is red.
     let terminal = draw(&app, 80, 24);
@@ -1578,10 +1577,7 @@ async fn the_flowchart_reads_without_colour_and_in_ascii() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_flowchart_fits_any_width_and_survives_odd_sessions() {
     use unicode_width::UnicodeWidthStr;
-    let recorded = lab_report("expired").await;
-    let mut app = App::new(Settings::default(), Vec::new());
-    feed(&mut app, &recorded);
-    app.update(key(KeyCode::Char('v')));
+    let mut app = on_verdict("expired").await;
     app.update(key(KeyCode::Char('t')));
     for ascii in [false, true] {
         app.ascii = ascii;
@@ -1627,11 +1623,7 @@ async fn the_flowchart_fits_any_width_and_survives_odd_sessions() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_verdict_screen_lists_a_mixed_pool_by_address() {
     use mxtriage::tui::view::{Scrolled, scroll_room};
-    let recorded = lab_report("mixed-pool").await;
-    let mut app = App::new(Settings::default(), Vec::new());
-    feed(&mut app, &recorded);
-    app.update(key(KeyCode::Char('v')));
-    assert_eq!(app.screen, Screen::Verdict);
+    let mut app = on_verdict("mixed-pool").await;
     let groups = app.session.as_ref().unwrap().verdict.groups.clone();
     assert_eq!(groups.len(), 3, "{groups:#?}");
     let terminal = draw(&app, 80, 24);
