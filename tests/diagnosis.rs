@@ -410,6 +410,13 @@ async fn a_mixed_pool_is_ordered_by_what_blocks_this_relay() {
         "each problem is still named under an opportunistic relay"
     );
     assert_eq!(may.verdict.id, "cert-not-blocking");
+    // That headline is about every address, not only the largest group's.
+    assert!(
+        matches!(may.verdict.scope, Scope::AllAddresses { count: 8 }),
+        "{:?}",
+        may.verdict.scope
+    );
+    assert_eq!(verify.verdict.id, verify.verdict.groups[0].id);
 }
 
 /// The mixed pool's report with the MX hosts and probes of `scenario` added.

@@ -86,6 +86,16 @@ pub fn diagnose(tree: &Tree, report: &CheckReport, answers: &Answers) -> Result<
     let Some(mut verdict) = lead else {
         return Ok(whole);
     };
+    // The lead group's problem may not decide this relay's verdict (a certificate problem
+    // an opportunistic relay delivers through): then the verdict over every address
+    // stands, with the groups listed under it.
+    if groups.first().is_some_and(|g| g.id != verdict.id) {
+        let mut verdict = whole;
+        verdict.evidence = advice::merge(evidence, report);
+        verdict.confidence_reason = advice::grouped_reason(&verdict.confidence_reason, problems);
+        verdict.groups = groups;
+        return Ok(verdict);
+    }
     let lead_ips: Vec<std::net::IpAddr> = groups
         .first()
         .map(|g| g.addresses.iter().map(|a| a.address).collect())

@@ -366,10 +366,14 @@ pub fn predict(report: &CheckReport) -> Option<Prediction> {
 
 /// How often one attempt reaches an address that delivers, when equal-preference
 /// addresses are tried in a random order: `addresses` as (MX preference, delivers) in
-/// preference order, at most `limit` tried (0: all). Postfix shuffles every address of
-/// the MX hosts, then sorts by preference (smtp_addr.c), and stops after
-/// `smtp_mx_address_limit` of them (smtp_connect.c); a failed handshake does not end
-/// the attempt early, so only the address limit bounds it.
+/// preference order, one entry per MX name and address (Postfix lists an address once
+/// per name that has it), at most `limit` tried (0: all). Postfix shuffles every address
+/// of the MX hosts, then sorts by preference (smtp_addr.c), and stops after
+/// `smtp_mx_address_limit` of them (smtp_connect.c). Failed connects and handshakes do
+/// not count towards `smtp_mx_session_limit`, and a session that gets through delivers,
+/// so that limit does not enter; `smtp_address_preference` and
+/// `smtp_balance_inet_protocols`, which reorder IPv4 and IPv6 within a preference, are
+/// not modelled.
 pub fn delivery_chance(addresses: &[(u16, bool)], limit: usize) -> f64 {
     let mut left = if limit == 0 { usize::MAX } else { limit };
     let mut none_delivers = 1.0;
@@ -507,7 +511,7 @@ fn by_chance(
         }
     }
     let draws = |queued: bool| -> Vec<(u16, bool)> {
-        distinct
+        let mut draws: Vec<(u16, bool)> = distinct
             .iter()
             .map(|a| {
                 let outcome = if queued {
@@ -517,7 +521,9 @@ fn by_chance(
                 };
                 (preference(a), outcome.delivers())
             })
-            .collect()
+            .collect();
+        draws.sort_by_key(|(preference, _)| *preference);
+        draws
     };
     // Counted by address for the operator: a farm lists one address under many names.
     let ips = |which: &dyn Fn(&AddressPrediction) -> bool| {
@@ -526,10 +532,12 @@ fn by_chance(
         seen.dedup();
         seen.len()
     };
-    let percent = (delivery_chance(&draws(false), limit) * 100.0).round();
-    if !(1.0..=99.0).contains(&percent) {
+    let chance = delivery_chance(&draws(false), limit);
+    // Only a certain outcome follows the listed order; a near-certain one is still a draw.
+    if chance <= 0.0 || chance >= 1.0 {
         return None;
     }
+    let percent = (chance * 100.0).round().clamp(1.0, 99.0);
     let delivering = distinct.iter().find(|a| a.outcome.delivers())?;
     let failing = distinct.iter().find(|a| !a.outcome.delivers())?;
     // Mail queued long enough may go out in plaintext where a handshake failed.
