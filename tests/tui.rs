@@ -1176,7 +1176,15 @@ async fn while_probing_a_step_without_its_result_is_pending() {
             !text.contains("finding:"),
             "a healthy server shows no finding while probing:\n{text}"
         );
-        if !drawn && matches!(event, engine::Event::Stage { .. }) {
+        if !drawn
+            && matches!(
+                event,
+                engine::Event::Stage {
+                    stage: mxtriage::model::Stage::Greeting,
+                    ..
+                }
+            )
+        {
             assert!(text.contains("[no ] Is the recipient domain missin"), "{text}");
             assert!(text.contains("[wait] Do the MX hosts lack addresse"), "{text}");
             // Seven seconds on: the address says how long its stage has run and when it gives up.
@@ -1657,4 +1665,37 @@ async fn the_verdict_screen_lists_a_mixed_pool_by_address() {
     plain.update(key(KeyCode::Char('v')));
     plain.update(key(KeyCode::BackTab));
     assert_eq!(view::footer_keys(&app, 80), view::footer_keys(&plain, 80));
+}
+
+/// Enter on a transcript line of the evidence opens Detail with that line in view,
+/// whether or not the time line is drawn above the transcript.
+#[tokio::test(flavor = "multi_thread")]
+async fn evidence_opens_the_transcript_at_the_cited_line() {
+    let mut app = on_verdict("close-after-220").await;
+    let session = app.session.clone().expect("a session");
+    let (index, line) = session
+        .verdict
+        .evidence
+        .iter()
+        .enumerate()
+        .find_map(|(i, e)| match e.at {
+            mxtriage::diagnose::EvidenceAt::Transcript { line } => Some((i, line)),
+            _ => None,
+        })
+        .expect("transcript evidence");
+    let cited = format!("{line:>3} ");
+    for (width, height) in [(80, 24), (120, 40), (160, 60)] {
+        let mut app = on_verdict("close-after-220").await;
+        app.update(Event::Resize(width, height));
+        app.evidence_selected = index;
+        app.update(key(KeyCode::Enter));
+        assert_eq!(app.screen, Screen::Detail);
+        let shown = pane_rows(draw(&app, width, height).backend().buffer(), "transcript");
+        assert!(
+            shown.iter().any(|row| row.starts_with(&cited)),
+            "line {line} not in view at {width}x{height}:\n{}",
+            shown.join("\n")
+        );
+    }
+    drop(app.update(key(KeyCode::Esc)));
 }

@@ -43,6 +43,11 @@ pub async fn starttls_stream(config: &ProbeConfig, target: &ProbeTarget) -> Resu
 pub async fn run(config: &ProbeConfig, target: &ProbeTarget, observer: Option<StageObserver<'_>>) -> ProbeResult {
     let mut session = Session::new(config, target);
     session.observer = observer;
+    // The session starts in Connect without entering it: say so, so a consumer's time
+    // line starts here (and each further attempt starts its own).
+    if let Some(observer) = observer {
+        observer(Progress::Stage(Stage::Connect));
+    }
     let mut dialogue = Dialogue::new(&config.ehlo_name, config.implicit_tls);
     let outcome = session.dialogue(config, target, &mut dialogue).await;
     let stage = session.result.stage;

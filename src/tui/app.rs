@@ -663,6 +663,12 @@ impl App {
             engine::Event::Stage { target, stage } => {
                 if let Some(i) = run.targets.iter().position(|t| *t == target) {
                     run.stages[i] = Some(stage);
+                    // A session starting (again) starts its own transcript.
+                    if stage == Stage::Connect
+                        && let Some(live) = run.live.get_mut(i)
+                    {
+                        live.clear();
+                    }
                     if let Some(log) = run.stage_log.get_mut(i) {
                         log.push((run.elapsed, stage));
                     }
@@ -674,14 +680,9 @@ impl App {
                 let Some(i) = run.targets.iter().position(|t| *t == target) else {
                     return Vec::new();
                 };
-                let (Some(live), Some(log)) = (run.live.get_mut(i), run.stage_log.get_mut(i)) else {
+                let Some(live) = run.live.get_mut(i) else {
                     return Vec::new();
                 };
-                // The first line of an attempt is its connect starting: the time line's origin.
-                if live.is_empty() {
-                    log.push((run.elapsed, Stage::Connect));
-                    run.stages[i] = Some(Stage::Connect);
-                }
                 if live.len() < crate::probe::MAX_TRANSCRIPT {
                     live.push(line);
                 }
@@ -1297,7 +1298,8 @@ impl App {
             crate::diagnose::EvidenceAt::Transcript { line } => {
                 self.detail_focus = DetailPane::Transcript;
                 self.detail_wide = DetailPane::Transcript;
-                self.transcript_scroll = u16::try_from(line.saturating_sub(2)).unwrap_or(0);
+                let lead = super::view::transcript_lead(self);
+                self.transcript_scroll = u16::try_from(line.saturating_sub(2) + lead).unwrap_or(0);
             }
             crate::diagnose::EvidenceAt::Certificate { .. } => {
                 self.detail_focus = DetailPane::Chain;

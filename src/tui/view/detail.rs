@@ -192,9 +192,30 @@ pub(super) fn room(app: &App, area: Rect, theme: &Theme, pane: super::Scrolled) 
     }
 }
 
-/// The session's time line and its transcript. The time line leads when the pane has
-/// room for it and a dozen transcript lines; on a short pane the transcript, which is
-/// the evidence, comes first and the time line follows it.
+/// Whether the time line (`rows` of it) goes above the transcript in a pane this tall:
+/// when there is room for it and a dozen transcript lines. On a short pane the
+/// transcript, which is the evidence, comes first and the time line follows it.
+fn time_line_leads(rows: usize, pane: Rect) -> bool {
+    rows > 0 && usize::from(pane.height.saturating_sub(2)) >= rows + 1 + 12
+}
+
+/// The rows above transcript line 0 in the Detail pane of the selected address (the
+/// time line, when it leads), so a jump to a transcript line lands on it.
+pub(super) fn transcript_lead(app: &App, area: Rect, theme: &Theme) -> usize {
+    let Some(probe) = app.selected_probe() else {
+        return 0;
+    };
+    let [_, left, _, _] = areas(
+        area,
+        app,
+        &summary_lines(probe, theme),
+        &reproduce_lines(app, probe, theme),
+    );
+    let rows = timeline::rows(&timeline::of_probe(probe), inner_width(left), theme).len();
+    if time_line_leads(rows, left) { rows + 1 } else { 0 }
+}
+
+/// The session's time line and its transcript (see [`time_line_leads`]).
 fn transcript(probe: &ProbeResult, theme: &Theme, pane: Rect) -> Vec<Line<'static>> {
     let bars = timeline::rows(&timeline::of_probe(probe), inner_width(pane), theme);
     let lines = probe
@@ -205,7 +226,7 @@ fn transcript(probe: &ProbeResult, theme: &Theme, pane: Rect) -> Vec<Line<'stati
     let mut out = Vec::new();
     if bars.is_empty() {
         out.extend(lines);
-    } else if usize::from(pane.height.saturating_sub(2)) >= bars.len() + 1 + 12 {
+    } else if time_line_leads(bars.len(), pane) {
         out.extend(bars);
         out.push(Line::default());
         out.extend(lines);

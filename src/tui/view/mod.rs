@@ -78,6 +78,15 @@ impl Theme {
         }
     }
 
+    /// No colour, Unicode allowed: for tests of what a view draws.
+    #[cfg(test)]
+    pub fn plain() -> Self {
+        Theme {
+            color: false,
+            ascii: false,
+        }
+    }
+
     /// Only ASCII may be drawn (no UTF-8 locale).
     pub fn ascii(&self) -> bool {
         self.ascii
@@ -222,6 +231,14 @@ pub fn scroll_room(app: &App, pane: Scrolled) -> Room {
         Scrolled::Flowchart => flowchart::room(app, body, &theme),
         Scrolled::Flush => flush::room(app, flush_area(area), &theme),
     }
+}
+
+/// The rows above the first transcript line in Detail (the time line, when it leads),
+/// at the current terminal size.
+pub fn transcript_lead(app: &App) -> usize {
+    let (width, height) = app.viewport;
+    let [_, body, _, _] = frame_parts(Rect::new(0, 0, width, height));
+    detail::transcript_lead(app, body, &Theme::of(app))
 }
 
 fn flush_area(area: Rect) -> Rect {

@@ -135,19 +135,20 @@ pub fn rows(bars: &[Bar], width: usize, theme: &Theme) -> Vec<Line<'static>> {
 }
 
 /// A Triage strip: each stage's letter repeated over its share of `width` columns, to
-/// the common scale `scale_ms` (the slowest address), then the session's length. A failed
-/// stage is drawn in `x` after its letter; `running` says the last stage is still going.
+/// the common scale `scale_ms` (the slowest address), then the session's length. Every
+/// stage gets one column of its own and shares the rest, so a strip never outgrows
+/// `width` (when the stages fit in it at all). A failed stage is drawn in `x` after its
+/// letter; `running` says the last stage is still going.
 pub fn strip(bars: &[Bar], scale_ms: u64, width: usize, running: bool, theme: &Theme) -> Line<'static> {
     let Some(end) = bars.iter().map(|b| b.end_ms).max() else {
         return Line::default();
     };
+    let shared = width.saturating_sub(bars.len()) as u128;
+    let scale = u128::from(scale_ms.max(end).max(1));
     let mut spans = vec![Span::raw("   ")];
-    let mut used = 0;
     for bar in bars {
-        let (from, to) = columns(bar.start_ms, bar.end_ms, scale_ms.max(end), width);
-        let from = from.max(used);
-        let to = to.max(from + 1);
-        let cells = to - from;
+        let share = u128::from(bar.end_ms - bar.start_ms) * shared / scale;
+        let cells = 1 + usize::try_from(share).unwrap_or(0);
         let text = if bar.failed {
             format!("{}{}", letter(bar.stage), "x".repeat(cells - 1))
         } else {
@@ -160,11 +161,13 @@ pub fn strip(bars: &[Bar], scale_ms: u64, width: usize, running: bool, theme: &T
         } else {
             theme.dim()
         };
-        spans.push(Span::raw(" ".repeat(from - used)));
         spans.push(Span::styled(text, style));
-        used = to;
     }
-    let suffix = if running { "…" } else { "" };
+    let suffix = match (running, theme.ascii()) {
+        (false, _) => "",
+        (true, false) => "…",
+        (true, true) => "...",
+    };
     spans.push(Span::styled(format!(" {}{suffix}", duration(end)), theme.dim()));
     Line::from(spans)
 }
@@ -204,6 +207,34 @@ mod tests {
         let bars = bars(&marks, 8010, true);
         assert_eq!(bars.last().map(|b| (b.end_ms, b.failed)), Some((8010, true)));
         assert!(!bars[0].failed);
+    }
+
+    #[test]
+    fn a_strip_fits_its_width_however_slow_one_stage_is() {
+        let marks = [
+            mark(Stage::Connect, 0),
+            mark(Stage::Greeting, 1),
+            mark(Stage::Ehlo, 4001),
+            mark(Stage::StartTls, 4002),
+            mark(Stage::TlsHandshake, 4003),
+            mark(Stage::TlsEhlo, 4010),
+            mark(Stage::Quit, 4011),
+            mark(Stage::Done, 4012),
+        ];
+        let theme = Theme::plain();
+        let line = strip(&bars(&marks, 4012, false), 4012, 24, false, &theme);
+        let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+        let cells = text.trim().split(' ').next().unwrap_or_default();
+        // Rounding down may leave a column or two: never more than the width.
+        assert!((22..=24).contains(&cells.chars().count()), "{text}");
+        assert!(cells.starts_with("cg") && cells.ends_with("eshtq"), "{text}");
+        // Half the time on the slowest address's scale: half the strip, about.
+        let half = strip(&bars(&marks, 4012, false), 8024, 24, false, &theme);
+        let text: String = half.spans.iter().map(|s| s.content.as_ref()).collect();
+        assert!(
+            text.trim().split(' ').next().unwrap_or_default().chars().count() < 16,
+            "{text}"
+        );
     }
 
     #[test]

@@ -283,11 +283,16 @@ fn time_strip(app: &App, index: usize, theme: &Theme) -> Option<Line<'static>> {
         .as_ref()
         .map(|s| s.check.probes.iter().map(|p| p.timings.total_ms).max().unwrap_or(0))
         .unwrap_or(0);
-    let (bars, running) = match app.results(target).last() {
+    let last = app.results(target).last().copied();
+    let (bars, running) = match last {
         Some(probe) if run.live.get(index).is_none_or(Vec::is_empty) => (timeline::of_probe(probe), false),
         _ => (live_marks(run, index), true),
     };
-    (!bars.is_empty()).then(|| timeline::strip(&bars, scale, STRIP, running, theme))
+    if bars.is_empty() {
+        // A session saved before stages were recorded: its length, at least.
+        return last.map(|p| Line::styled(format!("   {}", timeline::duration(p.timings.total_ms)), theme.dim()));
+    }
+    Some(timeline::strip(&bars, scale, STRIP, running, theme))
 }
 
 /// The bars of an attempt still running, from the stages the engine reported.
