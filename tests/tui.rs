@@ -1202,6 +1202,21 @@ async fn while_probing_a_step_without_its_result_is_pending() {
             assert!(text.contains("-- connecting to 127."), "{text}");
             let greeting = text.lines().find(|l| l.contains("│greeting ")).unwrap_or_default();
             assert!(greeting.contains('█') && greeting.contains("7.00 s"), "{text}");
+            // A long transcript scrolls under the time line and the running stage, which
+            // stay in view, and its newest line shows.
+            let live = &mut app.run.as_mut().expect("a run").live[0];
+            let template = live.first().cloned().expect("a line so far");
+            for n in 0..60 {
+                let mut line = template.clone();
+                line.text = mxtriage::text::SafeText::from_peer_str(&format!("250-LINE {n}"));
+                live.push(line);
+            }
+            let text = rows(draw(&app, 80, 24).backend().buffer()).join("\n");
+            assert!(
+                text.contains("in greeting; gives up after") && text.contains("│greeting "),
+                "{text}"
+            );
+            assert!(text.contains("250-LINE 59") && !text.contains("250-LINE 30 "), "{text}");
             app.update(key(KeyCode::Esc));
             drawn = true;
         }

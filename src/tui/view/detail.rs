@@ -76,24 +76,36 @@ fn render_live(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     };
     let index = app.address_selected;
-    let width = inner_width(area);
-    let mut lines = timeline::rows(&super::triage::live_marks(run, index), width, theme);
-    lines.push(Line::styled(
+    let address = format!("{} [{}]", theme.text(&target.mx), target.address);
+    let title = crate::tui::wording::say("run", "live_title", &[("address", &address)]);
+    let block = theme.block(&title, true);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    // The time line and the stage running stay in view; the transcript scrolls under them.
+    let mut head = timeline::rows(&super::triage::live_marks(run, index), usize::from(inner.width), theme);
+    head.push(Line::styled(
         format!("{} {}", super::spinner(app), super::triage::pending_text(app, index)),
         theme.warn(),
     ));
-    lines.push(Line::default());
+    let head_rows = u16::try_from(super::wrapped_rows(head.clone(), inner.width)).unwrap_or(u16::MAX);
+    let [top, rest] = inner.layout(&Layout::vertical([
+        Constraint::Length(head_rows.saturating_add(1).min(inner.height / 2)),
+        Constraint::Min(0),
+    ]));
+    frame.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), top);
     let live = run.live.get(index).map(Vec::as_slice).unwrap_or_default();
-    lines.extend(live.iter().enumerate().map(|(i, l)| transcript_line(i, l, theme)));
-    let address = format!("{} [{}]", theme.text(&target.mx), target.address);
-    let title = crate::tui::wording::say("run", "live_title", &[("address", &address)]);
+    let lines: Vec<Line> = live
+        .iter()
+        .enumerate()
+        .map(|(i, l)| transcript_line(i, l, theme))
+        .collect();
     // The newest lines matter most: keep the end in view as they arrive.
-    let room = super::room_for(lines.clone(), area, false);
+    let rows = u16::try_from(super::wrapped_rows(lines.clone(), rest.width)).unwrap_or(u16::MAX);
     frame.render_widget(
         Paragraph::new(lines)
-            .block(theme.block(&title, true))
-            .scroll((room.max, 0)),
-        area,
+            .wrap(Wrap { trim: false })
+            .scroll((rows.saturating_sub(rest.height), 0)),
+        rest,
     );
 }
 
