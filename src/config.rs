@@ -26,6 +26,8 @@ pub const KEYS: &[&str] = &[
 pub enum ConfigError {
     #[error("cannot read the configuration file {}: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
+    #[error("the configuration file {} named by MXTRIAGE_CONFIG does not exist", path.display())]
+    Missing { path: PathBuf },
     #[error("the configuration file {} is not valid TOML: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
     #[error("the configuration file {} has an unknown key `{key}` (known: {})", path.display(), KEYS.join(", "))]
@@ -66,10 +68,20 @@ pub fn default_path() -> Option<PathBuf> {
     }
 }
 
-/// The file at `path`, or `None` when there is none (no file is not an error).
+/// Whether `path` is the file `MXTRIAGE_CONFIG` names.
+fn named_by_env(path: &Path) -> bool {
+    std::env::var_os(ENV).is_some_and(|named| !named.is_empty() && Path::new(&named) == path)
+}
+
+/// The file at `path`, or `None` when there is none (no default file is not an error;
+/// a missing file that `MXTRIAGE_CONFIG` names is).
 pub fn load(path: &Path) -> Result<Option<FileConfig>, ConfigError> {
     match std::fs::read_to_string(path) {
         Ok(text) => parse(path, &text).map(Some),
+        // A file named on purpose must be there: a typo would silently drop every setting.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && named_by_env(path) => Err(ConfigError::Missing {
+            path: path.to_path_buf(),
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(ConfigError::Read {
             path: path.to_path_buf(),

@@ -181,6 +181,14 @@ fn mxtriage_config_names_another_file_or_none() {
         ("relay2.example.net".to_string(), other.display().to_string()),
         "{named}"
     );
+    // A file named on purpose that is not there is a usage error, not silent defaults.
+    let missing = run(&home.join("no-such.toml"));
+    assert_eq!(missing.status.code(), Some(2), "{}", stdout(&missing));
+    assert!(
+        stderr(&missing).contains("no-such.toml") && stderr(&missing).contains("MXTRIAGE_CONFIG"),
+        "{}",
+        stderr(&missing)
+    );
     let none = stdout(&run(Path::new("")));
     assert!(none.contains("# configuration file: none"), "{none}");
     assert_eq!(setting(&none, "ehlo").1, "default", "{none}");
