@@ -314,7 +314,8 @@ fn certificate_evidence(spec: &VerdictSpec, p: &ProbeResult) -> Vec<EvidenceRef>
 
 /// One line per distinct piece of evidence: lines that say the same (the same failure
 /// or certificate field, in the same words) become one, which names every address and
-/// MX name it was seen on. The first occurrence keeps its place and its pointer.
+/// MX name it was seen on. The first occurrence keeps its place and its pointer; at most
+/// `MAX_EVIDENCE` lines are kept (the groups of a mixed pool each bring theirs).
 pub(in crate::diagnose) fn merge(refs: Vec<EvidenceRef>, report: &CheckReport) -> Vec<EvidenceRef> {
     // The place without its transcript line: the same failure sits on different lines.
     fn kind(at: &EvidenceAt) -> EvidenceAt {
@@ -353,7 +354,19 @@ pub(in crate::diagnose) fn merge(refs: Vec<EvidenceRef>, report: &CheckReport) -
             }
             r
         })
+        .take(MAX_EVIDENCE)
         .collect()
+}
+
+/// Whether `detail` has `phrase` as a whole (a host name inside a longer one does not
+/// count: `a.example.net` is not in `mta.example.net`).
+fn names_phrase(detail: &str, phrase: &str) -> bool {
+    let part_of_name = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+    detail.match_indices(phrase).any(|(at, _)| {
+        let before = detail[..at].chars().next_back();
+        let after = detail[at + phrase.len()..].chars().next();
+        !before.is_some_and(part_of_name) && !after.is_some_and(|c| part_of_name(c) && c != '.')
+    })
 }
 
 /// Where a merged line was seen: its addresses, and the MX names they were probed under.
@@ -371,7 +384,7 @@ fn where_seen(places: &[(std::net::IpAddr, String)], detail: &str, report: &Chec
         let ips: Vec<String> = addresses.iter().map(|(ip, _)| ip.to_string()).collect();
         let hosts = addresses.first().map(|(_, h)| h.as_slice()).unwrap_or_default();
         let hosts = hosts_phrase(hosts, &report.resolution);
-        let key = if detail.contains(&hosts) {
+        let key = if names_phrase(detail, &hosts) {
             "seen_on_addresses"
         } else {
             "seen_on"
@@ -392,5 +405,18 @@ fn where_seen(places: &[(std::net::IpAddr, String)], detail: &str, report: &Chec
             })
             .collect();
         say("evidence", "seen_on_each", &[("places", &each.join("; "))])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_name_inside_a_longer_one_is_not_named() {
+        assert!(names_phrase("none of mx.example.net matches", "mx.example.net"));
+        assert!(names_phrase("names mx.example.net.", "mx.example.net"));
+        assert!(!names_phrase("none of smx.example.net matches", "mx.example.net"));
+        assert!(!names_phrase("mx.example.network", "mx.example.net"));
     }
 }
