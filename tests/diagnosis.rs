@@ -468,7 +468,8 @@ async fn what_blocks_every_sender_leads_over_a_larger_certificate_group() {
 }
 
 /// An address without STARTTLS stops a relay that requires TLS; an opportunistic one
-/// goes on in cleartext there, so for it that address does not block.
+/// goes on in cleartext there, so for it that address does not block; with the relay's
+/// policy unknown, the group says whom it stops.
 #[tokio::test]
 async fn a_missing_starttls_blocks_only_a_relay_that_requires_tls() {
     let lab = lab().await;
@@ -497,6 +498,11 @@ async fn a_missing_starttls_blocks_only_a_relay_that_requires_tls() {
     assert_eq!(
         blocking_of("verify"),
         ("starttls-not-offered".to_string(), Blocking::Blocks)
+    );
+    // Not known: it stops only the senders that require TLS, and says so.
+    assert_eq!(
+        blocking_of("unknown"),
+        ("starttls-not-offered".to_string(), Blocking::BlocksRequiringTls)
     );
 }
 

@@ -133,8 +133,12 @@ fn blocking(verdict: &Verdict, policy: Option<&str>) -> Blocking {
         "middlebox-starttls",
         "middlebox-stripped",
     ];
-    if policy == Some("opportunistic") && CLEARTEXT_AT_MAY.contains(&verdict.id.as_str()) {
-        return Blocking::Delivers;
+    if CLEARTEXT_AT_MAY.contains(&verdict.id.as_str()) {
+        return match policy {
+            Some("opportunistic") => Blocking::Delivers,
+            Some("encrypt" | "verify") => Blocking::Blocks,
+            _ => Blocking::BlocksRequiringTls,
+        };
     }
     match verdict.family {
         Family::Healthy => Blocking::Delivers,

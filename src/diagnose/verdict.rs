@@ -305,6 +305,9 @@ pub enum Blocking {
     Blocks,
     /// A sender that verifies certificates stops here; this relay's policy is not known.
     BlocksVerifying,
+    /// A sender that requires TLS stops here (no STARTTLS); an opportunistic one goes on
+    /// in cleartext. This relay's policy is not known.
+    BlocksRequiringTls,
     /// Mail gets through these addresses, perhaps over a weaker session.
     Delivers,
 }

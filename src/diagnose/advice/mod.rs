@@ -153,6 +153,7 @@ pub fn group_heading(group: &AddressGroup) -> String {
     let blocking = match group.blocking {
         Blocking::Blocks => "blocks",
         Blocking::BlocksVerifying => "blocks_verifying",
+        Blocking::BlocksRequiringTls => "blocks_requiring_tls",
         Blocking::Delivers => "delivers",
     };
     let blocking = say("groups", blocking, &[]);
@@ -310,6 +311,7 @@ const USED: &[(&str, &str)] = &[
     ("groups", "healthy"),
     ("groups", "blocks"),
     ("groups", "blocks_verifying"),
+    ("groups", "blocks_requiring_tls"),
     ("groups", "delivers"),
     ("groups", "fix"),
     ("groups", "short"),

@@ -196,7 +196,7 @@ fn head_lines(app: &App, session: &crate::report::Session, summary: &[String], t
         for (i, group) in v.groups.iter().enumerate() {
             let style = match group.blocking {
                 Blocking::Blocks => theme.bad(),
-                Blocking::BlocksVerifying => theme.warn(),
+                Blocking::BlocksVerifying | Blocking::BlocksRequiringTls => theme.warn(),
                 Blocking::Delivers => theme.good(),
             };
             let heading = format!("{}. {}", i + 1, crate::diagnose::group_heading(group));
