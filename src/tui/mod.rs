@@ -36,8 +36,11 @@ pub enum TuiError {
 
 /// How long the spinner waits between frames while probes run.
 const TICK: Duration = Duration::from_millis(120);
-/// Events waiting to be handled; probes and keys are far fewer than this.
+/// Events waiting to be handled. Stage changes and transcript lines that find it full
+/// are dropped (the probe's result carries them); results and keys wait for room.
 const QUEUE: usize = 1024;
+/// Most events applied between two frames, so the screen still moves during a flood.
+const BURST: usize = 256;
 
 /// Things the runner needs that the model must not touch (trust anchors not in a file).
 #[derive(Default)]
@@ -137,8 +140,20 @@ async fn event_loop(
         let Some(event) = event else {
             break Ok(());
         };
-        for command in app.update(event) {
-            runner.execute(command);
+        // What else is already waiting is applied before the next frame: a burst of
+        // engine events (a transcript line each) costs one draw, not one per line, and a
+        // key pressed meanwhile is not queued behind them.
+        let mut pending = Some(event);
+        let mut applied = 0;
+        while let Some(event) = pending.take() {
+            for command in app.update(event) {
+                runner.execute(command);
+            }
+            applied += 1;
+            if app.quit || applied == BURST {
+                break;
+            }
+            pending = rx.try_recv().ok();
         }
         if app.quit {
             break Ok(());
