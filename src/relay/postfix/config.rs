@@ -418,23 +418,19 @@ impl Postconf {
             ),
             None => {
                 let yes = |name: &str| self.value(service, name).eq_ignore_ascii_case("yes");
-                let level = if yes("smtp_enforce_tls") {
+                let (level, decided_by) = if yes("smtp_enforce_tls") {
                     if yes("smtp_tls_enforce_peername") {
-                        Level::Verify
+                        (Level::Verify, "smtp_enforce_tls")
                     } else {
-                        Level::Encrypt
+                        (Level::Encrypt, "smtp_enforce_tls")
                     }
                 } else if yes("smtp_use_tls") {
-                    Level::May
+                    (Level::May, "smtp_use_tls")
                 } else {
-                    Level::None
+                    (Level::None, "smtp_tls_security_level")
                 };
-                (
-                    level,
-                    Origin::Default {
-                        parameter: "smtp_tls_security_level".into(),
-                    },
-                )
+                // The obsolete parameter that set the level is where to change it.
+                (level, origin_of(self.setting(service, decided_by), decided_by))
             }
         };
         ClientPolicy {
@@ -550,6 +546,35 @@ mod tests {
                 path: "/etc/pf/main.cf".into(),
                 line: None
             })
+        );
+    }
+
+    #[test]
+    fn an_obsolete_parameter_that_sets_the_level_is_its_origin() {
+        let conf = Postconf::parse(
+            "config_directory = /etc/pf\nsmtp_use_tls = yes\nsmtp_enforce_tls = no\nsmtp_tls_security_level =\n",
+            "smtp_use_tls = yes\n",
+            "",
+            "",
+        );
+        let policy = conf.global_policy(Some("smtp"));
+        assert_eq!(policy.level, Level::May);
+        assert_eq!(
+            policy.level_origin,
+            Origin::File {
+                path: "/etc/pf/main.cf".into(),
+                line: None
+            }
+        );
+        let unset = Postconf::parse("config_directory = /etc/pf\n", "", "", "").global_policy(None);
+        assert_eq!(
+            (unset.level, unset.level_origin),
+            (
+                Level::None,
+                Origin::Default {
+                    parameter: "smtp_tls_security_level".into()
+                }
+            )
         );
     }
 }
