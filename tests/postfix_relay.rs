@@ -848,6 +848,14 @@ async fn a_pool_that_delivers_from_some_addresses_is_a_draw_as_predicted() {
     );
     assert!(prediction.outcome.delivers(), "{prediction:#?}");
     assert_eq!(chance.failing_log, "Server certificate not verified");
+    // Mail that gets through only on some attempts is not healthy, and the report says
+    // what the verdict does to it.
+    assert_eq!(session.exit_code(), 1);
+    let said = mxtriage::report::relay::prediction(prediction, &session.verdict).join("\n");
+    assert!(
+        said.contains("about 75% of attempts deliver") && said.contains("holds some of this relay's mail back"),
+        "{said}"
+    );
 
     const MESSAGES: usize = 40;
     let mut ids = Vec::new();

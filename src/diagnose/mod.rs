@@ -227,9 +227,11 @@ pub fn exit_code(report: &CheckReport, verdict: &Verdict) -> u8 {
     if report.probes.is_empty() {
         return 3;
     }
-    // What the verdict names may not stop this relay: delivering over TLS counts as healthy.
+    // What the verdict names may not stop this relay: delivering over TLS counts as healthy,
+    // unless only some attempts do (the others defer).
     let delivers_over_tls = verdict.relay.as_ref().is_some_and(|p| {
-        matches!(p.outcome, crate::model::relay::Outcome::Deliver(d) if d != crate::model::relay::Delivery::Cleartext)
+        p.chance.is_none()
+            && matches!(p.outcome, crate::model::relay::Outcome::Deliver(d) if d != crate::model::relay::Delivery::Cleartext)
     });
     match verdict.family {
         Family::Healthy => 0,

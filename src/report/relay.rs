@@ -27,6 +27,7 @@ const SENTENCES: &[(&str, &str)] = &[
     ("report", "address"),
     ("report", "blocks"),
     ("report", "not_blocking"),
+    ("report", "delays"),
     ("report", "client_command"),
     ("report", "log_lines"),
     ("report", "log_none"),
@@ -229,10 +230,10 @@ pub fn prediction(prediction: &Prediction, verdict: &Verdict) -> Vec<String> {
         }
     }
     if verdict.family != Family::Healthy {
-        let key = if prediction.outcome.delivers() {
-            "not_blocking"
-        } else {
-            "blocks"
+        let key = match (prediction.outcome.delivers(), prediction.chance.is_some()) {
+            (true, true) => "delays",
+            (true, false) => "not_blocking",
+            (false, _) => "blocks",
         };
         lines.push(say("report", key, &[]));
     }

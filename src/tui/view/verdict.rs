@@ -118,9 +118,11 @@ fn head_lines(app: &App, session: &crate::report::Session, summary: &[String], t
         Family::Inconclusive => theme.warn(),
         _ => theme.bad(),
     };
-    let outcome_style = match v.relay.as_ref().map(|p| p.outcome) {
-        Some(Outcome::Deliver(Delivery::Cleartext)) => theme.warn(),
-        Some(outcome) if outcome.delivers() => theme.good(),
+    let outcome_style = match v.relay.as_ref().map(|p| (p.outcome, p.chance.is_some())) {
+        Some((Outcome::Deliver(Delivery::Cleartext), _)) => theme.warn(),
+        // Some attempts defer: the mail gets through, late.
+        Some((outcome, true)) if outcome.delivers() => theme.warn(),
+        Some((outcome, _)) if outcome.delivers() => theme.good(),
         _ => theme.bad(),
     };
     let mut lines = vec![Line::styled(
