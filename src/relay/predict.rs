@@ -550,11 +550,18 @@ fn by_chance(
         })
         .flatten()
         .filter(|o| *o != delivering.outcome);
+    // Each address once, under its most preferred name: the draw is over all of them.
+    let mut listed: Vec<AddressPrediction> = Vec::new();
+    for a in addresses {
+        if !listed.iter().any(|l| l.address == a.address) {
+            listed.push(a.clone());
+        }
+    }
     Some(Prediction {
         outcome: delivering.outcome,
         log: delivering.log.clone(),
         queued,
-        addresses: addresses.to_vec(),
+        addresses: listed,
         chance: Some(Chance {
             percent: percent as u8,
             delivering: ips(&|a: &AddressPrediction| a.outcome.delivers()),
