@@ -217,53 +217,15 @@ mod intake_screen {
 
 mod real_postfix {
     use std::process::Command;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
-    use mxtriage::lab::{Lab, LabOptions};
     use mxtriage::relay::postfix::log::{self, LogSource};
     use mxtriage::relay::postfix::queue::{self, FlushMethod};
-    use tokio::sync::{Mutex, MutexGuard};
 
-    use super::postfix::{self, PostfixRelay, Status};
-
-    /// One lab on port 53 at a time in this binary (Postfix's resolver only asks 53).
-    static PORT_53: Mutex<()> = Mutex::const_new(());
+    use super::postfix::{PostfixRelay, Status, Turn, lab_on_port_53 as lab};
 
     /// The slowest attempt here is a refused STARTTLS: well under this.
     const OUTCOME: Duration = Duration::from_secs(60);
-
-    struct Turn {
-        lab: Lab,
-        _guard: MutexGuard<'static, ()>,
-    }
-
-    /// `None` (skipped, said so) when this machine cannot run Postfix; in CI that fails.
-    async fn lab() -> Option<Turn> {
-        if let Err(why) = postfix::available() {
-            assert!(std::env::var_os("CI").is_none(), "cannot run Postfix: {why}");
-            eprintln!("SKIPPED: {why}");
-            return None;
-        }
-        let guard = PORT_53.lock().await;
-        // Another test binary (another worktree's, on a shared machine) may hold port 53
-        // for a while: wait for it rather than fail.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            match Lab::start(LabOptions {
-                dns_port: 53,
-                ..LabOptions::default()
-            })
-            .await
-            {
-                Ok(lab) => return Some(Turn { lab, _guard: guard }),
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("lab on port 53 not ready yet: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("lab with DNS on port 53: {e}"),
-            }
-        }
-    }
 
     /// A relay that requires TLS, with mail deferred for `no-starttls` (`count`
     /// messages) and `starttls-454` (one); returns the relay, the two domains and the

@@ -5,9 +5,8 @@
 //! `cargo test --test postfix_relay -- --ignored --nocapture record_all_scenarios`
 //! (writes the table to `$MXTRIAGE_POSTFIX_TABLE`, default /work/postfix-observed.md).
 //!
-//! The lab's DNS listens on 127.77.0.1:53 here (Postfix's resolver only asks port 53),
-//! so the tests of this binary take turns through [`PORT_53`], and test runs in other
-//! processes (other worktrees) through an flock on `$TMPDIR/mxtriage-lab-port53.lock`.
+//! The lab's DNS listens on 127.77.0.1:53 here (Postfix's resolver only asks port 53):
+//! tests take turns on it through [`postfix::lab_on_port_53`].
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test set-up helpers fail loudly")]
 
 #[path = "common/postfix.rs"]
@@ -16,77 +15,12 @@ mod postfix;
 use std::time::{Duration, Instant};
 
 use mxtriage::engine::Settings;
-use mxtriage::lab::{Lab, LabOptions};
+use mxtriage::lab::Lab;
 use mxtriage::relay::RelaySource;
-use postfix::{Outcome, PostfixRelay, Status, TlsKind};
-use tokio::sync::{Mutex, MutexGuard};
-
-/// One lab on port 53 at a time in this binary.
-static PORT_53: Mutex<()> = Mutex::const_new(());
+use postfix::{Outcome, PostfixRelay, Status, TlsKind, lab_on_port_53 as lab};
 
 /// How long one message may take: the slowest single attempt is a 10 s timeout per MX.
 const OUTCOME: Duration = Duration::from_secs(60);
-
-/// The lab with its DNS on port 53, and the turn that lets it hold that port.
-struct Turn {
-    lab: Lab,
-    _guard: MutexGuard<'static, ()>,
-    /// Holds the flock; closing it releases the port to other processes.
-    _lock: std::fs::File,
-}
-
-/// Waits for the cross-process turn on port 53 (an exclusive flock).
-async fn lock_port_53() -> std::fs::File {
-    tokio::task::spawn_blocking(|| {
-        let path = std::env::temp_dir().join("mxtriage-lab-port53.lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .unwrap();
-        // SAFETY: flock on a descriptor this function owns; it blocks until the lock is ours.
-        let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };
-        assert_eq!(rc, 0, "flock {}: {}", path.display(), std::io::Error::last_os_error());
-        file
-    })
-    .await
-    .unwrap()
-}
-
-/// `None` (test skipped, said so) when this machine cannot run Postfix; in CI that fails.
-async fn lab() -> Option<Turn> {
-    if let Err(why) = postfix::available() {
-        assert!(std::env::var_os("CI").is_none(), "cannot run Postfix: {why}");
-        eprintln!("SKIPPED: {why}");
-        return None;
-    }
-    let guard = PORT_53.lock().await;
-    let lock = lock_port_53().await;
-    // The previous test's lab may still be releasing port 53 as its runtime shuts down.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match Lab::start(LabOptions {
-            dns_port: 53,
-            ..LabOptions::default()
-        })
-        .await
-        {
-            Ok(lab) => {
-                return Some(Turn {
-                    lab,
-                    _guard: guard,
-                    _lock: lock,
-                });
-            }
-            Err(e) if Instant::now() < deadline => {
-                eprintln!("lab on port 53 not ready yet: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("lab with DNS on port 53: {e}"),
-        }
-    }
-}
 
 fn rcpt(lab: &Lab, scenario: &str) -> String {
     format!("rcpt@{}", lab.scenario(scenario).expect("scenario").domain)

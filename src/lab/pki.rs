@@ -26,6 +26,20 @@ pub struct Identity {
     pub key: PrivateKeyDer<'static>,
 }
 
+impl Identity {
+    /// The key, then the chain (leaf first), in PEM: one file for a server that takes
+    /// both (Postfix's `smtpd_tls_chain_files`).
+    pub fn pem(&self) -> String {
+        let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+        let key = pem::Pem::new("PRIVATE KEY", self.key.secret_der());
+        let certs = self.chain.iter().map(|c| pem::Pem::new("CERTIFICATE", c.as_ref()));
+        std::iter::once(key)
+            .chain(certs)
+            .map(|block| pem::encode_config(&block, config))
+            .collect()
+    }
+}
+
 pub struct Pki {
     root: rcgen::Certificate,
     intermediate: rcgen::Certificate,

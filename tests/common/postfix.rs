@@ -49,6 +49,73 @@ pub const TIMEOUTS: &[(&str, &str)] = &[
     ("smtp_rset_timeout", "5s"),
 ];
 
+/// One lab on port 53 at a time in a test binary.
+static PORT_53: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The lab with its DNS on port 53 (Postfix's libc resolver asks no other), and the turn
+/// that lets it hold that port: one test of this binary at a time, and one process at a
+/// time (other test binaries, other worktrees) through an flock.
+pub struct Turn {
+    pub lab: Lab,
+    _guard: tokio::sync::MutexGuard<'static, ()>,
+    /// Holds the flock; closing it releases the port to other processes.
+    _lock: std::fs::File,
+}
+
+/// Waits for the cross-process turn on port 53 (an exclusive flock).
+async fn lock_port_53() -> std::fs::File {
+    tokio::task::spawn_blocking(|| {
+        let path = std::env::temp_dir().join("mxtriage-lab-port53.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        // SAFETY: flock on a descriptor this function owns; it blocks until the lock is ours.
+        let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };
+        assert_eq!(rc, 0, "flock {}: {}", path.display(), std::io::Error::last_os_error());
+        file
+    })
+    .await
+    .unwrap()
+}
+
+/// The lab on port 53, once it is this test's turn; `None` (test skipped, said so) when
+/// this machine cannot run Postfix, which fails in CI.
+pub async fn lab_on_port_53() -> Option<Turn> {
+    if let Err(why) = available() {
+        assert!(std::env::var_os("CI").is_none(), "cannot run Postfix: {why}");
+        eprintln!("SKIPPED: {why}");
+        return None;
+    }
+    let guard = PORT_53.lock().await;
+    let lock = lock_port_53().await;
+    // The previous holder's lab may still be releasing port 53 as its runtime shuts down.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match Lab::start(mxtriage::lab::LabOptions {
+            dns_port: 53,
+            ..mxtriage::lab::LabOptions::default()
+        })
+        .await
+        {
+            Ok(lab) => {
+                return Some(Turn {
+                    lab,
+                    _guard: guard,
+                    _lock: lock,
+                });
+            }
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("lab on port 53 not ready yet: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("lab with DNS on port 53: {e}"),
+        }
+    }
+}
+
 /// Whether this machine can run a private Postfix: root and the Postfix binaries.
 pub fn available() -> Result<(), String> {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -80,16 +147,13 @@ pub fn smtp_transport(name: &str, overrides: &[(&str, &str)]) -> String {
 /// A running private Postfix instance; dropping it stops the master and removes its
 /// directory (kept when `MXTRIAGE_KEEP_POSTFIX` is set, for reading the log).
 pub struct PostfixRelay {
-    dir: PathBuf,
-    config: PathBuf,
-    log: PathBuf,
-    master: Child,
+    instance: Instance,
 }
 
 impl fmt::Debug for PostfixRelay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostfixRelay")
-            .field("dir", &self.dir)
+            .field("dir", &self.instance.dir)
             .finish_non_exhaustive()
     }
 }
@@ -126,60 +190,37 @@ impl PostfixRelay {
             53,
             "Postfix's libc resolver only asks port 53: start the lab with LabOptions {{ dns_port: 53, .. }}"
         );
-        std::fs::create_dir_all(base).unwrap();
-        sweep_stale(base);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-        let dir = base.join(format!(
-            "{}-{}-{nanos}",
-            std::process::id(),
-            INSTANCES.fetch_add(1, Ordering::Relaxed)
-        ));
-        let config = dir.join("conf");
-        let queue = dir.join("queue");
-        let data = dir.join("data");
-        let log = dir.join("maillog");
-        for d in [&config, &queue, &data, &queue.join("etc")] {
-            std::fs::create_dir_all(d).unwrap();
-        }
+        let mut instance = Instance::new(base);
+        let (config, queue) = (instance.config.clone(), instance.queue.clone());
+        std::fs::create_dir_all(queue.join("etc")).unwrap();
         let ca_file = lab.write_ca_file(&config).unwrap();
 
-        let mut params: Vec<(String, String)> = vec![
-            ("compatibility_level", "3.6"),
-            ("queue_directory", queue.to_str().unwrap()),
-            ("data_directory", data.to_str().unwrap()),
-            ("maillog_file", log.to_str().unwrap()),
-            ("maillog_file_prefixes", dir.to_str().unwrap()),
-            ("myhostname", "relay.test"),
-            ("mydomain", "relay.test"),
-            ("myorigin", "relay.test"),
-            ("mydestination", ""),
-            ("inet_interfaces", "loopback-only"),
-            ("inet_protocols", "ipv4"),
-            ("mynetworks", "127.0.0.0/8"),
-            ("smtp_tcp_port", &lab.port.to_string()),
-            ("smtp_tls_security_level", "may"),
-            ("smtp_tls_CAfile", ca_file.to_str().unwrap()),
-            ("smtp_tls_loglevel", "1"),
-            // Every message gets its own session: no TLS session or connection reuse
-            // carries one scenario's result into the next message.
-            ("smtp_tls_session_cache_database", ""),
-            ("smtp_connection_cache_on_demand", "no"),
-            ("alias_maps", ""),
-            ("alias_database", ""),
-            ("biff", "no"),
-            ("default_process_limit", "40"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let mut params: Vec<(String, String)> = instance.common_params();
+        params.extend(
+            [
+                ("myhostname", "relay.test"),
+                ("mydomain", "relay.test"),
+                ("myorigin", "relay.test"),
+                ("smtp_tcp_port", &lab.port.to_string()),
+                ("smtp_tls_security_level", "may"),
+                ("smtp_tls_CAfile", ca_file.to_str().unwrap()),
+                ("smtp_tls_loglevel", "1"),
+                // Every message gets its own session: no TLS session or connection reuse
+                // carries one scenario's result into the next message.
+                ("smtp_tls_session_cache_database", ""),
+                ("smtp_connection_cache_on_demand", "no"),
+                ("default_process_limit", "40"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         for (key, value) in TIMEOUTS.iter().chain(main_cf) {
             match params.iter_mut().find(|(k, _)| k == key) {
                 Some(slot) => slot.1 = value.to_string(),
                 None => params.push((key.to_string(), value.to_string())),
             }
         }
-        let main: String = params.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
-        std::fs::write(config.join("main.cf"), main).unwrap();
+        instance.write_main(&params);
         let mut master = MASTER_CF.to_string();
         for entry in master_cf {
             master.push_str(entry);
@@ -210,84 +251,40 @@ impl PostfixRelay {
             }
         }
 
-        // `postfix check` creates the queue's subdirectories with their owners (it runs
-        // post-install create-missing against this instance's directories only).
-        let check = Command::new("/usr/sbin/postfix")
-            .arg("-c")
-            .arg(&config)
-            .arg("check")
-            .output()
-            .unwrap();
-        assert!(
-            check.status.success(),
-            "postfix check failed: {}{}",
-            String::from_utf8_lossy(&check.stderr),
-            std::fs::read_to_string(&log).unwrap_or_default()
+        instance.check();
+        instance.run_master(
+            Command::new(Path::new(DAEMON_DIR).join("master")),
+            "postfix master did not start",
+            |instance| instance.log_text().contains("daemon started"),
         );
-        let postfix_uid = uid_of("postfix");
-        std::os::unix::fs::chown(&data, Some(postfix_uid), None).unwrap();
-
-        // master -d stays in the foreground: it is our child, stopped in Drop.
-        let master = Command::new(Path::new(DAEMON_DIR).join("master"))
-            .arg("-c")
-            .arg(&config)
-            .arg("-d")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("master.stderr")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut relay = PostfixRelay {
-            dir,
-            config,
-            log,
-            master,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if relay.log_text().contains("daemon started") {
-                break;
-            }
-            if let Ok(Some(status)) = relay.master.try_wait() {
-                panic!(
-                    "postfix master exited ({status}): {}{}",
-                    std::fs::read_to_string(relay.dir.join("master.stderr")).unwrap_or_default(),
-                    relay.log_text()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "postfix master did not start:\n{}",
-                relay.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        relay
+        PostfixRelay { instance }
     }
 
     /// The instance's config directory (main.cf, master.cf, maps, lab-ca.pem).
     pub fn config_dir(&self) -> &Path {
-        &self.config
+        &self.instance.config
     }
 
     /// The instance's private log file (`maillog_file`).
     pub fn log_path(&self) -> &Path {
-        &self.log
+        &self.instance.log
     }
 
     /// The whole log so far.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.instance.log_text()
     }
 
     /// Runs `postmap` on `map` (e.g. `hash:$config_directory/transport` spelled out, or a
     /// name in the config directory given as `hash:NAME`), for maps changed after start.
     pub fn postmap(&self, map: &str) {
         let map = match map.split_once(':') {
-            Some((kind, name)) if !name.starts_with('/') => format!("{kind}:{}", self.config.join(name).display()),
+            Some((kind, name)) if !name.starts_with('/') => {
+                format!("{kind}:{}", self.instance.config.join(name).display())
+            }
             _ => map.to_string(),
         };
-        postmap_file(&self.config, &map);
+        postmap_file(&self.instance.config, &map);
     }
 
     /// Submits one message to `rcpt` with the real `sendmail -C`, and returns its queue id
@@ -305,7 +302,7 @@ impl PostfixRelay {
         );
         let mut child = tokio::process::Command::new("/usr/sbin/sendmail")
             .arg("-C")
-            .arg(&self.config)
+            .arg(&self.instance.config)
             .args(["-f", SENDER, "-N", "never", "-i", "--", rcpt])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -382,7 +379,7 @@ impl PostfixRelay {
     pub fn delete(&self, id: &str) {
         let out = Command::new("/usr/sbin/postsuper")
             .arg("-c")
-            .arg(&self.config)
+            .arg(&self.instance.config)
             .args(["-d", id])
             .output()
             .unwrap();
@@ -400,12 +397,127 @@ impl PostfixRelay {
     }
 }
 
-impl Drop for PostfixRelay {
+/// What every private instance has: its own directory (config, queue, data, log), a
+/// `postfix check` that sets up the queue, a master in the foreground, and on drop the
+/// master stopped and the directory removed (kept when `MXTRIAGE_KEEP_POSTFIX` is set,
+/// for reading the log).
+struct Instance {
+    dir: PathBuf,
+    config: PathBuf,
+    queue: PathBuf,
+    data: PathBuf,
+    log: PathBuf,
+    master: Option<Child>,
+}
+
+impl Instance {
+    /// A new directory under `base`, named for this process so a later run can sweep it.
+    fn new(base: &Path) -> Instance {
+        std::fs::create_dir_all(base).unwrap();
+        sweep_stale(base);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let dir = base.join(format!(
+            "{}-{}-{nanos}",
+            std::process::id(),
+            INSTANCES.fetch_add(1, Ordering::Relaxed)
+        ));
+        let instance = Instance {
+            config: dir.join("conf"),
+            queue: dir.join("queue"),
+            data: dir.join("data"),
+            log: dir.join("maillog"),
+            dir,
+            master: None,
+        };
+        for d in [&instance.config, &instance.queue, &instance.data] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        instance
+    }
+
+    /// The main.cf parameters of both kinds: this instance's directories and log, local
+    /// delivery off, loopback only.
+    fn common_params(&self) -> Vec<(String, String)> {
+        [
+            ("compatibility_level", "3.6"),
+            ("queue_directory", self.queue.to_str().unwrap()),
+            ("data_directory", self.data.to_str().unwrap()),
+            ("maillog_file", self.log.to_str().unwrap()),
+            ("maillog_file_prefixes", self.dir.to_str().unwrap()),
+            ("mydestination", ""),
+            ("inet_interfaces", "loopback-only"),
+            ("inet_protocols", "ipv4"),
+            ("mynetworks", "127.0.0.0/8"),
+            ("alias_maps", ""),
+            ("alias_database", ""),
+            ("biff", "no"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    fn write_main(&self, params: &[(String, String)]) {
+        let main: String = params.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+        std::fs::write(self.config.join("main.cf"), main).unwrap();
+    }
+
+    /// `postfix check` creates the queue's subdirectories with their owners (it runs
+    /// post-install create-missing against this instance's directories only).
+    fn check(&self) {
+        let check = Command::new("/usr/sbin/postfix")
+            .arg("-c")
+            .arg(&self.config)
+            .arg("check")
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "postfix check failed: {}{}",
+            String::from_utf8_lossy(&check.stderr),
+            self.log_text()
+        );
+        std::os::unix::fs::chown(&self.data, Some(uid_of("postfix")), None).unwrap();
+    }
+
+    /// Starts `master` (the binary, or a wrapper already naming it) with `-c CONFIG -d`,
+    /// in the foreground as our child, and waits up to 10 s until `ready`.
+    fn run_master(&mut self, mut master: Command, what: &str, ready: impl Fn(&Instance) -> bool) {
+        let child = master
+            .arg("-c")
+            .arg(&self.config)
+            .arg("-d")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.join("master.stderr")).unwrap())
+            .spawn()
+            .unwrap();
+        self.master = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ready(self) {
+            if let Some(Ok(Some(status))) = self.master.as_mut().map(Child::try_wait) {
+                panic!(
+                    "postfix master exited ({status}): {}{}",
+                    std::fs::read_to_string(self.dir.join("master.stderr")).unwrap_or_default(),
+                    self.log_text()
+                );
+            }
+            assert!(Instant::now() < deadline, "{what}:\n{}", self.log_text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Instance {
     fn drop(&mut self) {
-        stop_master(self.master.id() as i32, &mut || {
-            matches!(self.master.try_wait(), Ok(Some(_)))
-        });
-        let _ = self.master.wait();
+        if let Some(master) = &mut self.master {
+            stop_master(master.id() as i32, &mut || matches!(master.try_wait(), Ok(Some(_))));
+            let _ = master.wait();
+        }
         if std::env::var_os("MXTRIAGE_KEEP_POSTFIX").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
@@ -743,9 +855,7 @@ pub const MX_IP: &str = "127.77.9.25";
 /// let result = probe(&config, &ProbeTarget { mx: MX_HOST.into(), address: mx.address }).await;
 /// ```
 pub struct PostfixMx {
-    dir: PathBuf,
-    log: PathBuf,
-    master: Child,
+    instance: Instance,
     pub address: std::net::SocketAddr,
     /// The CA root in PEM, for `--ca-file` and posttls-finger's `-F`.
     pub ca_file: PathBuf,
@@ -764,29 +874,12 @@ impl PostfixMx {
     /// Starts an instance under `base` on a free port of [`MX_IP`]. With `cpu`, the master
     /// and every smtpd it spawns run on that CPU only (`taskset`).
     pub fn start(base: &Path, cpu: Option<usize>) -> PostfixMx {
-        std::fs::create_dir_all(base).unwrap();
-        sweep_stale(base);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-        let dir = base.join(format!(
-            "{}-{}-{nanos}",
-            std::process::id(),
-            INSTANCES.fetch_add(1, Ordering::Relaxed)
-        ));
-        let config = dir.join("conf");
-        let queue = dir.join("queue");
-        let data = dir.join("data");
-        let log = dir.join("maillog");
-        for d in [&config, &queue, &data] {
-            std::fs::create_dir_all(d).unwrap();
-        }
+        let mut instance = Instance::new(base);
+        let config = instance.config.clone();
         let pki = mxtriage::lab::pki::Pki::new().unwrap();
         let identity = pki.identity(MX_HOST, mxtriage::lab::pki::CertKind::Valid).unwrap();
-        let mut chain_pem = pem("PRIVATE KEY", identity.key.secret_der());
-        for cert in &identity.chain {
-            chain_pem.push_str(&pem("CERTIFICATE", cert));
-        }
         let chain_file = config.join("chain.pem");
-        std::fs::write(&chain_file, chain_pem).unwrap();
+        std::fs::write(&chain_file, identity.pem()).unwrap();
         let ca_file = config.join("ca.pem");
         std::fs::write(&ca_file, pki.root_pem()).unwrap();
 
@@ -796,48 +889,29 @@ impl PostfixMx {
             .unwrap()
             .port();
         let address = std::net::SocketAddr::new(MX_IP.parse().unwrap(), port);
-        let main = [
-            ("compatibility_level", "3.6"),
-            ("queue_directory", queue.to_str().unwrap()),
-            ("data_directory", data.to_str().unwrap()),
-            ("maillog_file", log.to_str().unwrap()),
-            ("maillog_file_prefixes", dir.to_str().unwrap()),
-            ("myhostname", MX_HOST),
-            ("mydomain", "postfix.test"),
-            ("mydestination", ""),
-            // Postfix checks that these are interface addresses; the smtpd line binds its own.
-            ("inet_interfaces", "loopback-only"),
-            ("inet_protocols", "ipv4"),
-            ("mynetworks", "127.0.0.0/8"),
-            ("smtpd_tls_security_level", "may"),
-            ("smtpd_tls_chain_files", chain_file.to_str().unwrap()),
-            ("smtpd_tls_loglevel", "1"),
-            ("alias_maps", ""),
-            ("alias_database", ""),
-            ("biff", "no"),
-        ];
-        let main: String = main.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
-        std::fs::write(config.join("main.cf"), main).unwrap();
+        let mut params = instance.common_params();
+        // Postfix checks that inet_interfaces are interface addresses; the smtpd line
+        // binds its own.
+        params.extend(
+            [
+                ("myhostname", MX_HOST),
+                ("mydomain", "postfix.test"),
+                ("smtpd_tls_security_level", "may"),
+                ("smtpd_tls_chain_files", chain_file.to_str().unwrap()),
+                ("smtpd_tls_loglevel", "1"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        instance.write_main(&params);
         std::fs::write(
             config.join("master.cf"),
             format!("{address} inet n - n - - smtpd\n{MX_MASTER_CF}"),
         )
         .unwrap();
-
-        let check = Command::new("/usr/sbin/postfix")
-            .arg("-c")
-            .arg(&config)
-            .arg("check")
-            .output()
-            .unwrap();
-        assert!(
-            check.status.success(),
-            "postfix check failed: {}",
-            String::from_utf8_lossy(&check.stderr)
-        );
-        std::os::unix::fs::chown(&data, Some(uid_of("postfix")), None).unwrap();
+        instance.check();
         let master_path = Path::new(DAEMON_DIR).join("master");
-        let mut command = match cpu {
+        let master = match cpu {
             Some(cpu) => {
                 let mut c = Command::new("taskset");
                 c.args(["-c", &cpu.to_string()]).arg(&master_path);
@@ -845,45 +919,20 @@ impl PostfixMx {
             }
             None => Command::new(&master_path),
         };
-        let master = command
-            .arg("-c")
-            .arg(&config)
-            .arg("-d")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("master.stderr")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut mx = PostfixMx {
-            dir,
-            log,
-            master,
+        instance.run_master(master, "postfix smtpd did not listen", |_| {
+            std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
+        });
+        PostfixMx {
+            instance,
             address,
             ca_file,
             ca_der: pki.root_der(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-            if let Ok(Some(status)) = mx.master.try_wait() {
-                panic!(
-                    "postfix master exited ({status}): {}{}",
-                    std::fs::read_to_string(mx.dir.join("master.stderr")).unwrap_or_default(),
-                    mx.log_text()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "postfix smtpd did not listen:\n{}",
-                mx.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
         }
-        mx
     }
 
     /// The whole log so far.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.instance.log_text()
     }
 
     /// Connections smtpd has logged so far (`connect from` lines).
@@ -892,20 +941,6 @@ impl PostfixMx {
             .lines()
             .filter(|l| l.contains("postfix/smtpd[") && l.contains(": connect from "))
             .count()
-    }
-}
-
-impl Drop for PostfixMx {
-    fn drop(&mut self) {
-        stop_master(self.master.id() as i32, &mut || {
-            matches!(self.master.try_wait(), Ok(Some(_)))
-        });
-        let _ = self.master.wait();
-        if std::env::var_os("MXTRIAGE_KEEP_POSTFIX").is_none() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        } else {
-            eprintln!("kept Postfix instance {}", self.dir.display());
-        }
     }
 }
 
@@ -919,29 +954,3 @@ rewrite   unix  -       -       n       -       -       trivial-rewrite
 proxymap  unix  -       -       n       -       -       proxymap
 postlog   unix-dgram n  -       n       -       1       postlogd
 ";
-
-/// DER as PEM (RFC 7468), for Postfix's chain file.
-fn pem(label: &str, der: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut b64 = String::new();
-    for chunk in der.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                b64.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
-            } else {
-                b64.push('=');
-            }
-        }
-    }
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
