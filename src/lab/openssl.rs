@@ -103,6 +103,7 @@ fn certificate(dir: &Path, host: &str, issuer: &Issuer) -> std::io::Result<(Path
         .arg(&key)
         .arg("-out")
         .arg(&csr)
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()?;
@@ -118,6 +119,7 @@ fn certificate(dir: &Path, host: &str, issuer: &Issuer) -> std::io::Result<(Path
             .arg(&issuer.key)
             .arg("-out")
             .arg(&cert)
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()?

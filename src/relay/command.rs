@@ -97,10 +97,11 @@ async fn spawn<S: AsRef<OsStr>>(
             .filter(|l| !l.trim().is_empty())
             .take(3)
             .collect();
+        // A client's stderr may quote the server (its chat): neutral before it is shown.
         let message = if message.is_empty() {
             status.to_string()
         } else {
-            message.join(" / ")
+            crate::text::SafeText::clean(&message.join(" / "))
         };
         return Err(CommandError::Failed { command, message });
     }
@@ -121,6 +122,13 @@ mod tests {
             panic!("a failing command is an error");
         };
         assert_eq!(message, "nope");
+        // What a client prints of a server's chat on stderr reaches a terminal neutral.
+        let Err(CommandError::Failed { message, .. }) =
+            run("sh", &["-c", "printf '< 220 \\033[2Jx\\n' >&2; exit 1"]).await
+        else {
+            panic!("a failing command is an error");
+        };
+        assert!(!message.contains('\u{1b}'), "{message:?}");
         assert_eq!(run("sh", &["-c", "echo yes"]).await.ok().as_deref(), Some("yes\n"));
     }
 }

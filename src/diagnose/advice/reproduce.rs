@@ -78,7 +78,7 @@ pub(super) fn reproduce(spec: &VerdictSpec, report: &CheckReport) -> Vec<Reprodu
 /// Quotes a shell word when it holds anything but safe characters. Brackets are not
 /// safe: `postmaster@[192.0.2.10]` is a glob pattern, which zsh refuses when nothing
 /// matches and bash expands when a file does.
-fn shell(word: &str) -> String {
+pub(super) fn shell(word: &str) -> String {
     if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "._-:@/".contains(c)) {
         word.to_string()
     } else {

@@ -154,7 +154,9 @@ fn policy_map(report: &CheckReport) -> (String, String, String) {
     let text = &super::advice().policy_map;
     let relay = report.relay.as_ref();
     let config = match relay.and_then(|r| r.setting("config_directory")) {
-        Some(dir) if dir.value != "/etc/postfix" => format!(" -c {}", dir.value),
+        // Values read from a configuration (or a saved session) go into a command line:
+        // quoted as shell words.
+        Some(dir) if dir.value != "/etc/postfix" => format!(" -c {}", super::reproduce::shell(&dir.value)),
         _ => String::new(),
     };
     let maps = relay
@@ -173,7 +175,10 @@ fn policy_map(report: &CheckReport) -> (String, String, String) {
     let (setup, apply) = match kind {
         "hash" | "btree" | "lmdb" | "cdb" | "dbm" | "sdbm" => (
             fill(&text.setup_present, &[("maps", &maps)]),
-            fill(&text.apply_indexed, &[("map", first), ("config", &config)]),
+            fill(
+                &text.apply_indexed,
+                &[("map", &super::reproduce::shell(first)), ("config", &config)],
+            ),
         ),
         "texthash" | "inline" => (
             fill(&text.setup_present, &[("maps", &maps)]),
@@ -374,6 +379,44 @@ mod tests {
         assert!(
             text.lines().all(|line| line.is_empty() || line.starts_with('#')),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn values_read_from_a_configuration_are_quoted_in_the_commands() {
+        use crate::model::relay::{Mta, Origin, RelayView, Setting};
+        let setting = |name: &str, value: &str| Setting {
+            name: name.into(),
+            value: value.into(),
+            origin: Origin::Default { parameter: name.into() },
+        };
+        let mut report = CheckReport::new(
+            Target::Domain {
+                name: "example.com".into(),
+            },
+            "relay".into(),
+            0,
+            crate::model::Resolution {
+                query: "example.com".into(),
+                outcome: crate::model::MxOutcome::NoData,
+                hosts: Vec::new(),
+                elapsed_ms: 0,
+                truncated: false,
+            },
+            Vec::new(),
+        );
+        report.relay = Some(RelayView {
+            mta: Some(Mta::Postfix),
+            settings: vec![
+                setting("config_directory", "/etc/postfix-out; rm -rf /"),
+                setting("smtp_tls_policy_maps", "hash:/etc/postfix/tls_policy$(id)"),
+            ],
+            ..RelayView::default()
+        });
+        let (_, _, apply) = policy_map(&report);
+        assert_eq!(
+            apply,
+            "postmap 'hash:/etc/postfix/tls_policy$(id)' && postfix -c '/etc/postfix-out; rm -rf /' reload"
         );
     }
 

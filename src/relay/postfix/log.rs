@@ -179,9 +179,10 @@ pub fn parse_line(line: &str) -> Option<LogLine> {
         _ => (None, message),
     };
     Some(LogLine {
-        timestamp: timestamp.to_string(),
+        // Any local program can write a log line: every part of it is shown neutral.
+        timestamp: SafeText::clean(timestamp),
         queue_id,
-        process: process.to_string(),
+        process: SafeText::clean(process),
         pid,
         message: SafeText::clean(message),
     })
@@ -442,6 +443,12 @@ mod tests {
         assert!(line.message.starts_with("to=<erin@example.net>"));
         assert_eq!(line.status(), Some("deferred"));
         assert_eq!(line.recipient(), Some("erin@example.net"));
+    }
+
+    #[test]
+    fn a_forged_tag_reaches_no_terminal_raw() {
+        let line = parse_line("Nov 29 18:03:55 relay \u{1b}[2Jpostfix/smtp[1]: to=<a@example.net>").unwrap();
+        assert!(!line.process.contains('\u{1b}'), "{:?}", line.process);
     }
 
     #[test]
