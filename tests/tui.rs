@@ -118,6 +118,23 @@ fn stabilise_probe(p: &mut mxtriage::model::ProbeResult) {
     }
 }
 
+/// Types `text` key by key.
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+}
+
+/// Enter starts a check of example.com and opens Triage.
+fn enter_starts_example_com(app: &mut App) {
+    let commands = app.update(key(KeyCode::Enter));
+    assert!(
+        matches!(commands.as_slice(), [Command::Start { target: Target::Domain { name }, .. }] if name == "example.com"),
+        "{commands:?}"
+    );
+    assert_eq!(app.screen, Screen::Triage);
+}
+
 /// The workbench on the Verdict screen of a lab scenario's finished check.
 async fn on_verdict(scenario: &str) -> App {
     let recorded = lab_report(scenario).await;
@@ -284,24 +301,15 @@ async fn quitting_while_probes_run_asks_first() {
 async fn enter_in_the_target_field_starts_the_check() {
     let mut app = App::new(Settings::default(), Vec::new());
     app.update(key(KeyCode::Tab));
-    for c in "example.com".chars() {
-        app.update(key(KeyCode::Char(c)));
-    }
-    let commands = app.update(key(KeyCode::Enter));
-    assert!(
-        matches!(commands.as_slice(), [Command::Start { target: Target::Domain { name }, .. }] if name == "example.com"),
-        "{commands:?}"
-    );
-    assert_eq!(app.screen, Screen::Triage);
+    type_text(&mut app, "example.com");
+    enter_starts_example_com(&mut app);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn typing_a_bad_target_explains_itself() {
     let mut app = App::new(Settings::default(), Vec::new());
     app.update(key(KeyCode::Tab));
-    for c in "[192.0.2.1".chars() {
-        app.update(key(KeyCode::Char(c)));
-    }
+    type_text(&mut app, "[192.0.2.1");
     let commands = app.update(key(KeyCode::Enter));
     assert!(commands.is_empty());
     assert!(
@@ -490,21 +498,12 @@ fn postfix_line(rcpt: &str, mx: &str, ip: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_domain_typed_into_the_paste_box_starts_on_enter() {
     let mut app = App::new(Settings::default(), Vec::new());
-    for c in "example.com".chars() {
-        app.update(key(KeyCode::Char(c)));
-    }
-    let commands = app.update(key(KeyCode::Enter));
-    assert!(
-        matches!(commands.as_slice(), [Command::Start { target: Target::Domain { name }, .. }] if name == "example.com"),
-        "{commands:?}"
-    );
-    assert_eq!(app.screen, Screen::Triage);
+    type_text(&mut app, "example.com");
+    enter_starts_example_com(&mut app);
 
     // A word is not taken for a domain here (the target field still takes `localhost`).
     let mut app = App::new(Settings::default(), Vec::new());
-    for c in "Hello".chars() {
-        app.update(key(KeyCode::Char(c)));
-    }
+    type_text(&mut app, "Hello");
     assert!(app.update(key(KeyCode::Enter)).is_empty());
     assert_eq!(app.intake.paste.lines().len(), 2);
     // An address in brackets, with a port, is a target.
