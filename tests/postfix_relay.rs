@@ -422,11 +422,16 @@ fn postconf_version() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// A directory of its own for the lab CA file (the relays live under `temp_base`).
-fn ca_dir() -> std::path::PathBuf {
+/// The trust stores a check of the lab uses: the system's and Mozilla's, plus the lab CA
+/// as `--ca-file` (written to a directory of its own, read, removed).
+fn lab_stores(lab: &Lab) -> std::sync::Arc<mxtriage::cert::TrustStores> {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    std::env::temp_dir().join(format!("mxtriage-relay-ca-{}-{n}", std::process::id()))
+    let dir = std::env::temp_dir().join(format!("mxtriage-relay-ca-{}-{n}", std::process::id()));
+    let ca_file = lab.write_ca_file(&dir).unwrap();
+    let stores = mxtriage::cert::TrustStores::load(Some(&ca_file)).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    std::sync::Arc::new(stores)
 }
 
 /// What a relay did or is predicted to do, in the terms both sides share.
@@ -471,9 +476,7 @@ async fn predict(
 async fn prediction_matches_postfix_for_every_scenario() {
     let Some(turn) = lab().await else { return };
     let lab = &turn.lab;
-    let dir = ca_dir();
-    let ca_file = lab.write_ca_file(&dir).unwrap();
-    let stores = std::sync::Arc::new(mxtriage::cert::TrustStores::load(Some(&ca_file)).unwrap());
+    let stores = lab_stores(lab);
     // `flaky` alternates per connection, so the check and the relay see different servers.
     let scenarios: Vec<String> = lab
         .scenarios()
@@ -537,7 +540,6 @@ async fn prediction_matches_postfix_for_every_scenario() {
     if let Ok(path) = std::env::var("MXTRIAGE_AGREEMENT_TABLE") {
         std::fs::write(path, &table).unwrap();
     }
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         disagree.is_empty(),
         "{} of {} disagree:\n{}",
@@ -554,9 +556,7 @@ async fn prediction_matches_postfix_for_every_scenario() {
 async fn prediction_follows_a_transport_override_and_a_relayhost() {
     let Some(turn) = lab().await else { return };
     let lab = &turn.lab;
-    let dir = ca_dir();
-    let ca_file = lab.write_ca_file(&dir).unwrap();
-    let stores = std::sync::Arc::new(mxtriage::cert::TrustStores::load(Some(&ca_file)).unwrap());
+    let stores = lab_stores(lab);
     let no_starttls = lab.scenario("no-starttls").unwrap().domain.clone();
     let relay = start(
         lab,
@@ -601,7 +601,6 @@ async fn prediction_follows_a_transport_override_and_a_relayhost() {
     assert_eq!(predicted, did.verdict(), "{log} / {}", did.reason);
     assert_eq!(predicted, "deliver (Trusted TLS)");
     assert!(log.contains("mx.healthy.lab.test["), "{log}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The check behind a verdict, with the relay read from `relay`.
@@ -612,10 +611,7 @@ async fn session(lab: &Lab, relay: &PostfixRelay, scenario: &str) -> mxtriage::r
     settings.relay = RelaySource::Postfix {
         config_dir: Some(relay.config_dir().to_path_buf()),
     };
-    let dir = ca_dir();
-    let ca_file = lab.write_ca_file(&dir).unwrap();
-    let stores = std::sync::Arc::new(mxtriage::cert::TrustStores::load(Some(&ca_file)).unwrap());
-    let _ = std::fs::remove_dir_all(&dir);
+    let stores = lab_stores(lab);
     let target = mxtriage::target::Target::Domain { name: domain };
     let report = mxtriage::engine::run(&settings.options(target, stores), &())
         .await
@@ -697,10 +693,7 @@ async fn queued_mail_is_retried_in_plaintext_as_predicted() {
     let lab = &turn.lab;
     let relay = start(lab, RETRY, &[], &[]);
     let domain = lab.scenario("close-after-220").unwrap().domain.clone();
-    let dir = ca_dir();
-    let stores =
-        std::sync::Arc::new(mxtriage::cert::TrustStores::load(Some(&lab.write_ca_file(&dir).unwrap())).unwrap());
-    let _ = std::fs::remove_dir_all(&dir);
+    let stores = lab_stores(lab);
     let settings = Settings {
         nameservers: vec![lab.dns],
         relay: RelaySource::Postfix {
