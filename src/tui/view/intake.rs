@@ -66,14 +66,7 @@ fn render_queue(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .collect();
     let focused = intake.focus == IntakeFocus::Queue;
     let mut state = ListState::default().with_selected(Some(intake.queue_selected));
-    let list = List::new(items)
-        .block(theme.block(&WORDING.say("intake", "title", &[]), focused))
-        .highlight_style(if focused {
-            theme.selected()
-        } else {
-            ratatui::style::Style::default()
-        })
-        .highlight_symbol("> ");
+    let list = pick_list(items, &WORDING.say("intake", "title", &[]), focused, theme);
     frame.render_stateful_widget(list, area, &mut state);
 }
 
@@ -144,15 +137,25 @@ fn render_destinations(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) 
         .collect();
     let count = intake.destinations.len().to_string();
     let mut state = ListState::default().with_selected(Some(intake.destination_selected));
-    let list = List::new(items)
-        .block(theme.block(&say("intake", "destinations_title", &[("count", &count)]), focused))
+    let list = pick_list(
+        items,
+        &say("intake", "destinations_title", &[("count", &count)]),
+        focused,
+        theme,
+    );
+    frame.render_stateful_widget(list, area, &mut state);
+}
+
+/// A list to pick from, its selection marked, and highlighted while it has the focus.
+fn pick_list<'a>(items: Vec<ListItem<'a>>, title: &str, focused: bool, theme: &Theme) -> List<'a> {
+    List::new(items)
+        .block(theme.block(title, focused))
         .highlight_style(if focused {
             theme.selected()
         } else {
             ratatui::style::Style::default()
         })
-        .highlight_symbol("> ");
-    frame.render_stateful_widget(list, area, &mut state);
+        .highlight_symbol("> ")
 }
 
 fn render_offers(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
