@@ -330,14 +330,10 @@ pub fn predict(report: &CheckReport) -> Option<Prediction> {
         "ipv6" => ip.is_ipv6(),
         _ => true,
     };
-    let usable: Vec<ProbeResult> = report
+    let addresses = report
         .probes
         .iter()
         .filter(|p| family_used(&p.address.ip()))
-        .cloned()
-        .collect();
-    let addresses = usable
-        .iter()
         .map(|probe| {
             let client = probe.relay_client.as_ref().filter(|run| client_session(run).is_some());
             let (session, basis) = match client.and_then(client_session) {
