@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use super::verdict::{AddressGroup, Blocking, Family, GroupAddress, Verdict};
 use super::{Answers, DiagnoseError, Tree};
 use crate::model::CheckReport;
+use crate::model::relay::Level;
 
 /// The report with only the probes of `addresses`.
 pub(super) fn restricted(report: &CheckReport, addresses: &[IpAddr]) -> CheckReport {
@@ -73,7 +74,7 @@ pub(super) fn by_address(
                 };
             }
         }
-        let blocking = blocking(&verdict, policy.as_deref());
+        let blocking = blocking(&verdict, policy.as_deref(), &alone);
         let mut hosts: Vec<String> = Vec::new();
         for p in alone.probes.iter() {
             if !hosts.contains(&p.mx) {
@@ -112,9 +113,12 @@ pub(super) fn by_address(
 }
 
 /// Whether mail gets through an address, from what is known of this relay: its own
-/// prediction where its configuration was read, else its TLS policy (the operator's
-/// answer), else what the problem does to a sender that checks certificates.
-fn blocking(verdict: &Verdict, policy: Option<&str>) -> Blocking {
+/// prediction where its configuration was read; else what a Postfix client would do
+/// with this address's sessions at the level the operator named (opportunistic `may`,
+/// `encrypt`, `verify`); with no level known, the weakest sender it stops. A problem with
+/// what the recipient publishes (MTA-STS, DANE) stops the senders that honour it, which
+/// that model does not know of: it counts as blocking.
+fn blocking(verdict: &Verdict, policy: Option<&str>, alone: &CheckReport) -> Blocking {
     if let Some(prediction) = &verdict.relay
         && !prediction.addresses.is_empty()
     {
@@ -124,30 +128,46 @@ fn blocking(verdict: &Verdict, policy: Option<&str>) -> Blocking {
             Blocking::Blocks
         };
     }
-    // Without STARTTLS (missing, refused, stripped) an opportunistic sender goes on in
-    // cleartext: the problem is real, but the mail gets through.
-    const CLEARTEXT_AT_MAY: [&str; 5] = [
-        "starttls-not-offered",
-        "starttls-454",
-        "starttls-refused",
-        "middlebox-starttls",
-        "middlebox-stripped",
-    ];
-    if CLEARTEXT_AT_MAY.contains(&verdict.id.as_str()) {
-        return match policy {
-            Some("opportunistic") => Blocking::Delivers,
-            Some("encrypt" | "verify") => Blocking::Blocks,
-            _ => Blocking::BlocksRequiringTls,
-        };
+    if verdict.family == Family::RecipientPolicy {
+        return Blocking::Blocks;
     }
-    match verdict.family {
-        Family::Healthy => Blocking::Delivers,
-        // Only a sender that checks certificates refuses them.
-        Family::Certificate | Family::NameMismatch => match policy {
-            Some("verify") => Blocking::Blocks,
-            Some("opportunistic" | "encrypt") => Blocking::Delivers,
-            _ => Blocking::BlocksVerifying,
-        },
+    let at = |level| delivers_at(alone, level);
+    let stops = |level| {
+        if at(level) {
+            Blocking::Delivers
+        } else {
+            Blocking::Blocks
+        }
+    };
+    match policy {
+        Some("opportunistic") => stops(Level::May),
+        Some("encrypt") => stops(Level::Encrypt),
+        Some("verify") => stops(Level::Verify),
+        _ if at(Level::Verify) => Blocking::Delivers,
+        _ if at(Level::Encrypt) => Blocking::BlocksVerifying,
+        _ if at(Level::May) => Blocking::BlocksRequiringTls,
         _ => Blocking::Blocks,
     }
+}
+
+/// Whether a Postfix client at `level`, with its defaults (trust anchors, the certificate
+/// to match the MX host name), delivers over every session of `report`.
+fn delivers_at(report: &CheckReport, level: Level) -> bool {
+    use crate::relay::predict::{Matching, judge, namaddr, nexthop_domain, session_from_probe};
+    /// Postfix's `smtp_helo_timeout` default, which bounds the wait for a greeting.
+    const HELO_WAIT_MS: u64 = 300_000;
+    let strategies = ["hostname".to_string()];
+    let nexthop = nexthop_domain(&report.resolution.query);
+    let matching = Matching {
+        level,
+        anchors: true,
+        strategies: &strategies,
+        nexthop: &nexthop,
+    };
+    !report.probes.is_empty()
+        && report.probes.iter().all(|p| {
+            let session = session_from_probe(p, &matching, &p.mx, HELO_WAIT_MS);
+            let (outcome, _, _) = judge(level, &session, &namaddr(&p.mx, p.address.ip()), p.address.port());
+            outcome.delivers()
+        })
 }
