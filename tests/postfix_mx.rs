@@ -79,6 +79,27 @@ fn assert_healthy(result: &ProbeResult) {
     let chain = result.chain.as_ref().unwrap();
     assert!(chain.is_trusted() && chain.name_matches(), "{chain:?}");
     assert!(result.findings.is_empty(), "{:?}", result.findings);
+    // The time line a real smtpd session leaves: every stage once, in order, in time.
+    let marks = &result.timings.stages;
+    let stages: Vec<Stage> = marks.iter().map(|m| m.stage).collect();
+    assert_eq!(
+        stages,
+        [
+            Stage::Connect,
+            Stage::Greeting,
+            Stage::Ehlo,
+            Stage::StartTls,
+            Stage::TlsHandshake,
+            Stage::TlsEhlo,
+            Stage::Quit,
+            Stage::Done
+        ]
+    );
+    assert!(marks.windows(2).all(|w| w[0].at_ms <= w[1].at_ms), "{marks:?}");
+    assert!(
+        marks.last().is_some_and(|m| m.at_ms <= result.timings.total_ms),
+        "{marks:?}"
+    );
 }
 
 /// The session tickets Postfix sends after the handshake must not hold up the reply to
